@@ -1,0 +1,284 @@
+/**
+ * The configuration schema: one source for validation, defaults, TypeScript types and the published
+ * JSON Schema (`claimgate schema`). Every object is strict, so an unknown or misspelled key is an
+ * error rather than a silently ignored setting.
+ */
+import { z } from 'zod';
+
+/** Asymmetric JWS algorithms claimgate can verify. `none` and HMAC are never accepted. */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+] as const;
+export type Algorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
+
+const nonEmpty = (what: string) => z.string().min(1, { error: `must be a non-empty ${what}` });
+
+/** `host:port`, `[v6]:port`; port 0 picks a free port (used by tests). */
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: 'must be host:port, e.g. 127.0.0.1:9001 or [::1]:9001' });
+
+const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a valid HTTP header name' })
+  .transform((s) => s.toLowerCase());
+
+/** A claim path: `a.b.c`, a URL-shaped claim name kept whole (`https://example.com/roles`), or explicit segments. */
+export const claimPath = z.union([nonEmpty('claim path'), z.array(nonEmpty('claim name')).min(1)], {
+  error: 'must be a claim path string (a.b.c) or a list of claim names',
+});
+
+const oneOrMany = (what: string) =>
+  z.union([nonEmpty(what), z.array(nonEmpty(what)).min(1, { error: `must list at least one ${what}` })], {
+    error: `must be a ${what} or a list of them`,
+  });
+
+const tokenLocation = z.union(
+  [
+    z.strictObject({
+      header: headerName,
+      /** Auth scheme in front of the token; `Bearer` for `Authorization`. Omit for a bare-token header. */
+      scheme: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/).optional(),
+    }),
+    z.strictObject({ cookie: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a valid cookie name' }) }),
+  ],
+  { error: 'must be {header, scheme?} or {cookie}' },
+);
+
+export const DEFAULT_TOKEN_LOCATIONS = [{ header: 'authorization', scheme: 'Bearer' }] as const;
+
+const keysPolicy = z.strictObject({
+  /** Minimum seconds between two refetches caused by an unknown `kid`. */
+  cooldown_seconds: z.number().min(0).max(3600).default(30),
+  /** Key set TTL bounds; the IdP's `Cache-Control: max-age` is clamped into them. */
+  min_refresh_seconds: z.number().min(1).max(86400).default(60),
+  max_refresh_seconds: z.number().min(1).max(86400).default(600),
+  /** How long the last good keys keep verifying while refreshes fail. */
+  max_stale_seconds: z.number().min(0).max(7 * 86400).default(6 * 3600),
+  /** Timeout of one HTTP fetch (discovery or JWKS). */
+  fetch_timeout_ms: z.number().int().min(50).max(60000).default(2000),
+  /** Largest accepted discovery or JWKS body. */
+  max_response_bytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(512 * 1024),
+});
+
+const issuerSchema = z
+  .strictObject({
+    /** Short name used in logs, metrics and route requirements. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { error: 'must be a short lower-case name ([a-z0-9_.-], up to 63 chars)' }),
+    /** Exact `iss` value; compared byte for byte (Auth0 issuers end in `/`). */
+    issuer: nonEmpty('issuer URL'),
+    /** Key source: OIDC discovery (default when neither jwks_uri nor jwks_file is set). */
+    discovery: z.boolean().optional(),
+    jwks_uri: z.url({ error: 'must be an absolute URL' }).optional(),
+    jwks_file: nonEmpty('file path').optional(),
+    audiences: z.array(nonEmpty('audience'), { error: 'must list at least one audience' }).min(1, { error: 'must list at least one audience' }),
+    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS, { error: `must be one of ${ASYMMETRIC_ALGORITHMS.join(', ')} (asymmetric only)` })).min(1).default(['RS256']),
+    /** `at+jwt` requires RFC 9068 typing; `legacy` also accepts `JWT` or no `typ`. */
+    token_type: z.enum(['at+jwt', 'legacy']).default('at+jwt'),
+    clock_skew_seconds: z.number().min(0).max(600).default(60),
+    max_token_age_seconds: z.number().positive().optional(),
+    max_token_bytes: z.number().int().min(256).max(65536).default(8192),
+    token_locations: z.array(tokenLocation).min(1).default([...DEFAULT_TOKEN_LOCATIONS]),
+    /** Claim that the `role` requirement reads, e.g. `realm_access.roles` or `https://example.com/roles`. */
+    roles_claim: claimPath.default('roles'),
+    /** Plain HTTP for discovery/JWKS; only for loopback tests and demos. */
+    allow_insecure_http: z.boolean().default(false),
+    keys: keysPolicy.default(keysPolicy.parse({})),
+  })
+  .superRefine((iss, ctx) => {
+    const sources = [iss.discovery === true, iss.jwks_uri !== undefined, iss.jwks_file !== undefined].filter(Boolean).length;
+    if (sources > 1) ctx.addIssue({ code: 'custom', message: 'set only one of discovery, jwks_uri, jwks_file', path: [] });
+    if (iss.discovery === false && iss.jwks_uri === undefined && iss.jwks_file === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'discovery is off, so jwks_uri or jwks_file is required', path: ['discovery'] });
+    }
+    for (const [field, url] of [['issuer', iss.issuer], ['jwks_uri', iss.jwks_uri]] as const) {
+      if (url === undefined || iss.jwks_file !== undefined && field === 'issuer') continue;
+      if (url.startsWith('http://') && !iss.allow_insecure_http) {
+        ctx.addIssue({ code: 'custom', message: 'uses plain http; set allow_insecure_http: true to allow it (loopback tests only)', path: [field] });
+      }
+    }
+    if (iss.keys.min_refresh_seconds > iss.keys.max_refresh_seconds) {
+      ctx.addIssue({ code: 'custom', message: 'must not exceed keys.max_refresh_seconds', path: ['keys', 'min_refresh_seconds'] });
+    }
+  });
+
+/** A requirement tree node: exactly one key per node. */
+export type Requirement =
+  | { all: Requirement[] }
+  | { any: Requirement[] }
+  | { not: Requirement }
+  | { scope: string | string[] }
+  | { permission: string | string[] }
+  | { role: string | string[] }
+  | { issuer: string | string[] }
+  | { claim: ClaimCondition };
+
+export interface ClaimCondition {
+  path: string | string[];
+  equals?: string | number | boolean;
+  one_of?: (string | number | boolean)[];
+  prefix?: string;
+  regex?: string;
+  exists?: boolean;
+}
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+const claimCondition = z
+  .strictObject({
+    path: claimPath,
+    equals: scalar.optional(),
+    one_of: z.array(scalar).min(1).optional(),
+    prefix: z.string().optional(),
+    regex: z.string().optional(),
+    exists: z.boolean().optional(),
+  })
+  .superRefine((c, ctx) => {
+    const tests = ['equals', 'one_of', 'prefix', 'regex', 'exists'].filter((k) => (c as Record<string, unknown>)[k] !== undefined);
+    if (tests.length !== 1) ctx.addIssue({ code: 'custom', message: 'must set exactly one of equals, one_of, prefix, regex, exists', path: [] });
+    if (c.regex !== undefined) {
+      try {
+        new RegExp(c.regex, 'u');
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: `is not a valid regular expression (${(e as Error).message})`, path: ['regex'] });
+      }
+    }
+  });
+
+export const requirementSchema: z.ZodType<Requirement> = z.lazy(() =>
+  z.union(
+    [
+      z.strictObject({ all: z.array(requirementSchema).min(1) }),
+      z.strictObject({ any: z.array(requirementSchema).min(1) }),
+      z.strictObject({ not: requirementSchema }),
+      z.strictObject({ scope: oneOrMany('scope') }),
+      z.strictObject({ permission: oneOrMany('permission') }),
+      z.strictObject({ role: oneOrMany('role') }),
+      z.strictObject({ issuer: oneOrMany('issuer name') }),
+      z.strictObject({ claim: claimCondition }),
+    ],
+    { error: 'must be exactly one of all, any, not, scope, permission, role, issuer, claim' },
+  ),
+);
+
+const pathMatch = z.union(
+  [
+    z.strictObject({ exact: z.string().startsWith('/', { error: 'must start with /' }) }),
+    z.strictObject({ prefix: z.string().startsWith('/', { error: 'must start with /' }) }),
+    z.strictObject({
+      template: z
+        .string()
+        .startsWith('/', { error: 'must start with /' })
+        .regex(/^(\/([^/{}]*|\{[A-Za-z_][A-Za-z0-9_]*\}))+\/?$/, { error: 'must be segments of literals or {name} placeholders, e.g. /orders/{id}' }),
+    }),
+  ],
+  { error: 'must be one of {exact}, {prefix}, {template}' },
+);
+
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'] as const;
+
+const routeSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/, { error: 'must be a short name ([A-Za-z0-9_.:-], up to 63 chars)' }),
+    match: z
+      .strictObject({
+        /** Exact host names or `*.example.com` wildcards; any host when omitted. */
+        hosts: z.array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+$/, { error: 'must be a host name or *.domain wildcard' })).min(1).optional(),
+        methods: z.array(z.enum(HTTP_METHODS, { error: `must be one of ${HTTP_METHODS.join(', ')}` })).min(1).optional(),
+        path: pathMatch.optional(),
+        /** Compare paths case-insensitively (after normalization). */
+        ignore_case: z.boolean().default(false),
+      })
+      .default({ ignore_case: false }),
+    /** No token needed; identity headers are still stripped. */
+    public: z.boolean().default(false),
+    /** Claims the verified token must satisfy; any valid token when omitted. */
+    require: requirementSchema.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.public && r.require !== undefined) ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
+  });
+
+const identityHeader = z.strictObject({
+  name: headerName,
+  claim: claimPath,
+});
+
+export const configSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        grpc_address: listenAddress.default('127.0.0.1:9001'),
+        /** Longest a Check may wait for keys before it gets an error answer. */
+        check_deadline_ms: z.number().int().min(1).max(10000).default(150),
+      })
+      .default({ grpc_address: '127.0.0.1:9001', check_deadline_ms: 150 }),
+    /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
+    realm: z.string().regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,128}$/, { error: 'must be 1-128 printable ASCII characters without " or \\' }).default('claimgate'),
+    issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),
+    routes: z.array(routeSchema).default([]),
+    /** What a request that matches no route gets: deny, or allow for any valid token. */
+    unmatched: z.enum(['deny', 'authenticated']).default('deny'),
+    upstream: z
+      .strictObject({
+        /** Identity headers set from verified claims; claimgate owns these names. */
+        headers: z.array(identityHeader).default([]),
+        /** Put the whole verified payload, base64url JSON, in this header. */
+        payload_header: headerName.optional(),
+        /** Remove the header that carried the token before the request reaches the upstream. */
+        strip_token: z.boolean().default(false),
+        /** Values longer than this are never forwarded. */
+        max_header_bytes: z.number().int().min(16).max(65536).default(4096),
+        /** Separator used to join array claims. */
+        array_separator: z.string().min(1).max(4).default(','),
+      })
+      .default({ headers: [], strip_token: false, max_header_bytes: 4096, array_separator: ',' }),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.issuers.forEach((iss, i) => {
+      const previous = seen.get(iss.name);
+      if (previous !== undefined) ctx.addIssue({ code: 'custom', message: `duplicates the name of issuers[${previous}]`, path: ['issuers', i, 'name'] });
+      seen.set(iss.name, i);
+    });
+    const byIss = new Map<string, number>();
+    cfg.issuers.forEach((iss, i) => {
+      const previous = byIss.get(iss.issuer);
+      if (previous !== undefined) ctx.addIssue({ code: 'custom', message: `duplicates the issuer of issuers[${previous}]`, path: ['issuers', i, 'issuer'] });
+      byIss.set(iss.issuer, i);
+    });
+    const routeNames = new Set<string>();
+    cfg.routes.forEach((r, i) => {
+      if (routeNames.has(r.name)) ctx.addIssue({ code: 'custom', message: 'duplicates another route name', path: ['routes', i, 'name'] });
+      routeNames.add(r.name);
+      if (r.require) checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
+    });
+    const headerNames = new Set<string>();
+    cfg.upstream.headers.forEach((h, i) => {
+      if (headerNames.has(h.name)) ctx.addIssue({ code: 'custom', message: 'duplicates another identity header', path: ['upstream', 'headers', i, 'name'] });
+      headerNames.add(h.name);
+      if (RESERVED_HEADERS.has(h.name) || h.name.startsWith(':')) ctx.addIssue({ code: 'custom', message: 'is a protocol header claimgate must not set', path: ['upstream', 'headers', i, 'name'] });
+    });
+    if (cfg.upstream.payload_header !== undefined && headerNames.has(cfg.upstream.payload_header)) {
+      ctx.addIssue({ code: 'custom', message: 'is already used by upstream.headers', path: ['upstream', 'payload_header'] });
+    }
+  });
+
+const RESERVED_HEADERS = new Set(['host', 'authorization', 'cookie', 'content-length', 'transfer-encoding', 'connection', 'te', 'upgrade']);
+
+function checkIssuerRefs(req: Requirement, path: (string | number)[], issuers: Map<string, number>, ctx: z.RefinementCtx): void {
+  if ('all' in req) req.all.forEach((r, i) => checkIssuerRefs(r, [...path, 'all', i], issuers, ctx));
+  else if ('any' in req) req.any.forEach((r, i) => checkIssuerRefs(r, [...path, 'any', i], issuers, ctx));
+  else if ('not' in req) checkIssuerRefs(req.not, [...path, 'not'], issuers, ctx);
+  else if ('issuer' in req) {
+    for (const name of Array.isArray(req.issuer) ? req.issuer : [req.issuer]) {
+      if (!issuers.has(name)) ctx.addIssue({ code: 'custom', message: `names unknown issuer "${name}"`, path: [...path, 'issuer'] });
+    }
+  }
+}
+
+export type Config = z.output<typeof configSchema>;
+export type IssuerConfig = Config['issuers'][number];
+export type RouteConfig = Config['routes'][number];
+export type KeysPolicy = IssuerConfig['keys'];
+export type TokenLocation = IssuerConfig['token_locations'][number];

@@ -1,0 +1,39 @@
+/**
+ * How a denial looks on the wire, shared by every adapter: the RFC 6750 challenge, the RFC 9457
+ * problem body and the reason header. Adapters only move these into their own message types.
+ */
+import { REASONS, reasonInfo, type ReasonCode } from './reasons.js';
+import type { DenyDecision, HeaderToSet } from './types.js';
+
+/** Response header that carries the stable reason code to the client (and to proxy logs). */
+export const REASON_HEADER = 'x-claimgate-reason';
+
+/**
+ * `WWW-Authenticate` for a reason, or undefined when the answer has no challenge (5xx, route denials).
+ * RFC 6750 §3: no error code when the request carried no credentials; `scope` only with insufficient_scope.
+ */
+export function bearerChallenge(realm: string, reason: ReasonCode, requiredScopes: readonly string[] = []): string | undefined {
+  const info = reasonInfo(reason);
+  if (info.outcome !== 'deny' || (info.status !== 401 && info.status !== 403 && info.status !== 400)) return undefined;
+  if (reason === 'ERR_TOKEN_MISSING') return `Bearer realm="${realm}"`;
+  if (info.bearerError === undefined) return undefined;
+  let value = `Bearer realm="${realm}", error="${info.bearerError}", error_description="${info.title}"`;
+  if (info.bearerError === 'insufficient_scope' && requiredScopes.length > 0) value += `, scope="${requiredScopes.join(' ')}"`;
+  return value;
+}
+
+/** RFC 9457 problem details; only catalogue text, never anything taken from the request. */
+export function problemBody(decision: DenyDecision): string {
+  const info = REASONS[decision.reason];
+  return JSON.stringify({ type: 'about:blank', title: info.title, status: decision.status, code: decision.reason });
+}
+
+/** Headers every denial carries to the client, in a stable order. */
+export function denialHeaders(decision: DenyDecision): HeaderToSet[] {
+  const headers: HeaderToSet[] = [];
+  if (decision.challenge !== undefined) headers.push({ name: 'www-authenticate', value: decision.challenge });
+  headers.push({ name: 'content-type', value: 'application/problem+json' });
+  headers.push({ name: 'cache-control', value: 'no-store' });
+  headers.push({ name: REASON_HEADER, value: decision.reason });
+  return headers;
+}

@@ -1,0 +1,61 @@
+/**
+ * The reason catalogue: every decision claimgate takes carries one of these codes. It is the single
+ * place that maps a reason to its HTTP status, its RFC 6750 challenge and its log text; adapters,
+ * metrics and logs all read it from here. docs/reasons.md is kept in step by a test.
+ */
+
+/** How the decision is delivered: allow, deny (the client's fault) or error (ours or the IdP's). */
+export type Outcome = 'allow' | 'deny' | 'error';
+
+/** RFC 6750 §3.1 error codes; `undefined` means a bare challenge (no credentials were sent). */
+export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+
+export interface ReasonInfo {
+  readonly outcome: Outcome;
+  readonly status: number;
+  /** Bearer error code in `WWW-Authenticate`; absent for allows, bare 401s and 5xx answers. */
+  readonly bearerError?: BearerError;
+  /** Short, fixed text: safe to show to clients and to log; never includes token contents. */
+  readonly title: string;
+}
+
+export const REASONS = {
+  OK_AUTHENTICATED: { outcome: 'allow', status: 200, title: 'token verified and route requirements met' },
+  OK_PUBLIC_ROUTE: { outcome: 'allow', status: 200, title: 'public route, no token required' },
+
+  ERR_TOKEN_MISSING: { outcome: 'deny', status: 401, title: 'no access token in the request' },
+  ERR_REQUEST_MALFORMED: { outcome: 'deny', status: 400, bearerError: 'invalid_request', title: 'malformed authorization request' },
+  ERR_MULTIPLE_TOKENS: { outcome: 'deny', status: 400, bearerError: 'invalid_request', title: 'more than one access token in the request' },
+  ERR_PATH_INVALID: { outcome: 'deny', status: 400, bearerError: 'invalid_request', title: 'request path cannot be normalized safely' },
+
+  ERR_TOKEN_TOO_LARGE: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'access token exceeds the size limit' },
+  ERR_TOKEN_MALFORMED: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'access token is not a well-formed compact JWS' },
+  ERR_TOKEN_UNSUPPORTED: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'access token uses an unsupported JOSE feature' },
+  ERR_ISSUER_NOT_ALLOWED: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token issuer is not allowed' },
+  ERR_TOKEN_LOCATION_NOT_ALLOWED: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token issuer does not accept tokens from this location' },
+  ERR_ALGORITHM_NOT_ALLOWED: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token signing algorithm is not allowed for this issuer' },
+  ERR_TOKEN_TYPE_INVALID: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token type (typ) is not an access token type accepted for this issuer' },
+  ERR_KEY_NOT_FOUND: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'no key of the issuer matches the token' },
+  ERR_SIGNATURE_INVALID: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token signature is invalid' },
+  ERR_CLAIMS_INVALID: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'a required claim is missing or has the wrong type' },
+  ERR_AUDIENCE_MISMATCH: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token audience is not accepted' },
+  ERR_TOKEN_EXPIRED: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token has expired' },
+  ERR_TOKEN_NOT_YET_VALID: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token is not valid yet (nbf)' },
+  ERR_TOKEN_ISSUED_IN_FUTURE: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token was issued in the future (iat)' },
+  ERR_TOKEN_TOO_OLD: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token is older than the maximum token age' },
+
+  ERR_INSUFFICIENT_SCOPE: { outcome: 'deny', status: 403, bearerError: 'insufficient_scope', title: 'token lacks what the route requires' },
+  ERR_ROUTE_NOT_FOUND: { outcome: 'deny', status: 403, title: 'no route matches the request and the default is deny' },
+
+  ERR_JWKS_UNAVAILABLE: { outcome: 'error', status: 503, title: 'signing keys of the issuer are unavailable' },
+  ERR_OVERLOADED: { outcome: 'error', status: 503, title: 'server is overloaded' },
+  ERR_INTERNAL: { outcome: 'error', status: 500, title: 'internal error while deciding' },
+} as const satisfies Record<string, ReasonInfo>;
+
+export type ReasonCode = keyof typeof REASONS;
+
+export const REASON_CODES = Object.keys(REASONS) as ReasonCode[];
+
+export function reasonInfo(code: ReasonCode): ReasonInfo {
+  return REASONS[code];
+}

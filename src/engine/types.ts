@@ -1,0 +1,52 @@
+/**
+ * The plain shapes the decision engine speaks. Protocol adapters (Envoy gRPC, HTTP front doors)
+ * convert to a RequestView and from a Decision; no protobuf or HTTP type crosses into the engine.
+ */
+import type { ReasonCode } from './reasons.js';
+
+/** What the engine needs to know about one request, protocol-neutral. */
+export interface RequestView {
+  /** Upper-case HTTP method. */
+  readonly method: string;
+  /** Host without port, lower case (from `:authority` / `Host`). */
+  readonly host: string;
+  /** Raw request target as the proxy saw it: path plus query string. */
+  readonly path: string;
+  /** Lower-case header name → every value received for it, in order (duplicates kept apart). */
+  readonly headers: ReadonlyMap<string, readonly string[]>;
+  /** Correlation id for logs (`x-request-id`), when present. */
+  readonly requestId?: string;
+}
+
+/** One header the upstream must receive with exactly this value (overwriting any client copy). */
+export interface HeaderToSet {
+  readonly name: string;
+  readonly value: string;
+}
+
+export interface AllowDecision {
+  readonly outcome: 'allow';
+  readonly reason: ReasonCode;
+  readonly route: string;
+  /** Configured issuer name, when a token was verified. */
+  readonly issuer?: string;
+  /** `sub` of the verified token, for decision logs. */
+  readonly subject?: string;
+  /** Identity headers to set on the upstream request. */
+  readonly headersToSet: readonly HeaderToSet[];
+  /** Headers to strip from the upstream request (owned headers not set, the token's carrier). */
+  readonly headersToRemove: readonly string[];
+}
+
+export interface DenyDecision {
+  readonly outcome: 'deny' | 'error';
+  readonly reason: ReasonCode;
+  readonly status: number;
+  /** Full `WWW-Authenticate` value, when the answer carries a challenge. */
+  readonly challenge?: string;
+  readonly route?: string;
+  readonly issuer?: string;
+  readonly subject?: string;
+}
+
+export type Decision = AllowDecision | DenyDecision;
