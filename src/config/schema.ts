@@ -211,8 +211,13 @@ export const configSchema = z
         grpc_address: listenAddress.default('127.0.0.1:9001'),
         /** Longest a Check may wait for keys before it gets an error answer. */
         check_deadline_ms: z.number().int().min(1).max(10000).default(150),
+        /** Ready (health SERVING) when every issuer has keys, or when any has. */
+        readiness: z.enum(['all_issuers', 'any_issuer']).default('all_issuers'),
+        /** How long in-flight Checks may take to finish on shutdown. */
+        shutdown_grace_ms: z.number().int().min(0).max(120000).default(10000),
+        log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
       })
-      .default({ grpc_address: '127.0.0.1:9001', check_deadline_ms: 150 }),
+      .default({ grpc_address: '127.0.0.1:9001', check_deadline_ms: 150, readiness: 'all_issuers', shutdown_grace_ms: 10000, log_level: 'info' }),
     /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
     realm: z.string().regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,128}$/, { error: 'must be 1-128 printable ASCII characters without " or \\' }).default('claimgate'),
     issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),

@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+/**
+ * claimgate command line: serve, check-config, schema, check, demo.
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ConfigError, loadConfigFile } from './config/load.js';
+import { configSchema } from './config/schema.js';
+import { startClaimgate } from './app.js';
+import { createCheckClient, type CheckSummary } from './cli/check-client.js';
+import { runDemo } from './demo/run-demo.js';
+import { createLogger } from './log.js';
+
+const USAGE = `claimgate — Envoy external authorization for JWTs from allow-listed issuers
+
+Usage:
+  claimgate serve [--config FILE]        run the ext_authz gRPC server (or set CLAIMGATE_CONFIG)
+  claimgate check-config FILE            validate a config file; exit 1 with every problem
+  claimgate schema                       print the config JSON Schema (for editors)
+  claimgate check [--address HOST:PORT] [--method M] [--host H] [--path P] [--token T] [-H 'name: value']...
+                                         send one Check to a running claimgate and print the decision
+  claimgate demo [--for SECONDS] [--port N]
+                                         run with a built-in local OpenID provider on loopback
+`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
+
+function loadOrExit(path: string) {
+  try {
+    return loadConfigFile(path);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message, 1);
+    throw e;
+  }
+}
+
+export function printSummary(s: CheckSummary, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): void {
+  out(`${s.kind.toUpperCase()} ${s.httpStatus}${s.reason ? ` ${s.reason}` : ''} (grpc status ${s.grpcCode})`);
+  for (const [k, v] of Object.entries(s.headers)) out(`  ${k}: ${v}`);
+  if (s.headersToRemove.length > 0) out(`  (removed upstream: ${s.headersToRemove.join(', ')})`);
+  if (s.body) out(`  body: ${s.body}`);
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  const path = values.config ?? process.env.CLAIMGATE_CONFIG;
+  if (!path) fail('serve needs --config FILE or CLAIMGATE_CONFIG');
+  const config = loadOrExit(path);
+  const logger = createLogger(config.server.log_level);
+  const app = await startClaimgate(config, { logger }).catch((e: Error) => fail(`cannot start: ${e.message}`, 1));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining in-flight checks');
+    void app.close().then(() => {
+      logger.info('stopped');
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function check(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      address: { type: 'string', default: '127.0.0.1:9001' },
+      method: { type: 'string', default: 'GET' },
+      host: { type: 'string', default: 'api.example.com' },
+      path: { type: 'string', default: '/' },
+      token: { type: 'string' },
+      header: { type: 'string', short: 'H', multiple: true },
+    },
+  });
+  const headers: Record<string, string> = {};
+  for (const h of values.header ?? []) {
+    const colon = h.indexOf(':');
+    if (colon <= 0) fail(`bad header "${h}": expected 'name: value'`);
+    headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+  }
+  const client = createCheckClient(values.address);
+  try {
+    const summary = await client.check({ method: values.method, host: values.host, path: values.path, token: values.token, headers });
+    printSummary(summary);
+    process.exitCode = summary.kind === 'allow' ? 0 : 3;
+  } catch (e) {
+    fail(`check failed: ${(e as Error).message}`, 1);
+  } finally {
+    client.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'check-config': {
+      const file = rest[0] ?? fail('check-config needs a FILE');
+      const config = loadOrExit(file);
+      process.stdout.write(`${file}: OK (${config.issuers.length} issuer(s), ${config.routes.length} route(s))\n`);
+      return;
+    }
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2)}\n`);
+      return;
+    case 'check':
+      return check(rest);
+    case 'demo': {
+      const { values } = parseArgs({ args: rest, options: { for: { type: 'string', default: '600' }, port: { type: 'string', default: '9001' } } });
+      return runDemo({ seconds: Number(values.for), grpcPort: Number(values.port) });
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      fail(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: Error) => fail(`claimgate: ${e.stack ?? e.message}`, 1));

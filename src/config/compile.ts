@@ -1,0 +1,65 @@
+/**
+ * Compiles a validated config into the structures the request path walks: issuers by exact `iss`,
+ * token locations, the route matcher with compiled requirements, and the identity header builder.
+ * Runs once per load; the result is frozen and never changes while requests use it.
+ */
+import type { KeySource } from '../keys/key-source.js';
+import { compileIdentityHeaders, type CompiledIdentity } from '../engine/identity.js';
+import { compileRoutes, type RouteMatch } from '../routes/match.js';
+import type { RequestView } from '../engine/types.js';
+import { compileLocation, locationId, type CompiledLocation } from '../token/extract.js';
+import { compileIssuer, type CompiledIssuer } from '../token/verify.js';
+import type { Config, IssuerConfig } from './schema.js';
+
+export interface CompiledConfig {
+  readonly source: Config;
+  readonly realm: string;
+  /** Issuers by exact `iss` value. */
+  readonly issuers: ReadonlyMap<string, CompiledIssuer>;
+  /** Every token location any issuer accepts, deduplicated. */
+  readonly locations: readonly CompiledLocation[];
+  readonly matchRoute: (view: RequestView) => RouteMatch;
+  readonly identity: CompiledIdentity;
+  readonly unmatched: Config['unmatched'];
+  readonly maxTokenBytes: number;
+  readonly keyDeadlineMs: number;
+}
+
+/** Supplies the key source of an issuer; lets a reload keep the caches of unchanged issuers. */
+export type KeySourceFactory = (issuer: IssuerConfig) => KeySource;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+export function compileConfig(config: Config, keySourceFor: KeySourceFactory): CompiledConfig {
+  deepFreeze(config);
+  const locationsById = new Map<string, CompiledLocation>();
+  const issuers = new Map<string, CompiledIssuer>();
+  const rolesClaims = new Map<string, IssuerConfig['roles_claim']>();
+  for (const issuerConfig of config.issuers) {
+    const ids = new Set<string>();
+    for (const loc of issuerConfig.token_locations) {
+      const id = locationId(loc);
+      ids.add(id);
+      if (!locationsById.has(id)) locationsById.set(id, compileLocation(loc));
+    }
+    issuers.set(issuerConfig.issuer, compileIssuer(issuerConfig, keySourceFor(issuerConfig), ids));
+    rolesClaims.set(issuerConfig.name, issuerConfig.roles_claim);
+  }
+  return Object.freeze({
+    source: config,
+    realm: config.realm,
+    issuers,
+    locations: Object.freeze([...locationsById.values()]),
+    matchRoute: compileRoutes(config.routes, { rolesClaimFor: (name: string) => rolesClaims.get(name) ?? 'roles' }),
+    identity: compileIdentityHeaders(config.upstream),
+    unmatched: config.unmatched,
+    maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),
+    keyDeadlineMs: config.server.check_deadline_ms,
+  });
+}

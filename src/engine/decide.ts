@@ -1,0 +1,80 @@
+/**
+ * The sequencer: one Check, top to bottom. Route → public? → extract the token → verify it against
+ * its issuer → evaluate the route's requirements → identity headers. Every branch ends in a Decision;
+ * adapters turn it into their protocol's answer.
+ */
+import type { CompiledConfig } from '../config/compile.js';
+import type { CompiledRoute } from '../routes/match.js';
+import { extractToken } from '../token/extract.js';
+import { verifyToken, type VerifiedToken } from '../token/verify.js';
+import { bearerChallenge } from './answer.js';
+import { REASONS, type ReasonCode } from './reasons.js';
+import type { Decision, DenyDecision, RequestView } from './types.js';
+
+export type Decide = (view: RequestView) => Promise<Decision>;
+
+export interface DecideDeps {
+  readonly nowMs?: () => number;
+}
+
+export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decide {
+  const nowMs = deps.nowMs ?? Date.now;
+  const verifierOptions = {
+    issuers: config.issuers,
+    maxTokenBytes: config.maxTokenBytes,
+    nowMs,
+    keyDeadlineMs: config.keyDeadlineMs,
+  };
+
+  const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision => {
+    const info = REASONS[reason];
+    return {
+      outcome: info.outcome === 'error' ? 'error' : 'deny',
+      reason,
+      status: info.status,
+      challenge: bearerChallenge(config.realm, reason, scopes),
+      ...extra,
+    };
+  };
+
+  const allow = (route: string, token: VerifiedToken | undefined): Decision => {
+    if (token === undefined) {
+      return { outcome: 'allow', reason: 'OK_PUBLIC_ROUTE', route, headersToSet: [], headersToRemove: config.identity.removeAll };
+    }
+    const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment);
+    return {
+      outcome: 'allow',
+      reason: 'OK_AUTHENTICATED',
+      route,
+      issuer: token.issuer.name,
+      subject: token.subject,
+      headersToSet: headers.set,
+      headersToRemove: headers.remove,
+    };
+  };
+
+  return async function decide(view: RequestView): Promise<Decision> {
+    const match = config.matchRoute(view);
+    if (!match.ok) return deny(match.reason);
+    const route: CompiledRoute | undefined = match.route;
+    if (route === undefined && config.unmatched === 'deny') return deny('ERR_ROUTE_NOT_FOUND');
+    const routeName = route?.name ?? '(unmatched)';
+    if (route?.public) return allow(routeName, undefined);
+
+    const extraction = extractToken(view, config.locations);
+    if (extraction.kind === 'none') return deny('ERR_TOKEN_MISSING', { route: routeName });
+    if (extraction.kind === 'error') return deny(extraction.reason, { route: routeName });
+
+    const verified = await verifyToken(extraction.token, extraction.location, verifierOptions);
+    if (!verified.ok) return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
+    const token = verified.token;
+
+    if (route?.requirement !== undefined) {
+      const result = route.requirement({ claims: token.claims, issuer: token.issuer.name });
+      if (!result.ok) {
+        return deny('ERR_INSUFFICIENT_SCOPE', { route: routeName, issuer: token.issuer.name, subject: token.subject }, result.missingScopes);
+      }
+    }
+    return allow(routeName, token);
+  };
+}

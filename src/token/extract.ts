@@ -1,0 +1,94 @@
+/**
+ * Where tokens are: the configured locations only (default `Authorization: Bearer`). A request
+ * that carries more than one token, in one location or across several, is rejected, never merged.
+ */
+import type { TokenLocation } from '../config/schema.js';
+import type { RequestView } from '../engine/types.js';
+
+/** RFC 6750 §2.1 b64token. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** A compiled token location; `id` is stable text such as `header:authorization:bearer` or `cookie:at`. */
+export interface CompiledLocation {
+  readonly id: string;
+  /** Header that carries the token (for stripping before the upstream). */
+  readonly header: string;
+  /** Returns every token candidate found, or 'malformed' when the location is used but broken. */
+  readonly find: (view: RequestView) => string[] | 'malformed';
+}
+
+export type Extraction =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'token'; readonly token: string; readonly location: CompiledLocation }
+  | { readonly kind: 'error'; readonly reason: 'ERR_MULTIPLE_TOKENS' | 'ERR_REQUEST_MALFORMED' };
+
+export function locationId(loc: TokenLocation): string {
+  if ('cookie' in loc) return `cookie:${loc.cookie}`;
+  return loc.scheme === undefined ? `header:${loc.header}` : `header:${loc.header}:${loc.scheme.toLowerCase()}`;
+}
+
+function schemeLocation(header: string, scheme: string): CompiledLocation['find'] {
+  const prefix = scheme.toLowerCase();
+  return (view) => {
+    const values = view.headers.get(header);
+    if (values === undefined) return [];
+    const found: string[] = [];
+    for (const value of values) {
+      const space = value.indexOf(' ');
+      const given = (space === -1 ? value : value.slice(0, space)).toLowerCase();
+      // Another scheme (e.g. Basic) in the same header is simply not a bearer token.
+      if (given !== prefix) continue;
+      const token = space === -1 ? '' : value.slice(space + 1).replace(/^ +/, '');
+      if (!B64TOKEN.test(token)) return 'malformed';
+      found.push(token);
+    }
+    return found;
+  };
+}
+
+function bareHeaderLocation(header: string): CompiledLocation['find'] {
+  return (view) => {
+    const values = view.headers.get(header);
+    if (values === undefined) return [];
+    for (const v of values) if (!B64TOKEN.test(v)) return 'malformed';
+    return [...values];
+  };
+}
+
+function cookieLocation(name: string): CompiledLocation['find'] {
+  return (view) => {
+    const values = view.headers.get('cookie');
+    if (values === undefined) return [];
+    const found: string[] = [];
+    for (const header of values) {
+      for (const pair of header.split(';')) {
+        const eq = pair.indexOf('=');
+        if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
+        const token = pair.slice(eq + 1).trim();
+        if (!B64TOKEN.test(token)) return 'malformed';
+        found.push(token);
+      }
+    }
+    return found;
+  };
+}
+
+export function compileLocation(loc: TokenLocation): CompiledLocation {
+  const id = locationId(loc);
+  if ('cookie' in loc) return { id, header: 'cookie', find: cookieLocation(loc.cookie) };
+  const find = loc.scheme === undefined ? bareHeaderLocation(loc.header) : schemeLocation(loc.header, loc.scheme);
+  return { id, header: loc.header, find };
+}
+
+/** Looks in every location; exactly one token overall, or none, or an error. */
+export function extractToken(view: RequestView, locations: readonly CompiledLocation[]): Extraction {
+  let result: Extraction = { kind: 'none' };
+  for (const location of locations) {
+    const found = location.find(view);
+    if (found === 'malformed') return { kind: 'error', reason: 'ERR_REQUEST_MALFORMED' };
+    if (found.length === 0) continue;
+    if (found.length > 1 || result.kind === 'token') return { kind: 'error', reason: 'ERR_MULTIPLE_TOKENS' };
+    result = { kind: 'token', token: found[0]!, location };
+  }
+  return result;
+}

@@ -1,0 +1,111 @@
+/**
+ * The token verifier: from a raw token to verified claims of an allow-listed issuer. The order is
+ * fixed and cheap checks come first: size, strict parse, issuer allow-list (no network for unknown
+ * issuers), token location, algorithm, type, key, signature, registered claims.
+ */
+import type { Algorithm, IssuerConfig } from '../config/schema.js';
+import type { ReasonCode } from '../engine/reasons.js';
+import type { KeySource } from '../keys/key-source.js';
+import { checkClaims, type ClaimPolicy } from './claims-check.js';
+import type { CompiledLocation } from './extract.js';
+import { issuerOf, parseCompactJws, type Claims } from './parse.js';
+import { verifySignature } from './signature.js';
+
+/** An allow-listed issuer, compiled from config, with its key source. */
+export interface CompiledIssuer {
+  readonly name: string;
+  readonly iss: string;
+  readonly config: IssuerConfig;
+  readonly algorithms: ReadonlySet<string>;
+  readonly acceptLegacyTyp: boolean;
+  readonly maxTokenBytes: number;
+  readonly locationIds: ReadonlySet<string>;
+  readonly claimPolicy: ClaimPolicy;
+  readonly keys: KeySource;
+}
+
+export interface VerifiedToken {
+  readonly issuer: CompiledIssuer;
+  readonly claims: Claims;
+  readonly subject: string;
+  readonly payloadSegment: string;
+  readonly location: CompiledLocation;
+  readonly exp: number;
+}
+
+export type VerifyResult =
+  | { readonly ok: true; readonly token: VerifiedToken }
+  | { readonly ok: false; readonly reason: ReasonCode; readonly issuer?: CompiledIssuer };
+
+export interface VerifierOptions {
+  /** Issuers by exact `iss`. */
+  readonly issuers: ReadonlyMap<string, CompiledIssuer>;
+  /** Largest max_token_bytes of any issuer: the bound applied before the issuer is known. */
+  readonly maxTokenBytes: number;
+  readonly nowMs: () => number;
+  /** Longest a verification may wait for keys. */
+  readonly keyDeadlineMs: number;
+}
+
+export function compileIssuer(config: IssuerConfig, keys: KeySource, locationIds: ReadonlySet<string>): CompiledIssuer {
+  return {
+    name: config.name,
+    iss: config.issuer,
+    config,
+    algorithms: new Set(config.algorithms),
+    acceptLegacyTyp: config.token_type === 'legacy',
+    maxTokenBytes: config.max_token_bytes,
+    locationIds,
+    claimPolicy: {
+      audiences: new Set(config.audiences),
+      clockSkewSeconds: config.clock_skew_seconds,
+      maxTokenAgeSeconds: config.max_token_age_seconds,
+    },
+    keys,
+  };
+}
+
+/** RFC 9068 §2.1: `at+jwt`, with or without the `application/` prefix, case-insensitive. */
+function typAccepted(typ: string | undefined, legacy: boolean): boolean {
+  if (typ === undefined) return legacy;
+  const t = typ.toLowerCase();
+  if (t === 'at+jwt' || t === 'application/at+jwt') return true;
+  return legacy && (t === 'jwt' || t === 'application/jwt');
+}
+
+export async function verifyToken(raw: string, location: CompiledLocation, opts: VerifierOptions): Promise<VerifyResult> {
+  const parsed = parseCompactJws(raw, opts.maxTokenBytes);
+  if (!parsed.ok) return { ok: false, reason: parsed.reason };
+  const jws = parsed.jws;
+
+  const iss = issuerOf(jws);
+  const issuer = iss === undefined ? undefined : opts.issuers.get(iss);
+  if (issuer === undefined) return { ok: false, reason: iss === undefined ? 'ERR_CLAIMS_INVALID' : 'ERR_ISSUER_NOT_ALLOWED' };
+  const fail = (reason: ReasonCode): VerifyResult => ({ ok: false, reason, issuer });
+
+  if (raw.length > issuer.maxTokenBytes) return fail('ERR_TOKEN_TOO_LARGE');
+  if (!issuer.locationIds.has(location.id)) return fail('ERR_TOKEN_LOCATION_NOT_ALLOWED');
+  const alg = jws.header.alg;
+  if (!issuer.algorithms.has(alg)) return fail('ERR_ALGORITHM_NOT_ALLOWED');
+  if (!typAccepted(jws.header.typ, issuer.acceptLegacyTyp)) return fail('ERR_TOKEN_TYPE_INVALID');
+
+  let lookup = issuer.keys.lookup(jws.header.kid, alg as Algorithm, opts.keyDeadlineMs);
+  if (lookup instanceof Promise) lookup = await lookup;
+  if (!lookup.ok) return fail(lookup.reason);
+  if (!verifySignature(alg as Algorithm, lookup.key.key, jws.signingInput, jws.signature)) return fail('ERR_SIGNATURE_INVALID');
+
+  const claimFailure = checkClaims(jws.claims, issuer.claimPolicy, opts.nowMs() / 1000);
+  if (claimFailure !== undefined) return fail(claimFailure);
+
+  return {
+    ok: true,
+    token: {
+      issuer,
+      claims: jws.claims,
+      subject: jws.claims.sub as string,
+      payloadSegment: jws.payloadSegment,
+      location,
+      exp: jws.claims.exp as number,
+    },
+  };
+}
