@@ -1,0 +1,130 @@
+/**
+ * CheckRequest → RequestView. Everything in a CheckRequest is attacker-influenced, so this never
+ * throws, bounds its work, and leaves judgement to the engine: a request it cannot read becomes a
+ * view with empty method/path, which the engine denies.
+ */
+import type { RequestView } from '../engine/types.js';
+import type { CheckRequestMessage, HeaderValueMessage, HttpRequestMessage } from './messages.js';
+
+/** Header entries beyond this many are ignored (Envoy's own default limit is 100 headers). */
+export const MAX_HEADER_ENTRIES = 200;
+
+/**
+ * Header names or values longer than this many bytes are dropped, not truncated: a cut token could
+ * never verify anyway, and dropping keeps the work per header bounded.
+ */
+export const MAX_HEADER_VALUE_BYTES = 64 * 1024;
+
+/**
+ * Decodes `raw_value` bytes as UTF-8 with U+FFFD for invalid sequences (non-fatal). A Latin-1 byte
+ * therefore becomes U+FFFD rather than its Latin-1 character: that cannot match any token or
+ * header grammar the engine accepts, so a mangled value can only lead to a denial, never to an
+ * accidental match. (Envoy sanitises the `headers` map the same way.)
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+const EMPTY_HEADERS: ReadonlyMap<string, readonly string[]> = new Map();
+
+/** The protocol-neutral view of one CheckRequest; never throws, whatever the input. */
+export function toRequestView(req: CheckRequestMessage | null | undefined): RequestView {
+  const http = readHttp(req);
+  if (http === undefined) {
+    // Network (L4) filter requests and malformed messages carry no HTTP request.
+    return { method: '', host: '', path: '', headers: EMPTY_HEADERS };
+  }
+  const headers = readHeaders(http);
+  const method = (stringOr(http.method) || firstValue(headers, ':method')).toUpperCase();
+  const authority = stringOr(http.host) || firstValue(headers, ':authority') || firstValue(headers, 'host');
+  const path = stringOr(http.path) || firstValue(headers, ':path');
+  const requestId = firstValue(headers, 'x-request-id');
+  const view: RequestView = { method, host: hostWithoutPort(authority), path, headers };
+  return requestId === '' ? view : { ...view, requestId };
+}
+
+function readHttp(req: CheckRequestMessage | null | undefined): HttpRequestMessage | undefined {
+  if (!isObject(req)) return undefined;
+  const attributes = req.attributes;
+  if (!isObject(attributes)) return undefined;
+  const request = attributes.request;
+  if (!isObject(request)) return undefined;
+  return isObject(request.http) ? request.http : undefined;
+}
+
+/**
+ * Envoy fills either the `headers` map or, with `encode_raw_headers`, `header_map`. Prefer
+ * `header_map` when it has entries: it keeps repeated headers apart and carries the raw bytes.
+ */
+function readHeaders(http: HttpRequestMessage): Map<string, string[]> {
+  const headers = new Map<string, string[]>();
+  const entries = http.header_map?.headers;
+  if (Array.isArray(entries) && entries.length > 0) {
+    const count = Math.min(entries.length, MAX_HEADER_ENTRIES);
+    for (let i = 0; i < count; i++) addHeader(headers, entries[i]?.key, headerMapValue(entries[i]));
+    return headers;
+  }
+  const map = http.headers;
+  if (!isObject(map)) return headers;
+  let seen = 0;
+  for (const name in map) {
+    if (!Object.hasOwn(map, name)) continue;
+    if (++seen > MAX_HEADER_ENTRIES) break;
+    // A value here may be several headers joined with ','; it stays one value: splitting would
+    // break values that legitimately contain commas, and a joined credential fails to parse.
+    addHeader(headers, name, map[name]);
+  }
+  return headers;
+}
+
+function headerMapValue(entry: HeaderValueMessage | undefined): unknown {
+  if (!isObject(entry)) return undefined;
+  const raw = entry.raw_value;
+  if (raw instanceof Uint8Array && raw.length > 0) {
+    return raw.length > MAX_HEADER_VALUE_BYTES ? undefined : utf8.decode(raw);
+  }
+  // An empty header has neither field on the wire (zero values are not written).
+  return typeof entry.value === 'string' ? entry.value : '';
+}
+
+function addHeader(headers: Map<string, string[]>, name: unknown, value: unknown): void {
+  if (typeof name !== 'string' || name === '' || typeof value !== 'string') return;
+  if (exceedsByteCap(name) || exceedsByteCap(value)) return;
+  const key = name.toLowerCase();
+  const values = headers.get(key);
+  if (values === undefined) headers.set(key, [value]);
+  else values.push(value);
+}
+
+/** UTF-16 length ≤ UTF-8 length ≤ 3 × UTF-16 length, so the exact count is needed only in between. */
+function exceedsByteCap(text: string): boolean {
+  if (text.length > MAX_HEADER_VALUE_BYTES) return true;
+  if (text.length * 3 <= MAX_HEADER_VALUE_BYTES) return false;
+  return Buffer.byteLength(text, 'utf8') > MAX_HEADER_VALUE_BYTES;
+}
+
+/**
+ * `api.example.com:8443` → `api.example.com`, `[::1]:8080` → `[::1]` (brackets kept, as in
+ * WHATWG `URL.hostname`), lower-cased. Anything that is not a host[:port] shape is returned
+ * lower-cased as is, so it simply fails to match a configured host.
+ */
+export function hostWithoutPort(authority: string): string {
+  const lower = authority.toLowerCase();
+  if (lower.startsWith('[')) {
+    const close = lower.indexOf(']');
+    return close === -1 ? lower : lower.slice(0, close + 1);
+  }
+  const colon = lower.indexOf(':');
+  if (colon === -1 || lower.indexOf(':', colon + 1) !== -1) return lower;
+  return lower.slice(0, colon);
+}
+
+function firstValue(headers: ReadonlyMap<string, readonly string[]>, name: string): string {
+  return headers.get(name)?.[0] ?? '';
+}
+
+function stringOr(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function isObject<T>(value: T): value is T & object {
+  return typeof value === 'object' && value !== null;
+}
