@@ -54,7 +54,7 @@ const FIXTURE_LOADER_OPTIONS: protoLoader.Options = {
   oneofs: false,
   includeDirs: [PROTO_DIR],
 };
-const fixtureOptionsCheck = protoLoader.loadSync(EXTERNAL_AUTH_PROTO, FIXTURE_LOADER_OPTIONS)[AUTHORIZATION_SERVICE]!
+const fixtureOptionsCheck = (protoLoader.loadSync(EXTERNAL_AUTH_PROTO, FIXTURE_LOADER_OPTIONS)[AUTHORIZATION_SERVICE] as protoLoader.ServiceDefinition)
   .Check as protoLoader.MethodDefinition<object, object>;
 const TO_OBJECT = { longs: String, enums: String, bytes: String } as const;
 
