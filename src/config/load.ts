@@ -48,6 +48,7 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key (not a claimgate setting)`);
   }
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return [`${formatPath(issue.path)}: is required`];
   return [`${formatPath(issue.path)}: ${issue.message}`];
 }
 

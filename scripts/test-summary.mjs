@@ -1,0 +1,18 @@
+// Prints CI's closing line, `tests: N passed, N failed`, from jest's --json report.
+import { readFileSync, existsSync } from 'node:fs';
+
+const file = process.argv[2] ?? '.tmp/jest.json';
+if (!existsSync(file)) {
+  console.log('tests: 0 passed, 1 failed (no jest report: the test run did not start)');
+  process.exit(1);
+}
+const r = JSON.parse(readFileSync(file, 'utf8'));
+// A suite that fails to load has no test results but must count as a failure.
+const brokenSuites = r.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
+const failed = r.numFailedTests + brokenSuites;
+for (const s of r.testResults) {
+  for (const t of s.assertionResults) if (t.status === 'failed') console.log(`FAILED: ${s.name.replace(process.cwd() + '/', '')} › ${t.fullName}`);
+  if (s.status === 'failed' && s.assertionResults.length === 0) console.log(`FAILED SUITE: ${s.name.replace(process.cwd() + '/', '')}: ${(s.message || '').split('\n').slice(0, 5).join(' ')}`);
+}
+console.log(`tests: ${r.numPassedTests} passed, ${failed} failed`);
+process.exit(failed === 0 && r.success ? 0 : 1);
