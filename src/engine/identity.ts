@@ -10,8 +10,9 @@
  * `array_separator` in the token's order; objects and other arrays as JSON; null/absent not set.
  * A value is not forwarded (it goes to `remove`) when it is empty, has control characters (C0 except
  * tab, DEL, C1), lone surrogates, leading or trailing whitespace (parsers trim it, so ` admin@x.com`
- * would arrive as `admin@x.com`), exceeds `max_header_bytes` in UTF-8, or is a joined array whose
- * elements contain the separator (`["a,b"]` would read as two values upstream).
+ * would arrive as `admin@x.com`), exceeds `max_header_bytes` in UTF-8, or is a joined array with an
+ * element that contains the separator (`["a,b"]` would read as two values upstream) or has
+ * whitespace at its edges (list parsers trim elements too).
  */
 import type { Config } from '../config/schema.js';
 import { compileClaimPath, type ClaimReader, type Claims } from './claims.js';
@@ -22,7 +23,7 @@ export interface IdentityHeaderPlan {
   readonly remove: string[];
 }
 
-export interface CompiledIdentityHeaders {
+export interface CompiledIdentity {
   /** Every header name claimgate owns, in config order (identity headers, then `payload_header`). */
   readonly owned: readonly string[];
   /**
@@ -46,7 +47,7 @@ interface HeaderSource {
 }
 
 /** Compiles `upstream:` once into the per-request header builder. */
-export function compileIdentityHeaders(upstream: UpstreamConfig): CompiledIdentityHeaders {
+export function compileIdentityHeaders(upstream: UpstreamConfig): CompiledIdentity {
   const sources: readonly HeaderSource[] = upstream.headers.map((h) => ({ name: h.name, read: compileClaimPath(h.claim) }));
   const payloadHeader = upstream.payload_header;
   const owned = Object.freeze([...sources.map((s) => s.name), ...(payloadHeader === undefined ? [] : [payloadHeader])]);
@@ -82,8 +83,7 @@ export function claimToHeaderValue(value: unknown, separator: string, maxBytes: 
   if (typeof value === 'string') text = value;
   else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
   else if (Array.isArray(value) && value.every(isScalar)) {
-    // A separator inside an element would make one value read as several upstream.
-    if (value.some((e) => typeof e === 'string' && e.includes(separator))) return undefined;
+    if (value.some((e) => typeof e === 'string' && !isJoinableElement(e, separator))) return undefined;
     text = value.join(separator);
   } else if (typeof value === 'object' && value !== null) text = safeJson(value);
   return text !== undefined && isSafeHeaderValue(text, maxBytes) ? text : undefined;
@@ -100,6 +100,15 @@ function payloadValue(claims: Claims, payloadSegment: string | undefined, maxByt
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * A separator inside an element would make one value read as several upstream, and whitespace at an
+ * element's edge would be trimmed by list parsers (` admin` arriving as `admin`).
+ */
+function isJoinableElement(element: string, separator: string): boolean {
+  const n = element.length;
+  return !element.includes(separator) && (n === 0 || (!isEdgeWhitespace(element.charCodeAt(0)) && !isEdgeWhitespace(element.charCodeAt(n - 1))));
+}
 
 function isScalar(v: unknown): v is string | number | boolean {
   return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';

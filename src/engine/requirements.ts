@@ -131,9 +131,12 @@ function compileScope(required: readonly string[]): RequirementEvaluator {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-/** The token's scope claim: `scope` when present (authoritative), else `scp`. */
+/**
+ * The token's granted scopes: `scope` when present (authoritative; RFC 9068 makes it a string, so any
+ * other type grants nothing), else `scp` (string or array).
+ */
 function grantedScopes(claims: Claims): unknown {
-  if (hasOwn.call(claims, 'scope')) return claims['scope'];
+  if (hasOwn.call(claims, 'scope')) return typeof claims['scope'] === 'string' ? claims['scope'] : undefined;
   return hasOwn.call(claims, 'scp') ? claims['scp'] : undefined;
 }
 

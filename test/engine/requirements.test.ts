@@ -1,0 +1,281 @@
+import fc from 'fast-check';
+import type { Requirement } from '../../src/config/schema.js';
+import { requirementSchema } from '../../src/config/schema.js';
+import {
+  MAX_REGEX_INPUT_LENGTH,
+  compileRequirement,
+  containsSpaceDelimitedToken,
+  type RequirementContext,
+  type RequirementResult,
+} from '../../src/engine/requirements.js';
+
+const ROLES: Record<string, string | string[]> = {
+  keycloak: 'realm_access.roles',
+  auth0: 'https://example.com/roles',
+  plain: 'roles',
+};
+const ctx: RequirementContext = { rolesClaimFor: (name) => ROLES[name] };
+
+/** Compiles through the schema, as the config loader does. */
+function compile(req: unknown) {
+  return compileRequirement(requirementSchema.parse(req), ctx);
+}
+function check(req: unknown, claims: unknown, issuer = 'plain'): RequirementResult {
+  return compile(req)({ claims: JSON.parse(JSON.stringify(claims)) as Record<string, unknown>, issuer });
+}
+const ok = { ok: true };
+const denied = (missingScopes: string[] = []) => ({ ok: false, missingScopes });
+
+describe('containsSpaceDelimitedToken', () => {
+  it.each([
+    ['orders:read orders:write', 'orders:read', true],
+    ['orders:read orders:write', 'orders:write', true],
+    ['orders:read', 'orders', false],
+    ['xorders:read', 'orders:read', false],
+    ['orders:readx', 'orders:read', false],
+    ['a  b', 'a', true],
+    ['a  b', 'b', true],
+    [' a', 'a', true],
+    ['a\tb', 'a', false],
+    ['A', 'a', false],
+    ['ab ab b', 'b', true],
+    ['aab ab', 'ab', true],
+    ['', 'a', false],
+    ['a', '', false],
+  ])('%j contains %j: %s', (list, token, expected) => {
+    expect(containsSpaceDelimitedToken(list, token)).toBe(expected);
+    // Same answer as the grammar written the obvious way.
+    expect(token !== '' && list.split(' ').includes(token)).toBe(expected);
+  });
+
+  it('agrees with split-on-single-space for random lists', () => {
+    const word = fc.string({ unit: fc.constantFrom('a', 'b', ':', ' ', '\t'), maxLength: 12 });
+    fc.assert(
+      fc.property(word, word, (list, token) => {
+        fc.pre(!token.includes(' '));
+        expect(containsSpaceDelimitedToken(list, token)).toBe(token !== '' && list.split(' ').includes(token));
+      }),
+      { seed: 2026, numRuns: 2000 },
+    );
+  });
+});
+
+describe('scope', () => {
+  it('reads the space-delimited scope claim, all listed scopes required', () => {
+    expect(check({ scope: 'orders:read' }, { scope: 'orders:read orders:write' })).toEqual(ok);
+    expect(check({ scope: ['orders:read', 'orders:write'] }, { scope: 'orders:write orders:read' })).toEqual(ok);
+    expect(check({ scope: ['orders:read', 'orders:write'] }, { scope: 'orders:read' })).toEqual(denied(['orders:write']));
+  });
+
+  it('matches whole tokens only, case-sensitively', () => {
+    expect(check({ scope: 'orders' }, { scope: 'orders:read' })).toEqual(denied(['orders']));
+    expect(check({ scope: 'Orders:Read' }, { scope: 'orders:read' })).toEqual(denied(['Orders:Read']));
+    expect(check({ scope: 'b' }, { scope: 'a  b' })).toEqual(ok);
+  });
+
+  it('falls back to scp as an array (Okta) or a space string (Entra ID)', () => {
+    expect(check({ scope: ['a', 'b'] }, { scp: ['b', 'a'] })).toEqual(ok);
+    expect(check({ scope: 'a' }, { scp: 'x a' })).toEqual(ok);
+    expect(check({ scope: 'a' }, { scp: ['a b'] })).toEqual(denied(['a']));
+  });
+
+  it('treats a present scope claim as authoritative over scp', () => {
+    expect(check({ scope: 'a' }, { scope: 'b', scp: ['a'] })).toEqual(denied(['a']));
+    expect(check({ scope: 'a' }, { scope: ['a'], scp: 'a' })).toEqual(denied(['a']));
+  });
+
+  it.each([[{}], [{ scope: null }], [{ scope: 42 }], [{ scope: { a: true } }], [{ scp: [1, true] }], [{ scp: 7 }]])(
+    'never matches a scope claim of the wrong type: %j',
+    (claims) => {
+      expect(check({ scope: 'a' }, claims)).toEqual(denied(['a']));
+    },
+  );
+
+  it('does not read scope from the prototype chain', () => {
+    const claims = Object.create({ scope: 'a' }) as Record<string, unknown>;
+    expect(compile({ scope: 'a' })({ claims, issuer: 'plain' })).toEqual(denied(['a']));
+  });
+
+  it('refuses a configured scope that contains a space', () => {
+    expect(() => compile({ scope: 'a b' })).toThrow(/contains a space/);
+  });
+});
+
+describe('permission', () => {
+  it("requires every listed entry in Auth0's permissions array", () => {
+    expect(check({ permission: ['read:x', 'write:x'] }, { permissions: ['write:x', 'read:x'] })).toEqual(ok);
+    expect(check({ permission: ['read:x', 'write:x'] }, { permissions: ['read:x'] })).toEqual(denied());
+    expect(check({ permission: 'read:x' }, { permissions: 'read:x' })).toEqual(denied());
+    expect(check({ permission: 'read:x' }, { permissions: ['READ:X', 'read:x2'] })).toEqual(denied());
+  });
+});
+
+describe('role', () => {
+  it("reads the issuer's configured roles claim", () => {
+    const claims = { realm_access: { roles: ['admin'] }, 'https://example.com/roles': ['editor'], roles: ['viewer'] };
+    expect(check({ role: 'admin' }, claims, 'keycloak')).toEqual(ok);
+    expect(check({ role: 'editor' }, claims, 'auth0')).toEqual(ok);
+    expect(check({ role: 'viewer' }, claims, 'plain')).toEqual(ok);
+    expect(check({ role: 'admin' }, claims, 'auth0')).toEqual(denied());
+  });
+
+  it('accepts a single-string roles claim and requires all listed roles', () => {
+    expect(check({ role: 'admin' }, { roles: 'admin' })).toEqual(ok);
+    expect(check({ role: ['admin', 'ops'] }, { roles: 'admin' })).toEqual(denied());
+    expect(check({ role: ['admin', 'ops'] }, { roles: ['ops', 'admin'] })).toEqual(ok);
+    expect(check({ role: 'admin' }, { roles: 'admin ops' })).toEqual(denied());
+  });
+
+  it('denies for an issuer the context does not know', () => {
+    expect(check({ role: 'admin' }, { roles: ['admin'] }, 'stranger')).toEqual(denied());
+  });
+});
+
+describe('issuer', () => {
+  it('matches the configured issuer name', () => {
+    expect(check({ issuer: ['auth0', 'keycloak'] }, {}, 'auth0')).toEqual(ok);
+    expect(check({ issuer: 'auth0' }, {}, 'plain')).toEqual(denied());
+  });
+});
+
+describe('claim', () => {
+  it('equals: strict equality on scalars, membership on arrays, no coercion', () => {
+    expect(check({ claim: { path: 'tenant', equals: 'acme' } }, { tenant: 'acme' })).toEqual(ok);
+    expect(check({ claim: { path: 'tenant', equals: 'acme' } }, { tenant: ['x', 'acme'] })).toEqual(ok);
+    expect(check({ claim: { path: 'level', equals: 3 } }, { level: '3' })).toEqual(denied());
+    expect(check({ claim: { path: 'flag', equals: true } }, { flag: 'true' })).toEqual(denied());
+    expect(check({ claim: { path: 'flag', equals: true } }, { flag: true })).toEqual(ok);
+    expect(check({ claim: { path: 'tenant', equals: 'acme' } }, { tenant: { acme: true } })).toEqual(denied());
+    expect(check({ claim: { path: 'tenant', equals: 'acme' } }, { tenant: [['acme']] })).toEqual(denied());
+  });
+
+  it('one_of: scalar in the set, or an array with an element in it', () => {
+    const req = { claim: { path: 'org.tier', one_of: ['gold', 'platinum', 1] } };
+    expect(check(req, { org: { tier: 'gold' } })).toEqual(ok);
+    expect(check(req, { org: { tier: 1 } })).toEqual(ok);
+    expect(check(req, { org: { tier: '1' } })).toEqual(denied());
+    expect(check(req, { org: { tier: ['bronze', 'platinum'] } })).toEqual(ok);
+    expect(check(req, { org: { tier: ['bronze'] } })).toEqual(denied());
+    expect(check(req, { org: { tier: null } })).toEqual(denied());
+  });
+
+  it('prefix: string claims only', () => {
+    const req = { claim: { path: 'email', prefix: 'ops-' } };
+    expect(check(req, { email: 'ops-jane@example.com' })).toEqual(ok);
+    expect(check(req, { email: 'jane@example.com' })).toEqual(denied());
+    expect(check(req, { email: ['ops-jane@example.com'] })).toEqual(denied());
+  });
+
+  it('regex: string claims only, as anchored as written, bounded input length', () => {
+    const anchored = { claim: { path: 'email', regex: '^[^@]+@example\\.com$' } };
+    expect(check(anchored, { email: 'jane@example.com' })).toEqual(ok);
+    expect(check(anchored, { email: 'jane@example.com.evil.io' })).toEqual(denied());
+    const unanchored = { claim: { path: 'email', regex: '@example\\.com' } };
+    expect(check(unanchored, { email: 'jane@example.com.evil.io' })).toEqual(ok);
+    expect(check(unanchored, { email: 42 })).toEqual(denied());
+    expect(check(unanchored, { email: ['jane@example.com'] })).toEqual(denied());
+    const longest = 'x'.repeat(MAX_REGEX_INPUT_LENGTH - '@example.com'.length) + '@example.com';
+    expect(check(unanchored, { email: longest })).toEqual(ok);
+    expect(check(unanchored, { email: 'x' + longest })).toEqual(denied());
+  });
+
+  it('regex: unicode mode and no state between calls', () => {
+    const req = compile({ claim: { path: 'name', regex: '^\\p{Lu}' } });
+    const token = { claims: { name: 'Élodie' }, issuer: 'plain' };
+    expect([req(token), req(token), req(token)]).toEqual([ok, ok, ok]);
+  });
+
+  it('exists: null counts as absent, so exists:false is the exact negation of exists:true', () => {
+    const yes = compile({ claim: { path: 'act.sub', exists: true } });
+    const no = compile({ claim: { path: 'act.sub', exists: false } });
+    for (const claims of [{}, { act: null }, { act: { sub: null } }, { act: { sub: 'svc' } }, { act: { sub: false } }, { act: ['sub'] }]) {
+      const token = { claims: claims as Record<string, unknown>, issuer: 'plain' };
+      expect(yes(token).ok).toBe(!no(token).ok);
+    }
+    expect(yes({ claims: { act: { sub: false } }, issuer: 'plain' })).toEqual(ok);
+    expect(no({ claims: { act: null }, issuer: 'plain' })).toEqual(ok);
+  });
+
+  it('reads only own properties of hostile payloads', () => {
+    const hostile = JSON.parse('{"__proto__": {"role": "admin"}, "constructor": {"name": "x"}}') as Record<string, unknown>;
+    const token = { claims: hostile, issuer: 'plain' };
+    expect(compile({ claim: { path: 'role', exists: true } })(token)).toEqual(denied());
+    expect(compile({ claim: { path: 'toString', exists: true } })(token)).toEqual(denied());
+    expect(compile({ claim: { path: 'hasOwnProperty', exists: false } })(token)).toEqual(ok);
+    expect(compile({ claim: { path: '__proto__.role', equals: 'admin' } })(token)).toEqual(ok);
+    expect(compile({ claim: { path: 'constructor.name', equals: 'x' } })(token)).toEqual(ok);
+    expect(compile({ claim: { path: 'constructor.name', equals: 'Object' } })({ claims: {}, issuer: 'plain' })).toEqual(denied());
+  });
+
+  it('handles huge arrays without error', () => {
+    const groups = Array.from({ length: 100_000 }, (_, i) => `g${i}`);
+    expect(check({ claim: { path: 'groups', equals: 'g99999' } }, { groups })).toEqual(ok);
+    expect(check({ claim: { path: 'groups', one_of: ['nope', 'g5'] } }, { groups })).toEqual(ok);
+  });
+});
+
+describe('all / any / not', () => {
+  it('all: every child; the 403 names every missing scope', () => {
+    const req = { all: [{ scope: 'a' }, { role: 'admin' }, { scope: ['b', 'a'] }] };
+    expect(check(req, { scope: 'a b', roles: ['admin'] })).toEqual(ok);
+    expect(check(req, { scope: '', roles: [] })).toEqual(denied(['a', 'b']));
+    expect(check(req, { scope: 'a b', roles: [] })).toEqual(denied());
+  });
+
+  it('any: one child suffices; denial reports the union of missing scopes', () => {
+    const req = { any: [{ scope: 'a' }, { scope: ['b', 'c'] }, { issuer: 'auth0' }] };
+    expect(check(req, { scope: 'b c' })).toEqual(ok);
+    expect(check(req, {}, 'auth0')).toEqual(ok);
+    expect(check(req, { scope: 'c' })).toEqual(denied(['a', 'b']));
+  });
+
+  it('not: inverts and never reports scopes', () => {
+    expect(check({ not: { scope: 'guest' } }, { scope: 'guest' })).toEqual(denied());
+    expect(check({ not: { scope: 'guest' } }, { scope: 'user' })).toEqual(ok);
+    expect(check({ not: { not: { role: 'x' } } }, { roles: ['x'] })).toEqual(ok);
+  });
+
+  it('nests', () => {
+    const req = { all: [{ any: [{ role: 'admin' }, { scope: 'orders:admin' }] }, { not: { claim: { path: 'suspended', equals: true } } }] };
+    expect(check(req, { roles: ['admin'] })).toEqual(ok);
+    expect(check(req, { scope: 'orders:admin', suspended: true })).toEqual(denied());
+    expect(check(req, { scope: 'x' })).toEqual(denied(['orders:admin']));
+  });
+
+  it('undefined requirement allows any verified token', () => {
+    expect(compileRequirement(undefined, ctx)({ claims: {}, issuer: 'x' })).toEqual(ok);
+  });
+});
+
+describe('properties', () => {
+  const leaf: fc.Arbitrary<Requirement> = fc.oneof(
+    fc.record({ scope: fc.constantFrom('a', 'b', 'c') }),
+    fc.record({ role: fc.constantFrom('admin', 'user') }),
+    fc.record({ issuer: fc.constantFrom('plain', 'auth0') }),
+    fc.record({ claim: fc.record({ path: fc.constantFrom('x', 'x.y', '__proto__', 'constructor'), exists: fc.boolean() }) }),
+    fc.record({ claim: fc.record({ path: fc.constantFrom('x', 'x.y'), equals: fc.oneof(fc.string(), fc.integer(), fc.boolean()) }) }),
+  );
+  const tree = fc.letrec<{ node: Requirement }>((tie) => ({
+    node: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      leaf,
+      fc.record({ all: fc.array(tie('node'), { minLength: 1, maxLength: 3 }) }),
+      fc.record({ any: fc.array(tie('node'), { minLength: 1, maxLength: 3 }) }),
+      fc.record({ not: tie('node') }),
+    ),
+  })).node;
+  const claims = fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.parse(JSON.stringify({ scope: 'a c', roles: ['user'], x: v, __proto__: v })));
+
+  it('never throws, is deterministic, and only reports configured scopes', () => {
+    fc.assert(
+      fc.property(tree, claims, fc.constantFrom('plain', 'auth0', 'unknown'), (req, c, issuer) => {
+        const evaluate = compileRequirement(req, ctx);
+        const first = evaluate({ claims: c, issuer });
+        expect(evaluate({ claims: c, issuer })).toEqual(first);
+        if (!first.ok) for (const s of first.missingScopes) expect(['a', 'b', 'c']).toContain(s);
+        expect(compileRequirement({ not: req }, ctx)({ claims: c, issuer }).ok).toBe(!first.ok);
+      }),
+      { seed: 42, numRuns: 500 },
+    );
+  });
+});
