@@ -174,7 +174,6 @@ describe('ownership invariant (property)', () => {
   it('puts every owned header in exactly one of set and remove, with only safe values', () => {
     fc.assert(
       fc.property(config, claims, carrier, segment, (cfg, c, tokenCarrier, payloadSegment) => {
-        fc.pre(cfg.payload === undefined || !cfg.headers.some((h) => h.name === cfg.payload));
         const identity = compileIdentityHeaders(
           upstream({
             headers: cfg.headers,
@@ -193,7 +192,7 @@ describe('ownership invariant (property)', () => {
         expect(plan.remove.filter((n) => setNames.includes(n))).toEqual([]);
         for (const h of plan.set) {
           expect(h.value).not.toMatch(/^[ \t]|[ \t]$|[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/);
-          expect(h.value.isWellFormed()).toBe(true);
+          expect(h.value).not.toMatch(/\p{Cs}/u); // no lone surrogates
           expect(Buffer.byteLength(h.value, 'utf8')).toBeLessThanOrEqual(cfg.max);
         }
         // Deterministic.
