@@ -47,14 +47,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   client.close();
 
   out('');
-  out(`Allowed token: ${allowed}`);
-  out('');
-  out(`Denied token:  ${denied}`);
-  out('');
-  out('Try them from another terminal:');
-  out(`  node dist/cli.js check --address ${address} --path /orders/42 --token <allowed token>`);
-  out(`  node dist/cli.js check --address ${address} --path /orders/42 --token <denied token>`);
-  out(`  node dist/cli.js check --address ${address} --path /orders/42`);
+  out('Try it from another terminal while the demo runs:');
+  out(`  export ALLOWED='${allowed}'`);
+  out(`  export DENIED='${denied}'`);
+  out(`  node dist/cli.js check --address ${address} --path /orders/42 --token "$ALLOWED"   # ALLOW 200 + identity headers`);
+  out(`  node dist/cli.js check --address ${address} --path /orders/42 --token "$DENIED"    # DENY 403 insufficient_scope`);
+  out(`  node dist/cli.js check --address ${address} --path /orders/42                      # DENY 401 challenge`);
   out('');
   out(`Serving for ${options.seconds} s; Ctrl-C stops it sooner.`);
 
