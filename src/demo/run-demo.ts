@@ -57,11 +57,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   out(`Serving for ${options.seconds} s; Ctrl-C stops it sooner.`);
 
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, options.seconds * 1000);
     const stop = () => {
       clearTimeout(timer);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
       resolve();
     };
+    const timer = setTimeout(stop, options.seconds * 1000);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });

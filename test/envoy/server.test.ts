@@ -1,0 +1,107 @@
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+import { createCheckClient } from '../../src/cli/check-client.js';
+import type { Decide } from '../../src/engine/decide.js';
+import type { Decision, RequestView } from '../../src/engine/types.js';
+import { answerCheck, startGrpcServer, type GrpcServer } from '../../src/envoy/server.js';
+
+const allowDecision: Decision = {
+  outcome: 'allow',
+  reason: 'OK_AUTHENTICATED',
+  route: 'r',
+  issuer: 'i',
+  subject: 's',
+  headersToSet: [{ name: 'x-user-id', value: 's' }],
+  headersToRemove: ['x-user-email'],
+};
+
+function healthStatus(port: number, serviceName: string): Promise<string> {
+  const Client = grpc.makeGenericClientConstructor(healthService, 'Health');
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    check(req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
+  };
+  return new Promise((resolve, reject) =>
+    client.check({ service: serviceName }, (err, res) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(String(res?.status));
+    }),
+  );
+}
+
+describe('gRPC Check server', () => {
+  let server: GrpcServer;
+  let decide: Decide = async () => allowDecision;
+
+  beforeAll(async () => {
+    server = await startGrpcServer({ address: '127.0.0.1:0', decider: () => decide });
+  });
+  afterAll(() => server.shutdown(1000));
+
+  it('answers Check over real gRPC with the decision as a CheckResponse', async () => {
+    decide = async () => allowDecision;
+    const client = createCheckClient(`127.0.0.1:${server.port}`);
+    const answer = await client.check({ path: '/x' });
+    client.close();
+    expect(answer.kind).toBe('allow');
+    expect(answer.headers).toEqual({ 'x-user-id': 's' });
+    expect(answer.headersToRemove).toEqual(['x-user-email']);
+  });
+
+  it('turns an exception in the engine into an error answer, never a transport error or an allow', async () => {
+    decide = async () => {
+      throw new TypeError('boom');
+    };
+    const client = createCheckClient(`127.0.0.1:${server.port}`);
+    const answer = await client.check({ path: '/x' });
+    client.close();
+    expect(answer.kind).toBe('error');
+    expect(answer.grpcCode).toBe(13);
+    expect(answer.httpStatus).toBe(500);
+    expect(answer.reason).toBe('ERR_INTERNAL');
+    expect(answer.body).not.toContain('boom');
+  });
+
+  it('hands an empty or hostile CheckRequest to the engine as a plain view instead of failing the call', async () => {
+    const seen: RequestView[] = [];
+    decide = async (view) => {
+      seen.push(view);
+      return allowDecision;
+    };
+    const client = createCheckClient(`127.0.0.1:${server.port}`);
+    const answers = await Promise.all([
+      client.check({ attributes: {} }),
+      client.check({ attributes: { request: { http: { headers: { authorization: 'Bearer \u0000\r\n' } } } } }),
+    ]);
+    client.close();
+    expect(answers.map((a) => a.grpcCode)).toEqual([0, 0]);
+    expect(seen).toHaveLength(2);
+    const hostile = seen.find((v) => v.headers.has('authorization'));
+    expect(hostile?.headers.get('authorization')).toEqual(['Bearer \u0000\r\n']);
+  });
+
+  it('reports health NOT_SERVING until told, then SERVING, for the overall and the Authorization service', async () => {
+    expect(await healthStatus(server.port, '')).toBe('NOT_SERVING');
+    server.setServing('SERVING');
+    expect(await healthStatus(server.port, '')).toBe('SERVING');
+    expect(await healthStatus(server.port, 'envoy.service.auth.v3.Authorization')).toBe('SERVING');
+  });
+});
+
+describe('answerCheck', () => {
+  it('still answers when the observer throws', async () => {
+    const response = await answerCheck({}, async () => allowDecision, () => {
+      throw new Error('metrics broke');
+    });
+    expect(response.status?.code ?? 0).toBe(0);
+    expect(response.ok_response?.headers?.[0]?.header.key).toBe('x-user-id');
+  });
+
+  it('answers a synchronous throw inside the decider as ERR_INTERNAL', async () => {
+    const response = await answerCheck({}, (() => {
+      throw new Error('sync');
+    }) as unknown as Decide);
+    expect(response.status?.code).toBe(13);
+    expect(response.error_response).toBeDefined();
+  });
+});
