@@ -230,9 +230,7 @@ class ConfigWalker {
         return;
       case 'double':
       case 'float':
-        if (typeof value !== 'number' && !(typeof value === 'string' && (/^(NaN|-?Infinity)$/.test(value) || Number.isFinite(Number(value)) && value.trim() !== ''))) {
-          this.report(path, `expected a number (${scalarType}), got ${describe(value)}`);
-        }
+        if (typeof value !== 'number' && !isNumericString(value)) this.report(path, `expected a number (${scalarType}), got ${describe(value)}`);
         return;
       case 'bytes':
         if (typeof value !== 'string' || !BASE64.test(value)) this.report(path, `expected base64 bytes, got ${describe(value)}`);
@@ -333,6 +331,12 @@ function staticClusterNames(config: unknown): Set<string> | undefined {
 /** protoc's JSON name: lowerCamelCase of the proto field name. */
 function jsonName(protoName: string): string {
   return protoName.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** proto-JSON also accepts floating-point numbers as strings, including "NaN" and "±Infinity". */
+function isNumericString(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  return /^(NaN|-?Infinity)$/.test(value) || (value.trim() !== '' && Number.isFinite(Number(value)));
 }
 
 function join(path: string, key: string): string {
