@@ -152,7 +152,7 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
   const counts = new Map<string, number>();
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     counts.set(path, (counts.get(path) ?? 0) + 1);
     if (handler === undefined) {
       res.writeHead(503).end();

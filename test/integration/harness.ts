@@ -1,0 +1,151 @@
+/**
+ * Shared pieces of the integration suites: the claimgate config they run (validated by the real
+ * config loader), a running claimgate with a real gRPC client, token surgery for tokens no IdP would
+ * issue, and small helpers for reading answers.
+ */
+import { decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
+import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { createCheckClient, type CheckClient, type CheckInput, type CheckSummary } from '../../src/cli/check-client.js';
+import { validateConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+
+export const REALM = 'claimgate-it';
+export const HOST = 'api.example.com';
+
+/** Identity headers claimgate owns in these suites, by claim. */
+export const IDENTITY_HEADERS = [
+  { name: 'x-auth-sub', claim: 'sub' },
+  { name: 'x-auth-issuer', claim: 'iss' },
+  { name: 'x-auth-client', claim: 'client_id' },
+  { name: 'x-auth-scope', claim: 'scope' },
+  { name: 'x-auth-permissions', claim: 'permissions' },
+  { name: 'x-auth-roles', claim: ['https://example.com/roles'] },
+] as const;
+export const OWNED_HEADERS: readonly string[] = IDENTITY_HEADERS.map((h) => h.name);
+
+/** Routes: one per requirement kind the suites exercise. */
+export const ROUTES = [
+  { name: 'health', match: { path: { exact: '/healthz' } }, public: true },
+  { name: 'orders-read', match: { hosts: [HOST], methods: ['GET'], path: { template: '/orders/{id}' } }, require: { scope: 'orders:read' } },
+  { name: 'orders-write', match: { hosts: [HOST], methods: ['POST'], path: { exact: '/orders' } }, require: { scope: 'orders:write' } },
+  { name: 'billing', match: { hosts: [HOST], path: { prefix: '/billing' } }, require: { permission: 'billing:read' } },
+  { name: 'admin', match: { hosts: [HOST], path: { prefix: '/admin' } }, require: { role: 'admin' } },
+] as const;
+
+export interface IssuerEntry {
+  readonly name: string;
+  readonly issuer: string;
+  readonly audiences: readonly string[];
+  readonly [key: string]: unknown;
+}
+
+/** A full config around these issuers, run through the real schema (defaults filled, typos refused). */
+export function gateConfig(issuers: readonly IssuerEntry[]): Config {
+  return validateConfig(
+    {
+      server: { grpc_address: '127.0.0.1:0', log_level: 'silent', shutdown_grace_ms: 1000 },
+      realm: REALM,
+      issuers: issuers.map((i) => ({ allow_insecure_http: true, ...i })),
+      routes: ROUTES,
+      unmatched: 'deny',
+      upstream: { headers: IDENTITY_HEADERS },
+    },
+    'integration-test',
+  );
+}
+
+export interface RunningGate {
+  readonly gate: Claimgate;
+  readonly client: CheckClient;
+  check(input: CheckInput): Promise<CheckSummary>;
+  close(): Promise<void>;
+}
+
+/** Starts claimgate on a free loopback port and waits for every issuer's first key fetch to settle. */
+export async function startGate(config: Config): Promise<RunningGate> {
+  const gate = await startClaimgate(config);
+  await gate.whenSettled();
+  const client = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
+  return {
+    gate,
+    client,
+    check: (input) => client.check({ host: HOST, ...input }),
+    async close() {
+      client.close();
+      await gate.close(500);
+    },
+  };
+}
+
+// ---- tokens ----
+
+export const claimsOf = (token: string): JWTPayload => decodeJwt(token);
+export const headerOf = (token: string) => decodeProtectedHeader(token);
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** The same token with a changed payload and the original signature (a forgery attempt). */
+export function withPayload(token: string, change: (claims: JWTPayload) => JWTPayload): string {
+  const [header, , signature] = token.split('.');
+  return `${header}.${b64(change(claimsOf(token)))}.${signature}`;
+}
+
+/** The same token with a changed protected header and the original signature. */
+export function withHeader(token: string, change: (header: Record<string, unknown>) => Record<string, unknown>): string {
+  const [, payload, signature] = token.split('.');
+  return `${b64(change({ ...headerOf(token) }))}.${payload}.${signature}`;
+}
+
+/** The same token with one bit flipped in the middle of its signature (still canonical base64url). */
+export function withFlippedSignatureBit(token: string): string {
+  const [header, payload, signature = ''] = token.split('.');
+  const bytes = Buffer.from(signature, 'base64url');
+  const middle = Math.floor(bytes.length / 2);
+  bytes[middle] = (bytes[middle] ?? 0) ^ 0x01;
+  return `${header}.${payload}.${bytes.toString('base64url')}`;
+}
+
+// ---- answers ----
+
+/** Parameters of a `WWW-Authenticate: Bearer k="v", ...` challenge (RFC 6750 §3). */
+export function challengeParams(value: string | undefined): { scheme: string; params: Record<string, string> } {
+  if (value === undefined) throw new Error('no WWW-Authenticate header');
+  const scheme = value.split(' ', 1)[0] ?? '';
+  const params: Record<string, string> = {};
+  for (const m of value.slice(scheme.length).matchAll(/\s*([A-Za-z_]+)="([^"]*)"\s*,?/g)) params[m[1] as string] = m[2] as string;
+  return { scheme, params };
+}
+
+/** Denial answers carry catalogue text only: no part of the token, nor its claims, is echoed. */
+export function expectNothingEchoed(summary: CheckSummary, token: string): void {
+  const answer = JSON.stringify(summary.headers) + (summary.body ?? '');
+  for (const segment of token.split('.')) if (segment.length >= 8) expect(answer).not.toContain(segment);
+  const claims = claimsOf(token);
+  for (const value of [claims.sub, claims.jti]) if (typeof value === 'string' && value.length >= 6) expect(answer).not.toContain(value);
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `condition` every 50 ms until it holds or `timeoutMs` passes. */
+export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
