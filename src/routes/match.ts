@@ -57,17 +57,16 @@ interface RouteMatcherEntry {
  */
 export function compileRoutes(routes: readonly RouteConfig[], ctx: RequirementContext): RouteMatcher {
   const entries = routes.map((route) => compileEntry(route, ctx));
-  const anyIgnoresCase = entries.some((e) => e.ignoreCase && e.path !== undefined);
   return (view) => {
     const normalized = normalizePath(view.path);
     if (!normalized.ok) return PATH_INVALID;
     const path = normalized.path;
-    const lowerPath = anyIgnoresCase ? path.toLowerCase() : path;
+    let lowerPath: string | undefined; // computed at most once, only if an ignore_case route gets that far
     const host = withoutTrailingDot(view.host);
     for (const entry of entries) {
       if (entry.methods !== undefined && !entry.methods.has(view.method)) continue;
       if (entry.host !== undefined && !entry.host(host)) continue;
-      if (entry.path !== undefined && !entry.path(entry.ignoreCase ? lowerPath : path)) continue;
+      if (entry.path !== undefined && !entry.path(entry.ignoreCase ? (lowerPath ??= path.toLowerCase()) : path)) continue;
       return entry.result;
     }
     return NO_ROUTE;
