@@ -22,6 +22,8 @@ export interface Claimgate {
   readonly grpc: GrpcServer;
   readonly compiled: CompiledConfig;
   readonly keySources: ReadonlyMap<string, KeySource>;
+  /** The decider of the current config (protocol adapters call it once per request). */
+  decider(): Decide;
   /** The readiness policy holds (keys present for all / any issuer). */
   ready(): boolean;
   /** Resolves once every issuer's first key fetch has settled (success or failure). */
@@ -73,6 +75,7 @@ export async function startClaimgate(config: Config, options: ClaimgateOptions =
     grpc,
     compiled,
     keySources,
+    decider: () => decide,
     ready,
     whenSettled: () => settled,
     async close(graceMs = config.server.shutdown_grace_ms) {

@@ -19,7 +19,7 @@ Usage:
   claimgate schema                       print the config JSON Schema (for editors)
   claimgate check [--address HOST:PORT] [--method M] [--host H] [--path P] [--token T] [-H 'name: value']...
                                          send one Check to a running claimgate and print the decision
-  claimgate demo [--for SECONDS] [--port N]
+  claimgate demo [--for SECONDS] [--port N] [--admin-port N]
                                          run with a built-in local OpenID provider on loopback
 `;
 
@@ -49,7 +49,7 @@ async function serve(args: string[]): Promise<void> {
   const path = values.config ?? process.env.CLAIMGATE_CONFIG;
   if (!path) fail('serve needs --config FILE or CLAIMGATE_CONFIG');
   const config = loadOrExit(path);
-  const logger = createLogger(config.server.log_level);
+  const logger = createLogger(config.logging.level);
   const app = await startClaimgate(config, { logger }).catch((e: Error) => fail(`cannot start: ${e.message}`, 1));
   let stopping = false;
   const stop = (signal: string) => {
@@ -113,8 +113,8 @@ async function main(argv: string[]): Promise<void> {
     case 'check':
       return check(rest);
     case 'demo': {
-      const { values } = parseArgs({ args: rest, options: { for: { type: 'string', default: '600' }, port: { type: 'string', default: '9001' } } });
-      return runDemo({ seconds: Number(values.for), grpcPort: Number(values.port) });
+      const { values } = parseArgs({ args: rest, options: { for: { type: 'string', default: '600' }, port: { type: 'string', default: '9001' }, 'admin-port': { type: 'string', default: '9090' } } });
+      return runDemo({ seconds: Number(values.for), grpcPort: Number(values.port), adminPort: Number(values['admin-port']) });
     }
     case undefined:
     case 'help':

@@ -209,15 +209,25 @@ export const configSchema = z
     server: z
       .strictObject({
         grpc_address: listenAddress.default('127.0.0.1:9001'),
+        /** Admin HTTP listener: /metrics, /healthz, /readyz. Separate from the gRPC port. */
+        admin_address: listenAddress.default('127.0.0.1:9090'),
         /** Longest a Check may wait for keys before it gets an error answer. */
         check_deadline_ms: z.number().int().min(1).max(10000).default(150),
         /** Ready (health SERVING) when every issuer has keys, or when any has. */
         readiness: z.enum(['all_issuers', 'any_issuer']).default('all_issuers'),
         /** How long in-flight Checks may take to finish on shutdown. */
         shutdown_grace_ms: z.number().int().min(0).max(120000).default(10000),
-        log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        /** Reload when the config file changes (also on SIGHUP, always). */
+        watch_config: z.boolean().default(true),
       })
-      .default({ grpc_address: '127.0.0.1:9001', check_deadline_ms: 150, readiness: 'all_issuers', shutdown_grace_ms: 10000, log_level: 'info' }),
+      .default({ grpc_address: '127.0.0.1:9001', admin_address: '127.0.0.1:9090', check_deadline_ms: 150, readiness: 'all_issuers', shutdown_grace_ms: 10000, watch_config: true }),
+    logging: z
+      .strictObject({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        /** Fraction of allow decisions logged (denials and errors are always logged). */
+        allow_sample_rate: z.number().min(0).max(1).default(1),
+      })
+      .default({ level: 'info', allow_sample_rate: 1 }),
     /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
     realm: z.string().regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,128}$/, { error: 'must be 1-128 printable ASCII characters without " or \\' }).default('claimgate'),
     issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),

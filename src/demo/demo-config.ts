@@ -1,9 +1,11 @@
 /** The embedded default config the demo runs with; also a readable example of every main feature. */
-export function demoConfigYaml(issuer: string, grpcAddress: string): string {
+export function demoConfigYaml(issuer: string, grpcAddress: string, adminAddress: string): string {
   return `# claimgate demo config (generated): one local issuer, three routes, three identity headers.
 server:
   grpc_address: "${grpcAddress}"
-  log_level: warn
+  admin_address: "${adminAddress}"
+logging:
+  level: warn
 realm: demo-api
 issuers:
   - name: demo

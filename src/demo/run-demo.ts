@@ -12,6 +12,8 @@ import { startLocalIdp } from './local-idp.js';
 export interface DemoOptions {
   readonly seconds: number;
   readonly grpcPort: number;
+  /** Admin (metrics, health) port; 0 picks a free one. */
+  readonly adminPort?: number;
   readonly out?: (line: string) => void;
 }
 
@@ -26,8 +28,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const out = options.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const idp = await startLocalIdp();
   const address = `127.0.0.1:${options.grpcPort}`;
-  const config = parseConfigText(demoConfigYaml(idp.issuer, address), 'embedded demo config');
-  const app = await startClaimgate(config, { logger: createLogger(config.server.log_level) });
+  const config = parseConfigText(demoConfigYaml(idp.issuer, address, `127.0.0.1:${options.adminPort ?? 9090}`), 'embedded demo config');
+  const app = await startClaimgate(config, { logger: createLogger(config.logging.level) });
   await app.whenSettled();
 
   const allowed = await idp.mint({ sub: 'alice', aud: AUDIENCE, scope: 'orders:read profile', roles: ['customer'] });

@@ -3,7 +3,7 @@ import { runDemo } from '../../src/demo/run-demo.js';
 describe('claimgate demo', () => {
   it('starts a local IdP and claimgate, and shows an allow, a 403, a 401 challenge, a bad signature and a public route', async () => {
     const lines: string[] = [];
-    await runDemo({ seconds: 0, grpcPort: 0, out: (l) => lines.push(l) });
+    await runDemo({ seconds: 0, grpcPort: 0, adminPort: 0, out: (l) => lines.push(l) });
     const text = lines.join('\n');
     expect(text).toMatch(/allowed token .*→ ALLOW 200 .*x-user-id=alice/);
     expect(text).toMatch(/denied token .*→ DENY 403 ERR_INSUFFICIENT_SCOPE/);
