@@ -40,10 +40,11 @@ export interface IssuerEntry {
 }
 
 /** A full config around these issuers, run through the real schema (defaults filled, typos refused). */
-export function gateConfig(issuers: readonly IssuerEntry[]): Config {
+export function gateConfig(issuers: readonly IssuerEntry[], server: Record<string, unknown> = {}): Config {
   return validateConfig(
     {
-      server: { grpc_address: '127.0.0.1:0', log_level: 'silent', shutdown_grace_ms: 1000 },
+      server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', shutdown_grace_ms: 1000, ...server },
+      logging: { level: 'silent' },
       realm: REALM,
       issuers: issuers.map((i) => ({ allow_insecure_http: true, ...i })),
       routes: ROUTES,
