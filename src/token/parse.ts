@@ -69,8 +69,9 @@ export function parseCompactJws(token: string, maxBytes: number): ParseResult {
   for (const param of UNSUPPORTED_HEADER_PARAMS) {
     if (Object.hasOwn(h, param)) return fail('ERR_TOKEN_UNSUPPORTED', `header: ${param} is not supported`);
   }
-  // A nested token (cty: JWT) would be a second token inside the first.
-  if (typeof h.cty === 'string' && h.cty.toUpperCase() === 'JWT') return fail('ERR_TOKEN_UNSUPPORTED', 'nested JWT');
+  // A nested token (cty: JWT) would be a second token inside the first. RFC 7515 §4.1.10: a cty
+  // without '/' means application/<cty>, so `application/jwt` is the same media type.
+  if (typeof h.cty === 'string' && /^(?:application\/)?jwt$/i.test(h.cty)) return fail('ERR_TOKEN_UNSUPPORTED', 'nested JWT');
 
   const payload = parseStrictJsonObject(payloadBytes, MAX_JSON_DEPTH);
   if (!payload.ok) return fail('ERR_TOKEN_MALFORMED', `payload: ${payload.problem}`);

@@ -4,7 +4,9 @@
  * duplicate names, which lets two parsers read one token differently, so duplicates are found first.
  */
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the text (the default strips it silently), so the scanner
+// rejects it: a byte-order mark is not part of JSON text (RFC 8259 §8.1).
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export type StrictJsonResult = { ok: true; value: Record<string, unknown> } | { ok: false; problem: string };
 
