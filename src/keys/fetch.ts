@@ -137,10 +137,14 @@ async function readCapped(response: Response, maxBytes: number, controller: Abor
   }
   if (response.body === null) return new Uint8Array(0);
   const reader = response.body.getReader();
+  // Cancel the read ourselves on abort: the deadline must hold even if a fetch implementation ignores the signal mid-body.
+  const cancelRead = () => void reader.cancel().catch(() => {});
+  controller.signal.addEventListener('abort', cancelRead, { once: true });
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
     const { done, value } = await reader.read();
+    if (controller.signal.aborted) throw new Error('body read aborted');
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {

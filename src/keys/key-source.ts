@@ -207,13 +207,15 @@ class IssuerKeySource implements KeySource {
       this.unknownKids.set(cacheKey, now);
       return NOT_FOUND;
     }
+    // No time to wait: the fetch still helps the next request, this one gets an error answer.
+    if (!(deadlineMs > 0)) return UNAVAILABLE;
     return this.lookupAfterFetch(kid, alg, deadlineMs);
   }
 
   /** No usable keys (cold start, IdP down, stale past max_stale): an outage, unless a fetch brings keys in time. */
   private lookupWithoutKeys(kid: string | undefined, alg: Algorithm, deadlineMs: number, now: number): KeyLookup | Promise<KeyLookup> {
     this.raiseStaleAlarm(now);
-    if (!this.joinOrStartOnDemandFetch(now)) return UNAVAILABLE;
+    if (!this.joinOrStartOnDemandFetch(now) || !(deadlineMs > 0)) return UNAVAILABLE;
     return this.lookupAfterFetch(kid, alg, deadlineMs);
   }
 
@@ -245,7 +247,6 @@ class IssuerKeySource implements KeySource {
   private waitForFetch(deadlineMs: number): Promise<boolean> {
     const inflight = this.inflight;
     if (inflight === undefined) return Promise.resolve(true);
-    if (!(deadlineMs > 0)) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       let cancelDeadline: CancelTimer = () => {};
       const settle = (fetched: boolean) => {
