@@ -1,87 +1,235 @@
 /**
  * Assembles a running claimgate from a validated config: key sources per issuer, the compiled
- * decision engine, and the gRPC server with health tracking key readiness.
+ * decision engine, the gRPC server, the admin listener (metrics, health), decision logs, hot reload
+ * and graceful shutdown.
+ *
+ * Reload builds and compiles the new config completely, then swaps one reference: a Check reads the
+ * decider once when it starts, so it finishes on the config it started with, and no Check ever sees a
+ * half-applied config. Key sources of issuers whose settings did not change are carried over.
  */
-import type { Config, IssuerConfig } from './config/schema.js';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { compileConfig, type CompiledConfig } from './config/compile.js';
+import { ConfigError, parseConfigText } from './config/load.js';
+import type { Config, IssuerConfig } from './config/schema.js';
 import { createDecider, type Decide } from './engine/decide.js';
 import { startGrpcServer, type DecisionObserver, type GrpcServer } from './envoy/server.js';
 import { createKeySource, type KeySource, type KeySourceDeps } from './keys/key-source.js';
 import { silentLogger, type Logger } from './log.js';
+import { startAdminServer, type AdminServer } from './ops/admin-server.js';
+import { createDecisionLogger } from './ops/decision-log.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
+import { VERSION } from './version.js';
 
 export interface ClaimgateOptions {
   readonly logger?: Logger;
   readonly nowMs?: () => number;
   /** Overrides for key sources (tests inject fetch and clocks). */
   readonly keyDeps?: KeySourceDeps;
+  /** Extra observer of every answered Check (tests). */
   readonly observe?: DecisionObserver;
+  /** Metrics registry owner; a fresh one by default. */
+  readonly metrics?: Metrics;
 }
+
+export type ReloadResult = { readonly ok: true; readonly changed: boolean } | { readonly ok: false; readonly problems: readonly string[] };
 
 export interface Claimgate {
   readonly grpcPort: number;
+  readonly adminPort: number;
   readonly grpc: GrpcServer;
-  readonly compiled: CompiledConfig;
-  readonly keySources: ReadonlyMap<string, KeySource>;
+  readonly metrics: Metrics;
+  /** The compiled config currently in use. */
+  compiled(): CompiledConfig;
+  /** Key sources of the current config, by issuer name. */
+  keySources(): ReadonlyMap<string, KeySource>;
   /** The decider of the current config (protocol adapters call it once per request). */
   decider(): Decide;
-  /** The readiness policy holds (keys present for all / any issuer). */
+  /** The readiness policy holds and the server is not draining. */
   ready(): boolean;
-  /** Resolves once every issuer's first key fetch has settled (success or failure). */
+  /** Resolves once every current issuer's first key fetch has settled (success or failure). */
   whenSettled(): Promise<void>;
+  /** Validates, compiles and swaps in a new config; the old one keeps serving on failure. */
+  reload(config: Config): ReloadResult;
+  /** Reads, validates and applies a config file; unchanged content is a no-op. */
+  reloadFromFile(path: string): ReloadResult;
   close(graceMs?: number): Promise<void>;
+}
+
+interface Generation {
+  readonly config: Config;
+  readonly compiled: CompiledConfig;
+  readonly decide: Decide;
+  readonly sources: ReadonlyMap<string, KeySource>;
+  readonly loadedAt: Date;
 }
 
 const READINESS_POLL_MS = 500;
 
-export async function startClaimgate(config: Config, options: ClaimgateOptions = {}): Promise<Claimgate> {
+function fingerprint(issuer: IssuerConfig): string {
+  return JSON.stringify(issuer);
+}
+
+export async function startClaimgate(initial: Config, options: ClaimgateOptions = {}): Promise<Claimgate> {
   const log = options.logger ?? silentLogger;
-  const keySources = new Map<string, KeySource>();
-  const keySourceFor = (issuer: IssuerConfig): KeySource => {
+  const metrics = options.metrics ?? createMetrics({ version: VERSION });
+  const sourceFingerprints = new WeakMap<KeySource, string>();
+
+  const createSource = (issuer: IssuerConfig): KeySource => {
     const source = createKeySource(issuer, {
       log: (level, msg, fields) => log[level]({ issuer: issuer.name, ...fields }, msg),
+      onFetch: (result, kind) => metrics.observeKeyFetch(issuer.name, kind, result),
       ...options.keyDeps,
     });
-    keySources.set(issuer.name, source);
+    sourceFingerprints.set(source, fingerprint(issuer));
     return source;
   };
-  const compiled = compileConfig(config, keySourceFor);
-  const decide: Decide = createDecider(compiled, { nowMs: options.nowMs });
-  for (const source of keySources.values()) source.start();
 
-  const ready = () => {
-    const states = [...keySources.values()].map((s) => s.ready());
-    return config.server.readiness === 'any_issuer' ? states.some(Boolean) : states.every(Boolean);
+  /** Builds a generation; reuses `previous` key sources whose issuer settings are identical. */
+  const build = (config: Config, previous?: Generation): { generation: Generation; fresh: KeySource[] } => {
+    const sources = new Map<string, KeySource>();
+    const fresh: KeySource[] = [];
+    const compiled = compileConfig(config, (issuer) => {
+      const old = previous?.sources.get(issuer.name);
+      if (old !== undefined && sourceFingerprints.get(old) === fingerprint(issuer)) {
+        sources.set(issuer.name, old);
+        return old;
+      }
+      const source = createSource(issuer);
+      fresh.push(source);
+      sources.set(issuer.name, source);
+      return source;
+    });
+    const decide = createDecider(compiled, { nowMs: options.nowMs });
+    return { generation: { config, compiled, decide, sources, loadedAt: new Date() }, fresh };
   };
 
-  const grpc = await startGrpcServer({ address: config.server.grpc_address, decider: () => decide, observe: options.observe });
+  let current = build(initial).generation;
+  for (const source of current.sources.values()) source.start();
+  metrics.markConfigLoaded(Date.now());
+  let draining = false;
+
+  const ready = () => {
+    if (draining) return false;
+    const states = [...current.sources.values()].map((s) => s.ready());
+    return current.config.server.readiness === 'any_issuer' ? states.some(Boolean) : states.every(Boolean);
+  };
+  metrics.setKeySources(() => current.sources.values());
+  metrics.setReady(ready);
+
+  const decisionLog = createDecisionLogger(log, { allowSampleRate: initial.logging.allow_sample_rate });
+  let logDecision = decisionLog;
+  const observe: DecisionObserver = (view, decision, startedNs) => {
+    const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+    metrics.observeCheck(decision, seconds);
+    logDecision(view, decision, seconds);
+    options.observe?.(view, decision, startedNs);
+  };
+
+  const grpc = await startGrpcServer({ address: initial.server.grpc_address, decider: () => current.decide, observe });
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer({
+      address: initial.server.admin_address,
+      registry: metrics.registry,
+      ready,
+      status: () => ({ ready: ready(), config_loaded_at: current.loadedAt.toISOString(), issuers: [...current.sources.values()].map((s) => s.state()) }),
+    });
+  } catch (e) {
+    await grpc.shutdown(0);
+    for (const source of current.sources.values()) source.close();
+    throw e;
+  }
+
   let serving = false;
   const updateHealth = () => {
     const now = ready();
     if (now !== serving) {
       serving = now;
       grpc.setServing(now ? 'SERVING' : 'NOT_SERVING');
-      log.info({ ready: now }, now ? 'ready: signing keys available' : 'not ready: waiting for signing keys');
+      if (!draining) log.info({ ready: now }, now ? 'ready: signing keys available' : 'not ready: waiting for signing keys');
     }
   };
   updateHealth();
   const readinessTimer = setInterval(updateHealth, READINESS_POLL_MS);
   readinessTimer.unref();
-  const settled = Promise.all([...keySources.values()].map((s) => s.whenSettled())).then(() => updateHealth());
+  const settledOf = (g: Generation) => Promise.all([...g.sources.values()].map((s) => s.whenSettled())).then(() => updateHealth());
 
-  log.info({ address: config.server.grpc_address, port: grpc.port, issuers: config.issuers.map((i) => i.name), routes: config.routes.length }, 'claimgate listening');
+  log.info(
+    { grpc: initial.server.grpc_address, grpc_port: grpc.port, admin: initial.server.admin_address, admin_port: admin.port, issuers: initial.issuers.map((i) => i.name), routes: initial.routes.length, version: VERSION },
+    'claimgate listening',
+  );
+
+  let lastFileHash: string | undefined;
+
+  const reload = (config: Config): ReloadResult => {
+    let next: { generation: Generation; fresh: KeySource[] };
+    try {
+      next = build(config, current);
+    } catch (e) {
+      metrics.observeReload('failure', Date.now());
+      const problems = [(e as Error).message];
+      log.error({ problems }, 'config reload rejected; the previous config keeps serving');
+      return { ok: false, problems };
+    }
+    for (const source of next.fresh) source.start();
+    const old = current;
+    current = next.generation;
+    logDecision = createDecisionLogger(log, { allowSampleRate: config.logging.allow_sample_rate });
+    log.level = config.logging.level;
+    for (const [name, source] of old.sources) if (current.sources.get(name) !== source) source.close();
+    for (const key of ['grpc_address', 'admin_address'] as const) {
+      if (config.server[key] !== old.config.server[key]) log.warn({ setting: `server.${key}` }, 'listen address changes take effect on restart only');
+    }
+    metrics.observeReload('success', Date.now());
+    log.info({ issuers: config.issuers.map((i) => i.name), routes: config.routes.length, new_key_sources: next.fresh.length }, 'config reloaded');
+    void settledOf(current);
+    return { ok: true, changed: true };
+  };
 
   return {
     grpcPort: grpc.port,
+    adminPort: admin.port,
     grpc,
-    compiled,
-    keySources,
-    decider: () => decide,
+    metrics,
+    compiled: () => current.compiled,
+    keySources: () => current.sources,
+    decider: () => current.decide,
     ready,
-    whenSettled: () => settled,
-    async close(graceMs = config.server.shutdown_grace_ms) {
+    whenSettled: () => settledOf(current),
+    reload,
+    reloadFromFile(path) {
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (e) {
+        metrics.observeReload('failure', Date.now());
+        const problems = [`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`];
+        log.error({ problems }, 'config reload rejected; the previous config keeps serving');
+        return { ok: false, problems };
+      }
+      const hash = createHash('sha256').update(text).digest('hex');
+      if (hash === lastFileHash) return { ok: true, changed: false };
+      let config: Config;
+      try {
+        config = parseConfigText(text, path);
+      } catch (e) {
+        metrics.observeReload('failure', Date.now());
+        const problems = e instanceof ConfigError ? e.problems : [(e as Error).message];
+        log.error({ file: path, problems }, 'config reload rejected; the previous config keeps serving');
+        return { ok: false, problems };
+      }
+      const result = reload(config);
+      if (result.ok) lastFileHash = hash;
+      return result;
+    },
+    async close(graceMs = current.config.server.shutdown_grace_ms) {
+      draining = true;
       clearInterval(readinessTimer);
+      updateHealth();
       await grpc.shutdown(graceMs);
-      for (const source of keySources.values()) source.close();
+      await admin.close();
+      for (const source of current.sources.values()) source.close();
     },
   };
 }

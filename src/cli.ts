@@ -10,6 +10,8 @@ import { startClaimgate } from './app.js';
 import { createCheckClient, type CheckSummary } from './cli/check-client.js';
 import { runDemo } from './demo/run-demo.js';
 import { createLogger } from './log.js';
+import type { KeySourceState } from './keys/key-source.js';
+import { watchConfigFile } from './ops/config-watch.js';
 
 const USAGE = `claimgate — Envoy external authorization for JWTs from allow-listed issuers
 
@@ -19,6 +21,7 @@ Usage:
   claimgate schema                       print the config JSON Schema (for editors)
   claimgate check [--address HOST:PORT] [--method M] [--host H] [--path P] [--token T] [-H 'name: value']...
                                          send one Check to a running claimgate and print the decision
+  claimgate status [--admin HOST:PORT]   per-issuer key state of a running claimgate
   claimgate demo [--for SECONDS] [--port N] [--admin-port N]
                                          run with a built-in local OpenID provider on loopback
 `;
@@ -46,24 +49,46 @@ export function printSummary(s: CheckSummary, out: (line: string) => void = (l) 
 
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
-  const path = values.config ?? process.env.CLAIMGATE_CONFIG;
+  const path = values.config || process.env.CLAIMGATE_CONFIG;
   if (!path) fail('serve needs --config FILE or CLAIMGATE_CONFIG');
   const config = loadOrExit(path);
   const logger = createLogger(config.logging.level);
   const app = await startClaimgate(config, { logger }).catch((e: Error) => fail(`cannot start: ${e.message}`, 1));
+  app.reloadFromFile(path); // records the file's hash so an unchanged file is never reloaded
+  const stopWatching = config.server.watch_config ? watchConfigFile(path, () => app.reloadFromFile(path)) : () => undefined;
+  process.on('SIGHUP', () => {
+    logger.info({ file: path }, 'SIGHUP: reloading config');
+    app.reloadFromFile(path);
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: draining in-flight checks');
+    stopWatching();
+    logger.info({ signal }, 'shutting down: health NOT_SERVING, draining in-flight checks');
     void app.close().then(() => {
       logger.info('stopped');
-      logger.flush();
-      process.exit(0);
+      logger.flush(() => process.exit(0));
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function status(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { admin: { type: 'string', default: '127.0.0.1:9090' } } });
+  const res = await fetch(`http://${values.admin}/status`, { signal: AbortSignal.timeout(5000) }).catch((e: Error) => fail(`cannot reach ${values.admin}: ${e.message}`, 1));
+  const body = (await res.json()) as { ready: boolean; config_loaded_at: string; issuers: KeySourceState[] };
+  const iso = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString());
+  process.stdout.write(`ready: ${body.ready}   config loaded: ${body.config_loaded_at}\n`);
+  for (const s of body.issuers) {
+    process.stdout.write(
+      `${s.issuer}: ${s.usable ? 'usable' : 'UNUSABLE'}, ${s.keyCount} key(s), last success ${iso(s.lastSuccessAt)}, ` +
+        `${s.consecutiveFailures} consecutive failure(s), stale ${s.staleSeconds}s, next refresh ${iso(s.nextRefreshAt)}` +
+        `${s.lastError ? `, last error: ${s.lastError}` : ''}\n`,
+    );
+  }
+  process.exitCode = body.ready ? 0 : 3;
 }
 
 async function check(args: string[]): Promise<void> {
@@ -112,6 +137,8 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'check':
       return check(rest);
+    case 'status':
+      return status(rest);
     case 'demo': {
       const { values } = parseArgs({ args: rest, options: { for: { type: 'string', default: '600' }, port: { type: 'string', default: '9001' }, 'admin-port': { type: 'string', default: '9090' } } });
       return runDemo({ seconds: Number(values.for), grpcPort: Number(values.port), adminPort: Number(values['admin-port']) });

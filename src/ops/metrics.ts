@@ -1,0 +1,154 @@
+/**
+ * Prometheus metrics (prom-client). Label values come only from config names and the reason
+ * catalogue, never from token contents, so cardinality is bounded by the config.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Decision } from '../engine/types.js';
+import type { KeySource } from '../keys/key-source.js';
+
+/** Buckets fine enough for a sub-millisecond hot path, wide enough to see a cold key fetch. */
+export const CHECK_DURATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+export interface BuildInfo {
+  readonly version: string;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** Records one answered Check. Cheap: label children are cached per label combination. */
+  observeCheck(decision: Decision, seconds: number): void;
+  observeKeyFetch(issuer: string, kind: string, result: 'ok' | 'error'): void;
+  observeReload(result: 'success' | 'failure', atMs: number): void;
+  /** Records the initial load's time (not counted as a reload). */
+  markConfigLoaded(atMs: number): void;
+  observeTokenCache(result: 'hit' | 'miss' | 'negative_hit'): void;
+  /** Key sources whose state the per-issuer gauges report at scrape time. */
+  setKeySources(sources: () => Iterable<KeySource>): void;
+  setReady(ready: () => boolean): void;
+}
+
+export function createMetrics(build: BuildInfo, options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const checks = new Counter({
+    name: 'claimgate_checks_total',
+    help: 'Checks answered, by decision (allow, deny, error), reason code, issuer name and route name.',
+    labelNames: ['decision', 'reason', 'issuer', 'route'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'claimgate_check_duration_seconds',
+    help: 'Time from receiving a Check to having its answer, by decision.',
+    labelNames: ['decision'] as const,
+    buckets: CHECK_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const fetches = new Counter({
+    name: 'claimgate_jwks_fetches_total',
+    help: 'Discovery and JWKS fetches (or JWKS file reads), by issuer, kind and result.',
+    labelNames: ['issuer', 'kind', 'result'] as const,
+    registers: [registry],
+  });
+  const reloads = new Counter({
+    name: 'claimgate_config_reloads_total',
+    help: 'Config reloads, by result.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const lastReload = new Gauge({
+    name: 'claimgate_config_last_reload_success_timestamp_seconds',
+    help: 'Unix time of the last successful config load or reload.',
+    registers: [registry],
+  });
+  const tokenCache = new Counter({
+    name: 'claimgate_token_cache_requests_total',
+    help: 'Verified-token cache lookups, by result (hit, miss, negative_hit).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'claimgate_build_info',
+    help: 'Build information; always 1.',
+    labelNames: ['version', 'node_version'] as const,
+    registers: [registry],
+  }).set({ version: build.version, node_version: process.version }, 1);
+
+  let keySources: () => Iterable<KeySource> = () => [];
+  const perIssuer = (name: string, help: string, read: (s: ReturnType<KeySource['state']>, nowS: number) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['issuer'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const nowS = Date.now() / 1000;
+        for (const source of keySources()) {
+          const state = source.state();
+          const value = read(state, nowS);
+          if (value !== undefined) this.set({ issuer: state.issuer }, value);
+        }
+      },
+    });
+  perIssuer('claimgate_issuer_keys', 'Usable signing keys held per issuer.', (s) => s.keyCount);
+  perIssuer('claimgate_issuer_keys_usable', '1 when the issuer\'s keys verify tokens (held and within max_stale), else 0.', (s) => (s.usable ? 1 : 0));
+  perIssuer('claimgate_issuer_last_success_timestamp_seconds', 'Unix time of the last successful key fetch per issuer.', (s) => (s.lastSuccessAt === undefined ? undefined : s.lastSuccessAt / 1000));
+  perIssuer('claimgate_issuer_stale_seconds', 'Seconds the held key set is past its refresh time (0 while fresh).', (s) => s.staleSeconds);
+  perIssuer('claimgate_issuer_consecutive_failures', 'Consecutive failed key fetches per issuer.', (s) => s.consecutiveFailures);
+  perIssuer('claimgate_issuer_skipped_keys', 'Keys skipped by key hygiene checks in the last loaded set.', (s) => s.skippedKeys);
+  perIssuer('claimgate_issuer_next_refresh_timestamp_seconds', 'Unix time of the next scheduled key refresh.', (s) => (s.nextRefreshAt === undefined ? undefined : s.nextRefreshAt / 1000));
+
+  let ready: () => boolean = () => false;
+  new Gauge({
+    name: 'claimgate_ready',
+    help: '1 when the readiness policy holds (health SERVING), else 0.',
+    registers: [registry],
+    collect() {
+      this.set(ready() ? 1 : 0);
+    },
+  });
+
+  // Children are cached: prom-client hashes label values on every labels() call.
+  const checkChildren = new Map<string, { inc(): void }>();
+  const durationChildren = {
+    allow: duration.labels('allow'),
+    deny: duration.labels('deny'),
+    error: duration.labels('error'),
+  };
+
+  return {
+    registry,
+    observeCheck(decision, seconds) {
+      const issuer = decision.issuer ?? '';
+      const route = decision.route ?? '';
+      const key = `${decision.outcome}\u0000${decision.reason}\u0000${issuer}\u0000${route}`;
+      let child = checkChildren.get(key);
+      if (child === undefined) {
+        child = checks.labels(decision.outcome, decision.reason, issuer, route);
+        checkChildren.set(key, child);
+      }
+      child.inc();
+      durationChildren[decision.outcome].observe(seconds);
+    },
+    observeKeyFetch(issuer, kind, result) {
+      fetches.labels(issuer, kind, result).inc();
+    },
+    observeReload(result, atMs) {
+      reloads.labels(result).inc();
+      if (result === 'success') lastReload.set(atMs / 1000);
+    },
+    markConfigLoaded(atMs) {
+      lastReload.set(atMs / 1000);
+    },
+    observeTokenCache(result) {
+      tokenCache.labels(result).inc();
+    },
+    setKeySources(sources) {
+      keySources = sources;
+    },
+    setReady(fn) {
+      ready = fn;
+    },
+  };
+}
