@@ -9,6 +9,9 @@ import type { KeySource } from '../keys/key-source.js';
 /** Buckets fine enough for a sub-millisecond hot path, wide enough to see a cold key fetch. */
 export const CHECK_DURATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
+/** Default process metrics that are gauges despite a `_total` name (a Prometheus naming violation). */
+const NON_COUNTER_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export interface BuildInfo {
   readonly version: string;
 }
@@ -29,7 +32,13 @@ export interface Metrics {
 
 export function createMetrics(build: BuildInfo, options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client also exports these totals as gauges named `*_total`, which Prometheus naming
+    // reserves for counters (`promtool check metrics` rejects them). The per-type gauges
+    // (`nodejs_active_handles{type}` etc.) stay; sum them for the total.
+    for (const name of NON_COUNTER_TOTALS) registry.removeSingleMetric(name);
+  }
 
   const checks = new Counter({
     name: 'claimgate_checks_total',
