@@ -19,7 +19,7 @@ export const IDENTITY_HEADERS = [
   { name: 'x-auth-client', claim: 'client_id' },
   { name: 'x-auth-scope', claim: 'scope' },
   { name: 'x-auth-permissions', claim: 'permissions' },
-  { name: 'x-auth-roles', claim: ['https://example.com/roles'] },
+  { name: 'x-auth-roles', claim: 'https://example.com/roles' },
 ] as const;
 export const OWNED_HEADERS: readonly string[] = IDENTITY_HEADERS.map((h) => h.name);
 
