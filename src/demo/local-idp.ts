@@ -2,18 +2,31 @@
  * A tiny OpenID provider for the demo: discovery and JWKS on loopback, RFC 9068 access tokens
  * signed with a key generated at start (fresh every run). Not for production use.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload, type CryptoKey } from 'jose';
 
 export interface LocalIdp {
   readonly issuer: string;
+  /** The port bound (useful when 0 was asked for and the issuer is overridden). */
+  readonly port: number;
   /** Mints an `at+jwt` access token with these claims (iss, iat, exp, jti added). */
   mint(claims: JWTPayload, ttlSeconds?: number): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startLocalIdp(host = '127.0.0.1', port = 0): Promise<LocalIdp> {
+export interface LocalIdpOptions {
+  /**
+   * The issuer URL to publish and sign with, when clients reach the IdP by another name than its bind
+   * address (e.g. `http://idp:8081` inside docker compose); used exactly as given for `iss`.
+   * Default: `http://<host>:<bound port>`.
+   */
+  readonly issuer?: string;
+  /** Extra requests the IdP answers (the container entry adds `POST /token`); return true when handled. */
+  readonly handle?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
+export async function startLocalIdp(host = '127.0.0.1', port = 0, options: LocalIdpOptions = {}): Promise<LocalIdp> {
   const kid = `demo-${Date.now().toString(36)}`;
   const { publicKey, privateKey } = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
@@ -25,16 +38,17 @@ export async function startLocalIdp(host = '127.0.0.1', port = 0): Promise<Local
       res.end(JSON.stringify(body));
     };
     if (req.url === '/.well-known/openid-configuration') {
-      send(200, { issuer, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: ['RS256'] });
+      send(200, { issuer, jwks_uri: `${issuer.replace(/\/$/, '')}/jwks`, id_token_signing_alg_values_supported: ['RS256'] });
     } else if (req.url === '/jwks') send(200, { keys: [jwk] });
-    else send(404, { error: 'not_found' });
+    else if (options.handle?.(req, res) !== true) send(404, { error: 'not_found' });
   });
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const address = server.address() as AddressInfo;
-  issuer = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  issuer = options.issuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 
   return {
     issuer,
+    port: address.port,
     mint: (claims, ttlSeconds = 3600) => sign(claims, privateKey, kid, issuer, ttlSeconds),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
