@@ -248,6 +248,48 @@ export const configSchema = z
         array_separator: z.string().min(1).max(4).default(','),
       })
       .default({ headers: [], strip_token: false, max_header_bytes: 4096, array_separator: ',' }),
+    /** HTTP front doors (Envoy HTTP ext_authz, nginx/Traefik/Caddy forward auth); no listener when omitted. */
+    http: z
+      .strictObject({
+        address: listenAddress.default('127.0.0.1:9002'),
+        /** Envoy `http_service.path_prefix`: the original path follows it. */
+        envoy_path_prefix: z
+          .string()
+          .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, { error: 'must be a path such as /envoy (no trailing slash, no query)' })
+          .default('/envoy'),
+        /** The forward-auth endpoint (exact path) for nginx auth_request, Traefik ForwardAuth, Caddy forward_auth. */
+        forward_auth_path: z
+          .string()
+          .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, { error: 'must be a path such as /auth (no trailing slash, no query)' })
+          .default('/auth'),
+        /** Peers whose forwarded headers are honoured (CIDRs or single addresses). */
+        trusted_proxies: z
+          .array(
+            z.string().refine(
+              (entry) => {
+                const [address = '', prefix, ...extra] = entry.split('/');
+                if (extra.length > 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return false;
+                const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+                if (v4) return v4.slice(1).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(prefix ?? 32) <= 32;
+                if (!address.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(address)) return false;
+                try {
+                  new URL(`http://[${address}]/`);
+                } catch {
+                  return false;
+                }
+                return Number(prefix ?? 128) <= 128;
+              },
+              { error: 'must be an IP address or CIDR, e.g. 10.0.0.0/8 or ::1/128' },
+            ),
+          )
+          .default(['127.0.0.0/8', '::1/128']),
+      })
+      .superRefine((h, ctx) => {
+        if (h.forward_auth_path === h.envoy_path_prefix || h.forward_auth_path.startsWith(`${h.envoy_path_prefix}/`)) {
+          ctx.addIssue({ code: 'custom', message: 'must not be under envoy_path_prefix', path: ['forward_auth_path'] });
+        }
+      })
+      .optional(),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();

@@ -1,0 +1,268 @@
+/**
+ * The HTTP front doors: one node:http listener serving Envoy's HTTP ext_authz (`http_service`) under
+ * a path prefix, and a forward-auth endpoint for nginx `auth_request`, Traefik `ForwardAuth` and
+ * Caddy `forward_auth`. Both ask the same decider as the gRPC service; no rule lives here.
+ *
+ * Every request gets an answer and the handler never throws: an exception becomes the 500 error
+ * answer. Auth requests carry no body: small bodies are discarded unread, a body over
+ * {@link MAX_BODY_BYTES} is refused and the connection closed. Header count and size are bounded.
+ * Nothing from a request (and never a token) is logged.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { bearerChallenge } from '../engine/answer.js';
+import type { Decide } from '../engine/decide.js';
+import type { Decision, DenyDecision, RequestView } from '../engine/types.js';
+import { INTERNAL_ERROR_DECISION, type DecisionObserver } from '../envoy/server.js';
+import { silentLogger, type Logger } from '../log.js';
+import { endpointOf, envoyView, forwardAuthView, PROBLEMS, type ViewResult } from './request.js';
+import { DETAIL_HEADER, toHttpAnswer, type FrontDoorMode, type HttpAnswer } from './response.js';
+import { compileTrust, type PeerTrust } from './trust.js';
+
+/** Defaults shared with the `http` config block (src/config/schema.ts). */
+export const HTTP_DEFAULTS = {
+  address: '127.0.0.1:9002',
+  envoyPathPrefix: '/envoy',
+  forwardAuthPath: '/auth',
+  trustedProxies: ['127.0.0.0/8', '::1/128'],
+} as const;
+
+/** Largest request body accepted (and discarded); authorization requests should have none. */
+export const MAX_BODY_BYTES = 64 * 1024;
+/** Largest total size of a request head; above the largest token (64 KiB) plus ordinary headers. */
+export const MAX_HEAD_BYTES = 96 * 1024;
+
+export interface HttpFrontDoorOptions {
+  /** `host:port` or `[v6]:port`; port 0 picks a free port. */
+  readonly address: string;
+  /** Returns the decider of the current config; read once per request (hot reload swaps it). */
+  readonly decider: () => Decide;
+  /** Envoy `http_service.path_prefix`; the original path follows it. */
+  readonly envoyPathPrefix?: string;
+  /** The forward-auth endpoint (exact path). */
+  readonly forwardAuthPath?: string;
+  /** CIDRs (or single addresses) whose forwarded headers are honoured. */
+  readonly trustedProxies?: readonly string[];
+  /** Realm for the challenge of the adapter's own refusals (pass `config.realm`). */
+  readonly realm?: string | (() => string);
+  readonly observe?: DecisionObserver;
+  readonly logger?: Logger;
+}
+
+export interface HttpFrontDoor {
+  readonly port: number;
+  /** Stops accepting, lets in-flight requests finish for up to graceMs, then closes every connection. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Maps the `http` config block (snake_case) onto options. */
+export function frontDoorOptionsFromConfig(
+  http: { address: string; envoy_path_prefix: string; forward_auth_path: string; trusted_proxies: readonly string[] },
+  rest: Pick<HttpFrontDoorOptions, 'decider' | 'realm' | 'observe' | 'logger'>,
+): HttpFrontDoorOptions {
+  return {
+    address: http.address,
+    envoyPathPrefix: http.envoy_path_prefix,
+    forwardAuthPath: http.forward_auth_path,
+    trustedProxies: http.trusted_proxies,
+    ...rest,
+  };
+}
+
+/** The denial the adapter gives for a request it cannot hand to the engine. */
+export function refusalDecision(realm: string): DenyDecision {
+  return { outcome: 'deny', reason: 'ERR_REQUEST_MALFORMED', status: 400, challenge: bearerChallenge(realm, 'ERR_REQUEST_MALFORMED') };
+}
+
+interface Handled {
+  readonly answer: HttpAnswer;
+  readonly detail?: string;
+  readonly close?: boolean;
+}
+
+/** Answers one request; never rejects. Exported for in-process contract tests. */
+export async function answerHttp(
+  req: { method: string; url: string; rawHeaders: readonly string[]; peer: string | undefined },
+  settings: { decide: Decide; envoyPathPrefix: string; forwardAuthPath: string; trust: PeerTrust; realm: string; observe?: DecisionObserver },
+): Promise<Handled> {
+  const started = process.hrtime.bigint();
+  let view: RequestView | undefined;
+  let decision: Decision;
+  let mode: FrontDoorMode = 'forward-auth';
+  let detail: string | undefined;
+  try {
+    const endpoint = endpointOf(req.url, settings.envoyPathPrefix, settings.forwardAuthPath);
+    let result: ViewResult;
+    if (endpoint.kind === 'envoy') {
+      mode = 'envoy';
+      result = envoyView(req, endpoint.originalPath);
+    } else if (endpoint.kind === 'forward-auth') {
+      result = forwardAuthView(req, settings.trust.trusted(req.peer));
+    } else {
+      result = { ok: false, problem: PROBLEMS.unknownEndpoint };
+    }
+    if (result.ok) {
+      view = result.view;
+      decision = await settings.decide(view);
+    } else {
+      detail = result.problem;
+      decision = refusalDecision(settings.realm);
+    }
+  } catch {
+    decision = INTERNAL_ERROR_DECISION;
+  }
+  try {
+    settings.observe?.(view, decision, started);
+  } catch {
+    // Observability must never change an answer.
+  }
+  const answer = toHttpAnswer(decision, mode);
+  return detail === undefined ? { answer } : { answer, detail };
+}
+
+function parseAddress(address: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(address);
+  if (!m) throw new Error(`http.address must be host:port, got ${JSON.stringify(address)}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`http.address has an invalid port: ${address}`);
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+function send(res: ServerResponse, handled: Handled, head: boolean): void {
+  if (res.headersSent || res.destroyed) return;
+  const { answer } = handled;
+  for (const [name, value] of answer.headers) res.setHeader(name, value);
+  if (handled.detail !== undefined) res.setHeader(DETAIL_HEADER, handled.detail);
+  if (handled.close) res.setHeader('connection', 'close');
+  res.setHeader('content-length', Buffer.byteLength(answer.body));
+  res.writeHead(answer.status);
+  res.end(head ? undefined : answer.body);
+}
+
+export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise<HttpFrontDoor> {
+  const { host, port } = parseAddress(options.address);
+  const envoyPathPrefix = options.envoyPathPrefix ?? HTTP_DEFAULTS.envoyPathPrefix;
+  const forwardAuthPath = options.forwardAuthPath ?? HTTP_DEFAULTS.forwardAuthPath;
+  const trust = compileTrust(options.trustedProxies ?? HTTP_DEFAULTS.trustedProxies);
+  const realmOf = typeof options.realm === 'function' ? options.realm : () => (options.realm as string | undefined) ?? 'claimgate';
+  const log = options.logger ?? silentLogger;
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    let bodyBytes = 0;
+    let refusedBody = false;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const refuseBody = () => {
+      if (refusedBody) return;
+      refusedBody = true;
+      if (res.headersSent) {
+        req.socket.destroySoon();
+        return;
+      }
+      const realm = safeRealm(realmOf);
+      send(res, { answer: toHttpAnswer(refusalDecision(realm), 'forward-auth'), detail: PROBLEMS.bodyTooLarge, close: true }, req.method === 'HEAD');
+      // Stop reading: whatever else the peer sends is dropped with the connection.
+      res.once('finish', () => req.socket.destroySoon());
+    };
+    // Discard any body, counting it; past the cap the request is refused and the connection closed.
+    req.on('data', (chunk: Buffer) => {
+      bodyBytes += chunk.length;
+      if (bodyBytes > MAX_BODY_BYTES) refuseBody();
+    });
+    req.on('error', () => req.socket.destroy());
+    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+      refuseBody();
+      return;
+    }
+
+    void (async () => {
+      let handled: Handled;
+      try {
+        handled = await answerHttp(
+          { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, peer: req.socket.remoteAddress },
+          { decide: options.decider(), envoyPathPrefix, forwardAuthPath, trust, realm: safeRealm(realmOf), observe: options.observe },
+        );
+      } catch {
+        handled = { answer: toHttpAnswer(INTERNAL_ERROR_DECISION, 'forward-auth') };
+      }
+      if (handled.detail !== undefined) log.warn({ detail: handled.detail }, 'http front door refused an authorization request');
+      if (refusedBody) return;
+      try {
+        send(res, handled, req.method === 'HEAD');
+      } catch {
+        // A header value Node refuses (should not happen: values are checked upstream) → 500.
+        try {
+          if (!res.headersSent) {
+            for (const name of res.getHeaderNames()) res.removeHeader(name);
+            send(res, { answer: toHttpAnswer(INTERNAL_ERROR_DECISION, 'forward-auth') }, req.method === 'HEAD');
+          } else {
+            res.destroy();
+          }
+        } catch {
+          res.destroy();
+        }
+      }
+    })();
+  };
+
+  const server: Server = createServer(
+    { maxHeaderSize: MAX_HEAD_BYTES, requestTimeout: 10_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+    handle,
+  );
+  // Header lines beyond this are dropped by Node; one more than the adapter accepts lets it notice.
+  server.maxHeadersCount = 201;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Unparseable request, a head over the size cap, or a timeout: a bare status, then close.
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+      : err.code?.startsWith('HPE_') ? '400 Bad Request'
+      : '500 Internal Server Error';
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((err: Error) => {
+    throw new Error(`cannot listen on ${options.address}: ${err.message}`);
+  });
+  const boundPort = (server.address() as AddressInfo).port;
+  log.info({ address: options.address, port: boundPort, envoyPathPrefix, forwardAuthPath }, 'claimgate HTTP front door listening');
+
+  return {
+    port: boundPort,
+    close(graceMs = 1000) {
+      return new Promise<void>((resolve) => {
+        let done = false;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          clearTimeout(force);
+          resolve();
+        };
+        const force = setTimeout(() => {
+          server.closeAllConnections();
+          finish();
+        }, graceMs);
+        force.unref();
+        server.close(() => finish());
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
+
+function safeRealm(realmOf: () => string): string {
+  try {
+    return realmOf();
+  } catch {
+    return 'claimgate';
+  }
+}
