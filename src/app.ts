@@ -30,6 +30,8 @@ export interface ClaimgateOptions {
   readonly observe?: DecisionObserver;
   /** Metrics registry owner; a fresh one by default. */
   readonly metrics?: Metrics;
+  /** Text of the config file `initial` came from, so reloadFromFile skips an unchanged file. */
+  readonly configFileText?: string;
 }
 
 export type ReloadResult = { readonly ok: true; readonly changed: boolean } | { readonly ok: false; readonly problems: readonly string[] };
@@ -160,7 +162,8 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     'claimgate listening',
   );
 
-  let lastFileHash: string | undefined;
+  const hashOf = (text: string) => createHash('sha256').update(text).digest('hex');
+  let lastFileHash = options.configFileText === undefined ? undefined : hashOf(options.configFileText);
 
   const reload = (config: Config): ReloadResult => {
     let next: { generation: Generation; fresh: KeySource[] };
@@ -208,7 +211,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         log.error({ problems }, 'config reload rejected; the previous config keeps serving');
         return { ok: false, problems };
       }
-      const hash = createHash('sha256').update(text).digest('hex');
+      const hash = hashOf(text);
       if (hash === lastFileHash) return { ok: true, changed: false };
       let config: Config;
       try {

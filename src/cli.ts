@@ -4,7 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError, parseConfigText } from './config/load.js';
 import { configSchema } from './config/schema.js';
 import { startClaimgate } from './app.js';
 import { createCheckClient, type CheckSummary } from './cli/check-client.js';
@@ -31,14 +32,24 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-function loadOrExit(path: string) {
+function readConfigOrExit(path: string): string {
   try {
-    return loadConfigFile(path);
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    return fail(new ConfigError(path, [`cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]).message, 1);
+  }
+}
+
+function parseOrExit(text: string, path: string) {
+  try {
+    return parseConfigText(text, path);
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message, 1);
     throw e;
   }
 }
+
+const loadOrExit = (path: string) => parseOrExit(readConfigOrExit(path), path);
 
 export function printSummary(s: CheckSummary, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): void {
   out(`${s.kind.toUpperCase()} ${s.httpStatus}${s.reason ? ` ${s.reason}` : ''} (grpc status ${s.grpcCode})`);
@@ -51,10 +62,10 @@ async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
   const path = values.config || process.env.CLAIMGATE_CONFIG;
   if (!path) fail('serve needs --config FILE or CLAIMGATE_CONFIG');
-  const config = loadOrExit(path);
+  const text = readConfigOrExit(path);
+  const config = parseOrExit(text, path);
   const logger = createLogger(config.logging.level);
-  const app = await startClaimgate(config, { logger }).catch((e: Error) => fail(`cannot start: ${e.message}`, 1));
-  app.reloadFromFile(path); // records the file's hash so an unchanged file is never reloaded
+  const app = await startClaimgate(config, { logger, configFileText: text }).catch((e: Error) => fail(`cannot start: ${e.message}`, 1));
   const stopWatching = config.server.watch_config ? watchConfigFile(path, () => app.reloadFromFile(path)) : () => undefined;
   process.on('SIGHUP', () => {
     logger.info({ file: path }, 'SIGHUP: reloading config');

@@ -2,7 +2,6 @@
  * Reading a config file: parse YAML (or JSON, a YAML subset), validate against the schema, and
  * turn every problem into one line naming the exact path and what was expected.
  */
-import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
@@ -67,15 +66,4 @@ export function parseConfigText(text: string, source = 'config'): Config {
     throw new ConfigError(source, doc.errors.map((e) => `syntax: ${e.message.split('\n')[0]}`));
   }
   return validateConfig(doc.toJS({ maxAliasCount: 100 }), source);
-}
-
-/** Reads and validates a config file. */
-export function loadConfigFile(path: string): Config {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError(path, [`cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
-  }
-  return parseConfigText(text, path);
 }
