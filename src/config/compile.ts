@@ -20,6 +20,8 @@ export interface CompiledConfig {
   readonly locations: readonly CompiledLocation[];
   readonly matchRoute: (view: RequestView) => RouteMatch;
   readonly identity: CompiledIdentity;
+  /** What a public route strips: every owned header, and with strip_token every token-carrying header. */
+  readonly publicRouteRemovals: readonly string[];
   readonly unmatched: Config['unmatched'];
   readonly maxTokenBytes: number;
   readonly keyDeadlineMs: number;
@@ -51,13 +53,18 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     issuers.set(issuerConfig.issuer, compileIssuer(issuerConfig, keySourceFor(issuerConfig), ids));
     rolesClaims.set(issuerConfig.name, issuerConfig.roles_claim);
   }
+  const identity = compileIdentityHeaders(config.upstream);
+  // A cookie header carries other cookies too, so it is never stripped (documented).
+  const carriers = config.upstream.strip_token ? [...locationsById.values()].map((l) => l.header).filter((h) => h !== 'cookie') : [];
+  const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...carriers])]);
   return Object.freeze({
     source: config,
     realm: config.realm,
     issuers,
     locations: Object.freeze([...locationsById.values()]),
     matchRoute: compileRoutes(config.routes, { rolesClaimFor: (name: string) => rolesClaims.get(name) ?? 'roles' }),
-    identity: compileIdentityHeaders(config.upstream),
+    identity,
+    publicRouteRemovals,
     unmatched: config.unmatched,
     maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),
     keyDeadlineMs: config.server.check_deadline_ms,

@@ -39,7 +39,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
 
   const allow = (route: string, token: VerifiedToken | undefined): Decision => {
     if (token === undefined) {
-      return { outcome: 'allow', reason: 'OK_PUBLIC_ROUTE', route, headersToSet: [], headersToRemove: config.identity.removeAll };
+      return { outcome: 'allow', reason: 'OK_PUBLIC_ROUTE', route, headersToSet: [], headersToRemove: config.publicRouteRemovals };
     }
     const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment);
     return {

@@ -100,7 +100,7 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
         }
       },
     });
-  perIssuer('claimgate_issuer_keys', 'Usable signing keys held per issuer.', (s) => s.keyCount);
+  perIssuer('claimgate_issuer_keys', 'Signing keys held per issuer (claimgate_issuer_keys_usable tells whether they still verify).', (s) => s.keyCount);
   perIssuer('claimgate_issuer_keys_usable', '1 when the issuer\'s keys verify tokens (held and within max_stale), else 0.', (s) => (s.usable ? 1 : 0));
   perIssuer('claimgate_issuer_last_success_timestamp_seconds', 'Unix time of the last successful key fetch per issuer.', (s) => (s.lastSuccessAt === undefined ? undefined : s.lastSuccessAt / 1000));
   perIssuer('claimgate_issuer_stale_seconds', 'Seconds the held key set is past its refresh time (0 while fresh).', (s) => s.staleSeconds);

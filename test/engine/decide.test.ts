@@ -1,0 +1,90 @@
+/**
+ * The sequencer's own decisions: order of checks and what each branch answers. Token details are
+ * covered by test/security; here the issuer uses a local JWKS file.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { compileConfig } from '../../src/config/compile.js';
+import { validateConfig } from '../../src/config/load.js';
+import { createDecider, type Decide } from '../../src/engine/decide.js';
+import type { RequestView } from '../../src/engine/types.js';
+import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
+import { generateSigningKey } from '../support/fake-idp.js';
+
+const ISSUER = 'https://idp.example.com';
+const AUDIENCE = 'api://orders';
+const key = generateSigningKey('RS256', 'k1');
+const jwksFile = join(mkdtempSync(join(tmpdir(), 'claimgate-decide-')), 'jwks.json');
+writeFileSync(jwksFile, JSON.stringify({ keys: [key.jwk] }));
+
+const sources: KeySource[] = [];
+async function decider(overrides: Record<string, unknown>): Promise<Decide> {
+  const config = validateConfig({
+    issuers: [{ name: 'idp', issuer: ISSUER, audiences: [AUDIENCE], jwks_file: jwksFile }],
+    upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }], strip_token: true },
+    ...overrides,
+  });
+  const compiled = compileConfig(config, (issuer) => {
+    const source = createKeySource(issuer);
+    sources.push(source);
+    return source;
+  });
+  for (const s of sources) s.start();
+  await Promise.all(sources.map((s) => s.whenSettled()));
+  return createDecider(compiled);
+}
+afterAll(() => sources.forEach((s) => s.close()));
+
+const token = () =>
+  new SignJWT({ sub: 'alice', aud: AUDIENCE, scope: 'read' })
+    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' })
+    .setIssuer(ISSUER)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(key.privateKey);
+
+function view(path: string, headers: Record<string, string> = {}): RequestView {
+  return { method: 'GET', host: 'api.example.com', path, headers: new Map(Object.entries(headers).map(([k, v]) => [k, [v]])) };
+}
+
+describe('decide', () => {
+  it('on a public route strips identity headers and, with strip_token, the token header, without verifying it', async () => {
+    const decide = await decider({ routes: [{ name: 'pub', match: { path: { exact: '/docs' } }, public: true }] });
+    const d = await decide(view('/docs', { authorization: 'Bearer not-even-a-jwt', 'x-user-id': 'mallory' }));
+    expect(d).toMatchObject({ outcome: 'allow', reason: 'OK_PUBLIC_ROUTE', route: 'pub', headersToSet: [] });
+    expect(d.outcome === 'allow' && [...d.headersToRemove].sort()).toEqual(['authorization', 'x-user-id']);
+  });
+
+  it('denies an unmatched request with 403 and no challenge by default, before looking at the token', async () => {
+    const decide = await decider({ routes: [{ name: 'r', match: { path: { prefix: '/orders' } } }] });
+    const d = await decide(view('/admin', { authorization: 'Bearer x' }));
+    expect(d).toMatchObject({ outcome: 'deny', reason: 'ERR_ROUTE_NOT_FOUND', status: 403 });
+    expect(d.outcome !== 'allow' && d.challenge).toBeUndefined();
+  });
+
+  it('with unmatched: authenticated, allows any valid token on unmatched paths and challenges requests without one', async () => {
+    const decide = await decider({ unmatched: 'authenticated' });
+    expect(await decide(view('/anything', { authorization: `Bearer ${await token()}` }))).toMatchObject({ outcome: 'allow', route: '(unmatched)', subject: 'alice' });
+    expect(await decide(view('/anything'))).toMatchObject({ outcome: 'deny', reason: 'ERR_TOKEN_MISSING', challenge: 'Bearer realm="claimgate"' });
+  });
+
+  it('refuses a path that cannot be normalized with 400 before any token work', async () => {
+    const decide = await decider({ unmatched: 'authenticated' });
+    expect(await decide(view('/a%2F..%2Fadmin', { authorization: 'Bearer garbage' }))).toMatchObject({ outcome: 'deny', reason: 'ERR_PATH_INVALID', status: 400 });
+  });
+
+  it('sets identity headers and strips the carrier on an authenticated allow', async () => {
+    const decide = await decider({ routes: [{ name: 'r', match: { path: { prefix: '/' } }, require: { scope: 'read' } }] });
+    const d = await decide(view('/orders', { authorization: `Bearer ${await token()}`, 'x-user-id': 'mallory' }));
+    expect(d).toMatchObject({ outcome: 'allow', reason: 'OK_AUTHENTICATED', issuer: 'idp', headersToSet: [{ name: 'x-user-id', value: 'alice' }], headersToRemove: ['authorization'] });
+  });
+
+  it('names the missing scope in a 403 challenge', async () => {
+    const decide = await decider({ routes: [{ name: 'r', require: { all: [{ scope: 'read' }, { scope: 'write' }] } }] });
+    const d = await decide(view('/orders', { authorization: `Bearer ${await token()}` }));
+    expect(d).toMatchObject({ outcome: 'deny', reason: 'ERR_INSUFFICIENT_SCOPE', status: 403 });
+    expect(d.outcome !== 'allow' && d.challenge).toBe('Bearer realm="claimgate", error="insufficient_scope", error_description="token lacks what the route requires", scope="write"');
+  });
+});
