@@ -42,6 +42,10 @@ function schemeLocation(header: string, scheme: string): CompiledLocation['find'
       if (!B64TOKEN.test(token)) return 'malformed';
       found.push(token);
     }
+    // A token next to other credentials in a second field line of the same header (Envoy's
+    // header_map keeps them apart): Authorization is a singleton field (RFC 9110 §11.6.2) and the
+    // upstream could act on the other credentials, so this is not "exactly one" header.
+    if (found.length > 0 && values.length > found.length) return 'malformed';
     return found;
   };
 }

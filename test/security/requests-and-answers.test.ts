@@ -80,6 +80,16 @@ describe('P12 explicit token locations', () => {
     }
   });
 
+  it('a bearer token next to other credentials in a second Authorization line is a 400, never one picked', async () => {
+    // Envoy's header_map keeps repeated field lines apart; Authorization is a singleton field
+    // (RFC 9110 §11.6.2), and an upstream could act on the Basic identity while we checked the bearer one.
+    for (const values of [[`Bearer ${t1()}`, 'Basic dXNlcjpwYXNz'], ['Basic dXNlcjpwYXNz', `Bearer ${t1()}`], [`Bearer ${t1()}`, 'DPoP abc']]) {
+      const d = denied(await gate.decide(view({ authorization: values })));
+      expect(d.status).toBe(400);
+      expect(d.challenge).toContain('error="invalid_request"');
+    }
+  });
+
   it.each([['abc!def'], ['to"ken'], ['tok en'], [''], ['a=b.c.d'], ['tökén'], ['a.b.c;'], ['a\tb']])('a token outside the b64token grammar (%j) is a 400', async (token) => {
     const d = denied(await gate.decide(view({ authorization: `Bearer ${token}` })));
     expect(d).toMatchObject({ reason: 'ERR_REQUEST_MALFORMED', status: 400 });
