@@ -1,0 +1,196 @@
+/**
+ * Shared pieces of the HTTP front-door suites: the claimgate config they run, an upstream echo
+ * server, a raw HTTP client (duplicate headers, exact Host), free loopback ports, and a runner for
+ * real proxy binaries as non-daemon child processes.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { validateConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+
+export const REALM = 'claimgate-http';
+export const HOST = 'api.example.com';
+
+/** Identity headers claimgate owns in these suites; the deploy/ samples list the same names. */
+export const IDENTITY_HEADERS = [
+  { name: 'x-auth-sub', claim: 'sub' },
+  { name: 'x-auth-client', claim: 'client_id' },
+  { name: 'x-auth-scope', claim: 'scope' },
+  { name: 'x-auth-roles', claim: 'roles' }, // never in the provider's tokens: always "not set"
+] as const;
+export const OWNED = IDENTITY_HEADERS.map((h) => h.name);
+
+export const ROUTES = [
+  { name: 'health', match: { path: { exact: '/healthz' } }, public: true },
+  { name: 'orders-read', match: { hosts: [HOST], methods: ['GET', 'HEAD'], path: { template: '/orders/{id}' } }, require: { scope: 'orders:read' } },
+  { name: 'orders-write', match: { hosts: [HOST], methods: ['POST'], path: { exact: '/orders' } }, require: { scope: 'orders:write' } },
+  { name: 'admin', match: { hosts: [HOST], path: { prefix: '/admin' } }, require: { scope: 'admin' } },
+] as const;
+
+export interface Issuer {
+  readonly name: string;
+  readonly issuer: string;
+  readonly audiences: readonly string[];
+}
+
+/** The suites' config through the real schema, including the `http` block. */
+export function frontDoorConfig(issuers: readonly Issuer[], http: Record<string, unknown> = {}): Config {
+  return validateConfig(
+    {
+      server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', shutdown_grace_ms: 500 },
+      logging: { level: 'silent' },
+      realm: REALM,
+      issuers: issuers.map((i) => ({ allow_insecure_http: true, ...i })),
+      routes: ROUTES,
+      unmatched: 'deny',
+      upstream: { headers: IDENTITY_HEADERS, strip_token: true },
+      http: { address: '127.0.0.1:0', ...http },
+    },
+    'http-front-door-test',
+  );
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/**
+ * One HTTP/1.1 request to 127.0.0.1:port. `headers` values that are arrays are sent as separate
+ * header lines; `host` is sent exactly as given.
+ */
+export function send(port: number, options: { method?: string; path: string; headers?: Record<string, string | string[]>; body?: string }): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: false, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Parameters of a `Bearer k="v", ...` challenge. */
+export function challenge(value: string | string[] | undefined): Record<string, string> {
+  if (typeof value !== 'string') throw new Error(`expected one WWW-Authenticate header, got ${JSON.stringify(value)}`);
+  expect(value.startsWith('Bearer ')).toBe(true);
+  const params: Record<string, string> = {};
+  for (const m of value.slice(7).matchAll(/\s*([A-Za-z_]+)="([^"]*)"\s*,?/g)) params[m[1] as string] = m[2] as string;
+  return params;
+}
+
+// ---- upstream echo server ----
+
+export interface Echo {
+  readonly port: number;
+  /** Headers of every request the upstream received, in order. */
+  readonly seen: IncomingHttpHeaders[];
+  close(): Promise<void>;
+}
+
+/** The protected API: answers 200 with the request headers it received, as JSON, and records them. */
+export async function startEcho(): Promise<Echo> {
+  const seen: IncomingHttpHeaders[] = [];
+  const server: Server = createServer((req, res) => {
+    seen.push(req.headers);
+    const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** What the upstream saw for one proxied reply (the echo body). */
+export function upstreamSaw(reply: Reply): { method: string; url: string; headers: Record<string, string | string[]> } {
+  return JSON.parse(reply.body) as { method: string; url: string; headers: Record<string, string | string[]> };
+}
+
+/** A free loopback port (bound and released; the proxies bind it right after). */
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+// ---- real proxies ----
+
+/**
+ * The path of a required proxy binary. A missing binary fails the suite with a clear message (in CI
+ * `.ci/run` installs it; locally: `apt-get install nginx caddy`): never a silent skip.
+ */
+export function requireBinary(name: string): string {
+  const found = spawnSync('sh', ['-c', `command -v ${name} || ls /usr/sbin/${name} 2>/dev/null`], { encoding: 'utf8' });
+  const path = found.stdout.trim().split('\n')[0] ?? '';
+  if (found.status !== 0 || path === '') {
+    const where = process.env.CI ? 'CI must install it (APT_PACKAGES in .ci/run)' : 'install it with `apt-get install -y nginx caddy`';
+    throw new Error(`the ${name} binary is required by this suite but was not found on PATH; ${where}`);
+  }
+  return path;
+}
+
+export interface RunningProxy {
+  readonly child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts a proxy in the foreground, polls until `port` answers HTTP, and returns a handle to stop it. */
+export async function runProxy(command: string, args: readonly string[], port: number, env: NodeJS.ProcessEnv = {}): Promise<RunningProxy> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  let exited: number | null | undefined;
+  child.on('exit', (code) => (exited = code));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (exited !== undefined || child.exitCode !== null) return resolve();
+      const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (exited !== undefined) throw new Error(`${command} exited with ${exited} before it was ready:\n${output}`);
+    try {
+      await send(port, { path: '/__ready', headers: { host: 'ready.invalid' } });
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`${command} did not answer on 127.0.0.1:${port} within 15 s:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { child, output: () => output, stop };
+}
+
+/** Replaces each `from` (which must occur exactly once) with `to`: a sample that drifts fails loudly. */
+export function render(text: string, substitutions: ReadonlyArray<readonly [string, string]>): string {
+  let out = text;
+  for (const [from, to] of substitutions) {
+    const count = out.split(from).length - 1;
+    if (count !== 1) throw new Error(`expected exactly one ${JSON.stringify(from)} in the sample config, found ${count}`);
+    out = out.replace(from, to);
+  }
+  return out;
+}
