@@ -1,0 +1,196 @@
+/**
+ * Real proxies from Debian in front of an upstream echo server, asking claimgate's forward-auth
+ * endpoint, with a real OpenID provider (oidc-provider) issuing the tokens:
+ *
+ * - nginx 1.22 with `auth_request`, configured by deploy/nginx/nginx.conf (addresses, pid and temp
+ *   paths substituted; every substitution must hit exactly once, so a drifting sample fails here);
+ * - Caddy 2.6 with `forward_auth`, running deploy/caddy/Caddyfile unchanged (addresses from its
+ *   environment placeholders).
+ *
+ * Each proxy runs as a non-daemon child process, is polled until it answers, and is always killed in
+ * afterAll. A missing binary fails the suite with a clear message (never a silent skip).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from '../../src/http/server.js';
+import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
+import {
+  challenge,
+  freePort,
+  frontDoorConfig,
+  HOST,
+  OWNED,
+  REALM,
+  render,
+  requireBinary,
+  runProxy,
+  send,
+  startEcho,
+  upstreamSaw,
+  type Echo,
+  type Reply,
+  type RunningProxy,
+} from './support.js';
+
+const DEPLOY = new URL('../../deploy/', import.meta.url);
+
+let op: OidcProviderIdp;
+let down: OidcProviderIdp;
+let gate: Claimgate;
+let door: HttpFrontDoor;
+let echo: Echo;
+let readToken: string;
+let downToken: string;
+const scratch: string[] = [];
+
+beforeAll(async () => {
+  [op, down, echo] = await Promise.all([startOidcProvider(), startOidcProvider(), startEcho()]);
+  readToken = await op.mintClientCredentialsToken('orders:read');
+  downToken = await down.mintClientCredentialsToken('orders:read');
+  await down.stop(); // this issuer's IdP is down when claimgate starts
+  const config = frontDoorConfig([
+    { name: 'op', issuer: op.issuer, audiences: [DEFAULT_AUDIENCE] },
+    { name: 'down', issuer: down.issuer, audiences: [DEFAULT_AUDIENCE] },
+  ]);
+  gate = await startClaimgate(config);
+  await gate.whenSettled();
+  if (config.http === undefined) throw new Error('the http block is missing from the validated config');
+  door = await startHttpFrontDoor(frontDoorOptionsFromConfig(config.http, { realm: config.realm, decider: () => gate.decider() }));
+});
+
+afterAll(async () => {
+  await door?.close(200);
+  await gate?.close(200);
+  await Promise.all([op?.close(), down?.close(), echo?.close()]);
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `claimgate-${name}-`));
+  chmodSync(dir, 0o755); // nginx workers (user nobody when run as root) must reach their temp paths
+  scratch.push(dir);
+  return dir;
+}
+
+async function startNginx(port: number): Promise<RunningProxy> {
+  const nginx = requireBinary('nginx');
+  const dir = tempDir('nginx');
+  const sample = readFileSync(new URL('nginx/nginx.conf', DEPLOY), 'utf8');
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${dir}/${t};`).join('\n');
+  const conf = render(sample, [
+    ['pid /run/nginx-claimgate.pid;', `pid ${dir}/nginx.pid;`],
+    ['server 127.0.0.1:9002;', `server 127.0.0.1:${door.port};`],
+    ['server 127.0.0.1:3000;', `server 127.0.0.1:${echo.port};`],
+    ['listen 127.0.0.1:8080;', `listen 127.0.0.1:${port};`],
+    ['http {', `http {\n${temp}`],
+  ]);
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  return runProxy(nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', 'stderr', '-g', 'daemon off;'], port);
+}
+
+async function startCaddy(port: number): Promise<RunningProxy> {
+  const caddy = requireBinary('caddy');
+  const dir = tempDir('caddy');
+  const caddyfile = new URL('caddy/Caddyfile', DEPLOY).pathname;
+  return runProxy(caddy, ['run', '--config', caddyfile, '--adapter', 'caddyfile'], port, {
+    LISTEN_HOST: '127.0.0.1',
+    LISTEN_PORT: String(port),
+    CLAIMGATE_HTTP: `127.0.0.1:${door.port}`,
+    API_UPSTREAM: `127.0.0.1:${echo.port}`,
+    HOME: dir,
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    XDG_DATA_HOME: join(dir, 'data'),
+  });
+}
+
+const PROXIES = [
+  { name: 'nginx auth_request', start: startNginx, outageStatus: 500 }, // nginx answers 500 for any other auth status
+  { name: 'Caddy forward_auth', start: startCaddy, outageStatus: 503 }, // Caddy passes claimgate's 503 through
+] as const;
+
+const spoofed = Object.fromEntries(OWNED.map((h) => [h, 'spoofed-by-client']));
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe.each(PROXIES)('$name', ({ start, outageStatus }) => {
+  let proxy: RunningProxy;
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    proxy = await start(port);
+  }, 30_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+  });
+
+  /** Sends through the proxy and returns the reply plus whether the upstream was reached. */
+  async function through(path: string, headers: Record<string, string | string[]>, method = 'GET'): Promise<{ reply: Reply; reached: boolean }> {
+    const before = echo.seen.length;
+    const reply = await send(port, { method, path, headers: { host: HOST, ...headers } });
+    return { reply, reached: echo.seen.length > before };
+  }
+
+  function expectRefused(result: { reply: Reply; reached: boolean }, status: number, reason: string): void {
+    expect({ status: result.reply.status, reached: result.reached }).toEqual({ status, reached: false });
+    expect(result.reply.headers['x-claimgate-reason']).toBe(reason);
+  }
+
+  test('valid token: the upstream gets claimgate\'s identity headers, never the client\'s, and no authorization (strip_token)', async () => {
+    const { reply, reached } = await through('/orders/42?expand=items', { ...bearer(readToken), ...spoofed });
+    expect({ status: reply.status, reached }).toEqual({ status: 200, reached: true });
+    const saw = upstreamSaw(reply);
+    expect(saw.url).toBe('/orders/42?expand=items');
+    expect(saw.headers['x-auth-sub']).toBe(op.clientId);
+    expect(saw.headers['x-auth-client']).toBe(op.clientId);
+    expect(saw.headers['x-auth-scope']).toBe('orders:read');
+    // Not set by claimgate (no such claim): the client's copy is gone, not passed through.
+    expect(saw.headers['x-auth-roles']).toBeUndefined();
+    expect(saw.headers.authorization).toBeUndefined();
+    expect(JSON.stringify(saw.headers)).not.toContain('spoofed-by-client');
+  });
+
+  test('public route: no token needed, and client-sent identity headers still never reach the upstream', async () => {
+    const { reply, reached } = await through('/healthz', spoofed);
+    expect({ status: reply.status, reached }).toEqual({ status: 200, reached: true });
+    const saw = upstreamSaw(reply);
+    for (const h of OWNED) expect(saw.headers[h]).toBeUndefined();
+  });
+
+  test('no token → 401 with a bare Bearer challenge at the client; the upstream is not reached', async () => {
+    const result = await through('/orders/1', spoofed);
+    expectRefused(result, 401, 'ERR_TOKEN_MISSING');
+    expect(challenge(result.reply.headers['www-authenticate'])).toEqual({ realm: REALM });
+  });
+
+  test('bad token → 401 invalid_token', async () => {
+    const bad = `${readToken.slice(0, -6)}${readToken.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA'}`;
+    const result = await through('/orders/1', bearer(bad));
+    expect(result.reply.status).toBe(401);
+    expect(result.reached).toBe(false);
+    expect(challenge(result.reply.headers['www-authenticate'])).toMatchObject({ realm: REALM, error: 'invalid_token' });
+  });
+
+  test('missing scope → 403 insufficient_scope with the challenge naming the scope', async () => {
+    const result = await through('/admin/users', { ...bearer(readToken), ...spoofed });
+    expectRefused(result, 403, 'ERR_INSUFFICIENT_SCOPE');
+    expect(challenge(result.reply.headers['www-authenticate'])).toMatchObject({ realm: REALM, error: 'insufficient_scope', scope: 'admin' });
+  });
+
+  test('the original method decides: POST /orders with an orders:read token → 403', async () => {
+    expectRefused(await through('/orders', bearer(readToken), 'POST'), 403, 'ERR_INSUFFICIENT_SCOPE');
+  });
+
+  test('IdP outage (issuer whose IdP was down at start) → a 5xx at the client, not a 401', async () => {
+    const result = await through('/orders/1', bearer(downToken));
+    expect({ status: result.reply.status, reached: result.reached }).toEqual({ status: outageStatus, reached: false });
+    expect(result.reply.headers['www-authenticate']).toBeUndefined();
+  });
+
+  test('client-sent forwarded headers cannot redescribe the request (/admin stays /admin, not the public /healthz)', async () => {
+    const forged = { 'x-forwarded-uri': '/healthz', 'x-original-uri': '/healthz', 'x-forwarded-method': 'GET', 'x-original-method': 'GET', 'x-forwarded-host': 'other.example.com' };
+    expectRefused(await through('/admin', forged, 'DELETE'), 401, 'ERR_TOKEN_MISSING');
+  });
+});
