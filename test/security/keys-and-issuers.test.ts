@@ -88,6 +88,16 @@ describe('P1 fail closed', () => {
     expect(response.ok_response).toBeUndefined();
   });
 
+  it('a decider that resolves to a malformed decision (a bug, not a throw) still gets an error answer (13)', async () => {
+    // The Check handler must always answer: turning the decision into a CheckResponse can fail too,
+    // and in the gRPC server a rejected answerCheck is an unanswered call and an unhandled rejection.
+    const malformed = [undefined, null, {}, { outcome: 'deny', reason: 'ERR_NOT_IN_CATALOGUE', status: 401 }, { outcome: 'allow', reason: 'OK_AUTHENTICATED', route: 'r' }];
+    for (const bad of malformed) {
+      const response = await answerCheck(checkRequest(mint(keyA)), (async () => bad) as unknown as Decide).catch((e: Error) => `rejected: ${e.message}`);
+      expect([bad, response]).toEqual([bad, expect.objectContaining({ status: { code: RpcCode.INTERNAL, message: 'ERR_INTERNAL' } })]);
+    }
+  });
+
   it('a key source whose lookup throws synchronously: the real engine rejects, answerCheck answers 13', async () => {
     const decide = deciderWith(fakeSource(() => { throw new TypeError("Cannot read properties of undefined (reading 'key')"); }));
     await expect(decide(bearer(mint(keyA)))).rejects.toThrow(TypeError);
