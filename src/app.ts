@@ -102,7 +102,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       sources.set(issuer.name, source);
       return source;
     });
-    const decide = createDecider(compiled, { nowMs: options.nowMs });
+    const decide = createDecider(compiled, { nowMs: options.nowMs, onTokenCache: (r) => metrics.observeTokenCache(r) });
     return { generation: { config, compiled, decide, sources, loadedAt: new Date() }, fresh };
   };
 

@@ -25,6 +25,7 @@ export interface CompiledConfig {
   readonly unmatched: Config['unmatched'];
   readonly maxTokenBytes: number;
   readonly keyDeadlineMs: number;
+  readonly tokenCache: Config['token_cache'];
 }
 
 /** Supplies the key source of an issuer; lets a reload keep the caches of unchanged issuers. */
@@ -68,5 +69,6 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     unmatched: config.unmatched,
     maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),
     keyDeadlineMs: config.server.check_deadline_ms,
+    tokenCache: config.token_cache,
   });
 }

@@ -228,6 +228,17 @@ export const configSchema = z
         allow_sample_rate: z.number().min(0).max(1).default(1),
       })
       .default({ level: 'info', allow_sample_rate: 1 }),
+    token_cache: z
+      .strictObject({
+        /** Verified tokens kept; 0 turns the cache (positive and negative) off. */
+        max_entries: z.number().int().min(0).max(10_000_000).default(100_000),
+        /** Bound on the estimated memory of verified entries (2 × token length + 1 KiB each). */
+        max_bytes: z.number().int().min(1024 * 1024).max(64 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+        /** How long a token that failed verification for good is answered from the cache. */
+        negative_ttl_seconds: z.number().min(0).max(3600).default(10),
+        max_negative_entries: z.number().int().min(0).max(1_000_000).default(10_000),
+      })
+      .default({ max_entries: 100_000, max_bytes: 256 * 1024 * 1024, negative_ttl_seconds: 10, max_negative_entries: 10_000 }),
     /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
     realm: z.string().regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,128}$/, { error: 'must be 1-128 printable ASCII characters without " or \\' }).default('claimgate'),
     issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),

@@ -6,6 +6,7 @@
 import type { CompiledConfig } from '../config/compile.js';
 import type { CompiledRoute } from '../routes/match.js';
 import { extractToken } from '../token/extract.js';
+import { createCachedVerifier, type TokenCacheResult } from '../token/token-cache.js';
 import { verifyToken, type VerifiedToken } from '../token/verify.js';
 import { bearerChallenge } from './answer.js';
 import { REASONS, type ReasonCode } from './reasons.js';
@@ -15,6 +16,8 @@ export type Decide = (view: RequestView) => Promise<Decision>;
 
 export interface DecideDeps {
   readonly nowMs?: () => number;
+  /** Reports each verified-token cache lookup (metrics). */
+  readonly onTokenCache?: (result: TokenCacheResult) => void;
 }
 
 export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decide {
@@ -25,6 +28,18 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     nowMs,
     keyDeadlineMs: config.keyDeadlineMs,
   };
+  // One cache per compiled config: a reload starts empty, so no entry outlives the config it was verified under.
+  const verify = createCachedVerifier(
+    (raw, location) => verifyToken(raw, location, verifierOptions),
+    {
+      maxEntries: config.tokenCache.max_entries,
+      maxBytes: config.tokenCache.max_bytes,
+      negativeTtlMs: config.tokenCache.negative_ttl_seconds * 1000,
+      maxNegativeEntries: config.tokenCache.max_negative_entries,
+    },
+    nowMs,
+    deps.onTokenCache,
+  );
 
   const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision => {
     const info = REASONS[reason];
@@ -65,7 +80,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     if (extraction.kind === 'none') return deny('ERR_TOKEN_MISSING', { route: routeName });
     if (extraction.kind === 'error') return deny(extraction.reason, { route: routeName });
 
-    const verified = await verifyToken(extraction.token, extraction.location, verifierOptions);
+    const verified = await verify(extraction.token, extraction.location);
     if (!verified.ok) return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
     const token = verified.token;
 

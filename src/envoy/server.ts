@@ -40,23 +40,29 @@ export const INTERNAL_ERROR_DECISION: Decision = Object.freeze({
   status: REASONS.ERR_INTERNAL.status,
 });
 
+const INTERNAL_ERROR_RESPONSE = toCheckResponse(INTERNAL_ERROR_DECISION);
+
 /** Answers one Check; never rejects. */
 export async function answerCheck(request: CheckRequestMessage, decide: Decide, observe?: DecisionObserver): Promise<CheckResponseMessage> {
   const started = process.hrtime.bigint();
   let view: RequestView | undefined;
   let decision: Decision;
+  let response: CheckResponseMessage;
   try {
     view = toRequestView(request);
     decision = await decide(view);
+    response = toCheckResponse(decision);
   } catch {
+    // Any failure, including a malformed decision the response builder cannot shape, fails closed.
     decision = INTERNAL_ERROR_DECISION;
+    response = INTERNAL_ERROR_RESPONSE;
   }
   try {
     observe?.(view, decision, started);
   } catch {
     // Observability must never change an answer.
   }
-  return toCheckResponse(decision);
+  return response;
 }
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {

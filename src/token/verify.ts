@@ -5,7 +5,7 @@
  */
 import type { Algorithm, IssuerConfig } from '../config/schema.js';
 import type { ReasonCode } from '../engine/reasons.js';
-import type { KeySource } from '../keys/key-source.js';
+import type { KeySource, VerifyKey } from '../keys/key-source.js';
 import { checkClaims, type ClaimPolicy } from './claims-check.js';
 import type { CompiledLocation } from './extract.js';
 import { issuerOf, parseCompactJws, type Claims } from './parse.js';
@@ -30,7 +30,12 @@ export interface VerifiedToken {
   readonly subject: string;
   readonly payloadSegment: string;
   readonly location: CompiledLocation;
-  readonly exp: number;
+  /** Until when (ms) the token passes the time checks: exp, and the maximum age, with the skew. */
+  readonly validUntilMs: number;
+  /** The key and header it was verified with, so a cached result can be re-bound to the live key set. */
+  readonly kid: string | undefined;
+  readonly alg: Algorithm;
+  readonly key: VerifyKey;
 }
 
 export type VerifyResult =
@@ -97,6 +102,10 @@ export async function verifyToken(raw: string, location: CompiledLocation, opts:
   const claimFailure = checkClaims(jws.claims, issuer.claimPolicy, opts.nowMs() / 1000);
   if (claimFailure !== undefined) return fail(claimFailure);
 
+  const skew = issuer.claimPolicy.clockSkewSeconds;
+  const maxAge = issuer.claimPolicy.maxTokenAgeSeconds;
+  let validUntilS = (jws.claims.exp as number) + skew;
+  if (maxAge !== undefined) validUntilS = Math.min(validUntilS, (jws.claims.iat as number) + maxAge + skew);
   return {
     ok: true,
     token: {
@@ -105,7 +114,10 @@ export async function verifyToken(raw: string, location: CompiledLocation, opts:
       subject: jws.claims.sub as string,
       payloadSegment: jws.payloadSegment,
       location,
-      exp: jws.claims.exp as number,
+      validUntilMs: validUntilS * 1000,
+      kid: jws.header.kid,
+      alg: alg as Algorithm,
+      key: lookup.key,
     },
   };
 }

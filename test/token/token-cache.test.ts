@@ -1,0 +1,138 @@
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import type { ReasonCode } from '../../src/engine/reasons.js';
+import type { KeyLookup, KeySource, VerifyKey } from '../../src/keys/key-source.js';
+import type { CompiledLocation } from '../../src/token/extract.js';
+import { createCachedVerifier, type TokenCacheResult } from '../../src/token/token-cache.js';
+import type { CompiledIssuer, VerifiedToken, VerifyResult } from '../../src/token/verify.js';
+
+function makeKey(): VerifyKey {
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { kid: 'k1', kty: 'EC', key: createPublicKey(publicKey.export({ format: 'pem', type: 'spki' })), algorithms: new Set(['ES256']) };
+}
+
+const header: CompiledLocation = { id: 'header:authorization:bearer', header: 'authorization', find: () => [] };
+const cookie: CompiledLocation = { id: 'cookie:at', header: 'cookie', find: () => [] };
+
+/** An issuer whose live key set the test controls. */
+function issuerWith(live: { key: VerifyKey | undefined }): CompiledIssuer {
+  const keys = {
+    lookup: (): KeyLookup => (live.key ? { ok: true, key: live.key } : { ok: false, reason: 'ERR_KEY_NOT_FOUND' }),
+  } as unknown as KeySource;
+  return { name: 'idp', locationIds: new Set([header.id]), keys } as unknown as CompiledIssuer;
+}
+
+function harness(outcome: (raw: string) => VerifyResult, limits: Partial<Parameters<typeof createCachedVerifier>[1]> = {}) {
+  const clock = { now: 1_000_000 };
+  const calls: string[] = [];
+  const results: TokenCacheResult[] = [];
+  const verify = createCachedVerifier(
+    async (raw) => {
+      calls.push(raw);
+      return outcome(raw);
+    },
+    { maxEntries: 100, maxBytes: 1024 * 1024, negativeTtlMs: 10_000, maxNegativeEntries: 100, ...limits },
+    () => clock.now,
+    (r) => results.push(r),
+  );
+  return { verify, calls, results, clock };
+}
+
+function verified(issuer: CompiledIssuer, key: VerifyKey, validUntilMs: number): VerifyResult {
+  const token: VerifiedToken = { issuer, claims: { sub: 'alice' }, subject: 'alice', payloadSegment: 'e30', location: header, validUntilMs, kid: 'k1', alg: 'ES256', key };
+  return { ok: true, token };
+}
+
+const failed = (reason: ReasonCode): VerifyResult => ({ ok: false, reason });
+
+describe('verified-token cache', () => {
+  it('answers a repeated valid token without verifying it again', async () => {
+    const live = { key: makeKey() };
+    const issuer = issuerWith(live);
+    const h = harness(() => verified(issuer, live.key, 2_000_000));
+    const first = await h.verify('tok', header);
+    const second = await h.verify('tok', header);
+    expect(h.calls).toEqual(['tok']);
+    expect(h.results).toEqual(['miss', 'hit']);
+    expect(second).toEqual(first);
+  });
+
+  it('never serves an entry past the token validity (exp / max age, with skew)', async () => {
+    const live = { key: makeKey() };
+    const issuer = issuerWith(live);
+    const h = harness(() => verified(issuer, live.key, 1_500_000));
+    await h.verify('tok', header);
+    h.clock.now = 1_499_999;
+    await h.verify('tok', header);
+    h.clock.now = 1_500_000;
+    await h.verify('tok', header);
+    expect(h.results).toEqual(['miss', 'hit', 'miss']);
+    expect(h.calls).toHaveLength(2);
+  });
+
+  it('stops serving an entry once its key is gone from the live key set, or replaced', async () => {
+    const live: { key: VerifyKey | undefined } = { key: makeKey() };
+    const issuer = issuerWith(live);
+    const original = live.key!;
+    const h = harness(() => verified(issuer, original, 2_000_000));
+    await h.verify('tok', header);
+    live.key = undefined;
+    await h.verify('tok', header);
+    live.key = makeKey();
+    await h.verify('tok', header);
+    expect(h.results).toEqual(['miss', 'miss', 'miss']);
+  });
+
+  it('re-checks the token location on a hit', async () => {
+    const live = { key: makeKey() };
+    const issuer = issuerWith(live);
+    const h = harness(() => verified(issuer, live.key, 2_000_000));
+    await h.verify('tok', header);
+    expect(await h.verify('tok', cookie)).toMatchObject({ ok: false, reason: 'ERR_TOKEN_LOCATION_NOT_ALLOWED' });
+  });
+
+  it('answers a repeated bad token from the negative cache for negative_ttl, then verifies again', async () => {
+    const h = harness(() => failed('ERR_SIGNATURE_INVALID'));
+    for (let i = 0; i < 5; i++) expect(await h.verify('bad', header)).toMatchObject({ ok: false, reason: 'ERR_SIGNATURE_INVALID' });
+    expect(h.calls).toHaveLength(1);
+    h.clock.now += 10_000;
+    await h.verify('bad', header);
+    expect(h.calls).toHaveLength(2);
+    expect(h.results).toEqual(['miss', 'negative_hit', 'negative_hit', 'negative_hit', 'negative_hit', 'miss']);
+  });
+
+  it.each<ReasonCode>(['ERR_JWKS_UNAVAILABLE', 'ERR_KEY_NOT_FOUND', 'ERR_TOKEN_NOT_YET_VALID', 'ERR_TOKEN_LOCATION_NOT_ALLOWED', 'ERR_TOKEN_TOO_LARGE'])(
+    'does not cache %s, which may change for the same token',
+    async (reason) => {
+      const h = harness(() => failed(reason));
+      await h.verify('t', header);
+      await h.verify('t', header);
+      expect(h.calls).toHaveLength(2);
+    },
+  );
+
+  it('holds at most max_entries verified tokens', async () => {
+    const live = { key: makeKey() };
+    const issuer = issuerWith(live);
+    const h = harness(() => verified(issuer, live.key, 2_000_000), { maxEntries: 10 });
+    for (let i = 0; i < 50; i++) await h.verify(`tok${i}`, header);
+    for (let i = 0; i < 50; i++) await h.verify(`tok${i}`, header);
+    // Oldest-first refill of an LRU of 10 evicts every entry before it is asked for again.
+    expect(h.calls).toHaveLength(100);
+  });
+
+  it('holds at most max_negative_entries failed tokens', async () => {
+    const h = harness(() => failed('ERR_TOKEN_MALFORMED'), { maxNegativeEntries: 10 });
+    for (let i = 0; i < 20; i++) await h.verify(`bad${i}`, header);
+    await h.verify('bad19', header);
+    await h.verify('bad0', header);
+    expect(h.results.slice(-2)).toEqual(['negative_hit', 'miss']);
+  });
+
+  it('is a plain pass-through when max_entries is 0', async () => {
+    const h = harness(() => failed('ERR_SIGNATURE_INVALID'), { maxEntries: 0 });
+    await h.verify('bad', header);
+    await h.verify('bad', header);
+    expect(h.calls).toHaveLength(2);
+    expect(h.results).toEqual([]);
+  });
+});
