@@ -128,4 +128,18 @@ describe('docker-compose config', () => {
     expect(services.claimgate.depends_on).toEqual({ idp: { condition: 'service_healthy' } });
     for (const name of ['idp', 'api']) expect(services[name].healthcheck.test[0]).toBe('CMD');
   });
+  it("the README walkthrough uses the published ports and the demo's routes", () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Run it with Envoy (docker compose)'), readme.indexOf('## Documentation'));
+    expect(section.length).toBeGreaterThan(100);
+    const hostPort = (service: string) => {
+      const p = services[service].ports[0];
+      return typeof p === 'string' ? p.split(':')[1] : String(p.published);
+    };
+    expect(section).toContain(`http://127.0.0.1:${hostPort('envoy')}/orders/42`);
+    expect(section).toContain(`http://127.0.0.1:${hostPort('idp')}/token`);
+    expect(section).toContain(`http://127.0.0.1:${hostPort('prometheus')}`);
+    expect(claimgateConfig.routes.map((r) => r.name)).toEqual(expect.arrayContaining(['read-orders', 'admin']));
+    expect(section).toContain(`realm="${claimgateConfig.realm}"`);
+  });
 });
