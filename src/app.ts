@@ -16,6 +16,7 @@ import { createDecider, type Decide } from './engine/decide.js';
 import { startGrpcServer, type DecisionObserver, type GrpcServer } from './envoy/server.js';
 import { createKeySource, type KeySource, type KeySourceDeps } from './keys/key-source.js';
 import { silentLogger, type Logger } from './log.js';
+import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from './http/server.js';
 import { startAdminServer, type AdminServer } from './ops/admin-server.js';
 import { createDecisionLogger } from './ops/decision-log.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
@@ -39,6 +40,8 @@ export type ReloadResult = { readonly ok: true; readonly changed: boolean } | { 
 export interface Claimgate {
   readonly grpcPort: number;
   readonly adminPort: number;
+  /** Port of the HTTP front door (Envoy HTTP mode, forward auth), when `http` is configured. */
+  readonly httpPort: number | undefined;
   readonly grpc: GrpcServer;
   readonly metrics: Metrics;
   /** The compiled config currently in use. */
@@ -143,6 +146,19 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     throw e;
   }
 
+  let frontDoor: HttpFrontDoor | undefined;
+  if (initial.http !== undefined) {
+    try {
+      frontDoor = await startHttpFrontDoor(
+        frontDoorOptionsFromConfig(initial.http, { decider: () => current.decide, realm: () => current.config.realm, observe, logger: log }),
+      );
+    } catch (e) {
+      await Promise.all([grpc.shutdown(0), admin.close()]);
+      for (const source of current.sources.values()) source.close();
+      throw e;
+    }
+  }
+
   let serving = false;
   const updateHealth = () => {
     const now = ready();
@@ -158,7 +174,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   const settledOf = (g: Generation) => Promise.all([...g.sources.values()].map((s) => s.whenSettled())).then(() => updateHealth());
 
   log.info(
-    { grpc: initial.server.grpc_address, grpc_port: grpc.port, admin: initial.server.admin_address, admin_port: admin.port, issuers: initial.issuers.map((i) => i.name), routes: initial.routes.length, version: VERSION },
+    { grpc: initial.server.grpc_address, grpc_port: grpc.port, admin: initial.server.admin_address, admin_port: admin.port, http_port: frontDoor?.port, issuers: initial.issuers.map((i) => i.name), routes: initial.routes.length, version: VERSION },
     'claimgate listening',
   );
 
@@ -184,6 +200,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     for (const key of ['grpc_address', 'admin_address'] as const) {
       if (config.server[key] !== old.config.server[key]) log.warn({ setting: `server.${key}` }, 'listen address changes take effect on restart only');
     }
+    if (JSON.stringify(config.http) !== JSON.stringify(old.config.http)) log.warn({ setting: 'http' }, 'http front door changes take effect on restart only');
     metrics.observeReload('success', Date.now());
     log.info({ issuers: config.issuers.map((i) => i.name), routes: config.routes.length, new_key_sources: next.fresh.length }, 'config reloaded');
     void settledOf(current);
@@ -193,6 +210,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   return {
     grpcPort: grpc.port,
     adminPort: admin.port,
+    httpPort: frontDoor?.port,
     grpc,
     metrics,
     compiled: () => current.compiled,
@@ -230,7 +248,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       draining = true;
       clearInterval(readinessTimer);
       updateHealth();
-      await grpc.shutdown(graceMs);
+      await Promise.all([grpc.shutdown(graceMs), frontDoor?.close(graceMs)]);
       await admin.close();
       for (const source of current.sources.values()) source.close();
     },

@@ -1,0 +1,59 @@
+/** `http:` in the config starts the front door inside claimgate, on the same decider, metrics and shutdown. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { validateConfig } from '../../src/config/load.js';
+import { generateSigningKey } from '../support/fake-idp.js';
+
+const ISSUER = 'https://idp.example.com';
+const AUDIENCE = 'api://orders';
+
+describe('HTTP front door wired into claimgate', () => {
+  const key = generateSigningKey('RS256', 'k1');
+  let app: Claimgate;
+
+  beforeAll(async () => {
+    const jwksFile = join(mkdtempSync(join(tmpdir(), 'claimgate-http-app-')), 'jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [key.jwk] }));
+    app = await startClaimgate(
+      validateConfig({
+        server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0' },
+        logging: { level: 'silent' },
+        http: { address: '127.0.0.1:0' },
+        issuers: [{ name: 'idp', issuer: ISSUER, audiences: [AUDIENCE], jwks_file: jwksFile }],
+        routes: [{ name: 'orders', match: { path: { prefix: '/orders' } }, require: { scope: 'orders:read' } }],
+        upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }] },
+      }),
+    );
+    await app.whenSettled();
+  });
+  afterAll(() => app.close(1000));
+
+  const ask = (headers: Record<string, string>) =>
+    fetch(`http://127.0.0.1:${app.httpPort}/auth`, {
+      headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/orders/1', 'x-forwarded-host': 'api.example.com', 'x-forwarded-proto': 'https', ...headers },
+    });
+
+  it('answers forward-auth requests from the engine of the running config', async () => {
+    const token = await new SignJWT({ sub: 'alice', aud: AUDIENCE, scope: 'orders:read' })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' })
+      .setIssuer(ISSUER)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key.privateKey);
+    const allowed = await ask({ authorization: `Bearer ${token}` });
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('x-user-id')).toBe('alice');
+    const denied = await ask({});
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toBe('Bearer realm="claimgate"');
+  });
+
+  it('counts front-door decisions in the same metrics as gRPC ones', async () => {
+    const text = await app.metrics.registry.getSingleMetricAsString('claimgate_checks_total');
+    expect(text).toContain('claimgate_checks_total{decision="allow",reason="OK_AUTHENTICATED",issuer="idp",route="orders"} 1');
+    expect(text).toContain('claimgate_checks_total{decision="deny",reason="ERR_TOKEN_MISSING",issuer="",route="orders"} 1');
+  });
+});
