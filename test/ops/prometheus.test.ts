@@ -3,7 +3,7 @@
  * Checks over real gRPC, then every expected `claimgate_` value read back through Prometheus's HTTP
  * API. And `promtool check metrics` finds nothing to complain about in a scrape of /metrics.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
@@ -11,7 +11,7 @@ import { startClaimgate, type Claimgate } from '../../src/app.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { VERSION } from '../../src/version.js';
-import { promtoolCheckMetrics, startPrometheus, type PrometheusServer } from '../support/prometheus.js';
+import { fencedBlocks, promtoolCheckMetrics, promtoolCheckRules, startPrometheus, type PrometheusServer } from '../support/prometheus.js';
 
 const ISSUER = 'https://idp.acme.test';
 const AUDIENCE = 'https://api.example.com';
@@ -138,5 +138,28 @@ describe('a real Prometheus scraping claimgate', () => {
     expect(text).toContain('claimgate_build_info{');
     const result = promtoolCheckMetrics(text);
     expect({ stdout: result.stdout, stderr: result.stderr, status: result.status }).toEqual({ stdout: '', stderr: '', status: 0 });
+  });
+
+  it('every PromQL example in docs/operations.md parses and evaluates against the live scrape', async () => {
+    const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const expressions = fencedBlocks(doc, 'promql')
+      .flatMap((block) => block.split(/\n\s*\n/))
+      .map((chunk) => chunk.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n').trim())
+      .filter((e) => e !== '');
+    expect(expressions.length).toBeGreaterThanOrEqual(8);
+    for (const expr of expressions) {
+      await expect((prom as PrometheusServer).query(expr).then(() => 'ok')).resolves.toBe('ok');
+    }
+  });
+
+  it('every example alert in docs/operations.md is a valid Prometheus rule (promtool check rules)', () => {
+    const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const alertBlocks = fencedBlocks(doc, 'yaml').filter((b) => /^- alert:/m.test(b));
+    const rules = alertBlocks.join('\n').split('\n').map((l) => (l === '' ? l : `      ${l}`)).join('\n');
+    const count = (rules.match(/- alert:/g) ?? []).length;
+    expect(count).toBeGreaterThanOrEqual(8);
+    const result = promtoolCheckRules(`groups:\n  - name: claimgate-docs\n    rules:\n${rules}\n`);
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(result.stdout).toContain(`SUCCESS: ${count} rules found`);
   });
 });

@@ -214,3 +214,28 @@ export function promtoolCheckMetrics(text: string): PromtoolResult {
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
+
+/** `promtool check rules` on a rules file with this content. */
+export function promtoolCheckRules(rulesYaml: string): PromtoolResult {
+  const dir = mkdtempSync(join(tmpdir(), 'claimgate-rules-'));
+  try {
+    const file = join(dir, 'rules.yml');
+    writeFileSync(file, rulesYaml);
+    const result = spawnSync(findTool('promtool'), ['check', 'rules', file], { encoding: 'utf8', timeout: 15_000 });
+    if (result.error) throw result.error;
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Fenced code blocks of a Markdown text with the given info string (`promql`, `yaml`, …). */
+export function fencedBlocks(markdown: string, lang: string): string[] {
+  const blocks: string[] = [];
+  const re = new RegExp(`^( *)\`\`\`${lang}\\n([\\s\\S]*?)^\\1\`\`\`$`, 'gm');
+  for (const m of markdown.matchAll(re)) {
+    const indent = (m[1] ?? '').length;
+    blocks.push((m[2] ?? '').split('\n').map((l) => l.slice(Math.min(indent, l.length - l.trimStart().length))).join('\n'));
+  }
+  return blocks;
+}
