@@ -138,6 +138,19 @@ describe('P11 shared, rate-limited key fetching', () => {
     expect(idp.count('/jwks')).toBe(2);
   });
 
+  it('a key removed by the IdP stops verifying tokens it verified before (no cached verification outlives its key)', async () => {
+    let published = [keyA.jwk];
+    serveKeys(idp, () => published);
+    gate = await buildGate({ issuers: [remoteIssuer(idp)] });
+    const old = mint(keyA);
+    expect((await gate.decide(bearer(old))).outcome).toBe('allow');
+    expect((await gate.decide(bearer(old))).outcome).toBe('allow');
+    published = [keyA2.jwk]; // a-1 revoked, a-2 rotated in
+    expect((await gate.decide(bearer(mint(keyA2)))).outcome).toBe('allow'); // triggers the refetch
+    expect(idp.count('/jwks')).toBe(2);
+    expect(denied(await gate.decide(bearer(old))).reason).toBe('ERR_KEY_NOT_FOUND');
+  });
+
   it('a kid of attacker size is refused without a fetch', async () => {
     serveKeys(idp, () => [keyA.jwk]);
     gate = await buildGate({ issuers: [remoteIssuer(idp)] });

@@ -197,6 +197,23 @@ describe('P8 required claims', () => {
     expect(await reasonOf(noSkew, { iat: NOW_S + 1 })).toBe('ERR_TOKEN_ISSUED_IN_FUTURE');
   });
 
+  it('a verification that was cached still expires: the same token is rejected once exp (+skew) or max age passes', async () => {
+    let now = NOW_S * 1000;
+    const clocked = await buildGate({ issuers: [fileIssuer('a', ISS_A, [keyA.jwk], { max_token_age_seconds: 600 })], nowMs: () => now });
+    try {
+      const shortLived = mint(keyA, { exp: NOW_S + 100, iat: NOW_S });
+      const longLived = mint(keyA, { exp: NOW_S + 7200, iat: NOW_S });
+      for (const t of [shortLived, longLived, shortLived, longLived]) expect((await clocked.decide(bearer(t))).outcome).toBe('allow');
+      now = (NOW_S + 100 + 60) * 1000; // exp + skew
+      expect(denied(await clocked.decide(bearer(shortLived))).reason).toBe('ERR_TOKEN_EXPIRED');
+      expect((await clocked.decide(bearer(longLived))).outcome).toBe('allow');
+      now = (NOW_S + 600 + 61) * 1000; // iat + max age + skew, passed
+      expect(denied(await clocked.decide(bearer(longLived))).reason).toBe('ERR_TOKEN_TOO_OLD');
+    } finally {
+      clocked.close();
+    }
+  });
+
   it('max_token_age_seconds: an old token is rejected and iat becomes required', async () => {
     expect(await reasonOf(aged, { iat: NOW_S - 600 - 60, exp: NOW_S + 3600 })).toBe('allow');
     expect(await reasonOf(aged, { iat: NOW_S - 600 - 61, exp: NOW_S + 3600 })).toBe('ERR_TOKEN_TOO_OLD');
