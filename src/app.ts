@@ -17,7 +17,7 @@ import { startGrpcServer, type DecisionObserver, type GrpcServer } from './envoy
 import { createKeySource, type KeySource, type KeySourceDeps } from './keys/key-source.js';
 import { silentLogger, type Logger } from './log.js';
 import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from './http/server.js';
-import { startAdminServer, type AdminServer } from './ops/admin-server.js';
+import { startAdminServer, type AdminServer, type AdminStatus } from './ops/admin-server.js';
 import { createDecisionLogger } from './ops/decision-log.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { VERSION } from './version.js';
@@ -33,13 +33,16 @@ export interface ClaimgateOptions {
   readonly metrics?: Metrics;
   /** Text of the config file `initial` came from, so reloadFromFile skips an unchanged file. */
   readonly configFileText?: string;
+  /** Start the admin listener (default true; cluster workers leave it to the primary). */
+  readonly admin?: boolean;
 }
 
 export type ReloadResult = { readonly ok: true; readonly changed: boolean } | { readonly ok: false; readonly problems: readonly string[] };
 
 export interface Claimgate {
   readonly grpcPort: number;
-  readonly adminPort: number;
+  /** Port of the admin listener, when this process runs one. */
+  readonly adminPort: number | undefined;
   /** Port of the HTTP front door (Envoy HTTP mode, forward auth), when `http` is configured. */
   readonly httpPort: number | undefined;
   readonly grpc: GrpcServer;
@@ -52,6 +55,8 @@ export interface Claimgate {
   decider(): Decide;
   /** The readiness policy holds and the server is not draining. */
   ready(): boolean;
+  /** Readiness and per-issuer key state (admin `/status`, `claimgate status`). */
+  status(): AdminStatus;
   /** Resolves once every current issuer's first key fetch has settled (success or failure). */
   whenSettled(): Promise<void>;
   /** Validates, compiles and swaps in a new config; the old one keeps serving on failure. */
@@ -122,7 +127,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   metrics.setKeySources(() => current.sources.values());
   metrics.setReady(ready);
 
-  const decisionLog = createDecisionLogger(log, { allowSampleRate: initial.logging.allow_sample_rate });
+  const decisionLog = createDecisionLogger(log, { allowSampleRate: initial.logging.allow_sample_rate, includeSubject: initial.logging.include_subject });
   let logDecision = decisionLog;
   const observe: DecisionObserver = (view, decision, startedNs) => {
     const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
@@ -132,18 +137,22 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   };
 
   const grpc = await startGrpcServer({ address: initial.server.grpc_address, decider: () => current.decide, observe });
-  let admin: AdminServer;
-  try {
-    admin = await startAdminServer({
-      address: initial.server.admin_address,
-      registry: metrics.registry,
-      ready,
-      status: () => ({ ready: ready(), config_loaded_at: current.loadedAt.toISOString(), issuers: [...current.sources.values()].map((s) => s.state()) }),
-    });
-  } catch (e) {
-    await grpc.shutdown(0);
-    for (const source of current.sources.values()) source.close();
-    throw e;
+  const status = (): AdminStatus => ({ ready: ready(), config_loaded_at: current.loadedAt.toISOString(), issuers: [...current.sources.values()].map((s) => s.state()) });
+  let admin: AdminServer | undefined;
+  if (options.admin !== false) {
+    try {
+      admin = await startAdminServer({
+        address: initial.server.admin_address,
+        metrics: () => metrics.registry.metrics(),
+        metricsContentType: metrics.registry.contentType,
+        ready,
+        status,
+      });
+    } catch (e) {
+      await grpc.shutdown(0);
+      for (const source of current.sources.values()) source.close();
+      throw e;
+    }
   }
 
   let frontDoor: HttpFrontDoor | undefined;
@@ -153,7 +162,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         frontDoorOptionsFromConfig(initial.http, { decider: () => current.decide, realm: () => current.config.realm, observe, logger: log }),
       );
     } catch (e) {
-      await Promise.all([grpc.shutdown(0), admin.close()]);
+      await Promise.all([grpc.shutdown(0), admin?.close()]);
       for (const source of current.sources.values()) source.close();
       throw e;
     }
@@ -174,7 +183,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   const settledOf = (g: Generation) => Promise.all([...g.sources.values()].map((s) => s.whenSettled())).then(() => updateHealth());
 
   log.info(
-    { grpc: initial.server.grpc_address, grpc_port: grpc.port, admin: initial.server.admin_address, admin_port: admin.port, http_port: frontDoor?.port, issuers: initial.issuers.map((i) => i.name), routes: initial.routes.length, version: VERSION },
+    { grpc: initial.server.grpc_address, grpc_port: grpc.port, admin: initial.server.admin_address, admin_port: admin?.port, http_port: frontDoor?.port, issuers: initial.issuers.map((i) => i.name), routes: initial.routes.length, version: VERSION },
     'claimgate listening',
   );
 
@@ -194,7 +203,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     for (const source of next.fresh) source.start();
     const old = current;
     current = next.generation;
-    logDecision = createDecisionLogger(log, { allowSampleRate: config.logging.allow_sample_rate });
+    logDecision = createDecisionLogger(log, { allowSampleRate: config.logging.allow_sample_rate, includeSubject: config.logging.include_subject });
     log.level = config.logging.level;
     for (const [name, source] of old.sources) if (current.sources.get(name) !== source) source.close();
     for (const key of ['grpc_address', 'admin_address'] as const) {
@@ -209,7 +218,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
 
   return {
     grpcPort: grpc.port,
-    adminPort: admin.port,
+    adminPort: admin?.port,
     httpPort: frontDoor?.port,
     grpc,
     metrics,
@@ -217,6 +226,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     keySources: () => current.sources,
     decider: () => current.decide,
     ready,
+    status,
     whenSettled: () => settledOf(current),
     reload,
     reloadFromFile(path) {
@@ -249,7 +259,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       clearInterval(readinessTimer);
       updateHealth();
       await Promise.all([grpc.shutdown(graceMs), frontDoor?.close(graceMs)]);
-      await admin.close();
+      await admin?.close();
       for (const source of current.sources.values()) source.close();
     },
   };

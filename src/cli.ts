@@ -13,6 +13,7 @@ import { runDemo } from './demo/run-demo.js';
 import { createLogger } from './log.js';
 import type { KeySourceState } from './keys/key-source.js';
 import { watchConfigFile } from './ops/config-watch.js';
+import { isClusterWorker, runPrimary, serveWorkerIpc, workerCount } from './ops/cluster.js';
 
 const USAGE = `claimgate — Envoy external authorization for JWTs from allow-listed issuers
 
@@ -65,7 +66,15 @@ async function serve(args: string[]): Promise<void> {
   const text = readConfigOrExit(path);
   const config = parseOrExit(text, path);
   const logger = createLogger(config.logging.level);
-  const app = await startClaimgate(config, { logger, configFileText: text }).catch((e: Error) => fail(`cannot start: ${e.message}`, 1));
+  if (!isClusterWorker() && workerCount(config) > 1) {
+    await runPrimary(config, logger);
+    logger.info('stopped');
+    logger.flush(() => process.exit(0));
+    return;
+  }
+  const worker = isClusterWorker();
+  const app = await startClaimgate(config, { logger, configFileText: text, admin: !worker }).catch((e: Error) => fail(`cannot start: ${e.message}`, 1));
+  if (worker) serveWorkerIpc({ status: app.status, reload: () => app.reloadFromFile(path), registry: app.metrics.registry });
   const stopWatching = config.server.watch_config ? watchConfigFile(path, () => app.reloadFromFile(path)) : () => undefined;
   process.on('SIGHUP', () => {
     logger.info({ file: path }, 'SIGHUP: reloading config');

@@ -16,7 +16,7 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: pino
   return pino(
     {
       level,
-      base: { service: 'claimgate' },
+      base: { service: 'claimgate', pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: [...REDACTED_FIELDS], censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },

@@ -219,15 +219,19 @@ export const configSchema = z
         shutdown_grace_ms: z.number().int().min(0).max(120000).default(10000),
         /** Reload when the config file changes (also on SIGHUP, always). */
         watch_config: z.boolean().default(true),
+        /** Worker processes sharing the listeners (node:cluster); `auto` = one per available core. */
+        workers: z.union([z.number().int().min(1).max(256), z.literal('auto')], { error: 'must be a number of workers (1-256) or auto' }).default(1),
       })
-      .default({ grpc_address: '127.0.0.1:9001', admin_address: '127.0.0.1:9090', check_deadline_ms: 150, readiness: 'all_issuers', shutdown_grace_ms: 10000, watch_config: true }),
+      .default({ grpc_address: '127.0.0.1:9001', admin_address: '127.0.0.1:9090', check_deadline_ms: 150, readiness: 'all_issuers', shutdown_grace_ms: 10000, watch_config: true, workers: 1 }),
     logging: z
       .strictObject({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
         /** Fraction of allow decisions logged (denials and errors are always logged). */
         allow_sample_rate: z.number().min(0).max(1).default(1),
+        /** Log the verified `sub` on decision lines (an identifier, but personal data in some regimes). */
+        include_subject: z.boolean().default(true),
       })
-      .default({ level: 'info', allow_sample_rate: 1 }),
+      .default({ level: 'info', allow_sample_rate: 1, include_subject: true }),
     token_cache: z
       .strictObject({
         /** Verified tokens kept; 0 turns the cache (positive and negative) off. */

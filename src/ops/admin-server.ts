@@ -5,14 +5,23 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import type { KeySourceState } from '../keys/key-source.js';
 
 export interface AdminServerOptions {
   readonly address: string;
-  readonly registry: Registry;
-  readonly ready: () => boolean;
-  readonly status: () => { ready: boolean; config_loaded_at: string; issuers: KeySourceState[] };
+  /** Exposition text and its content type (one registry, or the aggregate of cluster workers). */
+  readonly metrics: () => Promise<string>;
+  readonly metricsContentType: string;
+  readonly ready: () => boolean | Promise<boolean>;
+  readonly status: () => AdminStatus | Promise<AdminStatus>;
+}
+
+export interface AdminStatus {
+  readonly ready: boolean;
+  readonly config_loaded_at: string;
+  readonly issuers: readonly KeySourceState[];
+  /** Per-worker status when running with several workers. */
+  readonly workers?: readonly AdminStatus[];
 }
 
 export interface AdminServer {
@@ -34,11 +43,23 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     if (path === '/healthz') return send(200, 'text/plain', 'ok\n');
-    if (path === '/readyz') return options.ready() ? send(200, 'text/plain', 'ready\n') : send(503, 'text/plain', 'not ready\n');
-    if (path === '/status') return send(200, 'application/json', `${JSON.stringify(options.status(), null, 2)}\n`);
+    if (path === '/readyz') {
+      Promise.resolve(options.ready()).then(
+        (ready) => (ready ? send(200, 'text/plain', 'ready\n') : send(503, 'text/plain', 'not ready\n')),
+        () => send(503, 'text/plain', 'not ready\n'),
+      );
+      return;
+    }
+    if (path === '/status') {
+      Promise.resolve(options.status()).then(
+        (status) => send(200, 'application/json', `${JSON.stringify(status, null, 2)}\n`),
+        () => send(500, 'text/plain', 'status unavailable\n'),
+      );
+      return;
+    }
     if (path === '/metrics') {
-      options.registry.metrics().then(
-        (text) => send(200, options.registry.contentType, text),
+      options.metrics().then(
+        (text) => send(200, options.metricsContentType, text),
         () => send(500, 'text/plain', 'metrics unavailable\n'),
       );
       return;

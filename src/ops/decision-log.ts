@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 export interface DecisionLogOptions {
   /** Fraction of allows logged (0–1); denials and errors are always logged. */
   readonly allowSampleRate: number;
+  /** Log the verified `sub` (never the `sub` of an unverified token: decisions carry it only once verified). */
+  readonly includeSubject?: boolean;
   readonly random?: () => number;
 }
 
@@ -27,7 +29,7 @@ export function createDecisionLogger(log: Logger, options: DecisionLogOptions): 
       status: decision.outcome === 'allow' ? 200 : decision.status,
       issuer: decision.issuer,
       route: decision.route,
-      sub: decision.subject,
+      sub: options.includeSubject === false ? undefined : decision.subject,
       method: view?.method,
       request_id: view?.requestId?.slice(0, MAX_REQUEST_ID),
       duration_ms: Math.round(seconds * 1e6) / 1e3,

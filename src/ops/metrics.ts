@@ -2,7 +2,7 @@
  * Prometheus metrics (prom-client). Label values come only from config names and the reason
  * catalogue, never from token contents, so cardinality is bounded by the config.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
 import type { Decision } from '../engine/types.js';
 import type { KeySource } from '../keys/key-source.js';
 
@@ -68,6 +68,7 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
   const lastReload = new Gauge({
     name: 'claimgate_config_last_reload_success_timestamp_seconds',
     help: 'Unix time of the last successful config load or reload.',
+    aggregator: 'min',
     registers: [registry],
   });
   const tokenCache = new Counter({
@@ -79,15 +80,17 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
   new Gauge({
     name: 'claimgate_build_info',
     help: 'Build information; always 1.',
+    aggregator: 'first',
     labelNames: ['version', 'node_version'] as const,
     registers: [registry],
   }).set({ version: build.version, node_version: process.version }, 1);
 
   let keySources: () => Iterable<KeySource> = () => [];
-  const perIssuer = (name: string, help: string, read: (s: ReturnType<KeySource['state']>, nowS: number) => number | undefined) =>
+  const perIssuer = (name: string, help: string, aggregator: Aggregator, read: (s: ReturnType<KeySource['state']>, nowS: number) => number | undefined) =>
     new Gauge({
       name,
       help,
+      aggregator,
       labelNames: ['issuer'] as const,
       registers: [registry],
       collect() {
@@ -100,18 +103,19 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
         }
       },
     });
-  perIssuer('claimgate_issuer_keys', 'Signing keys held per issuer (claimgate_issuer_keys_usable tells whether they still verify).', (s) => s.keyCount);
-  perIssuer('claimgate_issuer_keys_usable', '1 when the issuer\'s keys verify tokens (held and within max_stale), else 0.', (s) => (s.usable ? 1 : 0));
-  perIssuer('claimgate_issuer_last_success_timestamp_seconds', 'Unix time of the last successful key fetch per issuer.', (s) => (s.lastSuccessAt === undefined ? undefined : s.lastSuccessAt / 1000));
-  perIssuer('claimgate_issuer_stale_seconds', 'Seconds the held key set is past its refresh time (0 while fresh).', (s) => s.staleSeconds);
-  perIssuer('claimgate_issuer_consecutive_failures', 'Consecutive failed key fetches per issuer.', (s) => s.consecutiveFailures);
-  perIssuer('claimgate_issuer_skipped_keys', 'Keys skipped by key hygiene checks in the last loaded set.', (s) => s.skippedKeys);
-  perIssuer('claimgate_issuer_next_refresh_timestamp_seconds', 'Unix time of the next scheduled key refresh.', (s) => (s.nextRefreshAt === undefined ? undefined : s.nextRefreshAt / 1000));
+  perIssuer('claimgate_issuer_keys', 'Signing keys held per issuer (claimgate_issuer_keys_usable tells whether they still verify).', 'min', (s) => s.keyCount);
+  perIssuer('claimgate_issuer_keys_usable', '1 when the issuer\'s keys verify tokens (held and within max_stale), else 0.', 'min', (s) => (s.usable ? 1 : 0));
+  perIssuer('claimgate_issuer_last_success_timestamp_seconds', 'Unix time of the last successful key fetch per issuer.', 'min', (s) => (s.lastSuccessAt === undefined ? undefined : s.lastSuccessAt / 1000));
+  perIssuer('claimgate_issuer_stale_seconds', 'Seconds the held key set is past its refresh time (0 while fresh).', 'max', (s) => s.staleSeconds);
+  perIssuer('claimgate_issuer_consecutive_failures', 'Consecutive failed key fetches per issuer.', 'max', (s) => s.consecutiveFailures);
+  perIssuer('claimgate_issuer_skipped_keys', 'Keys skipped by key hygiene checks in the last loaded set.', 'max', (s) => s.skippedKeys);
+  perIssuer('claimgate_issuer_next_refresh_timestamp_seconds', 'Unix time of the next scheduled key refresh.', 'min', (s) => (s.nextRefreshAt === undefined ? undefined : s.nextRefreshAt / 1000));
 
   let ready: () => boolean = () => false;
   new Gauge({
     name: 'claimgate_ready',
     help: '1 when the readiness policy holds (health SERVING), else 0.',
+    aggregator: 'min',
     registers: [registry],
     collect() {
       this.set(ready() ? 1 : 0);

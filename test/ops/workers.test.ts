@@ -1,0 +1,109 @@
+/**
+ * `server.workers`: one process tree on several cores. The primary aggregates metrics and readiness,
+ * forwards SIGHUP, replaces a dead worker and drains all of them on SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCheckClient } from '../../src/cli/check-client.js';
+import { generateSigningKey } from '../support/fake-idp.js';
+
+const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
+
+interface LogLine {
+  msg: string;
+  pid: number;
+  grpc_port?: number;
+  admin_port?: number;
+}
+
+describe('multi-core workers', () => {
+  let child: ChildProcess;
+  let configFile: string;
+  let configText: string;
+  const lines: LogLine[] = [];
+
+  const waitFor = async (predicate: (l: LogLine[]) => boolean, what: string, timeoutMs = 15000) => {
+    const start = Date.now();
+    while (!predicate(lines)) {
+      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  const count = (msg: string) => lines.filter((l) => l.msg === msg).length;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'claimgate-workers-'));
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [generateSigningKey('ES256', 'k1').jwk] }));
+    const config = join(dir, 'claimgate.yaml');
+    configFile = config;
+    configText = `server: { grpc_address: "127.0.0.1:0", admin_address: "127.0.0.1:0", workers: 2, watch_config: false, shutdown_grace_ms: 2000 }
+unmatched: authenticated
+issuers:
+  - { name: a, issuer: "https://a.example.com", audiences: [x], algorithms: [ES256], jwks_file: "${join(dir, 'jwks.json')}" }
+`;
+    writeFileSync(config, configText);
+    child = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let buffer = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      buffer += c.toString();
+      const parts = buffer.split('\n');
+      buffer = parts.pop()!;
+      for (const p of parts) if (p.startsWith('{')) lines.push(JSON.parse(p) as LogLine);
+    });
+    await waitFor((l) => l.filter((x) => x.msg === 'ready: signing keys available').length >= 2 && l.some((x) => x.admin_port), 'two ready workers');
+  });
+  afterAll(() => {
+    child.kill('SIGKILL');
+  });
+
+  const adminPort = () => lines.find((l) => l.msg === 'claimgate primary started')!.admin_port!;
+  const grpcPort = () => lines.find((l) => l.msg === 'claimgate listening')!.grpc_port!;
+
+  it('runs two workers on one shared gRPC port', () => {
+    const listening = lines.filter((l) => l.msg === 'claimgate listening');
+    expect(listening).toHaveLength(2);
+    expect(new Set(listening.map((l) => l.pid)).size).toBe(2);
+    expect(new Set(listening.map((l) => l.grpc_port)).size).toBe(1);
+  });
+
+  it('answers Checks and aggregates every worker\'s metrics and status at the primary', async () => {
+    // Separate channels, so the primary spreads connections over the workers.
+    for (let i = 0; i < 6; i++) {
+      const client = createCheckClient(`127.0.0.1:${grpcPort()}`);
+      expect((await client.check({ path: '/x' })).reason).toBe('ERR_TOKEN_MISSING');
+      client.close();
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${adminPort()}/metrics`)).text();
+    expect(metrics).toContain('claimgate_checks_total{decision="deny",reason="ERR_TOKEN_MISSING",issuer="",route="(unmatched)"} 6');
+    expect(metrics).toMatch(/^claimgate_ready 1$/m);
+    const status = (await (await fetch(`http://127.0.0.1:${adminPort()}/status`)).json()) as { ready: boolean; workers: unknown[] };
+    expect(status.ready).toBe(true);
+    expect(status.workers).toHaveLength(2);
+    expect((await fetch(`http://127.0.0.1:${adminPort()}/readyz`)).status).toBe(200);
+  });
+
+  it('forwards SIGHUP to every worker, which reload the changed file', async () => {
+    writeFileSync(configFile, configText.replace('unmatched: authenticated', 'unmatched: deny'));
+    child.kill('SIGHUP');
+    await waitFor(() => count('config reloaded') === 2, 'both workers reloaded');
+    const client = createCheckClient(`127.0.0.1:${grpcPort()}`);
+    expect((await client.check({ path: '/x' })).reason).toBe('ERR_ROUTE_NOT_FOUND');
+    client.close();
+  });
+
+  it('replaces a worker that dies', async () => {
+    const victim = lines.find((l) => l.msg === 'claimgate listening')!.pid;
+    process.kill(victim, 'SIGKILL');
+    await waitFor(() => count('worker exited; starting a replacement') === 1 && count('claimgate listening') === 3, 'a replacement worker');
+    await waitFor(() => count('ready: signing keys available') >= 3, 'the replacement ready');
+  });
+
+  it('drains every worker on SIGTERM and exits 0', async () => {
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(count('stopped')).toBe(3);
+  });
+});
