@@ -75,6 +75,8 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     if (route === undefined && config.unmatched === 'deny') return deny('ERR_ROUTE_NOT_FOUND');
     const routeName = route?.name ?? '(unmatched)';
     if (route?.public) return allow(routeName, undefined);
+    // Lines the adapter could not read reach the upstream too: never decide on the rest of them.
+    if (view.incomplete === true) return deny('ERR_REQUEST_MALFORMED', { route: routeName });
 
     const extraction = extractToken(view, config.locations);
     if (extraction.kind === 'none') return deny('ERR_TOKEN_MISSING', { route: routeName });

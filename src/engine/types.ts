@@ -16,6 +16,11 @@ export interface RequestView {
   readonly headers: ReadonlyMap<string, readonly string[]>;
   /** Correlation id for logs (`x-request-id`), when present. */
   readonly requestId?: string;
+  /**
+   * Some header lines were not read (over the adapter's count or size caps). The upstream still
+   * receives them, and one may be a second credential, so no token is taken from such a request.
+   */
+  readonly incomplete?: boolean;
 }
 
 /** One header the upstream must receive with exactly this value (overwriting any client copy). */

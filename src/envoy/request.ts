@@ -32,12 +32,12 @@ export function toRequestView(req: CheckRequestMessage | null | undefined): Requ
     // Network (L4) filter requests and malformed messages carry no HTTP request.
     return { method: '', host: '', path: '', headers: EMPTY_HEADERS };
   }
-  const headers = readHeaders(http);
+  const { headers, incomplete } = readHeaders(http);
   const method = (stringOr(http.method) || firstValue(headers, ':method')).toUpperCase();
   const authority = stringOr(http.host) || firstValue(headers, ':authority') || firstValue(headers, 'host');
   const path = stringOr(http.path) || firstValue(headers, ':path');
   const requestId = firstValue(headers, 'x-request-id');
-  const view: RequestView = { method, host: hostWithoutPort(authority), path, headers };
+  const view: RequestView = { method, host: hostWithoutPort(authority), path, headers, ...(incomplete ? { incomplete: true } : {}) };
   return requestId === '' ? view : { ...view, requestId };
 }
 
@@ -53,45 +53,65 @@ function readHttp(req: CheckRequestMessage | null | undefined): HttpRequestMessa
 /**
  * Envoy fills either the `headers` map or, with `encode_raw_headers`, `header_map`. Prefer
  * `header_map` when it has entries: it keeps repeated headers apart and carries the raw bytes.
+ *
+ * `incomplete` is set when a header line was not read (past {@link MAX_HEADER_ENTRIES}, or a name or
+ * value over {@link MAX_HEADER_VALUE_BYTES}): the upstream still receives that line, which may be a
+ * second credential, so the engine must not decide on the lines it did read (it answers 400).
  */
-function readHeaders(http: HttpRequestMessage): Map<string, string[]> {
+function readHeaders(http: HttpRequestMessage): { headers: Map<string, string[]>; incomplete: boolean } {
   const headers = new Map<string, string[]>();
+  let incomplete = false;
   const entries = http.header_map?.headers;
   if (Array.isArray(entries) && entries.length > 0) {
+    if (entries.length > MAX_HEADER_ENTRIES) incomplete = true;
     const count = Math.min(entries.length, MAX_HEADER_ENTRIES);
-    for (let i = 0; i < count; i++) addHeader(headers, entries[i]?.key, headerMapValue(entries[i]));
-    return headers;
+    for (let i = 0; i < count; i++) {
+      const value = headerMapValue(entries[i]);
+      if (value === TOO_LARGE || !addHeader(headers, entries[i]?.key, value)) incomplete = true;
+    }
+    return { headers, incomplete };
   }
   const map = http.headers;
-  if (!isObject(map)) return headers;
+  if (!isObject(map)) return { headers, incomplete };
   let seen = 0;
   for (const name in map) {
     if (!Object.hasOwn(map, name)) continue;
-    if (++seen > MAX_HEADER_ENTRIES) break;
+    if (++seen > MAX_HEADER_ENTRIES) {
+      incomplete = true;
+      break;
+    }
     // A value here may be several headers joined with ','; it stays one value: splitting would
     // break values that legitimately contain commas, and a joined credential fails to parse.
-    addHeader(headers, name, map[name]);
+    if (!addHeader(headers, name, map[name])) incomplete = true;
   }
-  return headers;
+  return { headers, incomplete };
 }
+
+/** A raw_value over the byte cap (not decoded at all). */
+const TOO_LARGE = Symbol('too large');
 
 function headerMapValue(entry: HeaderValueMessage | undefined): unknown {
   if (!isObject(entry)) return undefined;
   const raw = entry.raw_value;
   if (raw instanceof Uint8Array && raw.length > 0) {
-    return raw.length > MAX_HEADER_VALUE_BYTES ? undefined : utf8.decode(raw);
+    return raw.length > MAX_HEADER_VALUE_BYTES ? TOO_LARGE : utf8.decode(raw);
   }
   // An empty header has neither field on the wire (zero values are not written).
   return typeof entry.value === 'string' ? entry.value : '';
 }
 
-function addHeader(headers: Map<string, string[]>, name: unknown, value: unknown): void {
-  if (typeof name !== 'string' || name === '' || typeof value !== 'string') return;
-  if (exceedsByteCap(name) || exceedsByteCap(value)) return;
+/**
+ * Adds one header line. Returns false only when a real line (string name and value) was dropped
+ * because of the byte cap; entries that are not header lines at all (no name, no value) are ignored.
+ */
+function addHeader(headers: Map<string, string[]>, name: unknown, value: unknown): boolean {
+  if (typeof name !== 'string' || name === '' || typeof value !== 'string') return true;
+  if (exceedsByteCap(name) || exceedsByteCap(value)) return false;
   const key = name.toLowerCase();
   const values = headers.get(key);
   if (values === undefined) headers.set(key, [value]);
   else values.push(value);
+  return true;
 }
 
 /** UTF-16 length ≤ UTF-8 length ≤ 3 × UTF-16 length, so the exact count is needed only in between. */
