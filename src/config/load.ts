@@ -51,19 +51,85 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
   return [`${formatPath(issue.path)}: ${issue.message}`];
 }
 
-/** Validates an already-parsed value; throws ConfigError with every problem found. */
+/** Validates an already-parsed value; throws ConfigError with every problem found (and nothing else). */
 export function validateConfig(raw: unknown, source = 'config'): Config {
-  const result = configSchema.safeParse(raw);
+  let result: ReturnType<typeof configSchema.safeParse>;
+  try {
+    result = configSchema.safeParse(raw);
+  } catch (error) {
+    // A value no YAML or JSON document produces (a throwing getter, a proxy, a cycle): still a config problem.
+    throw new ConfigError(source, [`(root): cannot be validated (${error instanceof Error ? error.message : String(error)})`]);
+  }
   if (result.success) return result.data;
   const problems = [...new Set(result.error.issues.flatMap(describeIssue))];
   throw new ConfigError(source, problems);
 }
 
-/** Parses YAML/JSON text; syntax errors and duplicate keys are reported with line numbers. */
-export function parseConfigText(text: string, source = 'config'): Config {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(source, doc.errors.map((e) => `syntax: ${e.message.split('\n')[0]}`));
+/**
+ * Deepest nesting a config file may have, counted as the column its content starts at (block
+ * indentation, `- ` and `? ` indicators included) and as open `[` / `{` flow collections. Real configs
+ * stay far below; the YAML parser recurses per level and, close to the stack limit, V8 can abort
+ * the whole process (a fatal error, not an exception), so the text is measured before it is parsed.
+ */
+export const MAX_CONFIG_INDENT = 256;
+export const MAX_CONFIG_FLOW_DEPTH = 64;
+
+/** A line number and problem when the text nests deeper than the parser should be asked to go. */
+function nestingProblem(text: string): string | undefined {
+  let flow = 0;
+  let quote: '"' | "'" | undefined;
+  let line = 1;
+  let lineStart = true;
+  let column = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n') {
+      line++;
+      lineStart = true;
+      column = 0;
+      continue;
+    }
+    if (lineStart && quote === undefined) {
+      // Leading spaces and block indicators ("- ", "? ", ": ") all push the content to the right.
+      if (c === ' ' || ((c === '-' || c === '?' || c === ':') && (text[i + 1] === ' ' || text[i + 1] === '\n'))) {
+        if (++column > MAX_CONFIG_INDENT) return `syntax: line ${line}: nested too deeply (content starts past column ${MAX_CONFIG_INDENT})`;
+        continue;
+      }
+      lineStart = false;
+    }
+    if (quote !== undefined) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    const prev = i === 0 ? '\n' : text[i - 1]!;
+    const atTokenStart = prev === ' ' || prev === '\t' || prev === '\n' || prev === '[' || prev === '{' || prev === ',' || prev === ':';
+    if ((c === '"' || c === "'") && atTokenStart) quote = c;
+    else if (c === '#' && atTokenStart) {
+      const end = text.indexOf('\n', i);
+      i = (end === -1 ? text.length : end) - 1;
+    } else if (c === '[' || c === '{') {
+      if (++flow > MAX_CONFIG_FLOW_DEPTH) return `syntax: line ${line}: nested too deeply (more than ${MAX_CONFIG_FLOW_DEPTH} open [ or {)`;
+    } else if ((c === ']' || c === '}') && flow > 0) flow--;
   }
-  return validateConfig(doc.toJS({ maxAliasCount: 100 }), source);
+  return undefined;
+}
+
+/** Parses YAML/JSON text; syntax errors and duplicate keys are reported with line numbers. Throws only ConfigError. */
+export function parseConfigText(text: string, source = 'config'): Config {
+  const tooDeep = nestingProblem(text);
+  if (tooDeep !== undefined) throw new ConfigError(source, [tooDeep]);
+  let value: unknown;
+  try {
+    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+    if (doc.errors.length > 0) {
+      throw new ConfigError(source, doc.errors.map((e) => `syntax: ${e.message.split('\n')[0]}`));
+    }
+    // toJS throws (ReferenceError) on an unresolved alias and on alias expansion past maxAliasCount.
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(source, [`syntax: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`]);
+  }
+  return validateConfig(value, source);
 }
