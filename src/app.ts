@@ -17,6 +17,7 @@ import { startGrpcServer, type DecisionObserver, type GrpcServer } from './envoy
 import { createKeySource, type KeySource, type KeySourceDeps } from './keys/key-source.js';
 import { silentLogger, type Logger } from './log.js';
 import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from './http/server.js';
+import { compileClientCheck, grpcServerCredentials } from './net/tls.js';
 import { startAdminServer, type AdminServer, type AdminStatus } from './ops/admin-server.js';
 import { createDecisionLogger } from './ops/decision-log.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
@@ -136,7 +137,16 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     options.observe?.(view, decision, startedNs);
   };
 
-  const grpc = await startGrpcServer({ address: initial.server.grpc_address, decider: () => current.decide, observe });
+  const grpcTls = initial.tls === undefined ? undefined : await grpcServerCredentials(initial.tls);
+  const grpc = await startGrpcServer({
+    address: initial.server.grpc_address,
+    decider: () => current.decide,
+    observe,
+    ...(grpcTls === undefined ? {} : { credentials: grpcTls.credentials, clientAllowed: compileClientCheck(initial.tls?.allowed_clients) }),
+  }).catch((e: Error) => {
+    grpcTls?.stop();
+    throw e;
+  });
   const status = (): AdminStatus => ({ ready: ready(), config_loaded_at: current.loadedAt.toISOString(), issuers: [...current.sources.values()].map((s) => s.state()) });
   let admin: AdminServer | undefined;
   if (options.admin !== false) {
@@ -150,6 +160,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       });
     } catch (e) {
       await grpc.shutdown(0);
+      grpcTls?.stop();
       for (const source of current.sources.values()) source.close();
       throw e;
     }
@@ -159,10 +170,11 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   if (initial.http !== undefined) {
     try {
       frontDoor = await startHttpFrontDoor(
-        frontDoorOptionsFromConfig(initial.http, { decider: () => current.decide, realm: () => current.config.realm, observe, logger: log }),
+        frontDoorOptionsFromConfig(initial.http, { decider: () => current.decide, realm: () => current.config.realm, observe, logger: log, tls: initial.tls }),
       );
     } catch (e) {
       await Promise.all([grpc.shutdown(0), admin?.close()]);
+      grpcTls?.stop();
       for (const source of current.sources.values()) source.close();
       throw e;
     }
@@ -209,9 +221,12 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     for (const key of ['grpc_address', 'admin_address'] as const) {
       if (config.server[key] !== old.config.server[key]) log.warn({ setting: `server.${key}` }, 'listen address changes take effect on restart only');
     }
-    if (JSON.stringify(config.http) !== JSON.stringify(old.config.http)) log.warn({ setting: 'http' }, 'http front door changes take effect on restart only');
+    for (const key of ['http', 'tls'] as const) {
+      if (JSON.stringify(config[key]) !== JSON.stringify(old.config[key])) log.warn({ setting: key }, `${key} settings take effect on restart only (certificate files are re-read on their own)`);
+    }
     metrics.observeReload('success', Date.now());
     log.info({ issuers: config.issuers.map((i) => i.name), routes: config.routes.length, new_key_sources: next.fresh.length }, 'config reloaded');
+    updateHealth();
     void settledOf(current);
     return { ok: true, changed: true };
   };
@@ -259,6 +274,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       clearInterval(readinessTimer);
       updateHealth();
       await Promise.all([grpc.shutdown(graceMs), frontDoor?.close(graceMs)]);
+      grpcTls?.stop();
       await admin?.close();
       for (const source of current.sources.values()) source.close();
     },

@@ -75,9 +75,9 @@ export interface CheckClient {
   close(): void;
 }
 
-export function createCheckClient(address: string): CheckClient {
+export function createCheckClient(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}): CheckClient {
   const Client = grpc.makeGenericClientConstructor(loadAuthorizationService(), 'Authorization');
-  const client = new Client(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+  const client = new Client(address, credentials, options) as unknown as grpc.Client & {
     Check(req: CheckRequestMessage, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: CheckResponseMessage) => void): void;
   };
   return {

@@ -232,6 +232,27 @@ export const configSchema = z
         include_subject: z.boolean().default(true),
       })
       .default({ level: 'info', allow_sample_rate: 1, include_subject: true }),
+    /** TLS (and mutual TLS) for the gRPC and HTTP listeners the proxies call; the admin listener stays separate. */
+    tls: z
+      .strictObject({
+        cert_file: nonEmpty('file path'),
+        key_file: nonEmpty('file path'),
+        /** CA bundle for client certificates: set it and every caller must present a certificate it signed. */
+        client_ca_file: nonEmpty('file path').optional(),
+        /** Client identities allowed to call: `spiffe://…`, `uri:…`, `dns:…` or `cn:…`, exact match. */
+        allowed_clients: z
+          .array(z.string().regex(/^(spiffe:\/\/|uri:|dns:|cn:).+/, { error: 'must start with spiffe://, uri:, dns: or cn:' }))
+          .min(1)
+          .optional(),
+        /** How often certificate files are re-read, so rotation needs no restart. */
+        reload_interval_seconds: z.number().min(1).max(86400).default(60),
+      })
+      .superRefine((t, ctx) => {
+        if (t.allowed_clients !== undefined && t.client_ca_file === undefined) {
+          ctx.addIssue({ code: 'custom', message: 'needs client_ca_file: identities are only trusted from verified client certificates', path: ['allowed_clients'] });
+        }
+      })
+      .optional(),
     token_cache: z
       .strictObject({
         /** Verified tokens kept; 0 turns the cache (positive and negative) off. */

@@ -46,6 +46,7 @@ export const REASONS = {
 
   ERR_INSUFFICIENT_SCOPE: { outcome: 'deny', status: 403, bearerError: 'insufficient_scope', title: 'token lacks what the route requires' },
   ERR_ROUTE_NOT_FOUND: { outcome: 'deny', status: 403, title: 'no route matches the request and the default is deny' },
+  ERR_CLIENT_NOT_ALLOWED: { outcome: 'deny', status: 403, title: 'the caller is not an allowed proxy (client certificate identity)' },
 
   ERR_JWKS_UNAVAILABLE: { outcome: 'error', status: 503, title: 'signing keys of the issuer are unavailable' },
   ERR_OVERLOADED: { outcome: 'error', status: 503, title: 'server is overloaded' },

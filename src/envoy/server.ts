@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import type { ClientCheck } from '../net/tls.js';
 import type { Decide } from '../engine/decide.js';
 import { REASONS } from '../engine/reasons.js';
 import type { Decision, RequestView } from '../engine/types.js';
@@ -24,6 +25,8 @@ export interface GrpcServerOptions {
   /** Largest CheckRequest accepted (bytes). */
   readonly maxReceiveMessageBytes?: number;
   readonly credentials?: grpc.ServerCredentials;
+  /** With mutual TLS: whether the caller's verified certificate names an allowed proxy. */
+  readonly clientAllowed?: ClientCheck;
 }
 
 export interface GrpcServer {
@@ -66,12 +69,18 @@ export async function answerCheck(request: CheckRequestMessage, decide: Decide, 
 }
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const clientAllowed = options.clientAllowed;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024,
   });
   server.addService(loadAuthorizationService(), {
     Check(call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>, callback: grpc.sendUnaryData<CheckResponseMessage>) {
+      // A caller that is not an allowed proxy gets no decision at all, only a transport-level refusal.
+      if (clientAllowed !== undefined && !clientAllowed(call.getAuthContext()?.sslPeerCertificate)) {
+        callback({ code: grpc.status.PERMISSION_DENIED, details: 'client certificate identity is not allowed' });
+        return;
+      }
       void answerCheck(call.request ?? {}, options.decider(), options.observe).then((response) => callback(null, response));
     },
   });

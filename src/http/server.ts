@@ -9,12 +9,16 @@
  * Nothing from a request (and never a token) is logged.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { bearerChallenge } from '../engine/answer.js';
 import type { Decide } from '../engine/decide.js';
 import type { Decision, DenyDecision, RequestView } from '../engine/types.js';
 import { INTERNAL_ERROR_DECISION, type DecisionObserver } from '../envoy/server.js';
+import { REASONS } from '../engine/reasons.js';
 import { silentLogger, type Logger } from '../log.js';
+import { compileClientCheck, readSecureContextOptions, watchSecureContext, type TlsConfig } from '../net/tls.js';
 import { endpointOf, envoyView, forwardAuthView, PROBLEMS, type ViewResult } from './request.js';
 import { DETAIL_HEADER, toHttpAnswer, type FrontDoorMode, type HttpAnswer } from './response.js';
 import { compileTrust, type PeerTrust } from './trust.js';
@@ -47,6 +51,8 @@ export interface HttpFrontDoorOptions {
   readonly realm?: string | (() => string);
   readonly observe?: DecisionObserver;
   readonly logger?: Logger;
+  /** Serve HTTPS (optionally mutual TLS) with certificates re-read from files. */
+  readonly tls?: TlsConfig;
 }
 
 export interface HttpFrontDoor {
@@ -58,7 +64,7 @@ export interface HttpFrontDoor {
 /** Maps the `http` config block (snake_case) onto options. */
 export function frontDoorOptionsFromConfig(
   http: { address: string; envoy_path_prefix: string; forward_auth_path: string; trusted_proxies: readonly string[] },
-  rest: Pick<HttpFrontDoorOptions, 'decider' | 'realm' | 'observe' | 'logger'>,
+  rest: Pick<HttpFrontDoorOptions, 'decider' | 'realm' | 'observe' | 'logger' | 'tls'>,
 ): HttpFrontDoorOptions {
   return {
     address: http.address,
@@ -147,7 +153,13 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
   const realmOf = typeof options.realm === 'function' ? options.realm : () => (options.realm as string | undefined) ?? 'claimgate';
   const log = options.logger ?? silentLogger;
 
+  const clientAllowed = compileClientCheck(options.tls?.allowed_clients);
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (clientAllowed !== undefined && !clientAllowed((req.socket as TLSSocket).getPeerCertificate())) {
+      const decision: DenyDecision = { outcome: 'deny', reason: 'ERR_CLIENT_NOT_ALLOWED', status: REASONS.ERR_CLIENT_NOT_ALLOWED.status };
+      send(res, { answer: toHttpAnswer(decision, 'forward-auth'), close: true }, req.method === 'HEAD');
+      return;
+    }
     let bodyBytes = 0;
     let refusedBody = false;
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -204,10 +216,13 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
     })();
   };
 
-  const server: Server = createServer(
-    { maxHeaderSize: MAX_HEAD_BYTES, requestTimeout: 10_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
-    handle,
-  );
+  const serverOptions = { maxHeaderSize: MAX_HEAD_BYTES, requestTimeout: 10_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };
+  const tlsServer = options.tls === undefined ? undefined : createHttpsServer({ ...serverOptions, ...readSecureContextOptions(options.tls) }, handle);
+  const server: Server = tlsServer ?? createServer(serverOptions, handle);
+  const stopTlsWatch =
+    tlsServer === undefined || options.tls === undefined
+      ? () => undefined
+      : watchSecureContext(options.tls, (ctx) => tlsServer.setSecureContext(ctx), (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'));
   // Header lines beyond this are dropped by Node; one more than the adapter accepts lets it notice.
   server.maxHeadersCount = 201;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -239,6 +254,7 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
   return {
     port: boundPort,
     close(graceMs = 1000) {
+      stopTlsWatch();
       return new Promise<void>((resolve) => {
         let done = false;
         const finish = () => {

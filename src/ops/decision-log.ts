@@ -21,7 +21,8 @@ const MAX_REQUEST_ID = 128;
 export function createDecisionLogger(log: Logger, options: DecisionLogOptions): DecisionLogger {
   const random = options.random ?? Math.random;
   return (view, decision, seconds) => {
-    if (!log.isLevelEnabled('info')) return;
+    // Errors are logged at warn, everything else at info: check the level the line would use.
+    if (!log.isLevelEnabled(decision.outcome === 'error' ? 'warn' : 'info')) return;
     if (decision.outcome === 'allow' && options.allowSampleRate < 1 && random() >= options.allowSampleRate) return;
     const line = {
       decision: decision.outcome,
