@@ -41,7 +41,7 @@ export interface Refusal {
 export type ViewResult = { readonly ok: true; readonly view: RequestView } | Refusal;
 
 export const PROBLEMS = {
-  tooManyHeaders: 'too many request headers',
+  tooManyHeaders: 'too many request headers, or a header line over the size cap',
   untrustedPeer: 'forward-auth request from a peer that is not in http.trusted_proxies',
   missingMethod: 'forward-auth request without X-Forwarded-Method or X-Original-Method',
   missingUri: 'forward-auth request without X-Forwarded-Uri or X-Original-URI',
@@ -83,9 +83,9 @@ export function endpointOf(url: string, envoyPathPrefix: string, forwardAuthPath
 }
 
 /**
- * Lower-case name → every value, in order. Values (or names) over the byte cap are dropped, as in
- * the gRPC adapter. Returns undefined when there are more header lines than {@link MAX_HEADER_ENTRIES}:
- * silently dropping the rest could drop a second credential.
+ * Lower-case name → every value, in order. Returns undefined when there are more header lines than
+ * {@link MAX_HEADER_ENTRIES} or a name or value is over the byte cap: silently dropping a line could
+ * drop a second credential that the upstream would still receive.
  */
 export function readHeaders(rawHeaders: readonly string[]): Map<string, string[]> | undefined {
   if (rawHeaders.length / 2 > MAX_HEADER_ENTRIES) return undefined;
@@ -94,7 +94,7 @@ export function readHeaders(rawHeaders: readonly string[]): Map<string, string[]
     const name = rawHeaders[i];
     const value = rawHeaders[i + 1];
     if (typeof name !== 'string' || typeof value !== 'string' || name === '') continue;
-    if (name.length > MAX_HEADER_VALUE_BYTES || value.length > MAX_HEADER_VALUE_BYTES) continue;
+    if (name.length > MAX_HEADER_VALUE_BYTES || value.length > MAX_HEADER_VALUE_BYTES) return undefined;
     const key = name.toLowerCase();
     const values = headers.get(key);
     if (values === undefined) headers.set(key, [value]);

@@ -58,6 +58,9 @@ export interface KeySource {
   whenSettled(): Promise<void>;
 }
 
+/** Skipped keys logged one by one per change of the key set; the rest are counted in one line. */
+export const MAX_SKIPPED_KEYS_LOGGED = 10;
+
 export type LogLevel = 'warn' | 'info' | 'error';
 
 export interface KeySourceDeps {
@@ -396,7 +399,9 @@ class IssuerKeySource implements KeySource {
   private reportSkipped(skipped: readonly SkippedKey[]): void {
     // Log skipped keys when the list changes, not on every refresh of the same set.
     if (JSON.stringify(skipped) !== JSON.stringify(this.skipped)) {
-      for (const key of skipped) this.log('warn', 'JWK skipped', { issuer: this.issuer.name, kid: key.kid, reason: key.reason });
+      // A hostile or broken key set can hold thousands of bad keys: log a few, then one summary line.
+      for (const key of skipped.slice(0, MAX_SKIPPED_KEYS_LOGGED)) this.log('warn', 'JWK skipped', { issuer: this.issuer.name, kid: key.kid?.slice(0, 128), reason: key.reason });
+      if (skipped.length > MAX_SKIPPED_KEYS_LOGGED) this.log('warn', 'more JWKs skipped', { issuer: this.issuer.name, count: skipped.length - MAX_SKIPPED_KEYS_LOGGED });
     }
     this.skipped = skipped;
   }

@@ -89,3 +89,12 @@ describe('the http config block', () => {
     else expect(attempt).toThrow();
   });
 });
+
+describe('readHeaders refuses rather than drops', () => {
+  it('refuses a request with a header line over the size cap, so a second credential cannot hide in it', async () => {
+    const { readHeaders, MAX_HEADER_VALUE_BYTES } = await import('../../src/http/request.js');
+    const lines = ['authorization', 'Bearer a.b.c', 'authorization', `Basic ${'Q'.repeat(MAX_HEADER_VALUE_BYTES + 1)}`];
+    expect(readHeaders(lines)).toBeUndefined();
+    expect(readHeaders(lines.slice(0, 2))?.get('authorization')).toEqual(['Bearer a.b.c']);
+  });
+});
