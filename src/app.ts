@@ -20,6 +20,7 @@ import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } fr
 import { compileClientCheck, grpcServerCredentials } from './net/tls.js';
 import { startAdminServer, type AdminServer, type AdminStatus } from './ops/admin-server.js';
 import { createDecisionLogger } from './ops/decision-log.js';
+import { limitConcurrency } from './ops/concurrency.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { VERSION } from './version.js';
 
@@ -52,7 +53,7 @@ export interface Claimgate {
   compiled(): CompiledConfig;
   /** Key sources of the current config, by issuer name. */
   keySources(): ReadonlyMap<string, KeySource>;
-  /** The decider of the current config (protocol adapters call it once per request). */
+  /** The decider adapters use: the current config's, behind the concurrency bound. */
   decider(): Decide;
   /** The readiness policy holds and the server is not draining. */
   ready(): boolean;
@@ -137,10 +138,13 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     options.observe?.(view, decision, startedNs);
   };
 
+  // One bound for every adapter of this process; it reads the current config's decider per Check.
+  const limit = limitConcurrency(() => current.decide, initial.server.max_concurrent_checks);
+  metrics.setInFlight(limit.inFlight);
   const grpcTls = initial.tls === undefined ? undefined : await grpcServerCredentials(initial.tls);
   const grpc = await startGrpcServer({
     address: initial.server.grpc_address,
-    decider: () => current.decide,
+    decider: () => limit.decide,
     observe,
     ...(grpcTls === undefined ? {} : { credentials: grpcTls.credentials, clientAllowed: compileClientCheck(initial.tls?.allowed_clients) }),
   }).catch((e: Error) => {
@@ -170,7 +174,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   if (initial.http !== undefined) {
     try {
       frontDoor = await startHttpFrontDoor(
-        frontDoorOptionsFromConfig(initial.http, { decider: () => current.decide, realm: () => current.config.realm, observe, logger: log, tls: initial.tls }),
+        frontDoorOptionsFromConfig(initial.http, { decider: () => limit.decide, realm: () => current.config.realm, observe, logger: log, tls: initial.tls }),
       );
     } catch (e) {
       await Promise.all([grpc.shutdown(0), admin?.close()]);
@@ -239,7 +243,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     metrics,
     compiled: () => current.compiled,
     keySources: () => current.sources,
-    decider: () => current.decide,
+    decider: () => limit.decide,
     ready,
     status,
     whenSettled: () => settledOf(current),

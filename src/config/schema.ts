@@ -219,10 +219,12 @@ export const configSchema = z
         shutdown_grace_ms: z.number().int().min(0).max(120000).default(10000),
         /** Reload when the config file changes (also on SIGHUP, always). */
         watch_config: z.boolean().default(true),
+        /** Checks in flight per process (worker) before new ones get ERR_OVERLOADED (503); 0 = no bound. */
+        max_concurrent_checks: z.number().int().min(0).max(1_000_000).default(2000),
         /** Worker processes sharing the listeners (node:cluster); `auto` = one per available core. */
         workers: z.union([z.number().int().min(1).max(256), z.literal('auto')], { error: 'must be a number of workers (1-256) or auto' }).default(1),
       })
-      .default({ grpc_address: '127.0.0.1:9001', admin_address: '127.0.0.1:9090', check_deadline_ms: 150, readiness: 'all_issuers', shutdown_grace_ms: 10000, watch_config: true, workers: 1 }),
+      .default({ grpc_address: '127.0.0.1:9001', admin_address: '127.0.0.1:9090', check_deadline_ms: 150, readiness: 'all_issuers', shutdown_grace_ms: 10000, watch_config: true, max_concurrent_checks: 2000, workers: 1 }),
     logging: z
       .strictObject({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -28,6 +28,8 @@ export interface Metrics {
   /** Key sources whose state the per-issuer gauges report at scrape time. */
   setKeySources(sources: () => Iterable<KeySource>): void;
   setReady(ready: () => boolean): void;
+  /** Checks currently in flight (behind the concurrency bound). */
+  setInFlight(inFlight: () => number): void;
 }
 
 export function createMetrics(build: BuildInfo, options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -111,6 +113,16 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
   perIssuer('claimgate_issuer_skipped_keys', 'Keys skipped by key hygiene checks in the last loaded set.', 'max', (s) => s.skippedKeys);
   perIssuer('claimgate_issuer_next_refresh_timestamp_seconds', 'Unix time of the next scheduled key refresh.', 'min', (s) => (s.nextRefreshAt === undefined ? undefined : s.nextRefreshAt / 1000));
 
+  let inFlight: () => number = () => 0;
+  new Gauge({
+    name: 'claimgate_checks_in_flight',
+    help: 'Checks being decided right now (summed over workers); compare with server.max_concurrent_checks.',
+    registers: [registry],
+    collect() {
+      this.set(inFlight());
+    },
+  });
+
   let ready: () => boolean = () => false;
   new Gauge({
     name: 'claimgate_ready',
@@ -159,6 +171,9 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     },
     setKeySources(sources) {
       keySources = sources;
+    },
+    setInFlight(fn) {
+      inFlight = fn;
     },
     setReady(fn) {
       ready = fn;

@@ -1,0 +1,35 @@
+/**
+ * Bounded concurrency: at most `max` Checks in flight per process, shared by every adapter. Past the
+ * bound a Check is answered at once with an error answer (ERR_OVERLOADED, 503 / UNAVAILABLE) instead
+ * of queuing without limit — never an allow, and never a transport error that Envoy's
+ * failure_mode_allow would judge.
+ */
+import type { Decide } from '../engine/decide.js';
+import { REASONS } from '../engine/reasons.js';
+import type { Decision } from '../engine/types.js';
+
+export const OVERLOADED_DECISION: Decision = Object.freeze({ outcome: 'error', reason: 'ERR_OVERLOADED', status: REASONS.ERR_OVERLOADED.status });
+
+export interface ConcurrencyLimit {
+  /** A decider that counts itself in and out; it reads `current()` once per Check. */
+  readonly decide: Decide;
+  inFlight(): number;
+}
+
+/** `max` 0 means no bound. */
+export function limitConcurrency(current: () => Decide, max: number): ConcurrencyLimit {
+  let inFlight = 0;
+  return {
+    inFlight: () => inFlight,
+    async decide(view) {
+      if (max > 0 && inFlight >= max) return OVERLOADED_DECISION;
+      const decide = current();
+      inFlight++;
+      try {
+        return await decide(view);
+      } finally {
+        inFlight--;
+      }
+    },
+  };
+}
