@@ -18,6 +18,7 @@ import type { Decision, DenyDecision, RequestView } from '../engine/types.js';
 import { INTERNAL_ERROR_DECISION, type DecisionObserver } from '../envoy/server.js';
 import { REASONS } from '../engine/reasons.js';
 import { silentLogger, type Logger } from '../log.js';
+import { parseListenAddress } from '../net/address.js';
 import { compileClientCheck, readSecureContextOptions, watchSecureContext, type TlsConfig } from '../net/tls.js';
 import { endpointOf, envoyView, forwardAuthView, PROBLEMS, type ViewResult } from './request.js';
 import { DETAIL_HEADER, toHttpAnswer, type FrontDoorMode, type HttpAnswer } from './response.js';
@@ -126,14 +127,6 @@ export async function answerHttp(
   return detail === undefined ? { answer } : { answer, detail };
 }
 
-function parseAddress(address: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(address);
-  if (!m) throw new Error(`http.address must be host:port, got ${JSON.stringify(address)}`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`http.address has an invalid port: ${address}`);
-  return { host: (m[1] ?? m[2]) as string, port };
-}
-
 function send(res: ServerResponse, handled: Handled, head: boolean): void {
   if (res.headersSent || res.destroyed) return;
   const { answer } = handled;
@@ -146,7 +139,7 @@ function send(res: ServerResponse, handled: Handled, head: boolean): void {
 }
 
 export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise<HttpFrontDoor> {
-  const { host, port } = parseAddress(options.address);
+  const { host, port } = parseListenAddress(options.address);
   const envoyPathPrefix = options.envoyPathPrefix ?? HTTP_DEFAULTS.envoyPathPrefix;
   const forwardAuthPath = options.forwardAuthPath ?? HTTP_DEFAULTS.forwardAuthPath;
   const trust = compileTrust(options.trustedProxies ?? HTTP_DEFAULTS.trustedProxies);

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeySourceState } from '../keys/key-source.js';
+import { parseListenAddress } from '../net/address.js';
 
 export interface AdminServerOptions {
   readonly address: string;
@@ -27,11 +28,6 @@ export interface AdminStatus {
 export interface AdminServer {
   readonly port: number;
   close(): Promise<void>;
-}
-
-export function splitHostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(i + 1)) };
 }
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
@@ -67,7 +63,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     send(404, 'text/plain', 'not found\n');
   });
   server.keepAliveTimeout = 5000;
-  const { host, port } = splitHostPort(options.address);
+  const { host, port } = parseListenAddress(options.address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => reject(new Error(`cannot listen on ${options.address}: ${e.message}`)));
     server.listen(port, host, resolve);

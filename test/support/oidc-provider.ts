@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import type { Provider as ProviderInstance } from 'oidc-provider';
+import { closeServer, listen } from './listen.js';
 
 /** The resource server (audience) claimgate protects in the tests. */
 export const DEFAULT_AUDIENCE = 'https://api.example.com';
@@ -262,20 +263,3 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
   return idp;
 }
 
-function listen(server: Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
