@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,11 @@ import { commandExists, freePort, startPinned, treeCpuSeconds, waitForHttp200, t
 import { CHECK_PATH, probeGrpc, probeHttp, scrapeCounters, type ServerCounters } from './lib/probe.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** node flags for a server: `--cpu-prof` into --profile DIR when asked. */
+function profileFlags(id: string): string[] {
+  return opts.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(opts.profile), '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`];
+}
 /** Repository root (this file runs from dist-bench/bench/). */
 const ROOT = resolve(HERE, '../..');
 const CLAIMGATE_CLI = join(ROOT, 'dist/cli.js');
@@ -44,6 +49,11 @@ const { values: opts, positionals } = parseArgs({
     warmup: { type: 'string' },
     'server-cpu': { type: 'string', default: '0' },
     'load-cpu': { type: 'string', default: '1' },
+    /** Diagnostics: claimgate's logging.level and logging.allow_sample_rate (default info and 0). */
+    'log-level': { type: 'string', default: 'info' },
+    'allow-sample-rate': { type: 'string', default: '0' },
+    /** Write a V8 CPU profile of every server into this directory (node --cpu-prof). */
+    profile: { type: 'string' },
   },
 });
 const suite = positionals[0] ?? 'scenarios';
@@ -102,7 +112,7 @@ function bareServer(id: string, title: string, verify: boolean): Scenario {
     id,
     title,
     async start(ctx) {
-      const proc = startPinned(SERVER_CPU, process.execPath, [join(HERE, 'servers/bare-grpc.js'), ...(verify ? ['--verify', ctx.verifyMaterial] : [])], join(ctx.work, `${id}.stderr`));
+      const proc = startPinned(SERVER_CPU, process.execPath, [...profileFlags(id), join(HERE, 'servers/bare-grpc.js'), ...(verify ? ['--verify', ctx.verifyMaterial] : [])], join(ctx.work, `${id}.stderr`));
       const port = Number((await proc.waitForLine(/^ready (\d+)$/, 15000))[1]);
       return { proc, url: `http://127.0.0.1:${port}${CHECK_PATH}`, h1: false, dataFile: ctx.frames.rs256, headers: GRPC_HEADERS };
     },
@@ -125,8 +135,8 @@ function claimgateConfig(ctx: Context, ports: { grpc: number; admin: number; htt
     `  admin_address: "127.0.0.1:${ports.admin}"`,
     '  watch_config: false',
     'logging:',
-    '  level: info',
-    '  allow_sample_rate: 0',
+    `  level: ${opts['log-level']}`,
+    `  allow_sample_rate: ${Number(opts['allow-sample-rate'])}`,
     ...(v.cacheEntries === undefined ? [] : ['token_cache:', `  max_entries: ${v.cacheEntries}`]),
     'issuers:',
     '  - name: bench',
@@ -168,7 +178,7 @@ function claimgateScenario(id: string, title: string, token: 'rs256' | 'es256' |
       const ports = { grpc: await freePort(), admin: await freePort(), ...(v.http ? { http: await freePort() } : {}) };
       const configFile = join(ctx.work, `${id}.yaml`);
       writeFileSync(configFile, claimgateConfig(ctx, ports, v));
-      const proc = startPinned(SERVER_CPU, process.execPath, [CLAIMGATE_CLI, 'serve', '--config', configFile], join(ctx.work, `${id}.stderr`));
+      const proc = startPinned(SERVER_CPU, process.execPath, [...profileFlags(id), CLAIMGATE_CLI, 'serve', '--config', configFile], join(ctx.work, `${id}.stderr`));
       await waitForHttp200(`http://127.0.0.1:${ports.admin}/readyz`, 15000, () => proc.child.exitCode === null);
       if (ports.http !== undefined) {
         return {
@@ -205,7 +215,7 @@ const tutorialScenario: Scenario = {
     const proc = startPinned(
       SERVER_CPU,
       process.execPath,
-      [join(HERE, 'servers/tutorial-http.js'), '--jwks-uri', ctx.jwksUrl, '--issuer', ISSUER, '--audience', AUDIENCE, '--scope', REQUIRED_SCOPE, '--prefix', ROUTE_PREFIX],
+      [...profileFlags('F-tutorial'), join(HERE, 'servers/tutorial-http.js'), '--jwks-uri', ctx.jwksUrl, '--issuer', ISSUER, '--audience', AUDIENCE, '--scope', REQUIRED_SCOPE, '--prefix', ROUTE_PREFIX],
       join(ctx.work, 'F-tutorial.stderr'),
     );
     const port = Number((await proc.waitForLine(/^ready (\d+)$/, 15000))[1]);
@@ -387,6 +397,14 @@ function ratios(results: readonly ScenarioResult[]): Ratio[] {
   add('C/A2 RPS (-c4 -m16)', div(rps('C'), rps('A2')), '>=', 0.85);
   add('E/A RPS (-c4 -m16)', div(rps('E'), rps('A')), '>=', 0.8);
   add('F claimgate / F tutorial RPS (h1 -c64)', div(rps('F-claimgate'), rps('F-tutorial')), '>=', 2);
+  // Informational: the same comparisons by server CPU per Check (capacity per core), which a busy
+  // shared machine distorts less than RPS.
+  const cpu = (id: string) => by(id)?.loaded?.serverCpuUsPerRequest.median;
+  const info = (name: string, value: number | undefined, op: '>=' | '<=', limit: number) => add(`${name} [CPU/Check]`, value, op, limit);
+  info('A/B CPU per Check (-c4 -m16)', div(cpu('A'), cpu('B')), '>=', 0.9);
+  info('A2/C CPU per Check (-c4 -m16)', div(cpu('A2'), cpu('C')), '>=', 0.85);
+  info('A/E CPU per Check (-c4 -m16)', div(cpu('A'), cpu('E')), '>=', 0.8);
+  info('F tutorial / F claimgate CPU per Check', div(cpu('F-tutorial'), cpu('F-claimgate')), '>=', 2);
   const bp50 = by('B')?.unloaded?.p50Ms.median;
   const ap50 = by('A')?.unloaded?.p50Ms.median;
   add('unloaded p50 B − A (-c1 -m1)', bp50 === undefined || ap50 === undefined ? undefined : bp50 - ap50, '<=', 0.05, ' ms');
@@ -420,7 +438,7 @@ function printTable(results: readonly ScenarioResult[], rs: readonly Ratio[]): v
     else console.log(row.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
   }
   console.log('');
-  for (const r of rs) console.log(`${r.name.padEnd(42)} ${f(r.value, 3).padStart(8)}   target ${r.target.padEnd(10)} ${r.met ? 'met' : 'NOT met'}`);
+  for (const r of rs) console.log(`${r.name.padEnd(52)} ${f(r.value, 3).padStart(8)}   target ${r.target.padEnd(10)} ${r.met ? 'met' : 'NOT met'}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -538,13 +556,18 @@ async function runScenarios(): Promise<{ results: ScenarioResult[]; ratios: Rati
 
 async function main(): Promise<void> {
   const started = new Date();
-  const command = `npm run bench --${suite === 'scenarios' ? '' : ` ${suite}`}${QUICK ? ' --quick' : ''}${opts.only ? ` --only ${opts.only}` : ''}`;
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   const out: Record<string, unknown> = {
     date: started.toISOString(),
     command,
     mode: QUICK ? 'quick' : 'full',
-    settings: { reps: REPS, durationS: DURATION_S, warmupS: WARMUP_S, loaded: LOADED, loadedHttp1: LOADED_H1, unloaded: UNLOADED },
+    settings: {
+      reps: REPS, durationS: DURATION_S, warmupS: WARMUP_S, loaded: LOADED, loadedHttp1: LOADED_H1, unloaded: UNLOADED,
+      claimgateLogging: { level: opts['log-level'], allow_sample_rate: Number(opts['allow-sample-rate']) },
+    },
     machine: machine(),
+    /** 1/5/15-minute load averages: a shared machine busy with other work skews every figure. */
+    loadavgStart: loadavg(),
   };
   console.log(`claimgate bench (${out.mode}): ${JSON.stringify(out.machine)}`);
   if (suite === 'scenarios' || suite === 'all') {
@@ -568,6 +591,7 @@ async function main(): Promise<void> {
     const bounded = runChildJson('token-cache-memory.js', flags, ['--entries', entries, '--max-bytes', String(QUICK ? 4 * 1024 * 1024 : 64 * 1024 * 1024)]);
     out.tokenCacheMemory = { unbounded, bounded };
   }
+  out.loadavgEnd = loadavg();
   out.finished = new Date().toISOString();
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
