@@ -1,6 +1,6 @@
 /**
- * deploy/kubernetes (kustomize base + prometheus-operator overlay), deploy/istio and deploy/envoy-gateway,
- * checked offline:
+ * deploy/kubernetes (kustomize base + prometheus-operator and mtls overlays), deploy/istio and
+ * deploy/envoy-gateway, checked offline:
  *  - `kubectl kustomize` (kubectl's built-in kustomize; kubectl comes with this kind of machine image)
  *    renders the base and the overlay; in CI a missing kubectl is a failure;
  *  - every rendered object, and every Istio object, passes the OpenAPI/CRD schema of its kind through
@@ -9,7 +9,12 @@
  *    validator fails the test, so nothing is waved through;
  *  - the facts docs/deploy.md promises (probes, security context, ConfigMap directory mount, grace
  *    period longer than the drain, ports, NetworkPolicy peers, the ServiceMonitor's target) hold, and
- *    the ConfigMap's claimgate.yaml is a valid claimgate config.
+ *    the ConfigMap's claimgate.yaml is a valid claimgate config;
+ *  - the mtls overlay: cert-manager's `Certificate` has no model on npm that this project installs, so
+ *    it is checked field by field against cert-manager's v1 API instead (allowed keys, required fields,
+ *    enums, durations); the TLS Secret is mounted as a directory, the overlay's config is the base's
+ *    plus a `tls:` block naming the mounted files, and the identities line up with
+ *    deploy/envoy/envoy-mtls.yaml.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -67,6 +72,51 @@ async function schemaProblems(objects: Json[]): Promise<string[]> {
 
 const base = kustomize('deploy/kubernetes/base');
 const overlay = kustomize('deploy/kubernetes/overlays/prometheus-operator');
+const mtls = kustomize('deploy/kubernetes/overlays/mtls');
+const isCertManager = (o: Json) => String(o.apiVersion).startsWith('cert-manager.io/');
+
+/** cert-manager `Certificate` (cert-manager.io/v1), checked by hand: every key must be one the API defines. */
+const CERTIFICATE_SPEC_KEYS = new Set([
+  'secretName', 'secretTemplate', 'issuerRef', 'duration', 'renewBefore', 'renewBeforePercentage', 'privateKey', 'usages',
+  'commonName', 'dnsNames', 'uris', 'ipAddresses', 'emailAddresses', 'subject', 'isCA', 'literalSubject', 'keystores',
+  'revisionHistoryLimit', 'encodeUsagesInRequest', 'additionalOutputFormats', 'nameConstraints', 'otherNames', 'signatureAlgorithm',
+]);
+const KEY_USAGES = new Set([
+  'signing', 'digital signature', 'content commitment', 'key encipherment', 'key agreement', 'data encipherment', 'cert sign',
+  'crl sign', 'encipher only', 'decipher only', 'any', 'server auth', 'client auth', 'code signing', 'email protection', 's/mime',
+  'ipsec end system', 'ipsec tunnel', 'ipsec user', 'timestamping', 'ocsp signing', 'microsoft sgc', 'netscape sgc',
+]);
+const GO_DURATION = /^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/;
+
+function certificateProblems(object: Json): string[] {
+  const id = `${object.apiVersion} ${object.kind} ${object.metadata?.name}`;
+  if (object.apiVersion !== 'cert-manager.io/v1' || object.kind !== 'Certificate') return [`${id}: no schema validator for this kind`];
+  const problems: string[] = [];
+  const spec = object.spec as Json | undefined;
+  if (typeof object.metadata?.name !== 'string') problems.push(`${id}: metadata.name is required`);
+  if (spec === undefined || typeof spec !== 'object') return [...problems, `${id}: spec is required`];
+  for (const key of Object.keys(spec)) if (!CERTIFICATE_SPEC_KEYS.has(key)) problems.push(`${id}: unknown field spec.${key}`);
+  if (typeof spec.secretName !== 'string' || spec.secretName === '') problems.push(`${id}: spec.secretName is required`);
+  const issuer = spec.issuerRef as Json | undefined;
+  if (typeof issuer?.name !== 'string') problems.push(`${id}: spec.issuerRef.name is required`);
+  for (const key of Object.keys(issuer ?? {})) if (!['name', 'kind', 'group'].includes(key)) problems.push(`${id}: unknown field spec.issuerRef.${key}`);
+  for (const key of ['duration', 'renewBefore']) {
+    if (spec[key] !== undefined && !GO_DURATION.test(String(spec[key]))) problems.push(`${id}: spec.${key} must be a Go duration`);
+  }
+  for (const usage of (spec.usages as unknown[] | undefined) ?? []) if (!KEY_USAGES.has(String(usage))) problems.push(`${id}: unknown usage "${String(usage)}"`);
+  const key = (spec.privateKey ?? {}) as Json;
+  for (const k of Object.keys(key)) if (!['algorithm', 'size', 'encoding', 'rotationPolicy'].includes(k)) problems.push(`${id}: unknown field spec.privateKey.${k}`);
+  if (key.algorithm !== undefined && !['RSA', 'ECDSA', 'Ed25519'].includes(key.algorithm)) problems.push(`${id}: spec.privateKey.algorithm must be RSA, ECDSA or Ed25519`);
+  if (key.rotationPolicy !== undefined && !['Never', 'Always'].includes(key.rotationPolicy)) problems.push(`${id}: spec.privateKey.rotationPolicy must be Never or Always`);
+  if (key.size !== undefined && !Number.isInteger(key.size)) problems.push(`${id}: spec.privateKey.size must be integer`);
+  for (const list of ['dnsNames', 'uris', 'ipAddresses', 'emailAddresses', 'usages']) {
+    if (spec[list] !== undefined && !(Array.isArray(spec[list]) && (spec[list] as unknown[]).every((v) => typeof v === 'string'))) problems.push(`${id}: spec.${list} must be a list of strings`);
+  }
+  if (['commonName', 'dnsNames', 'uris', 'ipAddresses', 'emailAddresses', 'literalSubject'].every((k) => spec[k] === undefined)) {
+    problems.push(`${id}: at least one of commonName, dnsNames, uris, ipAddresses, emailAddresses or literalSubject is required`);
+  }
+  return problems;
+}
 const find = (objects: Json[], kind: string, name = 'claimgate') => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
 
 describe('kubectl kustomize', () => {
@@ -94,12 +144,43 @@ describe('kubectl kustomize', () => {
     expect(kinds(overlay.objects)).toEqual([...kinds(base.objects), 'ServiceMonitor/claimgate'].sort());
     for (const o of overlay.objects) if (o.kind !== 'Namespace') expect([o.kind, o.metadata.namespace]).toEqual([o.kind, 'claimgate']);
   });
+
+  it('renders the mtls overlay: the base plus the cert-manager Certificate, all in the claimgate namespace', () => {
+    expect({ status: mtls.status, stderr: mtls.stderr }).toEqual({ status: 0, stderr: '' });
+    const kinds = (objects: Json[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    expect(kinds(mtls.objects)).toEqual([...kinds(base.objects), 'Certificate/claimgate-tls'].sort());
+    for (const o of mtls.objects) if (o.kind !== 'Namespace') expect([o.kind, o.metadata.namespace]).toEqual([o.kind, 'claimgate']);
+  });
 });
 
 describe('schema validation of every rendered object (kubernetes-models)', () => {
   it('base and overlay objects are valid', async () => {
     expect(overlay.objects.length).toBeGreaterThan(0);
     expect(await schemaProblems(overlay.objects)).toEqual([]);
+  });
+
+  it('mtls overlay objects are valid (the Certificate by the hand-written cert-manager check)', async () => {
+    expect(mtls.objects.length).toBeGreaterThan(0);
+    expect(await schemaProblems(mtls.objects.filter((o) => !isCertManager(o)))).toEqual([]);
+    const certificates = mtls.objects.filter(isCertManager);
+    expect(certificates.length).toBe(1);
+    expect(certificates.flatMap(certificateProblems)).toEqual([]);
+  });
+
+  it('the Certificate check catches real mistakes', () => {
+    const certificate = structuredClone(mtls.objects.find(isCertManager)!);
+    certificate.spec.secretname = certificate.spec.secretName;
+    delete certificate.spec.secretName;
+    certificate.spec.duration = '7d';
+    certificate.spec.usages = ['server-auth'];
+    certificate.spec.privateKey.algorithm = 'EC';
+    const problems = [...certificateProblems(certificate), ...certificateProblems({ ...certificate, kind: 'Issuer' })].join('\n');
+    expect(problems).toMatch(/unknown field spec.secretname/);
+    expect(problems).toMatch(/spec.secretName is required/);
+    expect(problems).toMatch(/spec.duration must be a Go duration/);
+    expect(problems).toMatch(/unknown usage "server-auth"/);
+    expect(problems).toMatch(/algorithm must be RSA, ECDSA or Ed25519/);
+    expect(problems).toMatch(/Issuer claimgate-tls: no schema validator/);
   });
 
   it('the validators catch real mistakes', async () => {
@@ -205,6 +286,69 @@ describe('what the manifests promise', () => {
     const selects = (service: Json) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => service.metadata.labels[k] === v);
     expect([selects(clusterIp), selects(headless)]).toEqual([true, false]);
     expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'admin', path: '/metrics' })]);
+  });
+});
+
+describe('the mtls overlay', () => {
+  const deployment = find(mtls.objects, 'Deployment');
+  const pod = deployment.spec.template.spec;
+  const container = pod.containers[0];
+  const certificate = find(mtls.objects, 'Certificate', 'claimgate-tls');
+  const configText = find(mtls.objects, 'ConfigMap', 'claimgate-config').data['claimgate.yaml'];
+  const config = parseConfigText(configText, 'ConfigMap claimgate-config (mtls)');
+  const tls = config.tls!;
+  const mountPath = container.volumeMounts.find((m: Json) => m.name === 'tls').mountPath;
+  const envoy = parse(readFileSync(path.join(ROOT, 'deploy/envoy/envoy-mtls.yaml'), 'utf8')) as Json;
+  const upstreamTls = envoy.static_resources.clusters.find((c: Json) => c.name === 'claimgate').transport_socket.typed_config;
+
+  it("ships a valid config that is the base's plus a tls block (mutual TLS, allow-listed proxy identity)", () => {
+    const baseConfig = parse(find(base.objects, 'ConfigMap', 'claimgate-config').data['claimgate.yaml']) as Json;
+    const { tls: tlsBlock, ...rest } = parse(configText) as Json;
+    expect(rest).toEqual(baseConfig);
+    expect(tlsBlock).toBeDefined();
+    expect(tls.client_ca_file).toBeDefined();
+    expect(tls.allowed_clients).toEqual([expect.stringMatching(/^spiffe:\/\/cluster\.local\/ns\/[a-z0-9-]+\/sa\/[a-z0-9-]+$/)]);
+    expect(tls.reload_interval_seconds).toBeGreaterThan(0);
+  });
+
+  it('reads certificate, key and client CA from the Secret mounted as a directory (renewals reach the pod)', () => {
+    expect(container.volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/claimgate-tls', readOnly: true });
+    expect(container.volumeMounts.every((m: Json) => m.subPath === undefined)).toBe(true);
+    expect(pod.volumes).toContainEqual({ name: 'tls', secret: { secretName: certificate.spec.secretName, defaultMode: 0o440 } });
+    expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup); // the key is group-readable, not world-readable
+    expect([tls.cert_file, tls.key_file, tls.client_ca_file]).toEqual([`${mountPath}/tls.crt`, `${mountPath}/tls.key`, `${mountPath}/ca.crt`]);
+    // Still the base pod otherwise: the config directory mount and the hardening are untouched.
+    expect(container.volumeMounts).toContainEqual({ name: 'config', mountPath: '/etc/claimgate', readOnly: true });
+    expect(pod.securityContext).toMatchObject(find(base.objects, 'Deployment').spec.template.spec.securityContext);
+  });
+
+  it('keeps the admin listener plain, on its own port, open to monitoring only', () => {
+    const port = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
+    expect(port(config.server.admin_address)).not.toBe(port(config.server.grpc_address));
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' }); // no scheme: HTTPS would be wrong
+    expect(find(mtls.objects, 'NetworkPolicy')).toEqual(find(base.objects, 'NetworkPolicy'));
+  });
+
+  it("marks the Services' gRPC port as TLS, admin stays http", () => {
+    for (const name of ['claimgate', 'claimgate-grpc']) {
+      const service = find(mtls.objects, 'Service', name);
+      expect(service.spec.ports.find((p: Json) => p.name === 'grpc')).toEqual({ name: 'grpc', port: 9001, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'tls' });
+    }
+    expect(find(mtls.objects, 'Service').spec.ports.find((p: Json) => p.name === 'admin').appProtocol).toBe('http');
+  });
+
+  it('issues a short-lived server certificate for the Service names, with the identity Envoy pins', () => {
+    expect(certificate.spec.usages).toContain('server auth');
+    expect(certificate.spec.dnsNames).toEqual(expect.arrayContaining(['claimgate.claimgate.svc', 'claimgate-grpc.claimgate.svc.cluster.local']));
+    expect(certificate.spec.privateKey.rotationPolicy).toBe('Always');
+    const pinned = upstreamTls.common_tls_context.validation_context.match_typed_subject_alt_names;
+    expect(pinned).toEqual([{ san_type: 'URI', matcher: { exact: certificate.spec.uris[0] } }]);
+    expect(certificate.spec.dnsNames).toContain(upstreamTls.sni);
+  });
+
+  it("allows the client identity that deploy/envoy/envoy-mtls.yaml says Envoy's certificate carries", () => {
+    const envoyHeader = readFileSync(path.join(ROOT, 'deploy/envoy/envoy-mtls.yaml'), 'utf8');
+    for (const identity of tls.allowed_clients!) expect(envoyHeader).toContain(identity);
   });
 });
 
