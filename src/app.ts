@@ -129,8 +129,12 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   metrics.setKeySources(() => current.sources.values());
   metrics.setReady(ready);
 
-  const decisionLog = createDecisionLogger(log, { allowSampleRate: initial.logging.allow_sample_rate, includeSubject: initial.logging.include_subject });
-  let logDecision = decisionLog;
+  const decisionLogOptions = (config: Config) => ({
+    allowSampleRate: config.logging.allow_sample_rate,
+    denialLinesPerSecond: config.logging.denial_lines_per_second,
+    includeSubject: config.logging.include_subject,
+  });
+  let logDecision = createDecisionLogger(log, decisionLogOptions(initial));
   const observe: DecisionObserver = (view, decision, startedNs) => {
     const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
     metrics.observeCheck(decision, seconds);
@@ -219,8 +223,9 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     for (const source of next.fresh) source.start();
     const old = current;
     current = next.generation;
-    logDecision = createDecisionLogger(log, { allowSampleRate: config.logging.allow_sample_rate, includeSubject: config.logging.include_subject });
+    // The decision logger is a child: create it after the level changes so it inherits the new level.
     log.level = config.logging.level;
+    logDecision = createDecisionLogger(log, decisionLogOptions(config));
     for (const [name, source] of old.sources) if (current.sources.get(name) !== source) source.close();
     for (const key of ['grpc_address', 'admin_address'] as const) {
       if (config.server[key] !== old.config.server[key]) log.warn({ setting: `server.${key}` }, 'listen address changes take effect on restart only');

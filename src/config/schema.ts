@@ -230,10 +230,12 @@ export const configSchema = z
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
         /** Fraction of allow decisions logged (denials and errors are always logged). */
         allow_sample_rate: z.number().min(0).max(1).default(1),
+        /** Decision lines per second for each kind of denial (decision, reason, route, issuer); 0 = no limit. */
+        denial_lines_per_second: z.number().int().min(0).max(1_000_000).default(20),
         /** Log the verified `sub` on decision lines (an identifier, but personal data in some regimes). */
         include_subject: z.boolean().default(true),
       })
-      .default({ level: 'info', allow_sample_rate: 1, include_subject: true }),
+      .default({ level: 'info', allow_sample_rate: 1, denial_lines_per_second: 20, include_subject: true }),
     /** TLS (and mutual TLS) for the gRPC and HTTP listeners the proxies call; the admin listener stays separate. */
     tls: z
       .strictObject({

@@ -43,7 +43,45 @@ export const INTERNAL_ERROR_DECISION: Decision = Object.freeze({
   status: REASONS.ERR_INTERNAL.status,
 });
 
-const INTERNAL_ERROR_RESPONSE = toCheckResponse(INTERNAL_ERROR_DECISION);
+/** Wire bytes attached to a reused response object, so the serializer does not encode it again. */
+const ENCODED = Symbol('claimgate.encodedCheckResponse');
+type Encodable = CheckResponseMessage & { [ENCODED]?: Buffer };
+
+/**
+ * Denials and errors depend only on catalogue codes and config values (route, issuer, realm, required
+ * scopes), so their responses are built and encoded once and reused: a flood of bad tokens costs a map
+ * lookup here. Bounded; cleared when full.
+ */
+const MAX_CACHED_DENIALS = 1024;
+const cachedDenials = new Map<string, Encodable>();
+
+function encodeOnce(response: CheckResponseMessage): Encodable {
+  const encodable = response as Encodable;
+  encodable[ENCODED] = loadAuthorizationService().Check!.responseSerialize(response) as Buffer;
+  return encodable;
+}
+
+function responseFor(decision: Decision): CheckResponseMessage {
+  if (decision.outcome === 'allow') return toCheckResponse(decision);
+  const key = `${decision.outcome}\u0000${decision.reason}\u0000${decision.status}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}\u0000${decision.challenge ?? ''}`;
+  let response = cachedDenials.get(key);
+  if (response === undefined) {
+    if (cachedDenials.size >= MAX_CACHED_DENIALS) cachedDenials.clear();
+    response = encodeOnce(toCheckResponse(decision));
+    cachedDenials.set(key, response);
+  }
+  return response;
+}
+
+/** The Authorization service whose serializer reuses attached wire bytes. */
+function checkService(): grpc.ServiceDefinition {
+  const service = loadAuthorizationService();
+  const check = service.Check!;
+  const encode = check.responseSerialize;
+  return { ...service, Check: { ...check, responseSerialize: (value: Encodable) => value[ENCODED] ?? encode(value) } };
+}
+
+const INTERNAL_ERROR_RESPONSE = encodeOnce(toCheckResponse(INTERNAL_ERROR_DECISION));
 
 /** Answers one Check; never rejects. */
 export async function answerCheck(request: CheckRequestMessage, decide: Decide, observe?: DecisionObserver): Promise<CheckResponseMessage> {
@@ -54,7 +92,7 @@ export async function answerCheck(request: CheckRequestMessage, decide: Decide, 
   try {
     view = toRequestView(request);
     decision = await decide(view);
-    response = toCheckResponse(decision);
+    response = responseFor(decision);
   } catch {
     // Any failure, including a malformed decision the response builder cannot shape, fails closed.
     decision = INTERNAL_ERROR_DECISION;
@@ -73,8 +111,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024,
+    // Channelz bookkeeping costs several µs per call (measured in docs/benchmarks.md) and nothing reads it.
+    'grpc.enable_channelz': 0,
   });
-  server.addService(loadAuthorizationService(), {
+  server.addService(checkService(), {
     Check(call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>, callback: grpc.sendUnaryData<CheckResponseMessage>) {
       // A caller that is not an allowed proxy gets no decision at all, only a transport-level refusal.
       if (clientAllowed !== undefined && !clientAllowed(call.getAuthContext()?.sslPeerCertificate)) {

@@ -1,16 +1,24 @@
 /**
  * One structured log line per Check. Only catalogue codes, config names, the verified `sub` and the
  * request id are logged: never a token, header value or other claim.
+ *
+ * Cost matters here (a line per Check): lines go through a logger with flat-record redaction, allows
+ * can be sampled, and a flood of identical denials (one bad token replayed, a scanner) is cut to a
+ * bounded number of lines per second per kind, with one summary line of what was left out. Metrics
+ * still count every Check.
  */
 import type { Decision, RequestView } from '../engine/types.js';
-import type { Logger } from '../log.js';
+import { decisionLoggerOf, type Logger } from '../log.js';
 
 export interface DecisionLogOptions {
-  /** Fraction of allows logged (0–1); denials and errors are always logged. */
+  /** Fraction of allows logged (0–1). */
   readonly allowSampleRate: number;
+  /** Denial/error lines per second for each (decision, reason, route, issuer); 0 = no limit. */
+  readonly denialLinesPerSecond?: number;
   /** Log the verified `sub` (never the `sub` of an unverified token: decisions carry it only once verified). */
   readonly includeSubject?: boolean;
   readonly random?: () => number;
+  readonly nowMs?: () => number;
 }
 
 export type DecisionLogger = (view: RequestView | undefined, decision: Decision, seconds: number) => void;
@@ -18,12 +26,53 @@ export type DecisionLogger = (view: RequestView | undefined, decision: Decision,
 /** Longest request id copied into a log line; it comes from the client. */
 const MAX_REQUEST_ID = 128;
 
-export function createDecisionLogger(log: Logger, options: DecisionLogOptions): DecisionLogger {
+interface Window {
+  startMs: number;
+  logged: number;
+  suppressed: number;
+}
+
+export function createDecisionLogger(parent: Logger, options: DecisionLogOptions): DecisionLogger {
+  const log = decisionLoggerOf(parent);
   const random = options.random ?? Math.random;
+  const nowMs = options.nowMs ?? Date.now;
+  const perSecond = options.denialLinesPerSecond ?? 0;
+  // Keys are catalogue codes × config names, so this map is bounded by the config.
+  const windows = new Map<string, Window>();
+
+  /** True when this denial may be logged now; emits the summary of the previous window first. */
+  const admit = (decision: Decision): boolean => {
+    if (perSecond <= 0) return true;
+    const key = `${decision.outcome}\u0000${decision.reason}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
+    const now = nowMs();
+    let w = windows.get(key);
+    if (w === undefined) {
+      w = { startMs: now, logged: 0, suppressed: 0 };
+      windows.set(key, w);
+    } else if (now - w.startMs >= 1000) {
+      if (w.suppressed > 0) {
+        log.warn({ decision: decision.outcome, reason: decision.reason, route: decision.route, issuer: decision.issuer, suppressed: w.suppressed }, 'decision lines suppressed');
+      }
+      w.startMs = now;
+      w.logged = 0;
+      w.suppressed = 0;
+    }
+    if (w.logged < perSecond) {
+      w.logged++;
+      return true;
+    }
+    w.suppressed++;
+    return false;
+  };
+
   return (view, decision, seconds) => {
     // Errors are logged at warn, everything else at info: check the level the line would use.
     if (!log.isLevelEnabled(decision.outcome === 'error' ? 'warn' : 'info')) return;
-    if (decision.outcome === 'allow' && options.allowSampleRate < 1 && random() >= options.allowSampleRate) return;
+    if (decision.outcome === 'allow') {
+      if (options.allowSampleRate < 1 && random() >= options.allowSampleRate) return;
+    } else if (!admit(decision)) {
+      return;
+    }
     const line = {
       decision: decision.outcome,
       reason: decision.reason,

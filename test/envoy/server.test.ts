@@ -105,3 +105,18 @@ describe('answerCheck', () => {
     expect(response.error_response).toBeDefined();
   });
 });
+
+describe('reused denial responses', () => {
+  it('encode to exactly the bytes a fresh encoding of the same decision gives', async () => {
+    const { loadAuthorizationService } = await import('../../src/envoy/proto.js');
+    const { toCheckResponse } = await import('../../src/envoy/response.js');
+    const serialize = loadAuthorizationService().Check!.responseSerialize;
+    const denial: Decision = { outcome: 'deny', reason: 'ERR_SIGNATURE_INVALID', status: 401, route: 'r', issuer: 'i', challenge: 'Bearer realm="x", error="invalid_token"' };
+    const first = await answerCheck({}, async () => denial);
+    const second = await answerCheck({}, async () => denial);
+    expect(second).toBe(first);
+    const [symbol] = Object.getOwnPropertySymbols(first);
+    const attached = (first as unknown as Record<symbol, Buffer>)[symbol!];
+    expect(Buffer.compare(attached!, serialize(toCheckResponse(denial)) as Buffer)).toBe(0);
+  });
+});

@@ -31,3 +31,30 @@ describe('decision log line', () => {
     expect(lines.map((l) => l.decision)).toEqual(['deny']);
   });
 });
+
+describe('denial line limit', () => {
+  it('logs at most N identical denials per second and then one summary line with the count', () => {
+    const clock = { now: 0 };
+    const { log, lines } = capture({ allowSampleRate: 1, denialLinesPerSecond: 3, nowMs: () => clock.now });
+    const bad: Decision = { outcome: 'deny', reason: 'ERR_SIGNATURE_INVALID', status: 401, route: 'r', issuer: 'idp' };
+    const other: Decision = { outcome: 'deny', reason: 'ERR_TOKEN_MISSING', status: 401, route: 'r' };
+    for (let i = 0; i < 10; i++) log(undefined, bad, 0.001);
+    log(undefined, other, 0.001);
+    clock.now = 1000;
+    log(undefined, bad, 0.001);
+    expect(lines.map((l) => `${String(l.msg)}:${String(l.reason)}:${String(l.suppressed ?? '')}`)).toEqual([
+      'decision:ERR_SIGNATURE_INVALID:',
+      'decision:ERR_SIGNATURE_INVALID:',
+      'decision:ERR_SIGNATURE_INVALID:',
+      'decision:ERR_TOKEN_MISSING:',
+      'decision lines suppressed:ERR_SIGNATURE_INVALID:7',
+      'decision:ERR_SIGNATURE_INVALID:',
+    ]);
+  });
+
+  it('never limits allows (they are sampled instead)', () => {
+    const { log, lines } = capture({ allowSampleRate: 1, denialLinesPerSecond: 1, nowMs: () => 0 });
+    for (let i = 0; i < 5; i++) log(undefined, allow, 0.001);
+    expect(lines).toHaveLength(5);
+  });
+});
