@@ -261,7 +261,7 @@ export const configSchema = z
       .strictObject({
         /** Verified tokens kept; 0 turns the cache (positive and negative) off. */
         max_entries: z.number().int().min(0).max(10_000_000).default(100_000),
-        /** Bound on the estimated memory of verified entries (2 × token length + 1 KiB each). */
+        /** Bound on the estimated memory of verified entries (token length + 1 KiB each). */
         max_bytes: z.number().int().min(1024 * 1024).max(64 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
         /** How long a token that failed verification for good is answered from the cache. */
         negative_ttl_seconds: z.number().min(0).max(3600).default(10),
