@@ -47,10 +47,11 @@ export const HTTP_STATUS_NAMES: ReadonlyMap<number, string> = new Map([
 
 /** The CheckResponse Envoy acts on for a decision. */
 export function toCheckResponse(decision: Decision): CheckResponseMessage {
-  return decision.outcome === 'allow' ? allowResponse(decision) : denyResponse(decision);
+  return decision.outcome === 'allow' ? { ...allowResponseWithoutMetadata(decision), dynamic_metadata: decisionMetadata(decision) } : denyResponse(decision);
 }
 
-function allowResponse(decision: AllowDecision): CheckResponseMessage {
+/** The allow response minus `dynamic_metadata`, for callers that append pre-encoded metadata bytes. */
+export function allowResponseWithoutMetadata(decision: AllowDecision): CheckResponseMessage {
   const setNames = new Set(decision.headersToSet.map((h) => h.name.toLowerCase()));
   // Envoy removes after it sets, so removing a header we also set would delete our own value.
   const toRemove = new Set<string>();
@@ -61,7 +62,6 @@ function allowResponse(decision: AllowDecision): CheckResponseMessage {
   return {
     status: {},
     ok_response: { headers: decision.headersToSet.map(overwrite), headers_to_remove: [...toRemove] },
-    dynamic_metadata: decisionMetadata(decision),
   };
 }
 
@@ -104,7 +104,7 @@ function overwrite(header: HeaderToSet): HeaderValueOptionMessage {
 }
 
 /** Route, issuer name and reason only: never token contents, so access logs may show it. */
-function decisionMetadata(decision: Decision): StructMessage {
+export function decisionMetadata(decision: Decision): StructMessage {
   const fields: Record<string, ValueMessage> = { reason: { stringValue: decision.reason } };
   if (decision.route !== undefined) fields.route = { stringValue: decision.route };
   if (decision.issuer !== undefined) fields.issuer = { stringValue: decision.issuer };

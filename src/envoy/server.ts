@@ -8,11 +8,11 @@ import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { ClientCheck } from '../net/tls.js';
 import type { Decide } from '../engine/decide.js';
 import { REASONS } from '../engine/reasons.js';
-import type { Decision, RequestView } from '../engine/types.js';
+import type { AllowDecision, Decision, RequestView } from '../engine/types.js';
 import type { CheckRequestMessage, CheckResponseMessage } from './messages.js';
 import { AUTHORIZATION_SERVICE, loadAuthorizationService } from './proto.js';
 import { toRequestView } from './request.js';
-import { toCheckResponse } from './response.js';
+import { allowResponseWithoutMetadata, decisionMetadata, toCheckResponse } from './response.js';
 
 /** Called once per answered Check (metrics, decision logs). Must not throw. */
 export type DecisionObserver = (view: RequestView | undefined, decision: Decision, startedNs: bigint) => void;
@@ -45,7 +45,24 @@ export const INTERNAL_ERROR_DECISION: Decision = Object.freeze({
 
 /** Wire bytes attached to a reused response object, so the serializer does not encode it again. */
 const ENCODED = Symbol('claimgate.encodedCheckResponse');
-type Encodable = CheckResponseMessage & { [ENCODED]?: Buffer };
+/** Encoded `dynamic_metadata` field to append to an allow response (fields may come in any order). */
+const METADATA_BYTES = Symbol('claimgate.encodedMetadata');
+type Encodable = CheckResponseMessage & { [ENCODED]?: Buffer; [METADATA_BYTES]?: Buffer };
+
+/** The metadata of an allow depends only on route, issuer and reason: encoded once per combination. */
+const MAX_CACHED_METADATA = 1024;
+const cachedMetadata = new Map<string, Buffer>();
+
+function metadataBytes(decision: AllowDecision): Buffer {
+  const key = `${decision.reason}\u0000${decision.route}\u0000${decision.issuer ?? ''}`;
+  let bytes = cachedMetadata.get(key);
+  if (bytes === undefined) {
+    if (cachedMetadata.size >= MAX_CACHED_METADATA) cachedMetadata.clear();
+    bytes = loadAuthorizationService().Check!.responseSerialize({ dynamic_metadata: decisionMetadata(decision) }) as Buffer;
+    cachedMetadata.set(key, bytes);
+  }
+  return bytes;
+}
 
 /**
  * Denials and errors depend only on catalogue codes and config values (route, issuer, realm, required
@@ -62,7 +79,11 @@ function encodeOnce(response: CheckResponseMessage): Encodable {
 }
 
 function responseFor(decision: Decision): CheckResponseMessage {
-  if (decision.outcome === 'allow') return toCheckResponse(decision);
+  if (decision.outcome === 'allow') {
+    const response: Encodable = allowResponseWithoutMetadata(decision);
+    response[METADATA_BYTES] = metadataBytes(decision);
+    return response;
+  }
   const key = `${decision.outcome}\u0000${decision.reason}\u0000${decision.status}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}\u0000${decision.challenge ?? ''}`;
   let response = cachedDenials.get(key);
   if (response === undefined) {
@@ -78,7 +99,12 @@ function checkService(): grpc.ServiceDefinition {
   const service = loadAuthorizationService();
   const check = service.Check!;
   const encode = check.responseSerialize;
-  return { ...service, Check: { ...check, responseSerialize: (value: Encodable) => value[ENCODED] ?? encode(value) } };
+  const serialize = (value: Encodable): Buffer => {
+    if (value[ENCODED] !== undefined) return value[ENCODED];
+    const bytes = encode(value) as Buffer;
+    return value[METADATA_BYTES] === undefined ? bytes : Buffer.concat([bytes, value[METADATA_BYTES]]);
+  };
+  return { ...service, Check: { ...check, responseSerialize: serialize } };
 }
 
 const INTERNAL_ERROR_RESPONSE = encodeOnce(toCheckResponse(INTERNAL_ERROR_DECISION));

@@ -4,6 +4,7 @@ import { createCheckClient } from '../../src/cli/check-client.js';
 import type { Decide } from '../../src/engine/decide.js';
 import type { Decision, RequestView } from '../../src/engine/types.js';
 import { answerCheck, startGrpcServer, type GrpcServer } from '../../src/envoy/server.js';
+import { toCheckResponse } from '../../src/envoy/response.js';
 
 const allowDecision: Decision = {
   outcome: 'allow',
@@ -46,6 +47,8 @@ describe('gRPC Check server', () => {
     expect(answer.kind).toBe('allow');
     expect(answer.headers).toEqual({ 'x-user-id': 's' });
     expect(answer.headersToRemove).toEqual(['x-user-email']);
+    // The metadata travels as pre-encoded bytes appended to the message; the client decodes it as usual.
+    expect(answer.raw.dynamic_metadata).toEqual(toCheckResponse(allowDecision).dynamic_metadata);
   });
 
   it('turns an exception in the engine into an error answer, never a transport error or an allow', async () => {

@@ -1,0 +1,75 @@
+/**
+ * Where claimgate's own per-Check time goes on a token-cache hit (scenario B), step by step, on one
+ * core: request decoding, the request view, the decision, the response build and encoding, metrics,
+ * the decision log line. Complements the h2load suite, which measures whole calls.
+ *
+ *   npm run build:bench && taskset -c 0 node dist-bench/bench/decide-micro.js
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { compileConfig } from '../src/config/compile.js';
+import { validateConfig } from '../src/config/load.js';
+import { createDecider } from '../src/engine/decide.js';
+import { loadAuthorizationService } from '../src/envoy/proto.js';
+import { toRequestView } from '../src/envoy/request.js';
+import { toCheckResponse } from '../src/envoy/response.js';
+import { createKeySource } from '../src/keys/key-source.js';
+import { createLogger } from '../src/log.js';
+import { createDecisionLogger } from '../src/ops/decision-log.js';
+import { createMetrics } from '../src/ops/metrics.js';
+import { AUDIENCE, IDENTITY_HEADERS, ISSUER, REQUIRED_SCOPE, ROUTE_PREFIX, checkRequestBytes, generateKeys, realisticClaims, signToken } from './lib/fixtures.js';
+
+async function timeIt(name: string, n: number, f: () => unknown | Promise<unknown>): Promise<number> {
+  for (let i = 0; i < n / 10; i++) await f();
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await f();
+  const us = Number(process.hrtime.bigint() - start) / n / 1000;
+  console.log(`${name.padEnd(34)} ${us.toFixed(2).padStart(7)} µs`);
+  return us;
+}
+
+async function main(): Promise<void> {
+  const keys = generateKeys();
+  const dir = mkdtempSync(join(tmpdir(), 'claimgate-micro-'));
+  writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
+  const config = validateConfig({
+    issuers: [{ name: 'auth', issuer: ISSUER, audiences: [AUDIENCE], jwks_file: join(dir, 'jwks.json') }],
+    routes: [{ name: 'orders', match: { path: { prefix: ROUTE_PREFIX } }, require: { scope: REQUIRED_SCOPE } }],
+    upstream: { headers: [...IDENTITY_HEADERS] },
+  });
+  const sources: ReturnType<typeof createKeySource>[] = [];
+  const decide = createDecider(compileConfig(config, (i) => {
+    const s = createKeySource(i);
+    sources.push(s);
+    s.start();
+    return s;
+  }));
+  await Promise.all(sources.map((s) => s.whenSettled()));
+
+  const service = loadAuthorizationService().Check!;
+  const bytes = checkRequestBytes(signToken('RS256', keys, realisticClaims(Math.floor(Date.now() / 1000))));
+  const request = service.requestDeserialize(bytes);
+  const view = toRequestView(request);
+  const decision = await decide(view);
+  if (decision.outcome !== 'allow') throw new Error(`expected an allow, got ${decision.reason}`);
+  const response = toCheckResponse(decision);
+  const metrics = createMetrics({ version: 'bench' }, { defaultMetrics: false });
+  const log = createDecisionLogger(createLogger('info', pino.destination({ dest: '/dev/null', sync: false })), { allowSampleRate: 1 });
+
+  const n = 100_000;
+  const parts = [
+    await timeIt('decode CheckRequest (proto-loader)', n, () => service.requestDeserialize(bytes)),
+    await timeIt('toRequestView', n, () => toRequestView(request)),
+    await timeIt('decide (token cache hit)', n, () => decide(view)),
+    await timeIt('toCheckResponse', n, () => toCheckResponse(decision)),
+    await timeIt('encode CheckResponse', n, () => service.responseSerialize(response)),
+    await timeIt('metrics observeCheck', n, () => metrics.observeCheck(decision, 0.0001)),
+  ];
+  const logLine = await timeIt('decision log line (if logged)', n, () => log(view, decision, 0.0001));
+  console.log(`${'sum without the log line'.padEnd(34)} ${parts.reduce((a, b) => a + b, 0).toFixed(2).padStart(7)} µs (log line: +${logLine.toFixed(2)} µs)`);
+  for (const s of sources) s.close();
+}
+
+void main();
