@@ -93,7 +93,8 @@ const full = mem();
 peakRss = Math.max(peakRss, full.rss);
 
 const avgToken = tokenChars / N;
-const estimatePerEntry = 2 * avgToken + ENTRY_OVERHEAD_BYTES;
+// The cache's own size estimate per entry (src/token/token-cache.ts sizeCalculation).
+const estimatePerEntry = avgToken + ENTRY_OVERHEAD_BYTES;
 const boundedRun = values['max-bytes'] !== undefined;
 // Entries the cache kept. Unbounded: all of them. Bounded: walk from the newest token back; a hit
 // answers without calling the stub, the first miss marks the end of what the LRU kept.
@@ -125,14 +126,16 @@ const result = {
   rssPerEntryBytes: Math.round(rssDelta / keptEstimate),
   heapPerEntryBytes: Math.round(heapDelta / keptEstimate),
   measuredOverEstimate: Math.round((heapDelta / keptEstimate / estimatePerEntry) * 100) / 100,
-  // Bounded run: RSS above the process baseline must stay under max_bytes.
-  boundHolds: boundedRun ? rssDelta <= MAX_BYTES : null,
+  // Bounded run: the live heap the cache holds must stay under max_bytes (what the bound promises).
+  boundHolds: boundedRun ? heapDelta <= MAX_BYTES : null,
+  // RSS is reported beside it: after heavy churn V8 keeps some freed pages (documented).
+  rssWithinBound: boundedRun ? rssDelta <= MAX_BYTES : null,
   fillSeconds: fillMs / 1000,
   baseRssBeforeCacheBytes: base.rss,
 };
 process.stderr.write(
   `  ${N} entries${boundedRun ? ` into max_bytes ${MAX_BYTES}` : ''}: RSS +${(rssDelta / 2 ** 20).toFixed(1)} MiB, heap +${(heapDelta / 2 ** 20).toFixed(1)} MiB` +
     ` → ${result.heapPerEntryBytes} B heap / ${result.rssPerEntryBytes} B RSS per kept entry (estimate ${result.estimatePerEntryBytes} B)` +
-    `${boundedRun ? `, bound ${result.boundHolds ? 'holds' : 'EXCEEDED'} (peak RSS +${((peakRss - empty.rss) / 2 ** 20).toFixed(1)} MiB)` : ''}\n`,
+    `${boundedRun ? `, heap bound ${result.boundHolds ? 'holds' : 'EXCEEDED'}, RSS ${result.rssWithinBound ? 'within' : 'over'} it (peak RSS +${((peakRss - empty.rss) / 2 ** 20).toFixed(1)} MiB)` : ''}\n`,
 );
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -8,6 +8,10 @@
 // rejects it: a byte-order mark is not part of JSON text (RFC 8259 §8.1).
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** A JSON literal or number; longer numbers than MAX_LITERAL_CHARS are refused (bounded work). */
+const LITERAL = /true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const MAX_LITERAL_CHARS = 400;
+
 export type StrictJsonResult = { ok: true; value: Record<string, unknown> } | { ok: false; problem: string };
 
 class Scanner {
@@ -40,8 +44,10 @@ class Scanner {
     if (c === 0x7b) return this.object(depth + 1);
     if (c === 0x5b) return this.array(depth + 1);
     if (c === 0x22) return this.string() === undefined ? 'bad JSON string' : undefined;
-    const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(this.s.slice(this.i, this.i + 400));
-    if (!literal) return 'bad JSON value';
+    // Sticky: matches at this.i without copying the rest of the input.
+    LITERAL.lastIndex = this.i;
+    const literal = LITERAL.exec(this.s);
+    if (!literal || literal[0].length > MAX_LITERAL_CHARS) return 'bad JSON value';
     this.i += literal[0].length;
     return undefined;
   }
