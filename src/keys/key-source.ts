@@ -207,6 +207,8 @@ class IssuerKeySource implements KeySource {
     const seenAt = this.unknownKids.get(cacheKey);
     if (seenAt !== undefined && now - seenAt < this.cooldownMs()) return NOT_FOUND;
     if (!this.joinOrStartOnDemandFetch(now)) {
+      // While the IdP is failing, a kid we cannot check may be a freshly rotated key: an outage, not a bad token.
+      if (this.consecutiveFailures > 0) return UNAVAILABLE;
       this.unknownKids.set(cacheKey, now);
       return NOT_FOUND;
     }
@@ -238,6 +240,8 @@ class IssuerKeySource implements KeySource {
   private async lookupAfterFetch(kid: string | undefined, alg: Algorithm, deadlineMs: number): Promise<KeyLookup> {
     const fetched = await this.waitForFetch(deadlineMs);
     if (!fetched || this.closed) return UNAVAILABLE;
+    // The refetch failed: the kid may be a new key the IdP could not give us. An outage, never a 401.
+    if (this.consecutiveFailures > 0) return UNAVAILABLE;
     const now = this.now();
     if (this.keySet === undefined || now > this.usableUntil) return UNAVAILABLE;
     const found = this.keySet.find(kid, alg);
@@ -345,13 +349,27 @@ class IssuerKeySource implements KeySource {
     return { setTimer: this.setTimer, signal: this.closing.signal, ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}) };
   }
 
+  /**
+   * Keeps the previous VerifyKey object for every key that did not change, so a refresh does not look
+   * like a rotation to the verified-token cache (which checks key identity) and does not empty it.
+   */
+  private reuseUnchanged(keys: readonly VerifyKey[]): VerifyKey[] {
+    const previous = this.keySet?.keys ?? [];
+    return keys.map(
+      (key) =>
+        previous.find(
+          (old) => old.kid === key.kid && old.algorithms.size === key.algorithms.size && [...key.algorithms].every((a) => old.algorithms.has(a)) && old.key.equals(key.key),
+        ) ?? key,
+    );
+  }
+
   private applyKeys(loaded: LoadedKeys, cycle: number, fromFile = false): void {
     // Cycles are single-flight, so this only guards against future changes: an older result must never replace a newer one.
     if (this.closed || cycle <= this.appliedCycle) return;
     this.appliedCycle = cycle;
     const now = this.now();
     const recovered = this.consecutiveFailures > 0 || this.staleAlarmRaised;
-    const keySet = new KeySet(loaded.imported.keys);
+    const keySet = new KeySet(this.reuseUnchanged(loaded.imported.keys));
     this.keySet = keySet;
     this.lastSuccessAt = now;
     this.consecutiveFailures = 0;

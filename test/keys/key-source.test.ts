@@ -475,3 +475,35 @@ describe('key source: close', () => {
     expect(h.source.state().consecutiveFailures).toBe(0); // an abort on close is not an IdP failure
   });
 });
+
+describe('outage vs unknown key (review fixes)', () => {
+  it('answers an unknown kid with ERR_JWKS_UNAVAILABLE when the refetch fails, and does not remember it as unknown', async () => {
+    const h = await harness({ keys: [k1] });
+    h.idp.misbehave('all', { kind: 'status', status: 503 });
+    // The IdP may have rotated to k2 while it is down: the refetch fails, so this is an outage, not a bad token.
+    expect(await settle(h.source.lookup('k2', 'ES256', DEADLINE_MS))).toEqual({ ok: false, reason: 'ERR_JWKS_UNAVAILABLE' });
+    // Within the cooldown, still an outage (no fetch is possible yet), never a remembered "not found".
+    expect(await settle(h.source.lookup('k2', 'ES256', DEADLINE_MS))).toEqual({ ok: false, reason: 'ERR_JWKS_UNAVAILABLE' });
+    // The held key keeps verifying meanwhile.
+    expect((await settle(h.source.lookup('k1', 'ES256', DEADLINE_MS))).ok).toBe(true);
+    // The IdP recovers with k2 published: after the cooldown k2 is found.
+    h.idp.heal();
+    h.idp.addKey(k2.jwk);
+    await h.clock.advance(31_000);
+    expect((await settle(h.source.lookup('k2', 'ES256', DEADLINE_MS))).ok).toBe(true);
+  });
+
+  it('keeps the same key objects across a refresh that changed nothing, so cached verifications survive it', async () => {
+    const h = await harness({ keys: [k1, k2] });
+    const before = await settle(h.source.lookup('k1', 'ES256', DEADLINE_MS));
+    await runUntil(h, h.clock.now() + 11 * MINUTE);
+    expect(h.idp.count(JWKS)).toBeGreaterThanOrEqual(2);
+    const after = await settle(h.source.lookup('k1', 'ES256', DEADLINE_MS));
+    expect(before.ok && after.ok && after.key === before.key).toBe(true);
+    // A key whose material changed under the same kid is a new object.
+    h.idp.keys = [{ ...k3.jwk, kid: 'k1' }, k2.jwk];
+    await runUntil(h, h.clock.now() + 11 * MINUTE);
+    const replaced = await settle(h.source.lookup('k1', 'ES256', DEADLINE_MS));
+    expect(replaced.ok && before.ok && replaced.key !== before.key).toBe(true);
+  });
+});
