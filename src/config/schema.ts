@@ -356,6 +356,9 @@ export const configSchema = z
       headerNames.add(h.name);
       if (RESERVED_HEADERS.has(h.name) || h.name.startsWith(':')) ctx.addIssue({ code: 'custom', message: 'is a protocol header claimgate must not set', path: ['upstream', 'headers', i, 'name'] });
     });
+    if (cfg.upstream.payload_header !== undefined && (RESERVED_HEADERS.has(cfg.upstream.payload_header) || cfg.upstream.payload_header.startsWith(':'))) {
+      ctx.addIssue({ code: 'custom', message: 'is a protocol header claimgate must not set', path: ['upstream', 'payload_header'] });
+    }
     if (cfg.upstream.payload_header !== undefined && headerNames.has(cfg.upstream.payload_header)) {
       ctx.addIssue({ code: 'custom', message: 'is already used by upstream.headers', path: ['upstream', 'payload_header'] });
     }

@@ -67,7 +67,8 @@ export function compileIdentityHeaders(upstream: UpstreamConfig): CompiledIdenti
       if (value === undefined) remove.push(payloadHeader);
       else set.push({ name: payloadHeader, value });
     }
-    if (stripToken && tokenCarrier !== undefined) {
+    // A cookie header carries the client's other cookies too, so it is never stripped (documented).
+    if (stripToken && tokenCarrier !== undefined && tokenCarrier.toLowerCase() !== 'cookie') {
       const carrier = tokenCarrier.toLowerCase();
       if (!ownedSet.has(carrier)) remove.push(carrier);
     }

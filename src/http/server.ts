@@ -127,10 +127,21 @@ export async function answerHttp(
   return detail === undefined ? { answer } : { answer, detail };
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * Node writes header values as Latin-1 and refuses characters above U+00FF. Identity values are UTF-8
+ * text (a name with "é" or "李"): hand Node their UTF-8 bytes one per character, so the proxy and the
+ * upstream receive the same bytes as on the gRPC path.
+ */
+function asWireBytes(value: string): string {
+  return NON_ASCII.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
+}
+
 function send(res: ServerResponse, handled: Handled, head: boolean): void {
   if (res.headersSent || res.destroyed) return;
   const { answer } = handled;
-  for (const [name, value] of answer.headers) res.setHeader(name, value);
+  for (const [name, value] of answer.headers) res.setHeader(name, asWireBytes(value));
   if (handled.detail !== undefined) res.setHeader(DETAIL_HEADER, handled.detail);
   if (handled.close) res.setHeader('connection', 'close');
   res.setHeader('content-length', Buffer.byteLength(answer.body));

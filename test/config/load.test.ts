@@ -56,6 +56,7 @@ describe('config loading', () => {
     ['bad template', `issuers:\n${GOOD_ISSUER}routes:\n  - name: r\n    match: { path: { template: "/orders/{id" } }\n`, 'routes[0].match.path.template: must be segments of literals or {name} placeholders, e.g. /orders/{id}'],
     ['duplicate route', `issuers:\n${GOOD_ISSUER}routes:\n  - name: r\n  - name: r\n`, 'routes[1].name: duplicates another route name'],
     ['protocol header as identity header', `issuers:\n${GOOD_ISSUER}upstream:\n  headers: [{ name: Authorization, claim: sub }]\n`, 'upstream.headers[0].name: is a protocol header claimgate must not set'],
+    ['protocol header as payload header', `issuers:\n${GOOD_ISSUER}upstream:\n  payload_header: Host\n`, 'upstream.payload_header: is a protocol header claimgate must not set'],
     ['bad listen address', `server: { grpc_address: "localhost" }\nissuers:\n${GOOD_ISSUER}`, 'server.grpc_address: must be host:port, e.g. 127.0.0.1:9001 or [::1]:9001'],
     ['YAML duplicate key', `issuers:\n${GOOD_ISSUER}issuers: []\n`, 'syntax: Map keys must be unique'],
   ];

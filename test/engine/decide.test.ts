@@ -81,6 +81,16 @@ describe('decide', () => {
     expect(d).toMatchObject({ outcome: 'allow', reason: 'OK_AUTHENTICATED', issuer: 'idp', headersToSet: [{ name: 'x-user-id', value: 'alice' }], headersToRemove: ['authorization'] });
   });
 
+  it('never strips the cookie header that carried a token (it carries the client\'s other cookies too)', async () => {
+    const decide = await decider({
+      issuers: [{ name: 'idp', issuer: ISSUER, audiences: [AUDIENCE], jwks_file: jwksFile, token_locations: [{ cookie: 'at' }] }],
+      unmatched: 'authenticated',
+    });
+    const d = await decide(view('/orders', { cookie: `session=s1; at=${await token()}` }));
+    expect(d).toMatchObject({ outcome: 'allow', headersToSet: [{ name: 'x-user-id', value: 'alice' }] });
+    expect(d.outcome === 'allow' && d.headersToRemove).toEqual([]);
+  });
+
   it('names the missing scope in a 403 challenge', async () => {
     const decide = await decider({ routes: [{ name: 'r', require: { all: [{ scope: 'read' }, { scope: 'write' }] } }] });
     const d = await decide(view('/orders', { authorization: `Bearer ${await token()}` }));

@@ -51,9 +51,21 @@ describe('HTTP front door wired into claimgate', () => {
     expect(denied.headers.get('www-authenticate')).toBe('Bearer realm="claimgate"');
   });
 
+  it('forwards a non-ASCII identity value as its UTF-8 bytes (as on the gRPC path) instead of failing', async () => {
+    const token = await new SignJWT({ sub: 'José 李', aud: AUDIENCE, scope: 'orders:read' })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' })
+      .setIssuer(ISSUER)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key.privateKey);
+    const answer = await ask({ authorization: `Bearer ${token}` });
+    expect(answer.status).toBe(200);
+    expect(Buffer.from(answer.headers.get('x-user-id')!, 'latin1').toString('utf8')).toBe('José 李');
+  });
+
   it('counts front-door decisions in the same metrics as gRPC ones', async () => {
     const text = await app.metrics.registry.getSingleMetricAsString('claimgate_checks_total');
-    expect(text).toContain('claimgate_checks_total{decision="allow",reason="OK_AUTHENTICATED",issuer="idp",route="orders"} 1');
+    expect(text).toContain('claimgate_checks_total{decision="allow",reason="OK_AUTHENTICATED",issuer="idp",route="orders"} 2');
     expect(text).toContain('claimgate_checks_total{decision="deny",reason="ERR_TOKEN_MISSING",issuer="",route="orders"} 1');
   });
 });
