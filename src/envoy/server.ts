@@ -43,6 +43,9 @@ export const INTERNAL_ERROR_DECISION: Decision = Object.freeze({
   status: REASONS.ERR_INTERNAL.status,
 });
 
+const CLIENT_NOT_ALLOWED_DECISION: Decision = Object.freeze({ outcome: 'deny', reason: 'ERR_CLIENT_NOT_ALLOWED', status: REASONS.ERR_CLIENT_NOT_ALLOWED.status });
+const refuseClient: Decide = async () => CLIENT_NOT_ALLOWED_DECISION;
+
 /** Wire bytes attached to a reused response object, so the serializer does not encode it again. */
 const ENCODED = Symbol('claimgate.encodedCheckResponse');
 /** Encoded `dynamic_metadata` field to append to an allow response (fields may come in any order). */
@@ -142,9 +145,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   });
   server.addService(checkService(), {
     Check(call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>, callback: grpc.sendUnaryData<CheckResponseMessage>) {
-      // A caller that is not an allowed proxy gets no decision at all, only a transport-level refusal.
+      // A caller that is not an allowed proxy gets an in-band denial (never a transport error, which an
+      // Envoy with failure_mode_allow would turn into an allow), and the engine is never consulted.
       if (clientAllowed !== undefined && !clientAllowed(call.getAuthContext()?.sslPeerCertificate)) {
-        callback({ code: grpc.status.PERMISSION_DENIED, details: 'client certificate identity is not allowed' });
+        void answerCheck(call.request ?? {}, refuseClient, options.observe).then((response) => callback(null, response));
         return;
       }
       void answerCheck(call.request ?? {}, options.decider(), options.observe).then((response) => callback(null, response));

@@ -46,13 +46,42 @@ export function compileClientCheck(allowed: readonly string[] | undefined): Clie
   };
 }
 
-/** Node renders SANs as `DNS:a, URI:spiffe://b, IP Address:1.2.3.4`. */
+/**
+ * Node renders SANs as `DNS:a, URI:spiffe://b, IP Address:1.2.3.4`, and quotes a value that holds a
+ * comma, quote or backslash as a JSON string (`URI:"x, URI:spiffe://b"`). Splitting on ", " alone would
+ * let such a value smuggle in a second entry, so quoted values are read as one JSON string.
+ */
 export function subjectAltNames(text: string | undefined): { type: string; value: string }[] {
   if (!text) return [];
-  return text.split(', ').flatMap((part) => {
-    const colon = part.indexOf(':');
-    return colon <= 0 ? [] : [{ type: part.slice(0, colon), value: part.slice(colon + 1) }];
-  });
+  const names: { type: string; value: string }[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const colon = text.indexOf(':', i);
+    if (colon <= i) return [];
+    const type = text.slice(i, colon);
+    let value: string;
+    let end: number;
+    if (text[colon + 1] === '"') {
+      // Find the closing quote that is not escaped, then let JSON decode the escapes.
+      end = colon + 2;
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (end >= text.length) return [];
+      try {
+        value = JSON.parse(text.slice(colon + 1, end + 1)) as string;
+      } catch {
+        return [];
+      }
+      end += 1;
+    } else {
+      end = text.indexOf(', ', colon);
+      if (end === -1) end = text.length;
+      value = text.slice(colon + 1, end);
+    }
+    names.push({ type, value });
+    if (end < text.length && text.slice(end, end + 2) !== ', ') return [];
+    i = end + 2;
+  }
+  return names;
 }
 
 /** Reads the files now: the secure-context options for node:https / node:tls. */

@@ -75,8 +75,8 @@ describe('mutual TLS between proxy and claimgate', () => {
     expect(await grpcOutcome(foreign)).toBe('refused:UNAVAILABLE');
   });
 
-  it('refuses a client of the right CA whose identity is not allowed, without a decision', async () => {
-    expect(await grpcOutcome(intruder)).toBe('refused:PERMISSION_DENIED');
+  it('refuses a client of the right CA whose identity is not allowed, in band (never a transport error)', async () => {
+    expect(await grpcOutcome(intruder)).toBe('answered:ERR_CLIENT_NOT_ALLOWED');
   });
 
   function httpsStatus(client: CertFiles | undefined): Promise<string> {
@@ -164,6 +164,17 @@ describe('client identity allow-list', () => {
       { type: 'URI', value: 'spiffe://td/x' },
       { type: 'IP Address', value: '127.0.0.1' },
     ]);
+  });
+
+  it('reads a quoted SAN value as one value, so it cannot smuggle in an allowed identity', () => {
+    // Node quotes a SAN value holding ", " (CVE-2021-44532): the whole quoted text is one URI.
+    expect(subjectAltNames('URI:"x, URI:spiffe://td/ns/a/sa/envoy, y", DNS:other')).toEqual([
+      { type: 'URI', value: 'x, URI:spiffe://td/ns/a/sa/envoy, y' },
+      { type: 'DNS', value: 'other' },
+    ]);
+    expect(check(cert('URI:"x, URI:spiffe://td/ns/a/sa/envoy, y"'))).toBe(false);
+    expect(check(cert('URI:"spiffe://td/ns/a/sa/envoy"'))).toBe(true);
+    expect(subjectAltNames('URI:"unterminated')).toEqual([]);
   });
 
   it('refuses an entry of unknown form at config time', () => {
