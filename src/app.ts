@@ -145,7 +145,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   // One bound for every adapter of this process; it reads the current config's decider per Check.
   const limit = limitConcurrency(() => current.decide, initial.server.max_concurrent_checks);
   metrics.setInFlight(limit.inFlight);
-  const grpcTls = initial.tls === undefined ? undefined : await grpcServerCredentials(initial.tls);
+  const grpcTls = initial.tls === undefined ? undefined : grpcServerCredentials(initial.tls, (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'));
   const grpc = await startGrpcServer({
     address: initial.server.grpc_address,
     decider: () => limit.decide,

@@ -5,7 +5,7 @@
  * certificate must also name an allowed identity, so only the proxies can ask for decisions.
  */
 import { readFileSync } from 'node:fs';
-import type { PeerCertificate, SecureContextOptions } from 'node:tls';
+import { createSecureContext, type PeerCertificate, type SecureContextOptions } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 
 export interface TlsConfig {
@@ -98,40 +98,97 @@ export function readSecureContextOptions(tls: TlsConfig): SecureContextOptions &
 }
 
 /**
- * gRPC server credentials that re-read the files every reload interval (grpc-js applies changes to
- * new connections). Resolves once the files have been read, so the first handshake has a certificate.
+ * A grpc-js certificate provider that re-reads the files every interval and publishes a new identity
+ * (and CA) only when the files changed and form a valid secure context together. A missing or
+ * half-written file during a rotation is skipped, so the previous certificate keeps serving (grpc-js's
+ * own file watcher would publish "no certificate" and fail every handshake until the next read).
  */
-export async function grpcServerCredentials(tls: TlsConfig): Promise<{ credentials: grpc.ServerCredentials; stop: () => void }> {
-  // Fail at start-up with a clear message rather than serving with no certificate.
-  readSecureContextOptions(tls);
-  const refreshIntervalMs = tls.reload_interval_seconds * 1000;
-  const identity = new grpc.experimental.FileWatcherCertificateProvider({ certificateFile: tls.cert_file, privateKeyFile: tls.key_file, refreshIntervalMs });
-  const ca = tls.client_ca_file === undefined ? null : new grpc.experimental.FileWatcherCertificateProvider({ caCertificateFile: tls.client_ca_file, refreshIntervalMs });
-  // Listeners that stay attached (until stop) keep the providers' latest files cached for the server's own.
-  let identityLoaded!: () => void;
-  let caLoaded!: () => void;
-  const onIdentity = () => identityLoaded();
-  const onCa = () => caLoaded();
-  await Promise.all([
-    new Promise<void>((resolve) => {
-      identityLoaded = resolve;
-      identity.addIdentityCertificateListener(onIdentity);
-    }),
-    ca === null
-      ? undefined
-      : new Promise<void>((resolve) => {
-          caLoaded = resolve;
-          ca.addCaCertificateListener(onCa);
-        }),
-  ]);
+class ValidatedFileProvider implements grpc.experimental.CertificateProvider {
+  private readonly identityListeners = new Set<grpc.experimental.IdentityCertificateUpdateListener>();
+  private readonly caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>();
+  private current: { cert: Buffer; key: Buffer; ca?: Buffer };
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly tls: TlsConfig,
+    private readonly onError: (e: Error) => void,
+  ) {
+    this.current = this.read();
+  }
+
+  private read(): { cert: Buffer; key: Buffer; ca?: Buffer } {
+    const { cert, key, ca } = readSecureContextOptions(this.tls);
+    // Throws on a key that does not match its certificate, or unparsable PEM.
+    createSecureContext({ cert, key, ...(ca === undefined ? {} : { ca }) });
+    return { cert: cert as Buffer, key: key as Buffer, ...(ca === undefined ? {} : { ca: ca as Buffer }) };
+  }
+
+  private reload(): void {
+    let next: { cert: Buffer; key: Buffer; ca?: Buffer };
+    try {
+      next = this.read();
+    } catch (e) {
+      this.onError(e as Error);
+      return;
+    }
+    const identityChanged = !next.cert.equals(this.current.cert) || !next.key.equals(this.current.key);
+    const caChanged = (next.ca === undefined) !== (this.current.ca === undefined) || (next.ca !== undefined && !next.ca.equals(this.current.ca!));
+    this.current = next;
+    if (identityChanged) for (const l of this.identityListeners) l({ certificate: next.cert, privateKey: next.key });
+    if (caChanged && next.ca !== undefined) for (const l of this.caListeners) l({ caCertificate: next.ca });
+  }
+
+  private watch(): void {
+    if (this.timer === undefined && this.identityListeners.size + this.caListeners.size > 0) {
+      this.timer = setInterval(() => this.reload(), this.tls.reload_interval_seconds * 1000);
+      this.timer.unref();
+    } else if (this.timer !== undefined && this.identityListeners.size + this.caListeners.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  addIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
+    this.identityListeners.add(listener);
+    this.watch();
+    process.nextTick(listener, { certificate: this.current.cert, privateKey: this.current.key });
+  }
+
+  removeIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
+    this.identityListeners.delete(listener);
+    this.watch();
+  }
+
+  addCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
+    this.caListeners.add(listener);
+    this.watch();
+    if (this.current.ca !== undefined) process.nextTick(listener, { caCertificate: this.current.ca });
+  }
+
+  removeCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void {
+    this.caListeners.delete(listener);
+    this.watch();
+  }
+
+  /** Stops the timer even if grpc-js still holds listeners (server shut down). */
+  stop(): void {
+    this.identityListeners.clear();
+    this.caListeners.clear();
+    this.watch();
+  }
+}
+
+/**
+ * gRPC server credentials whose certificates are re-read every reload interval (grpc-js applies a new
+ * identity to new connections). Throws at start-up when the files are missing or do not match.
+ */
+export function grpcServerCredentials(tls: TlsConfig, onError: (e: Error) => void = () => undefined): { credentials: grpc.ServerCredentials; stop: () => void } {
+  const provider = new ValidatedFileProvider(tls, onError);
+  const mutual = tls.client_ca_file !== undefined;
   return {
     // grpc-js names its parameters (ca, identity) but passes them on as (identity, ca): identity goes first.
-    credentials: grpc.experimental.createCertificateProviderServerCredentials(identity, ca, ca !== null),
-    // The providers' refresh timers run while any listener is attached; the server removes its own on shutdown.
-    stop: () => {
-      identity.removeIdentityCertificateListener(onIdentity);
-      ca?.removeCaCertificateListener(onCa);
-    },
+    credentials: grpc.experimental.createCertificateProviderServerCredentials(provider, mutual ? provider : null, mutual),
+    stop: () => provider.stop(),
   };
 }
 

@@ -2,7 +2,7 @@
  * Real TLS on loopback: mutual TLS between a proxy and claimgate on the gRPC and HTTP listeners,
  * the allow-list of client identities, and certificate rotation without a restart.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
@@ -135,6 +135,13 @@ describe('mutual TLS between proxy and claimgate', () => {
     expect(grpcSerial).not.toBe(before);
     expect(httpSerial).toBe(grpcSerial);
     // And the rotated listener still serves Checks to the allowed proxy.
+    expect(await grpcOutcome(envoy)).toBe('answered:ERR_TOKEN_MISSING');
+
+    // A half-written rotation (garbage in the certificate file) is skipped: the last good one keeps serving.
+    writeFileSync(live.cert, '-----BEGIN CERTIFICATE-----\ntruncated');
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await servedSerial(app.grpcPort, ['h2'])).toBe(grpcSerial);
+    expect(await servedSerial(app.httpPort!, ['http/1.1'])).toBe(grpcSerial);
     expect(await grpcOutcome(envoy)).toBe('answered:ERR_TOKEN_MISSING');
   });
 });
