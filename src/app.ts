@@ -63,8 +63,8 @@ export interface Claimgate {
   whenSettled(): Promise<void>;
   /** Validates, compiles and swaps in a new config; the old one keeps serving on failure. */
   reload(config: Config): ReloadResult;
-  /** Reads, validates and applies a config file; unchanged content is a no-op. */
-  reloadFromFile(path: string): ReloadResult;
+  /** Reads, validates and applies a config file; unchanged content is a no-op unless `force` (SIGHUP). */
+  reloadFromFile(path: string, force?: boolean): ReloadResult;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -103,7 +103,10 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     const fresh: KeySource[] = [];
     const compiled = compileConfig(config, (issuer) => {
       const old = previous?.sources.get(issuer.name);
-      if (old !== undefined && sourceFingerprints.get(old) === fingerprint(issuer)) {
+      // Sources with identical settings keep their keys (remote ones also heal on their own). A JWKS
+      // file that could not be read is never retried by its source, so a reload reads it again.
+      const reusable = old !== undefined && sourceFingerprints.get(old) === fingerprint(issuer) && (issuer.jwks_file === undefined || old.ready());
+      if (old !== undefined && reusable) {
         sources.set(issuer.name, old);
         return old;
       }
@@ -143,7 +146,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   };
 
   // One bound for every adapter of this process; it reads the current config's decider per Check.
-  const limit = limitConcurrency(() => current.decide, initial.server.max_concurrent_checks);
+  const limit = limitConcurrency(() => current.decide, () => current.config.server.max_concurrent_checks);
   metrics.setInFlight(limit.inFlight);
   const grpcTls = initial.tls === undefined ? undefined : grpcServerCredentials(initial.tls, (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'));
   const grpc = await startGrpcServer({
@@ -211,6 +214,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   let lastFileHash = options.configFileText === undefined ? undefined : hashOf(options.configFileText);
 
   const reload = (config: Config): ReloadResult => {
+    if (draining) return { ok: false, problems: ['shutting down: reload ignored'] };
     let next: { generation: Generation; fresh: KeySource[] };
     try {
       next = build(config, current);
@@ -226,7 +230,9 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     // The decision logger is a child: create it after the level changes so it inherits the new level.
     log.level = config.logging.level;
     logDecision = createDecisionLogger(log, decisionLogOptions(config));
-    for (const [name, source] of old.sources) if (current.sources.get(name) !== source) source.close();
+    // Checks that started on the old config may still wait for its keys (up to the check deadline).
+    const retired = [...old.sources].filter(([name, source]) => current.sources.get(name) !== source).map(([, source]) => source);
+    if (retired.length > 0) setTimeout(() => retired.forEach((source) => source.close()), old.config.server.check_deadline_ms + 1000).unref();
     for (const key of ['grpc_address', 'admin_address'] as const) {
       if (config.server[key] !== old.config.server[key]) log.warn({ setting: `server.${key}` }, 'listen address changes take effect on restart only');
     }
@@ -253,7 +259,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     status,
     whenSettled: () => settledOf(current),
     reload,
-    reloadFromFile(path) {
+    reloadFromFile(path, force = false) {
       let text: string;
       try {
         text = readFileSync(path, 'utf8');
@@ -264,7 +270,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         return { ok: false, problems };
       }
       const hash = hashOf(text);
-      if (hash === lastFileHash) return { ok: true, changed: false };
+      if (hash === lastFileHash && !force) return { ok: true, changed: false };
       let config: Config;
       try {
         config = parseConfigText(text, path);

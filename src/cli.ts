@@ -74,11 +74,12 @@ async function serve(args: string[]): Promise<void> {
   }
   const worker = isClusterWorker();
   const app = await startClaimgate(config, { logger, configFileText: text, admin: !worker }).catch((e: Error) => fail(`cannot start: ${e.message}`, 1));
-  if (worker) serveWorkerIpc({ status: app.status, reload: () => app.reloadFromFile(path), registry: app.metrics.registry });
+  if (worker) serveWorkerIpc({ status: app.status, reload: () => app.reloadFromFile(path, true), registry: app.metrics.registry });
   const stopWatching = config.server.watch_config ? watchConfigFile(path, () => app.reloadFromFile(path)) : () => undefined;
   process.on('SIGHUP', () => {
     logger.info({ file: path }, 'SIGHUP: reloading config');
-    app.reloadFromFile(path);
+    // An explicit SIGHUP reloads even an unchanged file (e.g. to re-read a repaired JWKS file).
+    app.reloadFromFile(path, true);
   });
   let stopping = false;
   const stop = (signal: string) => {

@@ -250,8 +250,11 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
       resolve();
     });
   }).catch((err: Error) => {
+    stopTlsWatch();
     throw new Error(`cannot listen on ${options.address}: ${err.message}`);
   });
+  // After start-up a listener error (e.g. EMFILE on accept) is logged, never an uncaught exception.
+  server.on('error', (err: Error) => log.error({ err: err.message }, 'http front door listener error'));
   const boundPort = (server.address() as AddressInfo).port;
   log.info({ address: options.address, port: boundPort, envoyPathPrefix, forwardAuthPath }, 'claimgate HTTP front door listening');
 

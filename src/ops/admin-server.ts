@@ -65,9 +65,15 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   server.keepAliveTimeout = 5000;
   const { host, port } = parseListenAddress(options.address);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new Error(`cannot listen on ${options.address}: ${e.message}`)));
-    server.listen(port, host, resolve);
+    const fail = (e: Error) => reject(new Error(`cannot listen on ${options.address}: ${e.message}`));
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      resolve();
+    });
   });
+  // After start-up a listener error (e.g. EMFILE on accept) must not become an uncaught exception.
+  server.on('error', () => undefined);
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>

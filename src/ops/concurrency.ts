@@ -16,13 +16,14 @@ export interface ConcurrencyLimit {
   inFlight(): number;
 }
 
-/** `max` 0 means no bound. */
-export function limitConcurrency(current: () => Decide, max: number): ConcurrencyLimit {
+/** `max()` is read per Check (a reload may change it); 0 means no bound. */
+export function limitConcurrency(current: () => Decide, max: () => number): ConcurrencyLimit {
   let inFlight = 0;
   return {
     inFlight: () => inFlight,
     async decide(view) {
-      if (max > 0 && inFlight >= max) return OVERLOADED_DECISION;
+      const bound = max();
+      if (bound > 0 && inFlight >= bound) return OVERLOADED_DECISION;
       const decide = current();
       inFlight++;
       try {

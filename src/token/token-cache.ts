@@ -8,7 +8,8 @@
  *
  * Failures that can never turn into a success for the same token (bad signature, malformed, unknown
  * issuer, expired, ...) are cached briefly, so a repeated bad token costs a map lookup. Outcomes that
- * depend on the IdP or on time moving forward (unknown kid, keys unavailable, not yet valid) are not.
+ * depend on the IdP or on time moving forward (unknown kid, keys unavailable, not yet valid, issued in
+ * the future) are not.
  */
 import { LRUCache } from 'lru-cache';
 import type { ReasonCode } from '../engine/reasons.js';
@@ -47,7 +48,6 @@ const NEGATIVE_CACHEABLE: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'ERR_CLAIMS_INVALID',
   'ERR_AUDIENCE_MISMATCH',
   'ERR_TOKEN_EXPIRED',
-  'ERR_TOKEN_ISSUED_IN_FUTURE',
   'ERR_TOKEN_TOO_OLD',
 ]);
 
@@ -73,7 +73,7 @@ export function createCachedVerifier(
     sizeCalculation: (_v, raw) => tokenBytes(raw) + ENTRY_OVERHEAD_BYTES,
   });
   const negative = new LRUCache<string, NegativeEntry>({
-    max: Math.max(1, limits.maxNegativeEntries),
+    max: Math.max(1, limits.maxNegativeEntries), // lru-cache needs max ≥ 1; 0 disables the negative cache below
     maxSize: NEGATIVE_MAX_BYTES,
     sizeCalculation: (_v, raw) => tokenBytes(raw) + 64,
   });
@@ -104,7 +104,7 @@ export function createCachedVerifier(
     onResult('miss');
     const result = await verify(raw, location);
     if (result.ok) positive.set(raw, result.token);
-    else if (NEGATIVE_CACHEABLE.has(result.reason)) negative.set(raw, { reason: result.reason, issuer: result.issuer, untilMs: now + limits.negativeTtlMs });
+    else if (limits.maxNegativeEntries > 0 && NEGATIVE_CACHEABLE.has(result.reason)) negative.set(raw, { reason: result.reason, issuer: result.issuer, untilMs: now + limits.negativeTtlMs });
     return result;
   };
 }

@@ -15,7 +15,7 @@ describe('concurrency bound', () => {
       await gate;
       return allow;
     };
-    const limit = limitConcurrency(() => blocking, 3);
+    const limit = limitConcurrency(() => blocking, () => 3);
     const pending = Array.from({ length: 5 }, () => answerCheck({}, limit.decide));
     await new Promise((r) => setImmediate(r));
     expect(limit.inFlight()).toBe(3);
@@ -29,21 +29,21 @@ describe('concurrency bound', () => {
   it('counts a failing decision out again', async () => {
     const limit = limitConcurrency(() => async () => {
       throw new Error('boom');
-    }, 1);
+    }, () => 1);
     await expect(limit.decide(view)).rejects.toThrow('boom');
     expect(limit.inFlight()).toBe(0);
     await expect(limit.decide(view)).rejects.toThrow('boom');
   });
 
   it('has no bound at 0', async () => {
-    const limit = limitConcurrency(() => async () => allow, 0);
+    const limit = limitConcurrency(() => async () => allow, () => 0);
     const results = await Promise.all(Array.from({ length: 100 }, () => limit.decide(view)));
     expect(results.every((d) => d.outcome === 'allow')).toBe(true);
   });
 
   it('reads the current decider once per Check, so a reload applies to the next Check', async () => {
     let current: Decide = async () => allow;
-    const limit = limitConcurrency(() => current, 10);
+    const limit = limitConcurrency(() => current, () => 10);
     expect((await limit.decide(view)).outcome).toBe('allow');
     current = async () => ({ outcome: 'deny', reason: 'ERR_TOKEN_MISSING', status: 401 });
     expect((await limit.decide(view)).outcome).toBe('deny');

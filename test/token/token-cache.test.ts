@@ -100,7 +100,7 @@ describe('verified-token cache', () => {
     expect(h.results).toEqual(['miss', 'negative_hit', 'negative_hit', 'negative_hit', 'negative_hit', 'miss']);
   });
 
-  it.each<ReasonCode>(['ERR_JWKS_UNAVAILABLE', 'ERR_KEY_NOT_FOUND', 'ERR_TOKEN_NOT_YET_VALID', 'ERR_TOKEN_LOCATION_NOT_ALLOWED', 'ERR_TOKEN_TOO_LARGE'])(
+  it.each<ReasonCode>(['ERR_JWKS_UNAVAILABLE', 'ERR_KEY_NOT_FOUND', 'ERR_TOKEN_NOT_YET_VALID', 'ERR_TOKEN_ISSUED_IN_FUTURE', 'ERR_TOKEN_LOCATION_NOT_ALLOWED', 'ERR_TOKEN_TOO_LARGE'])(
     'does not cache %s, which may change for the same token',
     async (reason) => {
       const h = harness(() => failed(reason));
@@ -126,6 +126,13 @@ describe('verified-token cache', () => {
     await h.verify('bad19', header);
     await h.verify('bad0', header);
     expect(h.results.slice(-2)).toEqual(['negative_hit', 'miss']);
+  });
+
+  it('has no negative cache when max_negative_entries is 0', async () => {
+    const h = harness(() => failed('ERR_SIGNATURE_INVALID'), { maxNegativeEntries: 0 });
+    await h.verify('bad', header);
+    await h.verify('bad', header);
+    expect(h.calls).toHaveLength(2);
   });
 
   it('is a plain pass-through when max_entries is 0', async () => {

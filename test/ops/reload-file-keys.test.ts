@@ -1,0 +1,49 @@
+/** A JWKS file that was missing at start is read again by a forced reload (SIGHUP), without a restart. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { startClaimgate } from '../../src/app.js';
+import { createCheckClient } from '../../src/cli/check-client.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { generateSigningKey } from '../support/fake-idp.js';
+
+describe('reload and JWKS files', () => {
+  it('turns 503s into allows once the repaired file is reloaded, and ignores reloads after shutdown began', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'claimgate-filekeys-'));
+    const jwks = join(dir, 'jwks.json');
+    const file = join(dir, 'claimgate.yaml');
+    const text = `server: { grpc_address: "127.0.0.1:0", admin_address: "127.0.0.1:0", watch_config: false }
+logging: { level: silent }
+unmatched: authenticated
+issuers:
+  - { name: local, issuer: "https://idp.example.com", audiences: [api], jwks_file: "${jwks}" }
+`;
+    writeFileSync(file, text);
+    const app = await startClaimgate(parseConfigText(text), { configFileText: text });
+    await app.whenSettled();
+    const key = generateSigningKey('RS256', 'k1');
+    const token = await new SignJWT({ sub: 'alice', aud: 'api' })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' })
+      .setIssuer('https://idp.example.com')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key.privateKey);
+    const client = createCheckClient(`127.0.0.1:${app.grpcPort}`);
+    try {
+      expect((await client.check({ path: '/x', token })).reason).toBe('ERR_JWKS_UNAVAILABLE');
+      writeFileSync(jwks, JSON.stringify({ keys: [key.jwk] }));
+      // The config file itself is unchanged: only a forced reload (what SIGHUP does) reads it again.
+      expect(app.reloadFromFile(file)).toEqual({ ok: true, changed: false });
+      expect(app.reloadFromFile(file, true).ok).toBe(true);
+      await app.whenSettled();
+      expect((await client.check({ path: '/x', token })).kind).toBe('allow');
+      expect(app.ready()).toBe(true);
+    } finally {
+      client.close();
+      const closing = app.close(500);
+      expect(app.reloadFromFile(file, true)).toEqual({ ok: false, problems: ['shutting down: reload ignored'] });
+      await closing;
+    }
+  });
+});
