@@ -148,20 +148,21 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   // One bound for every adapter of this process; it reads the current config's decider per Check.
   const limit = limitConcurrency(() => current.decide, () => current.config.server.max_concurrent_checks);
   metrics.setInFlight(limit.inFlight);
-  const grpcTls = initial.tls === undefined ? undefined : grpcServerCredentials(initial.tls, (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'));
-  const grpc = await startGrpcServer({
-    address: initial.server.grpc_address,
-    decider: () => limit.decide,
-    observe,
-    ...(grpcTls === undefined ? {} : { credentials: grpcTls.credentials, clientAllowed: compileClientCheck(initial.tls?.allowed_clients) }),
-  }).catch((e: Error) => {
-    grpcTls?.stop();
-    throw e;
-  });
   const status = (): AdminStatus => ({ ready: ready(), config_loaded_at: current.loadedAt.toISOString(), issuers: [...current.sources.values()].map((s) => s.state()) });
+  let grpcTls: ReturnType<typeof grpcServerCredentials> | undefined;
+  let grpc: GrpcServer | undefined;
   let admin: AdminServer | undefined;
-  if (options.admin !== false) {
-    try {
+  let frontDoor: HttpFrontDoor | undefined;
+  // Listeners start in order; if one fails, everything started before it is stopped again.
+  try {
+    grpcTls = initial.tls === undefined ? undefined : grpcServerCredentials(initial.tls, (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'));
+    grpc = await startGrpcServer({
+      address: initial.server.grpc_address,
+      decider: () => limit.decide,
+      observe,
+      ...(grpcTls === undefined ? {} : { credentials: grpcTls.credentials, clientAllowed: compileClientCheck(initial.tls?.allowed_clients) }),
+    });
+    if (options.admin !== false) {
       admin = await startAdminServer({
         address: initial.server.admin_address,
         metrics: () => metrics.registry.metrics(),
@@ -169,34 +170,26 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         ready,
         status,
       });
-    } catch (e) {
-      await grpc.shutdown(0);
-      grpcTls?.stop();
-      for (const source of current.sources.values()) source.close();
-      throw e;
     }
-  }
-
-  let frontDoor: HttpFrontDoor | undefined;
-  if (initial.http !== undefined) {
-    try {
+    if (initial.http !== undefined) {
       frontDoor = await startHttpFrontDoor(
         frontDoorOptionsFromConfig(initial.http, { decider: () => limit.decide, realm: () => current.config.realm, observe, logger: log, tls: initial.tls }),
       );
-    } catch (e) {
-      await Promise.all([grpc.shutdown(0), admin?.close()]);
-      grpcTls?.stop();
-      for (const source of current.sources.values()) source.close();
-      throw e;
     }
+  } catch (e) {
+    await Promise.all([grpc?.shutdown(0), admin?.close(), frontDoor?.close(0)]);
+    grpcTls?.stop();
+    for (const source of current.sources.values()) source.close();
+    throw e;
   }
+  const grpcServer = grpc;
 
   let serving = false;
   const updateHealth = () => {
     const now = ready();
     if (now !== serving) {
       serving = now;
-      grpc.setServing(now ? 'SERVING' : 'NOT_SERVING');
+      grpcServer.setServing(now ? 'SERVING' : 'NOT_SERVING');
       if (!draining) log.info({ ready: now }, now ? 'ready: signing keys available' : 'not ready: waiting for signing keys');
     }
   };
@@ -206,7 +199,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   const settledOf = (g: Generation) => Promise.all([...g.sources.values()].map((s) => s.whenSettled())).then(() => updateHealth());
 
   log.info(
-    { grpc: initial.server.grpc_address, grpc_port: grpc.port, admin: initial.server.admin_address, admin_port: admin?.port, http_port: frontDoor?.port, issuers: initial.issuers.map((i) => i.name), routes: initial.routes.length, version: VERSION },
+    { grpc: initial.server.grpc_address, grpc_port: grpcServer.port, admin: initial.server.admin_address, admin_port: admin?.port, http_port: frontDoor?.port, issuers: initial.issuers.map((i) => i.name), routes: initial.routes.length, version: VERSION },
     'claimgate listening',
   );
 
@@ -247,10 +240,10 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   };
 
   return {
-    grpcPort: grpc.port,
+    grpcPort: grpcServer.port,
     adminPort: admin?.port,
     httpPort: frontDoor?.port,
-    grpc,
+    grpc: grpcServer,
     metrics,
     compiled: () => current.compiled,
     keySources: () => current.sources,
@@ -288,7 +281,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       draining = true;
       clearInterval(readinessTimer);
       updateHealth();
-      await Promise.all([grpc.shutdown(graceMs), frontDoor?.close(graceMs)]);
+      await Promise.all([grpcServer.shutdown(graceMs), frontDoor?.close(graceMs)]);
       grpcTls?.stop();
       await admin?.close();
       for (const source of current.sources.values()) source.close();

@@ -37,7 +37,7 @@ describe('mutual TLS between proxy and claimgate', () => {
         http: { address: '127.0.0.1:0' },
         tls: { cert_file: live.cert, key_file: live.key, client_ca_file: ca.cert, allowed_clients: [ENVOY_ID], reload_interval_seconds: 1 },
         unmatched: 'authenticated',
-        issuers: [{ name: 'idp', issuer: 'https://idp.example.com', audiences: ['api'], jwks_uri: 'https://idp.example.com/jwks' }],
+        issuers: [{ name: 'idp', issuer: 'https://idp.example.com', audiences: ['api'], jwks_file: '/nonexistent/claimgate-test/jwks.json' }], // no network: a missing local file
       }),
     );
   });
