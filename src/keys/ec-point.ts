@@ -38,7 +38,8 @@ export function coordinateBytes(crv: EcCurve): number {
   return CURVES[crv].bytes;
 }
 
-function toBigInt(bytes: Uint8Array): bigint {
+/** Big-endian unsigned bytes as a bigint (JWK coordinates, RSA moduli and exponents). */
+export function toBigInt(bytes: Uint8Array): bigint {
   return bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes).toString('hex')}`);
 }
 

@@ -15,7 +15,7 @@ import {
   type KeyShape,
   type OkpCurve,
 } from './algorithms.js';
-import { coordinateBytes, isPointOnCurve } from './ec-point.js';
+import { coordinateBytes, isPointOnCurve, toBigInt } from './ec-point.js';
 
 /** A public key ready for `crypto.verify`, with the algorithms it may verify. */
 export interface VerifyKey {
@@ -151,7 +151,7 @@ function checkRsa(jwk: Record<string, unknown>): Checked {
   // 65537 only: e = 1 makes every "signature" equal its message (trivial forgeries); e = 3 invites
   // Bleichenbacher's 2006 forgery against lax PKCS#1 v1.5 padding checks; huge exponents make
   // verification slow. Every mainstream IdP publishes 65537 (AQAB).
-  if (bigIntFrom(e) !== 65537n) return { ok: false, reason: 'rsa_bad_exponent' };
+  if (toBigInt(e) !== 65537n) return { ok: false, reason: 'rsa_bad_exponent' };
   return { ok: true, shape: { kty: 'RSA' }, publicJwk: { kty: 'RSA', n: jwk.n as string, e: jwk.e as string } };
 }
 
@@ -216,10 +216,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function decodeMember(value: unknown): Buffer | undefined {
   if (typeof value !== 'string' || !BASE64URL.test(value)) return undefined;
   return Buffer.from(value, 'base64url');
-}
-
-function bigIntFrom(bytes: Uint8Array): bigint {
-  return bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes).toString('hex')}`);
 }
 
 function bitLength(bytes: Uint8Array): number {
