@@ -22,6 +22,22 @@ export function bearerChallenge(realm: string, reason: ReasonCode, requiredScope
   return value;
 }
 
+/**
+ * The denial (or error answer) for a reason, from the catalogue: the one place that turns a reason into
+ * outcome, status and challenge. Without a realm there is no challenge (answers that are not about the
+ * client's credentials).
+ */
+export function denyDecision(reason: ReasonCode, realm?: string, requiredScopes: readonly string[] = [], extra: Partial<DenyDecision> = {}): DenyDecision {
+  const info = reasonInfo(reason);
+  return {
+    outcome: info.outcome === 'error' ? 'error' : 'deny',
+    reason,
+    status: info.status,
+    challenge: realm === undefined ? undefined : bearerChallenge(realm, reason, requiredScopes),
+    ...extra,
+  };
+}
+
 /** RFC 9457 problem details; only catalogue text, never anything taken from the request. */
 export function problemBody(decision: DenyDecision): string {
   const info = REASONS[decision.reason];

@@ -8,8 +8,8 @@ import type { CompiledRoute } from '../routes/match.js';
 import { extractToken } from '../token/extract.js';
 import { createCachedVerifier, type TokenCacheResult } from '../token/token-cache.js';
 import { verifyToken, type VerifiedToken } from '../token/verify.js';
-import { bearerChallenge } from './answer.js';
-import { REASONS, type ReasonCode } from './reasons.js';
+import { denyDecision } from './answer.js';
+import type { ReasonCode } from './reasons.js';
 import type { Decision, DenyDecision, RequestView } from './types.js';
 
 export type Decide = (view: RequestView) => Promise<Decision>;
@@ -41,16 +41,8 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     deps.onTokenCache,
   );
 
-  const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision => {
-    const info = REASONS[reason];
-    return {
-      outcome: info.outcome === 'error' ? 'error' : 'deny',
-      reason,
-      status: info.status,
-      challenge: bearerChallenge(config.realm, reason, scopes),
-      ...extra,
-    };
-  };
+  const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision =>
+    denyDecision(reason, config.realm, scopes, extra);
 
   const allow = (route: string, token: VerifiedToken | undefined): Decision => {
     if (token === undefined) {

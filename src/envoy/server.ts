@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { ClientCheck } from '../net/tls.js';
 import type { Decide } from '../engine/decide.js';
-import { REASONS } from '../engine/reasons.js';
+import { denyDecision } from '../engine/answer.js';
 import type { AllowDecision, Decision, RequestView } from '../engine/types.js';
 import type { CheckRequestMessage, CheckResponseMessage } from './messages.js';
 import { AUTHORIZATION_SERVICE, loadAuthorizationService } from './proto.js';
@@ -37,13 +37,9 @@ export interface GrpcServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export const INTERNAL_ERROR_DECISION: Decision = Object.freeze({
-  outcome: 'error',
-  reason: 'ERR_INTERNAL',
-  status: REASONS.ERR_INTERNAL.status,
-});
+export const INTERNAL_ERROR_DECISION: Decision = Object.freeze(denyDecision('ERR_INTERNAL'));
 
-const CLIENT_NOT_ALLOWED_DECISION: Decision = Object.freeze({ outcome: 'deny', reason: 'ERR_CLIENT_NOT_ALLOWED', status: REASONS.ERR_CLIENT_NOT_ALLOWED.status });
+export const CLIENT_NOT_ALLOWED_DECISION: Decision = Object.freeze(denyDecision('ERR_CLIENT_NOT_ALLOWED'));
 const refuseClient: Decide = async () => CLIENT_NOT_ALLOWED_DECISION;
 
 /** Wire bytes attached to a reused response object, so the serializer does not encode it again. */

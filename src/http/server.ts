@@ -12,11 +12,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { bearerChallenge } from '../engine/answer.js';
+import { denyDecision } from '../engine/answer.js';
 import type { Decide } from '../engine/decide.js';
 import type { Decision, DenyDecision, RequestView } from '../engine/types.js';
-import { INTERNAL_ERROR_DECISION, type DecisionObserver } from '../envoy/server.js';
-import { REASONS } from '../engine/reasons.js';
+import { CLIENT_NOT_ALLOWED_DECISION, INTERNAL_ERROR_DECISION, type DecisionObserver } from '../envoy/server.js';
 import { silentLogger, type Logger } from '../log.js';
 import { parseListenAddress } from '../net/address.js';
 import { compileClientCheck, readSecureContextOptions, watchSecureContext, type TlsConfig } from '../net/tls.js';
@@ -78,7 +77,7 @@ export function frontDoorOptionsFromConfig(
 
 /** The denial the adapter gives for a request it cannot hand to the engine. */
 export function refusalDecision(realm: string): DenyDecision {
-  return { outcome: 'deny', reason: 'ERR_REQUEST_MALFORMED', status: 400, challenge: bearerChallenge(realm, 'ERR_REQUEST_MALFORMED') };
+  return denyDecision('ERR_REQUEST_MALFORMED', realm);
 }
 
 interface Handled {
@@ -160,8 +159,12 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
   const clientAllowed = compileClientCheck(options.tls?.allowed_clients);
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (clientAllowed !== undefined && !clientAllowed((req.socket as TLSSocket).getPeerCertificate())) {
-      const decision: DenyDecision = { outcome: 'deny', reason: 'ERR_CLIENT_NOT_ALLOWED', status: REASONS.ERR_CLIENT_NOT_ALLOWED.status };
-      send(res, { answer: toHttpAnswer(decision, 'forward-auth'), close: true }, req.method === 'HEAD');
+      try {
+        options.observe?.(undefined, CLIENT_NOT_ALLOWED_DECISION, process.hrtime.bigint());
+      } catch {
+        // Observability must never change an answer.
+      }
+      send(res, { answer: toHttpAnswer(CLIENT_NOT_ALLOWED_DECISION as DenyDecision, 'forward-auth'), close: true }, req.method === 'HEAD');
       return;
     }
     let bodyBytes = 0;

@@ -5,10 +5,10 @@
  * failure_mode_allow would judge.
  */
 import type { Decide } from '../engine/decide.js';
-import { REASONS } from '../engine/reasons.js';
+import { denyDecision } from '../engine/answer.js';
 import type { Decision } from '../engine/types.js';
 
-export const OVERLOADED_DECISION: Decision = Object.freeze({ outcome: 'error', reason: 'ERR_OVERLOADED', status: REASONS.ERR_OVERLOADED.status });
+export const OVERLOADED_DECISION: Decision = Object.freeze(denyDecision('ERR_OVERLOADED'));
 
 export interface ConcurrencyLimit {
   /** A decider that counts itself in and out; it reads `current()` once per Check. */
