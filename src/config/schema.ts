@@ -83,7 +83,7 @@ const issuerSchema = z
     roles_claim: claimPath.default('roles'),
     /** Plain HTTP for discovery/JWKS; only for loopback tests and demos. */
     allow_insecure_http: z.boolean().default(false),
-    keys: keysPolicy.default(keysPolicy.parse({})),
+    keys: keysPolicy.prefault({}),
   })
   .superRefine((iss, ctx) => {
     const sources = [iss.discovery === true, iss.jwks_uri !== undefined, iss.jwks_file !== undefined].filter(Boolean).length;
@@ -189,7 +189,7 @@ const routeSchema = z
         /** Compare paths case-insensitively (after normalization). */
         ignore_case: z.boolean().default(false),
       })
-      .default({ ignore_case: false }),
+      .prefault({}),
     /** No token needed; identity headers are still stripped. */
     public: z.boolean().default(false),
     /** Claims the verified token must satisfy; any valid token when omitted. */
@@ -224,7 +224,7 @@ export const configSchema = z
         /** Worker processes sharing the listeners (node:cluster); `auto` = one per available core. */
         workers: z.union([z.number().int().min(1).max(256), z.literal('auto')], { error: 'must be a number of workers (1-256) or auto' }).default(1),
       })
-      .default({ grpc_address: '127.0.0.1:9001', admin_address: '127.0.0.1:9090', check_deadline_ms: 150, readiness: 'all_issuers', shutdown_grace_ms: 10000, watch_config: true, max_concurrent_checks: 2000, workers: 1 }),
+      .prefault({}),
     logging: z
       .strictObject({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -235,7 +235,7 @@ export const configSchema = z
         /** Log the verified `sub` on decision lines (an identifier, but personal data in some regimes). */
         include_subject: z.boolean().default(true),
       })
-      .default({ level: 'info', allow_sample_rate: 1, denial_lines_per_second: 20, include_subject: true }),
+      .prefault({}),
     /** TLS (and mutual TLS) for the gRPC and HTTP listeners the proxies call; the admin listener stays separate. */
     tls: z
       .strictObject({
@@ -267,7 +267,7 @@ export const configSchema = z
         negative_ttl_seconds: z.number().min(0).max(3600).default(10),
         max_negative_entries: z.number().int().min(0).max(1_000_000).default(10_000),
       })
-      .default({ max_entries: 100_000, max_bytes: 256 * 1024 * 1024, negative_ttl_seconds: 10, max_negative_entries: 10_000 }),
+      .prefault({}),
     /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
     realm: z.string().regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,128}$/, { error: 'must be 1-128 printable ASCII characters without " or \\' }).default('claimgate'),
     issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),
@@ -287,7 +287,7 @@ export const configSchema = z
         /** Separator used to join array claims. */
         array_separator: z.string().min(1).max(4).default(','),
       })
-      .default({ headers: [], strip_token: false, max_header_bytes: 4096, array_separator: ',' }),
+      .prefault({}),
     /** HTTP front doors (Envoy HTTP ext_authz, nginx/Traefik/Caddy forward auth); no listener when omitted. */
     http: z
       .strictObject({
