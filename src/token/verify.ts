@@ -14,8 +14,6 @@ import { verifySignature } from './signature.js';
 /** An allow-listed issuer, compiled from config, with its key source. */
 export interface CompiledIssuer {
   readonly name: string;
-  readonly iss: string;
-  readonly config: IssuerConfig;
   readonly algorithms: ReadonlySet<string>;
   readonly acceptLegacyTyp: boolean;
   readonly maxTokenBytes: number;
@@ -55,8 +53,6 @@ export interface VerifierOptions {
 export function compileIssuer(config: IssuerConfig, keys: KeySource, locationIds: ReadonlySet<string>): CompiledIssuer {
   return {
     name: config.name,
-    iss: config.issuer,
-    config,
     algorithms: new Set(config.algorithms),
     acceptLegacyTyp: config.token_type === 'legacy',
     maxTokenBytes: config.max_token_bytes,

@@ -5,13 +5,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { compileConfig } from '../../src/config/compile.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
 import type { RequestView } from '../../src/engine/types.js';
 import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
 import { generateSigningKey } from '../support/fake-idp.js';
+import { mintAccessToken } from '../support/tokens.js';
 
 const ISSUER = 'https://idp.example.com';
 const AUDIENCE = 'api://orders';
@@ -38,12 +38,7 @@ async function decider(overrides: Record<string, unknown>): Promise<Decide> {
 afterAll(() => sources.forEach((s) => s.close()));
 
 const token = () =>
-  new SignJWT({ sub: 'alice', aud: AUDIENCE, scope: 'read' })
-    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' })
-    .setIssuer(ISSUER)
-    .setIssuedAt()
-    .setExpirationTime('5m')
-    .sign(key.privateKey);
+  mintAccessToken(key, ISSUER, { sub: 'alice', aud: AUDIENCE, scope: 'read' });
 
 function view(path: string, headers: Record<string, string> = {}): RequestView {
   return { method: 'GET', host: 'api.example.com', path, headers: new Map(Object.entries(headers).map(([k, v]) => [k, [v]])) };

@@ -2,10 +2,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { startClaimgate, type Claimgate } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 import { generateSigningKey } from '../support/fake-idp.js';
+import { mintAccessToken } from '../support/tokens.js';
 
 const ISSUER = 'https://idp.example.com';
 const AUDIENCE = 'api://orders';
@@ -37,12 +37,7 @@ describe('HTTP front door wired into claimgate', () => {
     });
 
   it('answers forward-auth requests from the engine of the running config', async () => {
-    const token = await new SignJWT({ sub: 'alice', aud: AUDIENCE, scope: 'orders:read' })
-      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' })
-      .setIssuer(ISSUER)
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(key.privateKey);
+    const token = await mintAccessToken(key, ISSUER, { sub: 'alice', aud: AUDIENCE, scope: 'orders:read' });
     const allowed = await ask({ authorization: `Bearer ${token}` });
     expect(allowed.status).toBe(200);
     expect(allowed.headers.get('x-user-id')).toBe('alice');
@@ -52,12 +47,7 @@ describe('HTTP front door wired into claimgate', () => {
   });
 
   it('forwards a non-ASCII identity value as its UTF-8 bytes (as on the gRPC path) instead of failing', async () => {
-    const token = await new SignJWT({ sub: 'José 李', aud: AUDIENCE, scope: 'orders:read' })
-      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' })
-      .setIssuer(ISSUER)
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(key.privateKey);
+    const token = await mintAccessToken(key, ISSUER, { sub: 'José 李', aud: AUDIENCE, scope: 'orders:read' });
     const answer = await ask({ authorization: `Bearer ${token}` });
     expect(answer.status).toBe(200);
     expect(Buffer.from(answer.headers.get('x-user-id')!, 'latin1').toString('utf8')).toBe('José 李');

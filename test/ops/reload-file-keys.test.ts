@@ -2,11 +2,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { startClaimgate } from '../../src/app.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { generateSigningKey } from '../support/fake-idp.js';
+import { mintAccessToken } from '../support/tokens.js';
 
 describe('reload and JWKS files', () => {
   it('turns 503s into allows once the repaired file is reloaded, and ignores reloads after shutdown began', async () => {
@@ -23,12 +23,7 @@ issuers:
     const app = await startClaimgate(parseConfigText(text), { configFileText: text });
     await app.whenSettled();
     const key = generateSigningKey('RS256', 'k1');
-    const token = await new SignJWT({ sub: 'alice', aud: 'api' })
-      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' })
-      .setIssuer('https://idp.example.com')
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(key.privateKey);
+    const token = await mintAccessToken(key, 'https://idp.example.com', { sub: 'alice', aud: 'api' });
     const client = createCheckClient(`127.0.0.1:${app.grpcPort}`);
     try {
       expect((await client.check({ path: '/x', token })).reason).toBe('ERR_JWKS_UNAVAILABLE');

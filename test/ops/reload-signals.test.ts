@@ -6,9 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { FakeIdp, generateSigningKey, type SigningKey } from '../support/fake-idp.js';
+import { mintAccessToken } from '../support/tokens.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const AUDIENCE = 'https://api.example.com';
@@ -49,12 +49,7 @@ describe('reload triggers', () => {
   beforeAll(async () => {
     key = generateSigningKey('RS256', 'k1');
     idp = await FakeIdp.start({ keys: [key.jwk] });
-    token = await new SignJWT({ sub: 'alice', aud: AUDIENCE, scope: 'read' })
-      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' })
-      .setIssuer(idp.issuer)
-      .setIssuedAt()
-      .setExpirationTime('10m')
-      .sign(key.privateKey);
+    token = await mintAccessToken(key, idp.issuer, { sub: 'alice', aud: AUDIENCE, scope: 'read' }, { ttl: '10m' });
   });
   afterAll(async () => {
     for (const c of children) c.kill('SIGKILL');

@@ -6,12 +6,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { startClaimgate, type Claimgate } from '../../src/app.js';
 import { createCheckClient, type CheckSummary } from '../../src/cli/check-client.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
+import { mintAccessToken } from '../support/tokens.js';
 
 const AUDIENCE = 'https://api.example.com';
 
@@ -49,12 +49,7 @@ describe('hot reload under load', () => {
     const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
     app = await startClaimgate(parseConfigText(configYaml(idp.issuer, 'A')), { logger });
     await app.whenSettled();
-    token = await new SignJWT({ sub: 'alice', aud: AUDIENCE, scope: 's1' })
-      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'k1' })
-      .setIssuer(idp.issuer)
-      .setIssuedAt()
-      .setExpirationTime('10m')
-      .sign(key.privateKey);
+    token = await mintAccessToken(key, idp.issuer, { sub: 'alice', aud: AUDIENCE, scope: 's1' }, { ttl: '10m' });
   });
 
   afterAll(async () => {

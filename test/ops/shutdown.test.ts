@@ -6,9 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
+import { mintAccessToken } from '../support/tokens.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const AUDIENCE = 'https://api.example.com';
@@ -62,12 +62,7 @@ issuers:
     await waitForLine(child, /"ready":true/, 10000);
 
     const sign = (kid: string) =>
-      new SignJWT({ sub: 'alice', aud: AUDIENCE })
-        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid })
-        .setIssuer(idp.issuer)
-        .setIssuedAt()
-        .setExpirationTime('10m')
-        .sign(key.privateKey);
+      mintAccessToken(key, idp.issuer, { sub: 'alice', aud: AUDIENCE }, { kid, ttl: '10m' });
     const good = await sign('k1');
     const unknownKid = await sign('rotated-away');
 
