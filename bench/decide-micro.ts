@@ -19,7 +19,17 @@ import { createKeySource } from '../src/keys/key-source.js';
 import { createLogger } from '../src/log.js';
 import { createDecisionLogger } from '../src/ops/decision-log.js';
 import { createMetrics } from '../src/ops/metrics.js';
-import { AUDIENCE, IDENTITY_HEADERS, ISSUER, REQUIRED_SCOPE, ROUTE_PREFIX, checkRequestBytes, generateKeys, realisticClaims, signToken } from './lib/fixtures.js';
+import {
+  AUDIENCE,
+  IDENTITY_HEADERS,
+  ISSUER,
+  REQUIRED_SCOPE,
+  ROUTE_PREFIX,
+  checkRequestBytes,
+  generateKeys,
+  realisticClaims,
+  signToken,
+} from './lib/fixtures.js';
 
 async function timeIt(name: string, n: number, f: () => unknown | Promise<unknown>): Promise<number> {
   for (let i = 0; i < n / 10; i++) await f();
@@ -40,12 +50,14 @@ async function main(): Promise<void> {
     upstream: { headers: [...IDENTITY_HEADERS] },
   });
   const sources: ReturnType<typeof createKeySource>[] = [];
-  const decide = createDecider(compileConfig(config, (i) => {
-    const s = createKeySource(i);
-    sources.push(s);
-    s.start();
-    return s;
-  }));
+  const decide = createDecider(
+    compileConfig(config, (i) => {
+      const s = createKeySource(i);
+      sources.push(s);
+      s.start();
+      return s;
+    }),
+  );
   await Promise.all(sources.map((s) => s.whenSettled()));
 
   const service = loadAuthorizationService().Check!;
@@ -56,7 +68,9 @@ async function main(): Promise<void> {
   if (decision.outcome !== 'allow') throw new Error(`expected an allow, got ${decision.reason}`);
   const response = toCheckResponse(decision);
   const metrics = createMetrics({ version: 'bench' }, { defaultMetrics: false });
-  const log = createDecisionLogger(createLogger('info', pino.destination({ dest: '/dev/null', sync: false })), { allowSampleRate: 1 });
+  const log = createDecisionLogger(createLogger('info', pino.destination({ dest: '/dev/null', sync: false })), {
+    allowSampleRate: 1,
+  });
 
   const n = 100_000;
   const parts = [
@@ -68,7 +82,12 @@ async function main(): Promise<void> {
     await timeIt('metrics observeCheck', n, () => metrics.observeCheck(decision, 0.0001)),
   ];
   const logLine = await timeIt('decision log line (if logged)', n, () => log(view, decision, 0.0001));
-  console.log(`${'sum without the log line'.padEnd(34)} ${parts.reduce((a, b) => a + b, 0).toFixed(2).padStart(7)} µs (log line: +${logLine.toFixed(2)} µs)`);
+  console.log(
+    `${'sum without the log line'.padEnd(34)} ${parts
+      .reduce((a, b) => a + b, 0)
+      .toFixed(2)
+      .padStart(7)} µs (log line: +${logLine.toFixed(2)} µs)`,
+  );
   for (const s of sources) s.close();
 }
 

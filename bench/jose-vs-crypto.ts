@@ -24,13 +24,18 @@ const REPS = values.quick ? 1 : 3;
 type Alg = 'RS256' | 'ES256';
 
 function keyPair(alg: Alg): { privateKey: KeyObject; publicKey: KeyObject } {
-  return alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return alg === 'RS256'
+    ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+    : generateKeyPairSync('ec', { namedCurve: 'P-256' });
 }
 
 function token(alg: Alg, privateKey: KeyObject): string {
   const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
   const input = `${enc({ alg, typ: 'at+jwt', kid: 'k1' })}.${enc(realisticClaims(Math.floor(Date.now() / 1000)))}`;
-  const sig = alg === 'RS256' ? sign('sha256', Buffer.from(input), privateKey) : sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const sig =
+    alg === 'RS256'
+      ? sign('sha256', Buffer.from(input), privateKey)
+      : sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
   return `${input}.${sig.toString('base64url')}`;
 }
 
@@ -76,11 +81,22 @@ function claimgateVerifier(alg: Alg, publicKey: KeyObject): (raw: string) => Pro
   const vk: VerifyKey = { kid: 'k1', kty: alg === 'RS256' ? 'RSA' : 'EC', key: publicKey, algorithms: new Set([alg]) };
   const keys = { lookup: () => ({ ok: true, key: vk }) } as unknown as KeySource;
   const config = {
-    name: 'bench', issuer: ISSUER, audiences: [AUDIENCE], algorithms: [alg], token_type: 'at+jwt', clock_skew_seconds: 60, max_token_bytes: 8192,
+    name: 'bench',
+    issuer: ISSUER,
+    audiences: [AUDIENCE],
+    algorithms: [alg],
+    token_type: 'at+jwt',
+    clock_skew_seconds: 60,
+    max_token_bytes: 8192,
   } as unknown as IssuerConfig;
   const location: CompiledLocation = { id: 'authorization:bearer', header: 'authorization', find: () => [] };
   const issuer = compileIssuer(config, keys, new Set([location.id]));
-  const opts: VerifierOptions = { issuers: new Map([[ISSUER, issuer]]), maxTokenBytes: 8192, nowMs: Date.now, keyDeadlineMs: 150 };
+  const opts: VerifierOptions = {
+    issuers: new Map([[ISSUER, issuer]]),
+    maxTokenBytes: 8192,
+    nowMs: Date.now,
+    keyDeadlineMs: 150,
+  };
   return async (raw) => (await verifyToken(raw, location, opts)).ok;
 }
 
@@ -104,7 +120,12 @@ async function measure(alg: Alg) {
   return {
     alg,
     tokenBytes: jwt.length,
-    verifiesPerSecond: { nodeCryptoVerify: cryptoVerify, claimgateVerifyToken: claimgateVerify, joseJwtVerify: joseSequential, joseJwtVerify64InFlight: joseConcurrent },
+    verifiesPerSecond: {
+      nodeCryptoVerify: cryptoVerify,
+      claimgateVerifyToken: claimgateVerify,
+      joseJwtVerify: joseSequential,
+      joseJwtVerify64InFlight: joseConcurrent,
+    },
     microsecondsPerVerify: {
       nodeCryptoVerify: 1e6 / cryptoVerify,
       claimgateVerifyToken: 1e6 / claimgateVerify,

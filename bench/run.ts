@@ -21,18 +21,39 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  AUDIENCE, checkRequestBytes, corruptSignature, generateKeys, grpcFrame, IDENTITY_HEADERS, ISSUER, realisticClaims, requestHeaders,
-  REQUIRED_SCOPE, ROUTE_PREFIX, RSA_KID, signToken, type KeyMaterial,
+  AUDIENCE,
+  checkRequestBytes,
+  corruptSignature,
+  generateKeys,
+  grpcFrame,
+  IDENTITY_HEADERS,
+  ISSUER,
+  realisticClaims,
+  requestHeaders,
+  REQUIRED_SCOPE,
+  ROUTE_PREFIX,
+  RSA_KID,
+  signToken,
+  type KeyMaterial,
 } from './lib/fixtures.js';
 import { runH2load, type H2loadResult, type LoadShape } from './lib/h2load.js';
-import { commandExists, freePort, startPinned, treeCpuSeconds, waitForHttp200, type PinnedProcess } from './lib/proc.js';
+import {
+  commandExists,
+  freePort,
+  startPinned,
+  treeCpuSeconds,
+  waitForHttp200,
+  type PinnedProcess,
+} from './lib/proc.js';
 import { CHECK_PATH, probeGrpc, probeHttp, scrapeCounters, type ServerCounters } from './lib/probe.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** node flags for a server: `--cpu-prof` into --profile DIR when asked. */
 function profileFlags(id: string): string[] {
-  return opts.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(opts.profile), '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`];
+  return opts.profile === undefined
+    ? []
+    : ['--cpu-prof', '--cpu-prof-dir', resolve(opts.profile), '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`];
 }
 /** Repository root (this file runs from dist-bench/bench/). */
 const ROOT = resolve(HERE, '../..');
@@ -57,7 +78,8 @@ const { values: opts, positionals } = parseArgs({
   },
 });
 const suite = positionals[0] ?? 'scenarios';
-if (!['scenarios', 'jose', 'cache-memory', 'all'].includes(suite)) throw new Error(`unknown suite ${suite}: scenarios | jose | cache-memory | all`);
+if (!['scenarios', 'jose', 'cache-memory', 'all'].includes(suite))
+  throw new Error(`unknown suite ${suite}: scenarios | jose | cache-memory | all`);
 const QUICK = opts.quick ?? false;
 const REPS = Number(opts.reps ?? (QUICK ? 1 : 3));
 const DURATION_S = Number(opts.duration ?? (QUICK ? 1 : 10));
@@ -112,13 +134,25 @@ function bareServer(id: string, title: string, verify: boolean): Scenario {
     id,
     title,
     async start(ctx) {
-      const proc = startPinned(SERVER_CPU, process.execPath, [...profileFlags(id), join(HERE, 'servers/bare-grpc.js'), ...(verify ? ['--verify', ctx.verifyMaterial] : [])], join(ctx.work, `${id}.stderr`));
+      const proc = startPinned(
+        SERVER_CPU,
+        process.execPath,
+        [...profileFlags(id), join(HERE, 'servers/bare-grpc.js'), ...(verify ? ['--verify', ctx.verifyMaterial] : [])],
+        join(ctx.work, `${id}.stderr`),
+      );
       const port = Number((await proc.waitForLine(/^ready (\d+)$/, 15000))[1]);
-      return { proc, url: `http://127.0.0.1:${port}${CHECK_PATH}`, h1: false, dataFile: ctx.frames.rs256, headers: GRPC_HEADERS };
+      return {
+        proc,
+        url: `http://127.0.0.1:${port}${CHECK_PATH}`,
+        h1: false,
+        dataFile: ctx.frames.rs256,
+        headers: GRPC_HEADERS,
+      };
     },
     async probe(ctx, target) {
       const r = await probeGrpc(Number(new URL(target.url).port), grpcFrame(ctx.frameBytes.rs256));
-      if (r.grpcStatus !== '0' || r.code !== 0) throw new Error(`${id}: probe got grpc-status ${r.grpcStatus}, code ${r.code}`);
+      if (r.grpcStatus !== '0' || r.code !== 0)
+        throw new Error(`${id}: probe got grpc-status ${r.grpcStatus}, code ${r.code}`);
     },
   };
 }
@@ -128,7 +162,11 @@ interface ClaimgateVariant {
   readonly http?: boolean;
 }
 
-function claimgateConfig(ctx: Context, ports: { grpc: number; admin: number; http?: number }, v: ClaimgateVariant): string {
+function claimgateConfig(
+  ctx: Context,
+  ports: { grpc: number; admin: number; http?: number },
+  v: ClaimgateVariant,
+): string {
   const lines = [
     'server:',
     `  grpc_address: "127.0.0.1:${ports.grpc}"`,
@@ -169,7 +207,13 @@ function forwardAuthHeaders(token: string): Record<string, string> {
 
 const headerLines = (h: Record<string, string>) => Object.entries(h).map(([k, v]) => `${k}: ${v}`);
 
-function claimgateScenario(id: string, title: string, token: 'rs256' | 'es256' | 'badRs256', v: ClaimgateVariant, expectDecision: string): Scenario {
+function claimgateScenario(
+  id: string,
+  title: string,
+  token: 'rs256' | 'es256' | 'badRs256',
+  v: ClaimgateVariant,
+  expectDecision: string,
+): Scenario {
   return {
     id,
     title,
@@ -178,7 +222,12 @@ function claimgateScenario(id: string, title: string, token: 'rs256' | 'es256' |
       const ports = { grpc: await freePort(), admin: await freePort(), ...(v.http ? { http: await freePort() } : {}) };
       const configFile = join(ctx.work, `${id}.yaml`);
       writeFileSync(configFile, claimgateConfig(ctx, ports, v));
-      const proc = startPinned(SERVER_CPU, process.execPath, [...profileFlags(id), CLAIMGATE_CLI, 'serve', '--config', configFile], join(ctx.work, `${id}.stderr`));
+      const proc = startPinned(
+        SERVER_CPU,
+        process.execPath,
+        [...profileFlags(id), CLAIMGATE_CLI, 'serve', '--config', configFile],
+        join(ctx.work, `${id}.stderr`),
+      );
       await waitForHttp200(`http://127.0.0.1:${ports.admin}/readyz`, 15000, () => proc.child.exitCode === null);
       if (ports.http !== undefined) {
         return {
@@ -189,19 +238,29 @@ function claimgateScenario(id: string, title: string, token: 'rs256' | 'es256' |
           adminPort: ports.admin,
         };
       }
-      return { proc, url: `http://127.0.0.1:${ports.grpc}${CHECK_PATH}`, h1: false, dataFile: ctx.frames[token], headers: GRPC_HEADERS, adminPort: ports.admin };
+      return {
+        proc,
+        url: `http://127.0.0.1:${ports.grpc}${CHECK_PATH}`,
+        h1: false,
+        dataFile: ctx.frames[token],
+        headers: GRPC_HEADERS,
+        adminPort: ports.admin,
+      };
     },
     async probe(ctx, target) {
       const wantAllow = expectDecision.startsWith('allow/');
       if (target.h1) {
         const r = await probeHttp(target.url, forwardAuthHeaders(ctx.tokens[token]));
-        if (wantAllow && (r.status !== 200 || IDENTITY_HEADERS.some((h) => r.headers[h.name] === undefined))) throw new Error(`${id}: probe got HTTP ${r.status}`);
+        if (wantAllow && (r.status !== 200 || IDENTITY_HEADERS.some((h) => r.headers[h.name] === undefined)))
+          throw new Error(`${id}: probe got HTTP ${r.status}`);
         return;
       }
       const r = await probeGrpc(Number(new URL(target.url).port), grpcFrame(ctx.frameBytes[token]));
       if (r.grpcStatus !== '0') throw new Error(`${id}: probe got grpc-status ${r.grpcStatus}`);
       if (wantAllow && (r.code !== 0 || IDENTITY_HEADERS.some((h) => !r.headersSet.includes(h.name)))) {
-        throw new Error(`${id}: probe expected an allow with ${IDENTITY_HEADERS.length} identity headers, got code ${r.code} [${r.headersSet.join(', ')}]`);
+        throw new Error(
+          `${id}: probe expected an allow with ${IDENTITY_HEADERS.length} identity headers, got code ${r.code} [${r.headersSet.join(', ')}]`,
+        );
       }
       if (!wantAllow && r.code !== 16) throw new Error(`${id}: probe expected a denial (16), got code ${r.code}`);
     },
@@ -215,15 +274,34 @@ const tutorialScenario: Scenario = {
     const proc = startPinned(
       SERVER_CPU,
       process.execPath,
-      [...profileFlags('F-tutorial'), join(HERE, 'servers/tutorial-http.js'), '--jwks-uri', ctx.jwksUrl, '--issuer', ISSUER, '--audience', AUDIENCE, '--scope', REQUIRED_SCOPE, '--prefix', ROUTE_PREFIX],
+      [
+        ...profileFlags('F-tutorial'),
+        join(HERE, 'servers/tutorial-http.js'),
+        '--jwks-uri',
+        ctx.jwksUrl,
+        '--issuer',
+        ISSUER,
+        '--audience',
+        AUDIENCE,
+        '--scope',
+        REQUIRED_SCOPE,
+        '--prefix',
+        ROUTE_PREFIX,
+      ],
       join(ctx.work, 'F-tutorial.stderr'),
     );
     const port = Number((await proc.waitForLine(/^ready (\d+)$/, 15000))[1]);
-    return { proc, url: `http://127.0.0.1:${port}/auth`, h1: true, headers: headerLines(forwardAuthHeaders(ctx.tokens.rs256)) };
+    return {
+      proc,
+      url: `http://127.0.0.1:${port}/auth`,
+      h1: true,
+      headers: headerLines(forwardAuthHeaders(ctx.tokens.rs256)),
+    };
   },
   async probe(ctx, target) {
     const r = await probeHttp(target.url, forwardAuthHeaders(ctx.tokens.rs256));
-    if (r.status !== 200 || IDENTITY_HEADERS.some((h) => r.headers[h.name] === undefined)) throw new Error(`F-tutorial: probe got HTTP ${r.status}`);
+    if (r.status !== 200 || IDENTITY_HEADERS.some((h) => r.headers[h.name] === undefined))
+      throw new Error(`F-tutorial: probe got HTTP ${r.status}`);
   },
 };
 
@@ -231,10 +309,34 @@ const SCENARIOS: readonly Scenario[] = [
   bareServer('A', 'bare grpc-js Check server, fixed OK (transport ceiling)', false),
   bareServer('A2', 'bare grpc-js + one node:crypto RS256 verify per Check (crypto ceiling)', true),
   claimgateScenario('B', 'claimgate, token cache hit (RS256)', 'rs256', {}, 'allow/OK_AUTHENTICATED'),
-  claimgateScenario('C', 'claimgate, cache off, RS256 verify per Check', 'rs256', { cacheEntries: 0 }, 'allow/OK_AUTHENTICATED'),
-  claimgateScenario('D', 'claimgate, cache off, ES256 verify per Check', 'es256', { cacheEntries: 0 }, 'allow/OK_AUTHENTICATED'),
-  claimgateScenario('E', 'claimgate, repeated token with a bad signature (negative cache)', 'badRs256', {}, 'deny/ERR_SIGNATURE_INVALID'),
-  claimgateScenario('F-claimgate', 'claimgate forward-auth HTTP door (cache on)', 'rs256', { http: true }, 'allow/OK_AUTHENTICATED'),
+  claimgateScenario(
+    'C',
+    'claimgate, cache off, RS256 verify per Check',
+    'rs256',
+    { cacheEntries: 0 },
+    'allow/OK_AUTHENTICATED',
+  ),
+  claimgateScenario(
+    'D',
+    'claimgate, cache off, ES256 verify per Check',
+    'es256',
+    { cacheEntries: 0 },
+    'allow/OK_AUTHENTICATED',
+  ),
+  claimgateScenario(
+    'E',
+    'claimgate, repeated token with a bad signature (negative cache)',
+    'badRs256',
+    {},
+    'deny/ERR_SIGNATURE_INVALID',
+  ),
+  claimgateScenario(
+    'F-claimgate',
+    'claimgate forward-auth HTTP door (cache on)',
+    'rs256',
+    { http: true },
+    'allow/OK_AUTHENTICATED',
+  ),
   tutorialScenario,
 ];
 
@@ -260,7 +362,13 @@ interface RepResult {
   readonly errors: string[];
 }
 
-async function measure(target: Target, shape: LoadShape, durationS: number, work: string, label: string): Promise<Measured> {
+async function measure(
+  target: Target,
+  shape: LoadShape,
+  durationS: number,
+  work: string,
+  label: string,
+): Promise<Measured> {
   const before = treeCpuSeconds(target.proc.pid);
   const h2load = await runH2load({
     url: target.url,
@@ -287,7 +395,8 @@ function runErrors(m: Measured, what: string): string[] {
   const e: string[] = [];
   const r = m.h2load;
   if (!(r.done > 0)) e.push(`${what}: no request completed`);
-  if (r.failed > 0 || r.errored > 0 || r.timeout > 0) e.push(`${what}: ${r.failed} failed, ${r.errored} errored, ${r.timeout} timed out`);
+  if (r.failed > 0 || r.errored > 0 || r.timeout > 0)
+    e.push(`${what}: ${r.failed} failed, ${r.errored} errored, ${r.timeout} timed out`);
   if (r.non2xx > 0) e.push(`${what}: ${r.non2xx} answers were not 2xx`);
   return e;
 }
@@ -298,8 +407,14 @@ async function runScenario(ctx: Context, s: Scenario, rep: number): Promise<RepR
     await s.probe(ctx, target);
     const warmShape = target.h1 ? LOADED_H1 : LOADED;
     await runH2load({
-      url: target.url, cpu: LOAD_CPU, shape: warmShape, durationS: WARMUP_S, headers: target.headers, logFile: join(ctx.work, `${s.id}.warmup.log`),
-      ...(target.h1 ? { h1: true } : {}), ...(target.dataFile ? { dataFile: target.dataFile } : {}),
+      url: target.url,
+      cpu: LOAD_CPU,
+      shape: warmShape,
+      durationS: WARMUP_S,
+      headers: target.headers,
+      logFile: join(ctx.work, `${s.id}.warmup.log`),
+      ...(target.h1 ? { h1: true } : {}),
+      ...(target.dataFile ? { dataFile: target.dataFile } : {}),
     });
     const before = target.adminPort === undefined ? undefined : await scrapeCounters(target.adminPort);
     const loaded = await measure(target, warmShape, DURATION_S, ctx.work, `${s.id}.${rep}.loaded`);
@@ -309,12 +424,21 @@ async function runScenario(ctx: Context, s: Scenario, rep: number): Promise<RepR
     if (target.adminPort !== undefined && before !== undefined) {
       const after = await scrapeCounters(target.adminPort);
       const diff = (a: Record<string, number>, b: Record<string, number>) =>
-        Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]).filter(([, v]) => v !== 0));
-      counters = { decisions: diff(after.decisions, before.decisions), tokenCache: diff(after.tokenCache, before.tokenCache) };
+        Object.fromEntries(
+          Object.entries(a)
+            .map(([k, v]) => [k, v - (b[k] ?? 0)])
+            .filter(([, v]) => v !== 0),
+        );
+      counters = {
+        decisions: diff(after.decisions, before.decisions),
+        tokenCache: diff(after.tokenCache, before.tokenCache),
+      };
       const total = Object.values(counters.decisions).reduce((a, b) => a + b, 0);
       const wrong = Object.entries(counters.decisions).filter(([k]) => k !== s.expectDecision);
-      if (wrong.length > 0) errors.push(`decisions other than ${s.expectDecision}: ${JSON.stringify(Object.fromEntries(wrong))}`);
-      if (total < loaded.h2load.done + unloaded.h2load.done) errors.push(`server counted ${total} Checks, h2load completed ${loaded.h2load.done + unloaded.h2load.done}`);
+      if (wrong.length > 0)
+        errors.push(`decisions other than ${s.expectDecision}: ${JSON.stringify(Object.fromEntries(wrong))}`);
+      if (total < loaded.h2load.done + unloaded.h2load.done)
+        errors.push(`server counted ${total} Checks, h2load completed ${loaded.h2load.done + unloaded.h2load.done}`);
     }
     return { rep, loaded, unloaded, ...(counters ? { counters } : {}), errors };
   } finally {
@@ -391,7 +515,8 @@ function ratios(results: readonly ScenarioResult[]): Ratio[] {
     out.push({ name, value, target: `${op} ${limit}${unit}`, met: op === '>=' ? value >= limit : value <= limit });
   };
   const rps = (id: string) => by(id)?.loaded?.rps.median;
-  const div = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a / b);
+  const div = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? undefined : a / b;
   add('B/A RPS (-c4 -m16)', div(rps('B'), rps('A')), '>=', 0.9);
   add('B p99 / A p99 (-c4 -m16)', div(by('B')?.loaded?.p99Ms.median, by('A')?.loaded?.p99Ms.median), '<=', 1.5);
   add('C/A2 RPS (-c4 -m16)', div(rps('C'), rps('A2')), '>=', 0.85);
@@ -400,21 +525,30 @@ function ratios(results: readonly ScenarioResult[]): Ratio[] {
   // Informational: the same comparisons by server CPU per Check (capacity per core), which a busy
   // shared machine distorts less than RPS.
   const cpu = (id: string) => by(id)?.loaded?.serverCpuUsPerRequest.median;
-  const info = (name: string, value: number | undefined, op: '>=' | '<=', limit: number) => add(`${name} [CPU/Check]`, value, op, limit);
+  const info = (name: string, value: number | undefined, op: '>=' | '<=', limit: number) =>
+    add(`${name} [CPU/Check]`, value, op, limit);
   info('A/B CPU per Check (-c4 -m16)', div(cpu('A'), cpu('B')), '>=', 0.9);
   info('A2/C CPU per Check (-c4 -m16)', div(cpu('A2'), cpu('C')), '>=', 0.85);
   info('A/E CPU per Check (-c4 -m16)', div(cpu('A'), cpu('E')), '>=', 0.8);
   info('F tutorial / F claimgate CPU per Check', div(cpu('F-tutorial'), cpu('F-claimgate')), '>=', 2);
   const bp50 = by('B')?.unloaded?.p50Ms.median;
   const ap50 = by('A')?.unloaded?.p50Ms.median;
-  add('unloaded p50 B − A (-c1 -m1)', bp50 === undefined || ap50 === undefined ? undefined : bp50 - ap50, '<=', 0.05, ' ms');
+  add(
+    'unloaded p50 B − A (-c1 -m1)',
+    bp50 === undefined || ap50 === undefined ? undefined : bp50 - ap50,
+    '<=',
+    0.05,
+    ' ms',
+  );
   return out;
 }
 
 const f = (n: number | undefined, digits = 0) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
 function printTable(results: readonly ScenarioResult[], rs: readonly Ratio[]): void {
-  const rows: string[][] = [['scenario', 'load', 'RPS median', 'spread', 'p50 ms', 'p99 ms', 'CPU µs/req', 'server util', 'h2load util']];
+  const rows: string[][] = [
+    ['scenario', 'load', 'RPS median', 'spread', 'p50 ms', 'p99 ms', 'CPU µs/req', 'server util', 'h2load util'],
+  ];
   for (const r of results) {
     for (const s of [r.loaded, r.unloaded]) {
       if (s === undefined) continue;
@@ -432,25 +566,33 @@ function printTable(results: readonly ScenarioResult[], rs: readonly Ratio[]): v
     }
     if (r.errors.length > 0) rows.push([r.id, `ERRORS: ${r.errors.join('; ')}`]);
   }
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row.length > 2 ? (row[i] ?? '').length : 0)))) ?? [];
+  const widths =
+    rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row.length > 2 ? (row[i] ?? '').length : 0)))) ?? [];
   for (const row of rows) {
     if (row.length <= 2) console.log(row.join('  '));
     else console.log(row.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
   }
   console.log('');
-  for (const r of rs) console.log(`${r.name.padEnd(52)} ${f(r.value, 3).padStart(8)}   target ${r.target.padEnd(10)} ${r.met ? 'met' : 'NOT met'}`);
+  for (const r of rs)
+    console.log(
+      `${r.name.padEnd(52)} ${f(r.value, 3).padStart(8)}   target ${r.target.padEnd(10)} ${r.met ? 'met' : 'NOT met'}`,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
 // Micro-benchmarks run as pinned child processes that print one JSON line.
 
 function runChildJson(script: string, nodeFlags: string[], args: string[]): unknown {
-  const r = spawnSync('taskset', ['-c', String(SERVER_CPU), process.execPath, ...nodeFlags, join(HERE, script), ...args], {
-    encoding: 'utf8',
-    timeout: 15 * 60 * 1000,
-    maxBuffer: 16 * 1024 * 1024,
-    killSignal: 'SIGKILL',
-  });
+  const r = spawnSync(
+    'taskset',
+    ['-c', String(SERVER_CPU), process.execPath, ...nodeFlags, join(HERE, script), ...args],
+    {
+      encoding: 'utf8',
+      timeout: 15 * 60 * 1000,
+      maxBuffer: 16 * 1024 * 1024,
+      killSignal: 'SIGKILL',
+    },
+  );
   if (r.status !== 0) throw new Error(`${script} failed (${r.status ?? r.signal}): ${r.stderr}`);
   process.stderr.write(r.stderr);
   const last = r.stdout.trim().split('\n').pop() ?? '';
@@ -461,8 +603,16 @@ function runChildJson(script: string, nodeFlags: string[], args: string[]): unkn
 
 function machine() {
   const h2 = spawnSync('h2load', ['--version'], { encoding: 'utf8' });
-  const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
-  return { nproc: availableParallelism(), cpuModel, node: process.version, h2load: h2.stdout?.trim() ?? 'missing', serverCpu: SERVER_CPU, loadCpu: LOAD_CPU };
+  const cpuModel =
+    /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  return {
+    nproc: availableParallelism(),
+    cpuModel,
+    node: process.version,
+    h2load: h2.stdout?.trim() ?? 'missing',
+    serverCpu: SERVER_CPU,
+    loadCpu: LOAD_CPU,
+  };
 }
 
 async function serveJwks(jwks: unknown): Promise<{ server: Server; url: string }> {
@@ -477,12 +627,19 @@ async function serveJwks(jwks: unknown): Promise<{ server: Server; url: string }
   return { server, url: `http://127.0.0.1:${port}/.well-known/jwks.json` };
 }
 
-async function runScenarios(): Promise<{ results: ScenarioResult[]; ratios: Ratio[]; tokenBytes: Record<string, number> }> {
+async function runScenarios(): Promise<{
+  results: ScenarioResult[];
+  ratios: Ratio[];
+  tokenBytes: Record<string, number>;
+}> {
   if (!commandExists('h2load')) throw new Error('h2load not found: install the Debian package nghttp2-client');
   if (!commandExists('taskset')) throw new Error('taskset not found (util-linux)');
   const only = opts.only?.split(',').map((s) => s.trim().toUpperCase());
-  const chosen = SCENARIOS.filter((s) => only === undefined || only.some((o) => s.id.toUpperCase() === o || s.id.toUpperCase().startsWith(`${o}-`)));
-  if (chosen.length === 0) throw new Error(`--only ${opts.only} matches no scenario (${SCENARIOS.map((s) => s.id).join(', ')})`);
+  const chosen = SCENARIOS.filter(
+    (s) => only === undefined || only.some((o) => s.id.toUpperCase() === o || s.id.toUpperCase().startsWith(`${o}-`)),
+  );
+  if (chosen.length === 0)
+    throw new Error(`--only ${opts.only} matches no scenario (${SCENARIOS.map((s) => s.id).join(', ')})`);
 
   const work = mkdtempSync(join(tmpdir(), 'claimgate-bench-'));
   const keys = generateKeys();
@@ -495,15 +652,28 @@ async function runScenarios(): Promise<{ results: ScenarioResult[]; ratios: Rati
   tokens.badRs256 = corruptSignature(tokens.rs256);
   const jwksFile = join(work, 'jwks.json');
   writeFileSync(jwksFile, JSON.stringify(keys.jwks));
-  const frameBytes = { rs256: checkRequestBytes(tokens.rs256), es256: checkRequestBytes(tokens.es256), badRs256: checkRequestBytes(tokens.badRs256) };
+  const frameBytes = {
+    rs256: checkRequestBytes(tokens.rs256),
+    es256: checkRequestBytes(tokens.es256),
+    badRs256: checkRequestBytes(tokens.badRs256),
+  };
   const frames = { rs256: join(work, 'rs256.grpc'), es256: join(work, 'es256.grpc'), badRs256: join(work, 'bad.grpc') };
   for (const k of ['rs256', 'es256', 'badRs256'] as const) writeFileSync(frames[k], grpcFrame(frameBytes[k]));
   const verifyMaterial = join(work, 'a2-verify.json');
-  writeFileSync(verifyMaterial, JSON.stringify({ jwk: keys.jwks.keys.find((k) => k.kid === RSA_KID), token: tokens.rs256 }));
+  writeFileSync(
+    verifyMaterial,
+    JSON.stringify({ jwk: keys.jwks.keys.find((k) => k.kid === RSA_KID), token: tokens.rs256 }),
+  );
   const jwks = await serveJwks(keys.jwks);
   const ctx: Context = { work, keys, tokens, jwksFile, jwksUrl: jwks.url, frames, frameBytes, verifyMaterial };
-  const tokenBytes = { rs256: tokens.rs256.length, es256: tokens.es256.length, checkRequestRs256: frameBytes.rs256.length };
-  console.log(`token: RS256 ${tokenBytes.rs256} bytes, ES256 ${tokenBytes.es256} bytes; CheckRequest ${tokenBytes.checkRequestRs256} bytes`);
+  const tokenBytes = {
+    rs256: tokens.rs256.length,
+    es256: tokens.es256.length,
+    checkRequestRs256: frameBytes.rs256.length,
+  };
+  console.log(
+    `token: RS256 ${tokenBytes.rs256} bytes, ES256 ${tokenBytes.es256} bytes; CheckRequest ${tokenBytes.checkRequestRs256} bytes`,
+  );
 
   const reps = new Map<string, RepResult[]>(chosen.map((s) => [s.id, []]));
   const failures = new Map<string, string[]>(chosen.map((s) => [s.id, []]));
@@ -524,7 +694,11 @@ async function runScenarios(): Promise<{ results: ScenarioResult[]; ratios: Rati
           failures.get(s.id)?.push(msg);
           let tail = '';
           try {
-            tail = readFileSync(join(work, `${s.id}.stderr`), 'utf8').trim().split('\n').slice(-5).join('\n');
+            tail = readFileSync(join(work, `${s.id}.stderr`), 'utf8')
+              .trim()
+              .split('\n')
+              .slice(-5)
+              .join('\n');
           } catch {
             // no stderr file
           }
@@ -546,7 +720,18 @@ async function runScenarios(): Promise<{ results: ScenarioResult[]; ratios: Rati
       id: s.id,
       title: s.title,
       protocol: h1 ? 'http1' : 'grpc',
-      ...(rs.length > 0 ? { loaded: summarize(rs.map((r) => r.loaded), h1), unloaded: summarize(rs.map((r) => r.unloaded), h1) } : {}),
+      ...(rs.length > 0
+        ? {
+            loaded: summarize(
+              rs.map((r) => r.loaded),
+              h1,
+            ),
+            unloaded: summarize(
+              rs.map((r) => r.unloaded),
+              h1,
+            ),
+          }
+        : {}),
       reps: rs,
       errors,
     };
@@ -562,7 +747,12 @@ async function main(): Promise<void> {
     command,
     mode: QUICK ? 'quick' : 'full',
     settings: {
-      reps: REPS, durationS: DURATION_S, warmupS: WARMUP_S, loaded: LOADED, loadedHttp1: LOADED_H1, unloaded: UNLOADED,
+      reps: REPS,
+      durationS: DURATION_S,
+      warmupS: WARMUP_S,
+      loaded: LOADED,
+      loadedHttp1: LOADED_H1,
+      unloaded: UNLOADED,
       claimgateLogging: { level: opts['log-level'], allow_sample_rate: Number(opts['allow-sample-rate']) },
     },
     machine: machine(),
@@ -588,7 +778,12 @@ async function main(): Promise<void> {
     const flags = ['--expose-gc', '--max-old-space-size=8192'];
     const entries = QUICK ? '20000' : '1000000';
     const unbounded = runChildJson('token-cache-memory.js', flags, ['--entries', entries]);
-    const bounded = runChildJson('token-cache-memory.js', flags, ['--entries', entries, '--max-bytes', String(QUICK ? 4 * 1024 * 1024 : 64 * 1024 * 1024)]);
+    const bounded = runChildJson('token-cache-memory.js', flags, [
+      '--entries',
+      entries,
+      '--max-bytes',
+      String(QUICK ? 4 * 1024 * 1024 : 64 * 1024 * 1024),
+    ]);
     out.tokenCacheMemory = { unbounded, bounded };
   }
   out.loadavgEnd = loadavg();

@@ -20,7 +20,9 @@ import type { CompiledIssuer, VerifiedToken, VerifyResult } from '../src/token/v
 import type { VerifyKey } from '../src/keys/jwk.js';
 import { realisticClaims, RSA_KID } from './lib/fixtures.js';
 
-const { values } = parseArgs({ options: { entries: { type: 'string', default: '1000000' }, 'max-bytes': { type: 'string' } } });
+const { values } = parseArgs({
+  options: { entries: { type: 'string', default: '1000000' }, 'max-bytes': { type: 'string' } },
+});
 const N = Number(values.entries);
 const MAX_BYTES = values['max-bytes'] === undefined ? 64 * 1024 * 1024 * 1024 : Number(values['max-bytes']);
 
@@ -37,7 +39,12 @@ const mem = () => {
 
 const location: CompiledLocation = { id: 'authorization:bearer', header: 'authorization', find: () => [] };
 const key = { kid: RSA_KID, kty: 'RSA', algorithms: new Set(['RS256']) } as unknown as VerifyKey;
-const issuer = { name: 'bench', iss: 'https://auth.example.com/', locationIds: new Set([location.id]), keys: { lookup: () => ({ ok: true, key }) } } as unknown as CompiledIssuer;
+const issuer = {
+  name: 'bench',
+  iss: 'https://auth.example.com/',
+  locationIds: new Set([location.id]),
+  keys: { lookup: () => ({ ok: true, key }) },
+} as unknown as CompiledIssuer;
 
 const HEADER = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: RSA_KID })).toString('base64url');
 const nowS = Math.floor(Date.now() / 1000);
@@ -75,7 +82,11 @@ function stubVerify(raw: string): Promise<VerifyResult> {
 }
 
 const base = mem();
-const cache = createCachedVerifier((raw) => stubVerify(raw), { maxEntries: 10_000_000, maxBytes: MAX_BYTES, negativeTtlMs: 10_000, maxNegativeEntries: 10_000 }, Date.now);
+const cache = createCachedVerifier(
+  (raw) => stubVerify(raw),
+  { maxEntries: 10_000_000, maxBytes: MAX_BYTES, negativeTtlMs: 10_000, maxNegativeEntries: 10_000 },
+  Date.now,
+);
 const empty = mem();
 
 let tokenChars = 0;

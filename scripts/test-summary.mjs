@@ -11,8 +11,12 @@ const r = JSON.parse(readFileSync(file, 'utf8'));
 const brokenSuites = r.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
 const failed = r.numFailedTests + brokenSuites;
 for (const s of r.testResults) {
-  for (const t of s.assertionResults) if (t.status === 'failed') console.log(`FAILED: ${s.name.replace(process.cwd() + '/', '')} › ${t.fullName}`);
-  if (s.status === 'failed' && s.assertionResults.length === 0) console.log(`FAILED SUITE: ${s.name.replace(process.cwd() + '/', '')}: ${(s.message || '').split('\n').slice(0, 5).join(' ')}`);
+  for (const t of s.assertionResults)
+    if (t.status === 'failed') console.log(`FAILED: ${s.name.replace(process.cwd() + '/', '')} › ${t.fullName}`);
+  if (s.status === 'failed' && s.assertionResults.length === 0)
+    console.log(
+      `FAILED SUITE: ${s.name.replace(process.cwd() + '/', '')}: ${(s.message || '').split('\n').slice(0, 5).join(' ')}`,
+    );
 }
 console.log(`tests: ${r.numPassedTests} passed, ${failed} failed`);
 process.exit(failed === 0 && r.success ? 0 : 1);

@@ -39,7 +39,8 @@ export interface ClaimgateOptions {
   readonly admin?: boolean;
 }
 
-export type ReloadResult = { readonly ok: true; readonly changed: boolean } | { readonly ok: false; readonly problems: readonly string[] };
+export type ReloadResult =
+  { readonly ok: true; readonly changed: boolean } | { readonly ok: false; readonly problems: readonly string[] };
 
 export interface Claimgate {
   readonly grpcPort: number;
@@ -105,7 +106,10 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       const old = previous?.sources.get(issuer.name);
       // Sources with identical settings keep their keys (remote ones also heal on their own). A JWKS
       // file that could not be read is never retried by its source, so a reload reads it again.
-      const reusable = old !== undefined && sourceFingerprints.get(old) === fingerprint(issuer) && (issuer.jwks_file === undefined || old.ready());
+      const reusable =
+        old !== undefined &&
+        sourceFingerprints.get(old) === fingerprint(issuer) &&
+        (issuer.jwks_file === undefined || old.ready());
       if (old !== undefined && reusable) {
         sources.set(issuer.name, old);
         return old;
@@ -146,21 +150,35 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   };
 
   // One bound for every adapter of this process; it reads the current config's decider per Check.
-  const limit = limitConcurrency(() => current.decide, () => current.config.server.max_concurrent_checks);
+  const limit = limitConcurrency(
+    () => current.decide,
+    () => current.config.server.max_concurrent_checks,
+  );
   metrics.setInFlight(limit.inFlight);
-  const status = (): AdminStatus => ({ ready: ready(), config_loaded_at: current.loadedAt.toISOString(), issuers: [...current.sources.values()].map((s) => s.state()) });
+  const status = (): AdminStatus => ({
+    ready: ready(),
+    config_loaded_at: current.loadedAt.toISOString(),
+    issuers: [...current.sources.values()].map((s) => s.state()),
+  });
   let grpcTls: ReturnType<typeof grpcServerCredentials> | undefined;
   let grpc: GrpcServer | undefined;
   let admin: AdminServer | undefined;
   let frontDoor: HttpFrontDoor | undefined;
   // Listeners start in order; if one fails, everything started before it is stopped again.
   try {
-    grpcTls = initial.tls === undefined ? undefined : grpcServerCredentials(initial.tls, (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'));
+    grpcTls =
+      initial.tls === undefined
+        ? undefined
+        : grpcServerCredentials(initial.tls, (e) =>
+            log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'),
+          );
     grpc = await startGrpcServer({
       address: initial.server.grpc_address,
       decider: () => limit.decide,
       observe,
-      ...(grpcTls === undefined ? {} : { credentials: grpcTls.credentials, clientAllowed: compileClientCheck(initial.tls?.allowed_clients) }),
+      ...(grpcTls === undefined
+        ? {}
+        : { credentials: grpcTls.credentials, clientAllowed: compileClientCheck(initial.tls?.allowed_clients) }),
     });
     if (options.admin !== false) {
       admin = await startAdminServer({
@@ -173,7 +191,13 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     }
     if (initial.http !== undefined) {
       frontDoor = await startHttpFrontDoor(
-        frontDoorOptionsFromConfig(initial.http, { decider: () => limit.decide, realm: () => current.config.realm, observe, logger: log, tls: initial.tls }),
+        frontDoorOptionsFromConfig(initial.http, {
+          decider: () => limit.decide,
+          realm: () => current.config.realm,
+          observe,
+          logger: log,
+          tls: initial.tls,
+        }),
       );
     }
   } catch (e) {
@@ -190,16 +214,27 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     if (now !== serving) {
       serving = now;
       grpcServer.setServing(now ? 'SERVING' : 'NOT_SERVING');
-      if (!draining) log.info({ ready: now }, now ? 'ready: signing keys available' : 'not ready: waiting for signing keys');
+      if (!draining)
+        log.info({ ready: now }, now ? 'ready: signing keys available' : 'not ready: waiting for signing keys');
     }
   };
   updateHealth();
   const readinessTimer = setInterval(updateHealth, READINESS_POLL_MS);
   readinessTimer.unref();
-  const settledOf = (g: Generation) => Promise.all([...g.sources.values()].map((s) => s.whenSettled())).then(() => updateHealth());
+  const settledOf = (g: Generation) =>
+    Promise.all([...g.sources.values()].map((s) => s.whenSettled())).then(() => updateHealth());
 
   log.info(
-    { grpc: initial.server.grpc_address, grpc_port: grpcServer.port, admin: initial.server.admin_address, admin_port: admin?.port, http_port: frontDoor?.port, issuers: initial.issuers.map((i) => i.name), routes: initial.routes.length, version: VERSION },
+    {
+      grpc: initial.server.grpc_address,
+      grpc_port: grpcServer.port,
+      admin: initial.server.admin_address,
+      admin_port: admin?.port,
+      http_port: frontDoor?.port,
+      issuers: initial.issuers.map((i) => i.name),
+      routes: initial.routes.length,
+      version: VERSION,
+    },
     'claimgate listening',
   );
 
@@ -224,16 +259,27 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     log.level = config.logging.level;
     logDecision = createDecisionLogger(log, decisionLogOptions(config));
     // Checks that started on the old config may still wait for its keys (up to the check deadline).
-    const retired = [...old.sources].filter(([name, source]) => current.sources.get(name) !== source).map(([, source]) => source);
-    if (retired.length > 0) setTimeout(() => retired.forEach((source) => source.close()), old.config.server.check_deadline_ms + 1000).unref();
+    const retired = [...old.sources]
+      .filter(([name, source]) => current.sources.get(name) !== source)
+      .map(([, source]) => source);
+    if (retired.length > 0)
+      setTimeout(() => retired.forEach((source) => source.close()), old.config.server.check_deadline_ms + 1000).unref();
     for (const key of ['grpc_address', 'admin_address'] as const) {
-      if (config.server[key] !== old.config.server[key]) log.warn({ setting: `server.${key}` }, 'listen address changes take effect on restart only');
+      if (config.server[key] !== old.config.server[key])
+        log.warn({ setting: `server.${key}` }, 'listen address changes take effect on restart only');
     }
     for (const key of ['http', 'tls'] as const) {
-      if (JSON.stringify(config[key]) !== JSON.stringify(old.config[key])) log.warn({ setting: key }, `${key} settings take effect on restart only (certificate files are re-read on their own)`);
+      if (JSON.stringify(config[key]) !== JSON.stringify(old.config[key]))
+        log.warn(
+          { setting: key },
+          `${key} settings take effect on restart only (certificate files are re-read on their own)`,
+        );
     }
     metrics.observeReload('success', Date.now());
-    log.info({ issuers: config.issuers.map((i) => i.name), routes: config.routes.length, new_key_sources: next.fresh.length }, 'config reloaded');
+    log.info(
+      { issuers: config.issuers.map((i) => i.name), routes: config.routes.length, new_key_sources: next.fresh.length },
+      'config reloaded',
+    );
     updateHealth();
     void settledOf(current);
     return { ok: true, changed: true };

@@ -37,7 +37,10 @@ function readConfigOrExit(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    return fail(new ConfigError(path, [`cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]).message, 1);
+    return fail(
+      new ConfigError(path, [`cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]).message,
+      1,
+    );
   }
 }
 
@@ -52,7 +55,10 @@ function parseOrExit(text: string, path: string) {
 
 const loadOrExit = (path: string) => parseOrExit(readConfigOrExit(path), path);
 
-export function printSummary(s: CheckSummary, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): void {
+export function printSummary(
+  s: CheckSummary,
+  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): void {
   out(`${s.kind.toUpperCase()} ${s.httpStatus}${s.reason ? ` ${s.reason}` : ''} (grpc status ${s.grpcCode})`);
   for (const [k, v] of Object.entries(s.headers)) out(`  ${k}: ${v}`);
   if (s.headersToRemove.length > 0) out(`  (removed upstream: ${s.headersToRemove.join(', ')})`);
@@ -73,9 +79,18 @@ async function serve(args: string[]): Promise<void> {
     return;
   }
   const worker = isClusterWorker();
-  const app = await startClaimgate(config, { logger, configFileText: text, admin: !worker }).catch((e: Error) => fail(`cannot start: ${e.message}`, 1));
-  if (worker) serveWorkerIpc({ status: app.status, reload: () => app.reloadFromFile(path, true), registry: app.metrics.registry });
-  const stopWatching = config.server.watch_config ? watchConfigFile(path, () => app.reloadFromFile(path)) : () => undefined;
+  const app = await startClaimgate(config, { logger, configFileText: text, admin: !worker }).catch((e: Error) =>
+    fail(`cannot start: ${e.message}`, 1),
+  );
+  if (worker)
+    serveWorkerIpc({
+      status: app.status,
+      reload: () => app.reloadFromFile(path, true),
+      registry: app.metrics.registry,
+    });
+  const stopWatching = config.server.watch_config
+    ? watchConfigFile(path, () => app.reloadFromFile(path))
+    : () => undefined;
   process.on('SIGHUP', () => {
     logger.info({ file: path }, 'SIGHUP: reloading config');
     // An explicit SIGHUP reloads even an unchanged file (e.g. to re-read a repaired JWKS file).
@@ -98,7 +113,9 @@ async function serve(args: string[]): Promise<void> {
 
 async function status(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { admin: { type: 'string', default: '127.0.0.1:9090' } } });
-  const res = await fetch(`http://${values.admin}/status`, { signal: AbortSignal.timeout(5000) }).catch((e: Error) => fail(`cannot reach ${values.admin}: ${e.message}`, 1));
+  const res = await fetch(`http://${values.admin}/status`, { signal: AbortSignal.timeout(5000) }).catch((e: Error) =>
+    fail(`cannot reach ${values.admin}: ${e.message}`, 1),
+  );
   const body = (await res.json()) as { ready: boolean; config_loaded_at: string; issuers: KeySourceState[] };
   const iso = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString());
   process.stdout.write(`ready: ${body.ready}   config loaded: ${body.config_loaded_at}\n`);
@@ -132,7 +149,13 @@ async function check(args: string[]): Promise<void> {
   }
   const client = createCheckClient(values.address);
   try {
-    const summary = await client.check({ method: values.method, host: values.host, path: values.path, token: values.token, headers });
+    const summary = await client.check({
+      method: values.method,
+      host: values.host,
+      path: values.path,
+      token: values.token,
+      headers,
+    });
     printSummary(summary);
     process.exitCode = summary.kind === 'allow' ? 0 : 3;
   } catch (e) {
@@ -154,15 +177,28 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'schema':
-      process.stdout.write(`${JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2)}\n`,
+      );
       return;
     case 'check':
       return check(rest);
     case 'status':
       return status(rest);
     case 'demo': {
-      const { values } = parseArgs({ args: rest, options: { for: { type: 'string', default: '600' }, port: { type: 'string', default: '9001' }, 'admin-port': { type: 'string', default: '9090' } } });
-      return runDemo({ seconds: Number(values.for), grpcPort: Number(values.port), adminPort: Number(values['admin-port']) });
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          for: { type: 'string', default: '600' },
+          port: { type: 'string', default: '9001' },
+          'admin-port': { type: 'string', default: '9090' },
+        },
+      });
+      return runDemo({
+        seconds: Number(values.for),
+        grpcPort: Number(values.port),
+        adminPort: Number(values['admin-port']),
+      });
     }
     case undefined:
     case 'help':

@@ -5,7 +5,16 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 /** Field names that are always censored. */
-const SENSITIVE = ['token', 'authorization', 'cookie', 'password', 'secret', 'client_secret', 'private_key', 'headers'] as const;
+const SENSITIVE = [
+  'token',
+  'authorization',
+  'cookie',
+  'password',
+  'secret',
+  'client_secret',
+  'private_key',
+  'headers',
+] as const;
 
 /** Field paths that are always censored, at the top level and one level down. */
 export const REDACTED_FIELDS = [...SENSITIVE, ...SENSITIVE.map((f) => `*.${f}`)] as const;

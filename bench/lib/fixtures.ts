@@ -81,7 +81,9 @@ export function corruptSignature(token: string): string {
   return `${token.slice(0, dot + 1)}${sig.toString('base64url')}`;
 }
 
-const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/envoy-wire/http11-get-bearer.CheckRequest.json', import.meta.url));
+const FIXTURE = fileURLToPath(
+  new URL('../../../test/fixtures/envoy-wire/http11-get-bearer.CheckRequest.json', import.meta.url),
+);
 
 /** The captured Envoy CheckRequest as a plain object (keepCase field names). */
 function fixtureRequest(): Record<string, unknown> {

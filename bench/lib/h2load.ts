@@ -84,11 +84,16 @@ function childrenCpu(stderr: string): number {
 
 export async function runH2load(req: H2loadRequest): Promise<H2loadResult> {
   const args = [
-    '-c', String(req.shape.c),
-    '-m', String(req.shape.m),
-    '-t', '1',
-    '-D', `${Math.max(1, Math.round(req.durationS * 1000))}ms`,
-    '--log-file', req.logFile,
+    '-c',
+    String(req.shape.c),
+    '-m',
+    String(req.shape.m),
+    '-t',
+    '1',
+    '-D',
+    `${Math.max(1, Math.round(req.durationS * 1000))}ms`,
+    '--log-file',
+    req.logFile,
     ...(req.h1 ? ['--h1'] : []),
     ...(req.dataFile ? ['-d', req.dataFile] : []),
     ...req.headers.flatMap((h) => ['-H', h]),
@@ -97,16 +102,18 @@ export async function runH2load(req: H2loadRequest): Promise<H2loadResult> {
   // The shell runs h2load pinned, then prints its own and its children's CPU times (`times`).
   const script = `taskset -c ${req.cpu} h2load "$@"; rc=$?; times >&2; exit $rc`;
   const started = process.hrtime.bigint();
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn('sh', ['-c', script, 'h2load', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    const guard = setTimeout(() => child.kill('SIGKILL'), (req.durationS + 30) * 1000);
-    child.once('error', (e) => (clearTimeout(guard), reject(e)));
-    child.once('close', (c) => (clearTimeout(guard), resolve({ code: c, stdout: out, stderr: err })));
-  });
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = spawn('sh', ['-c', script, 'h2load', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+      const guard = setTimeout(() => child.kill('SIGKILL'), (req.durationS + 30) * 1000);
+      child.once('error', (e) => (clearTimeout(guard), reject(e)));
+      child.once('close', (c) => (clearTimeout(guard), resolve({ code: c, stdout: out, stderr: err })));
+    },
+  );
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
   if (code !== 0) throw new Error(`h2load exited with ${code}: ${stderr.trim()}\n${stdout.trim()}`);
   let latencies: { latenciesUs: Float64Array; badStatus: number };

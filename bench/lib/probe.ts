@@ -20,7 +20,12 @@ export async function probeGrpc(port: number, frame: Buffer): Promise<GrpcProbe>
   try {
     return await new Promise<GrpcProbe>((resolve, reject) => {
       session.once('error', reject);
-      const req = session.request({ ':method': 'POST', ':path': CHECK_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+      const req = session.request({
+        ':method': 'POST',
+        ':path': CHECK_PATH,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
       const chunks: Buffer[] = [];
       let grpcStatus: string | undefined;
       const timer = setTimeout(() => reject(new Error('probe timed out')), 5000);
@@ -39,7 +44,9 @@ export async function probeGrpc(port: number, frame: Buffer): Promise<GrpcProbe>
         const data = Buffer.concat(chunks);
         if (data.length < 5) return resolve({ grpcStatus, code: -1, headersSet: [] });
         const { CheckResponse } = checkMessageTypes();
-        const msg = CheckResponse.toObject(CheckResponse.decode(data.subarray(5, 5 + data.readUInt32BE(1))), { defaults: true }) as {
+        const msg = CheckResponse.toObject(CheckResponse.decode(data.subarray(5, 5 + data.readUInt32BE(1))), {
+          defaults: true,
+        }) as {
           status?: { code?: number };
           ok_response?: { headers?: { header?: { key?: string } }[] };
         };
@@ -56,7 +63,10 @@ export async function probeGrpc(port: number, frame: Buffer): Promise<GrpcProbe>
   }
 }
 
-export async function probeHttp(url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string> }> {
+export async function probeHttp(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string> }> {
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
   await res.arrayBuffer();
   return { status: res.status, headers: Object.fromEntries(res.headers.entries()) };

@@ -112,7 +112,13 @@ function installExitHook(): void {
 }
 
 /** Starts `command args` under `taskset -c cpu`; stderr goes to `stderrFile`. */
-export function startPinned(cpu: number, command: string, args: readonly string[], stderrFile: string, env: NodeJS.ProcessEnv = process.env): PinnedProcess {
+export function startPinned(
+  cpu: number,
+  command: string,
+  args: readonly string[],
+  stderrFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): PinnedProcess {
   installExitHook();
   const errFd = openSync(stderrFile, 'w');
   const child = spawn('taskset', ['-c', String(cpu), command, ...args], { stdio: ['ignore', 'pipe', errFd], env });
@@ -150,7 +156,10 @@ export function startPinned(cpu: number, command: string, args: readonly string[
       const seen = lines.map((l) => l.match(re)).find((m) => m !== null);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${command}: no line matching ${re} within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`${command}: no line matching ${re} within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         void exited.then(() => {
           clearTimeout(timer);
           reject(new Error(`${command} exited (code ${child.exitCode}) before printing ${re}`));

@@ -33,7 +33,10 @@ const server = new grpc.Server({
   'grpc.max_send_message_length': 64 * 1024,
 });
 server.addService(loadAuthorizationService(), {
-  Check(_call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>, callback: grpc.sendUnaryData<CheckResponseMessage>) {
+  Check(
+    _call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>,
+    callback: grpc.sendUnaryData<CheckResponseMessage>,
+  ) {
     callback(null, perCall() ? OK : DENIED);
   },
 });

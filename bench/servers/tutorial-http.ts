@@ -24,9 +24,17 @@ const { values } = parseArgs({
 });
 const jwksUri = values['jwks-uri'];
 const { issuer, audience, scope: requiredScope, prefix } = values;
-if (!jwksUri || !issuer || !audience || !requiredScope) throw new Error('--jwks-uri, --issuer, --audience and --scope are required');
+if (!jwksUri || !issuer || !audience || !requiredScope)
+  throw new Error('--jwks-uri, --issuer, --audience and --scope are required');
 
-const client = jwksClient({ jwksUri, cache: true, cacheMaxEntries: 5, cacheMaxAge: 600_000, rateLimit: true, jwksRequestsPerMinute: 10 });
+const client = jwksClient({
+  jwksUri,
+  cache: true,
+  cacheMaxEntries: 5,
+  cacheMaxAge: 600_000,
+  rateLimit: true,
+  jwksRequestsPerMinute: 10,
+});
 
 const getKey: GetPublicKeyOrSecret = (header, callback) => {
   client.getSigningKey(header.kid, (err, key) => {
@@ -43,15 +51,22 @@ function answer(res: ServerResponse, status: number, headers: Record<string, str
 const server = createServer((req, res) => {
   const auth = req.headers.authorization;
   const uri = req.headers['x-forwarded-uri'];
-  if (typeof auth !== 'string' || !auth.startsWith('Bearer ')) return answer(res, 401, { 'www-authenticate': 'Bearer' });
+  if (typeof auth !== 'string' || !auth.startsWith('Bearer '))
+    return answer(res, 401, { 'www-authenticate': 'Bearer' });
   jwt.verify(auth.slice(7), getKey, { algorithms: ['RS256'], issuer, audience }, (err, decoded) => {
-    if (err || decoded === undefined || typeof decoded === 'string') return answer(res, 401, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    if (err || decoded === undefined || typeof decoded === 'string')
+      return answer(res, 401, { 'www-authenticate': 'Bearer error="invalid_token"' });
     const claims = decoded as JwtPayload & { scope?: string; tenant?: string };
     if (typeof uri === 'string' && uri.startsWith(prefix ?? '/')) {
       const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
-      if (!scopes.includes(requiredScope)) return answer(res, 403, { 'www-authenticate': 'Bearer error="insufficient_scope"' });
+      if (!scopes.includes(requiredScope))
+        return answer(res, 403, { 'www-authenticate': 'Bearer error="insufficient_scope"' });
     }
-    answer(res, 200, { 'x-user-id': String(claims.sub ?? ''), 'x-tenant': String(claims.tenant ?? ''), 'x-user-scopes': String(claims.scope ?? '') });
+    answer(res, 200, {
+      'x-user-id': String(claims.sub ?? ''),
+      'x-tenant': String(claims.tenant ?? ''),
+      'x-user-scopes': String(claims.scope ?? ''),
+    });
   });
 });
 server.keepAliveTimeout = 60_000;

@@ -20,6 +20,8 @@ const server = createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(`${body}\n`);
 });
-server.listen(port, '0.0.0.0', () => process.stderr.write(`${JSON.stringify({ level: 'info', msg: 'echo API listening', port })}\n`));
+server.listen(port, '0.0.0.0', () =>
+  process.stderr.write(`${JSON.stringify({ level: 'info', msg: 'echo API listening', port })}\n`),
+);
 // PID 1 in a container: exit promptly on SIGTERM.
 for (const signal of ['SIGTERM', 'SIGINT']) process.once(signal, () => server.close(() => process.exit(0)));

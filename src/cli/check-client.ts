@@ -56,7 +56,9 @@ export function summarise(response: CheckResponseMessage): CheckSummary {
   const http = response.denied_response ?? response.error_response;
   if (grpcCode === 0) {
     return {
-      grpcCode, kind: 'allow', httpStatus: 200,
+      grpcCode,
+      kind: 'allow',
+      httpStatus: 200,
       headers: headerRecord(response.ok_response?.headers),
       headersToRemove: response.ok_response?.headers_to_remove ?? [],
       raw: response,
@@ -65,8 +67,14 @@ export function summarise(response: CheckResponseMessage): CheckSummary {
   const headers = headerRecord(http?.headers);
   const httpStatus = httpStatusOf(http?.status?.code);
   return {
-    grpcCode, kind: response.error_response ? 'error' : 'deny', httpStatus,
-    reason: headers['x-claimgate-reason'], headers, headersToRemove: [], body: http?.body, raw: response,
+    grpcCode,
+    kind: response.error_response ? 'error' : 'deny',
+    httpStatus,
+    reason: headers['x-claimgate-reason'],
+    headers,
+    headersToRemove: [],
+    body: http?.body,
+    raw: response,
   };
 }
 
@@ -75,16 +83,26 @@ export interface CheckClient {
   close(): void;
 }
 
-export function createCheckClient(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}): CheckClient {
+export function createCheckClient(
+  address: string,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
+): CheckClient {
   const Client = grpc.makeGenericClientConstructor(loadAuthorizationService(), 'Authorization');
   const client = new Client(address, credentials, options) as unknown as grpc.Client & {
-    Check(req: CheckRequestMessage, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: CheckResponseMessage) => void): void;
+    Check(
+      req: CheckRequestMessage,
+      opts: grpc.CallOptions,
+      cb: (err: grpc.ServiceError | null, res?: CheckResponseMessage) => void,
+    ): void;
   };
   return {
     check(input, deadlineMs = 5000) {
       const request = 'attributes' in input ? (input as CheckRequestMessage) : buildCheckRequest(input as CheckInput);
       return new Promise((resolve, reject) => {
-        client.Check(request, { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(summarise(res ?? { status: {} }))));
+        client.Check(request, { deadline: Date.now() + deadlineMs }, (err, res) =>
+          err ? reject(err) : resolve(summarise(res ?? { status: {} })),
+        );
       });
     },
     close: () => client.close(),

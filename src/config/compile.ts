@@ -56,7 +56,9 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
   }
   const identity = compileIdentityHeaders(config.upstream);
   // A cookie header carries other cookies too, so it is never stripped (documented).
-  const carriers = config.upstream.strip_token ? [...locationsById.values()].map((l) => l.header).filter((h) => h !== 'cookie') : [];
+  const carriers = config.upstream.strip_token
+    ? [...locationsById.values()].map((l) => l.header).filter((h) => h !== 'cookie')
+    : [];
   const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...carriers])]);
   return Object.freeze({
     source: config,

@@ -31,7 +31,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
 /** Issues that say "this branch is the wrong shape" rather than "this branch's value is wrong". */
 function shapeMismatches(branch: readonly z.core.$ZodIssue[]): number {
   return branch.filter(
-    (i) => (i.code === 'unrecognized_keys' && i.path.length === 0) || (i.code === 'invalid_type' && i.path.length <= 1 && /received undefined/.test(i.message)),
+    (i) =>
+      (i.code === 'unrecognized_keys' && i.path.length === 0) ||
+      (i.code === 'invalid_type' && i.path.length <= 1 && /received undefined/.test(i.message)),
   ).length;
 }
 
@@ -47,7 +49,8 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key (not a claimgate setting)`);
   }
-  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return [`${formatPath(issue.path)}: is required`];
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message))
+    return [`${formatPath(issue.path)}: is required`];
   return [`${formatPath(issue.path)}: ${issue.message}`];
 }
 
@@ -58,7 +61,9 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
     result = configSchema.safeParse(raw);
   } catch (error) {
     // A value no YAML or JSON document produces (a throwing getter, a proxy, a cycle): still a config problem.
-    throw new ConfigError(source, [`(root): cannot be validated (${error instanceof Error ? error.message : String(error)})`]);
+    throw new ConfigError(source, [
+      `(root): cannot be validated (${error instanceof Error ? error.message : String(error)})`,
+    ]);
   }
   if (result.success) return result.data;
   const problems = [...new Set(result.error.issues.flatMap(describeIssue))];
@@ -92,7 +97,8 @@ function nestingProblem(text: string): string | undefined {
     if (lineStart && quote === undefined) {
       // Leading spaces and block indicators ("- ", "? ", ": ") all push the content to the right.
       if (c === ' ' || ((c === '-' || c === '?' || c === ':') && (text[i + 1] === ' ' || text[i + 1] === '\n'))) {
-        if (++column > MAX_CONFIG_INDENT) return `syntax: line ${line}: nested too deeply (content starts past column ${MAX_CONFIG_INDENT})`;
+        if (++column > MAX_CONFIG_INDENT)
+          return `syntax: line ${line}: nested too deeply (content starts past column ${MAX_CONFIG_INDENT})`;
         continue;
       }
       lineStart = false;
@@ -103,13 +109,15 @@ function nestingProblem(text: string): string | undefined {
       continue;
     }
     const prev = i === 0 ? '\n' : text[i - 1]!;
-    const atTokenStart = prev === ' ' || prev === '\t' || prev === '\n' || prev === '[' || prev === '{' || prev === ',' || prev === ':';
+    const atTokenStart =
+      prev === ' ' || prev === '\t' || prev === '\n' || prev === '[' || prev === '{' || prev === ',' || prev === ':';
     if ((c === '"' || c === "'") && atTokenStart) quote = c;
     else if (c === '#' && atTokenStart) {
       const end = text.indexOf('\n', i);
       i = (end === -1 ? text.length : end) - 1;
     } else if (c === '[' || c === '{') {
-      if (++flow > MAX_CONFIG_FLOW_DEPTH) return `syntax: line ${line}: nested too deeply (more than ${MAX_CONFIG_FLOW_DEPTH} open [ or {)`;
+      if (++flow > MAX_CONFIG_FLOW_DEPTH)
+        return `syntax: line ${line}: nested too deeply (more than ${MAX_CONFIG_FLOW_DEPTH} open [ or {)`;
     } else if ((c === ']' || c === '}') && flow > 0) flow--;
   }
   return undefined;
@@ -123,13 +131,18 @@ export function parseConfigText(text: string, source = 'config'): Config {
   try {
     const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
     if (doc.errors.length > 0) {
-      throw new ConfigError(source, doc.errors.map((e) => `syntax: ${e.message.split('\n')[0]}`));
+      throw new ConfigError(
+        source,
+        doc.errors.map((e) => `syntax: ${e.message.split('\n')[0]}`),
+      );
     }
     // toJS throws (ReferenceError) on an unresolved alias and on alias expansion past maxAliasCount.
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError(source, [`syntax: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`]);
+    throw new ConfigError(source, [
+      `syntax: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`,
+    ]);
   }
   return validateConfig(value, source);
 }

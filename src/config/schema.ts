@@ -7,16 +7,26 @@ import { z } from 'zod';
 
 /** Asymmetric JWS algorithms claimgate can verify. `none` and HMAC are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
 ] as const;
 export type Algorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 
 const nonEmpty = (what: string) => z.string().min(1, { error: `must be a non-empty ${what}` });
 
 /** `host:port`, `[v6]:port`; port 0 picks a free port (used by tests). */
-const listenAddress = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: 'must be host:port, e.g. 127.0.0.1:9001 or [::1]:9001' });
+const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+  error: 'must be host:port, e.g. 127.0.0.1:9001 or [::1]:9001',
+});
 
 const headerName = z
   .string()
@@ -38,9 +48,14 @@ const tokenLocation = z.union(
     z.strictObject({
       header: headerName,
       /** Auth scheme in front of the token; `Bearer` for `Authorization`. Omit for a bare-token header. */
-      scheme: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/).optional(),
+      scheme: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9-]*$/)
+        .optional(),
     }),
-    z.strictObject({ cookie: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a valid cookie name' }) }),
+    z.strictObject({
+      cookie: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a valid cookie name' }),
+    }),
   ],
   { error: 'must be {header, scheme?} or {cookie}' },
 );
@@ -54,31 +69,54 @@ const keysPolicy = z.strictObject({
   min_refresh_seconds: z.number().min(1).max(86400).default(60),
   max_refresh_seconds: z.number().min(1).max(86400).default(600),
   /** How long the last good keys keep verifying while refreshes fail. */
-  max_stale_seconds: z.number().min(0).max(7 * 86400).default(6 * 3600),
+  max_stale_seconds: z
+    .number()
+    .min(0)
+    .max(7 * 86400)
+    .default(6 * 3600),
   /** Timeout of one HTTP fetch (discovery or JWKS). */
   fetch_timeout_ms: z.number().int().min(50).max(60000).default(2000),
   /** Largest accepted discovery or JWKS body. */
-  max_response_bytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(512 * 1024),
+  max_response_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(512 * 1024),
 });
 
 const issuerSchema = z
   .strictObject({
     /** Short name used in logs, metrics and route requirements. */
-    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { error: 'must be a short lower-case name ([a-z0-9_.-], up to 63 chars)' }),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { error: 'must be a short lower-case name ([a-z0-9_.-], up to 63 chars)' }),
     /** Exact `iss` value; compared byte for byte (Auth0 issuers end in `/`). */
     issuer: nonEmpty('issuer URL'),
     /** Key source: OIDC discovery (default when neither jwks_uri nor jwks_file is set). */
     discovery: z.boolean().optional(),
     jwks_uri: z.url({ error: 'must be an absolute URL' }).optional(),
     jwks_file: nonEmpty('file path').optional(),
-    audiences: z.array(nonEmpty('audience'), { error: 'must list at least one audience' }).min(1, { error: 'must list at least one audience' }),
-    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS, { error: `must be one of ${ASYMMETRIC_ALGORITHMS.join(', ')} (asymmetric only)` })).min(1).default(['RS256']),
+    audiences: z
+      .array(nonEmpty('audience'), { error: 'must list at least one audience' })
+      .min(1, { error: 'must list at least one audience' }),
+    algorithms: z
+      .array(
+        z.enum(ASYMMETRIC_ALGORITHMS, {
+          error: `must be one of ${ASYMMETRIC_ALGORITHMS.join(', ')} (asymmetric only)`,
+        }),
+      )
+      .min(1)
+      .default(['RS256']),
     /** `at+jwt` requires RFC 9068 typing; `legacy` also accepts `JWT` or no `typ`. */
     token_type: z.enum(['at+jwt', 'legacy']).default('at+jwt'),
     clock_skew_seconds: z.number().min(0).max(600).default(60),
     max_token_age_seconds: z.number().positive().optional(),
     max_token_bytes: z.number().int().min(256).max(65536).default(8192),
-    token_locations: z.array(tokenLocation).min(1).default([...DEFAULT_TOKEN_LOCATIONS]),
+    token_locations: z
+      .array(tokenLocation)
+      .min(1)
+      .default([...DEFAULT_TOKEN_LOCATIONS]),
     /** Claim that the `role` requirement reads, e.g. `realm_access.roles` or `https://example.com/roles`. */
     roles_claim: claimPath.default('roles'),
     /** Plain HTTP for discovery/JWKS; only for loopback tests and demos. */
@@ -86,19 +124,37 @@ const issuerSchema = z
     keys: keysPolicy.prefault({}),
   })
   .superRefine((iss, ctx) => {
-    const sources = [iss.discovery === true, iss.jwks_uri !== undefined, iss.jwks_file !== undefined].filter(Boolean).length;
-    if (sources > 1) ctx.addIssue({ code: 'custom', message: 'set only one of discovery, jwks_uri, jwks_file', path: [] });
+    const sources = [iss.discovery === true, iss.jwks_uri !== undefined, iss.jwks_file !== undefined].filter(
+      Boolean,
+    ).length;
+    if (sources > 1)
+      ctx.addIssue({ code: 'custom', message: 'set only one of discovery, jwks_uri, jwks_file', path: [] });
     if (iss.discovery === false && iss.jwks_uri === undefined && iss.jwks_file === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'discovery is off, so jwks_uri or jwks_file is required', path: ['discovery'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'discovery is off, so jwks_uri or jwks_file is required',
+        path: ['discovery'],
+      });
     }
-    for (const [field, url] of [['issuer', iss.issuer], ['jwks_uri', iss.jwks_uri]] as const) {
-      if (url === undefined || iss.jwks_file !== undefined && field === 'issuer') continue;
+    for (const [field, url] of [
+      ['issuer', iss.issuer],
+      ['jwks_uri', iss.jwks_uri],
+    ] as const) {
+      if (url === undefined || (iss.jwks_file !== undefined && field === 'issuer')) continue;
       if (url.startsWith('http://') && !iss.allow_insecure_http) {
-        ctx.addIssue({ code: 'custom', message: 'uses plain http; set allow_insecure_http: true to allow it (loopback tests only)', path: [field] });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'uses plain http; set allow_insecure_http: true to allow it (loopback tests only)',
+          path: [field],
+        });
       }
     }
     if (iss.keys.min_refresh_seconds > iss.keys.max_refresh_seconds) {
-      ctx.addIssue({ code: 'custom', message: 'must not exceed keys.max_refresh_seconds', path: ['keys', 'min_refresh_seconds'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must not exceed keys.max_refresh_seconds',
+        path: ['keys', 'min_refresh_seconds'],
+      });
     }
   });
 
@@ -134,13 +190,24 @@ const claimCondition = z
     exists: z.boolean().optional(),
   })
   .superRefine((c, ctx) => {
-    const tests = ['equals', 'one_of', 'prefix', 'regex', 'exists'].filter((k) => (c as Record<string, unknown>)[k] !== undefined);
-    if (tests.length !== 1) ctx.addIssue({ code: 'custom', message: 'must set exactly one of equals, one_of, prefix, regex, exists', path: [] });
+    const tests = ['equals', 'one_of', 'prefix', 'regex', 'exists'].filter(
+      (k) => (c as Record<string, unknown>)[k] !== undefined,
+    );
+    if (tests.length !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must set exactly one of equals, one_of, prefix, regex, exists',
+        path: [],
+      });
     if (c.regex !== undefined) {
       try {
         new RegExp(c.regex, 'u');
       } catch (e) {
-        ctx.addIssue({ code: 'custom', message: `is not a valid regular expression (${(e as Error).message})`, path: ['regex'] });
+        ctx.addIssue({
+          code: 'custom',
+          message: `is not a valid regular expression (${(e as Error).message})`,
+          path: ['regex'],
+        });
       }
     }
   });
@@ -169,7 +236,9 @@ const pathMatch = z.union(
       template: z
         .string()
         .startsWith('/', { error: 'must start with /' })
-        .regex(/^(\/([^/{}]*|\{[A-Za-z_][A-Za-z0-9_]*\}))+\/?$/, { error: 'must be segments of literals or {name} placeholders, e.g. /orders/{id}' }),
+        .regex(/^(\/([^/{}]*|\{[A-Za-z_][A-Za-z0-9_]*\}))+\/?$/, {
+          error: 'must be segments of literals or {name} placeholders, e.g. /orders/{id}',
+        }),
     }),
   ],
   { error: 'must be one of {exact}, {prefix}, {template}' },
@@ -179,12 +248,20 @@ const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'
 
 const routeSchema = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/, { error: 'must be a short name ([A-Za-z0-9_.:-], up to 63 chars)' }),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/, { error: 'must be a short name ([A-Za-z0-9_.:-], up to 63 chars)' }),
     match: z
       .strictObject({
         /** Exact host names or `*.example.com` wildcards; any host when omitted. */
-        hosts: z.array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+$/, { error: 'must be a host name or *.domain wildcard' })).min(1).optional(),
-        methods: z.array(z.enum(HTTP_METHODS, { error: `must be one of ${HTTP_METHODS.join(', ')}` })).min(1).optional(),
+        hosts: z
+          .array(z.string().regex(/^(\*\.)?[A-Za-z0-9.-]+$/, { error: 'must be a host name or *.domain wildcard' }))
+          .min(1)
+          .optional(),
+        methods: z
+          .array(z.enum(HTTP_METHODS, { error: `must be one of ${HTTP_METHODS.join(', ')}` }))
+          .min(1)
+          .optional(),
         path: pathMatch.optional(),
         /** Compare paths case-insensitively (after normalization). */
         ignore_case: z.boolean().default(false),
@@ -196,7 +273,8 @@ const routeSchema = z
     require: requirementSchema.optional(),
   })
   .superRefine((r, ctx) => {
-    if (r.public && r.require !== undefined) ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
+    if (r.public && r.require !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
   });
 
 const identityHeader = z.strictObject({
@@ -222,7 +300,11 @@ export const configSchema = z
         /** Checks in flight per process (worker) before new ones get ERR_OVERLOADED (503); 0 = no bound. */
         max_concurrent_checks: z.number().int().min(0).max(1_000_000).default(2000),
         /** Worker processes sharing the listeners (node:cluster); `auto` = one per available core. */
-        workers: z.union([z.number().int().min(1).max(256), z.literal('auto')], { error: 'must be a number of workers (1-256) or auto' }).default(1),
+        workers: z
+          .union([z.number().int().min(1).max(256), z.literal('auto')], {
+            error: 'must be a number of workers (1-256) or auto',
+          })
+          .default(1),
       })
       .prefault({}),
     logging: z
@@ -245,7 +327,11 @@ export const configSchema = z
         client_ca_file: nonEmpty('file path').optional(),
         /** Client identities allowed to call: `spiffe://…`, `uri:…`, `dns:…` or `cn:…`, exact match. */
         allowed_clients: z
-          .array(z.string().regex(/^(spiffe:\/\/|uri:|dns:|cn:).+/, { error: 'must start with spiffe://, uri:, dns: or cn:' }))
+          .array(
+            z
+              .string()
+              .regex(/^(spiffe:\/\/|uri:|dns:|cn:).+/, { error: 'must start with spiffe://, uri:, dns: or cn:' }),
+          )
           .min(1)
           .optional(),
         /** How often certificate files are re-read, so rotation needs no restart. */
@@ -253,7 +339,11 @@ export const configSchema = z
       })
       .superRefine((t, ctx) => {
         if (t.allowed_clients !== undefined && t.client_ca_file === undefined) {
-          ctx.addIssue({ code: 'custom', message: 'needs client_ca_file: identities are only trusted from verified client certificates', path: ['allowed_clients'] });
+          ctx.addIssue({
+            code: 'custom',
+            message: 'needs client_ca_file: identities are only trusted from verified client certificates',
+            path: ['allowed_clients'],
+          });
         }
       })
       .optional(),
@@ -262,14 +352,24 @@ export const configSchema = z
         /** Verified tokens kept; 0 turns the cache (positive and negative) off. */
         max_entries: z.number().int().min(0).max(10_000_000).default(100_000),
         /** Bound on the estimated memory of verified entries (token length + 1 KiB each). */
-        max_bytes: z.number().int().min(1024 * 1024).max(64 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+        max_bytes: z
+          .number()
+          .int()
+          .min(1024 * 1024)
+          .max(64 * 1024 * 1024 * 1024)
+          .default(256 * 1024 * 1024),
         /** How long a token that failed verification for good is answered from the cache. */
         negative_ttl_seconds: z.number().min(0).max(3600).default(10),
         max_negative_entries: z.number().int().min(0).max(1_000_000).default(10_000),
       })
       .prefault({}),
     /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
-    realm: z.string().regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,128}$/, { error: 'must be 1-128 printable ASCII characters without " or \\' }).default('claimgate'),
+    realm: z
+      .string()
+      .regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,128}$/, {
+        error: 'must be 1-128 printable ASCII characters without " or \\',
+      })
+      .default('claimgate'),
     issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),
     routes: z.array(routeSchema).default([]),
     /** What a request that matches no route gets: deny, or allow for any valid token. */
@@ -295,12 +395,16 @@ export const configSchema = z
         /** Envoy `http_service.path_prefix`: the original path follows it. */
         envoy_path_prefix: z
           .string()
-          .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, { error: 'must be a path such as /envoy (no trailing slash, no query)' })
+          .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, {
+            error: 'must be a path such as /envoy (no trailing slash, no query)',
+          })
           .default('/envoy'),
         /** The forward-auth endpoint (exact path) for nginx auth_request, Traefik ForwardAuth, Caddy forward_auth. */
         forward_auth_path: z
           .string()
-          .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, { error: 'must be a path such as /auth (no trailing slash, no query)' })
+          .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, {
+            error: 'must be a path such as /auth (no trailing slash, no query)',
+          })
           .default('/auth'),
         /** Peers whose forwarded headers are honoured (CIDRs or single addresses). */
         trusted_proxies: z
@@ -310,7 +414,10 @@ export const configSchema = z
                 const [address = '', prefix, ...extra] = entry.split('/');
                 if (extra.length > 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return false;
                 const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-                if (v4) return v4.slice(1).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(prefix ?? 32) <= 32;
+                if (v4)
+                  return (
+                    v4.slice(1).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(prefix ?? 32) <= 32
+                  );
                 if (!address.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(address)) return false;
                 try {
                   new URL(`http://[${address}]/`);
@@ -335,44 +442,91 @@ export const configSchema = z
     const seen = new Map<string, number>();
     cfg.issuers.forEach((iss, i) => {
       const previous = seen.get(iss.name);
-      if (previous !== undefined) ctx.addIssue({ code: 'custom', message: `duplicates the name of issuers[${previous}]`, path: ['issuers', i, 'name'] });
+      if (previous !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message: `duplicates the name of issuers[${previous}]`,
+          path: ['issuers', i, 'name'],
+        });
       seen.set(iss.name, i);
     });
     const byIss = new Map<string, number>();
     cfg.issuers.forEach((iss, i) => {
       const previous = byIss.get(iss.issuer);
-      if (previous !== undefined) ctx.addIssue({ code: 'custom', message: `duplicates the issuer of issuers[${previous}]`, path: ['issuers', i, 'issuer'] });
+      if (previous !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message: `duplicates the issuer of issuers[${previous}]`,
+          path: ['issuers', i, 'issuer'],
+        });
       byIss.set(iss.issuer, i);
     });
     const routeNames = new Set<string>();
     cfg.routes.forEach((r, i) => {
-      if (routeNames.has(r.name)) ctx.addIssue({ code: 'custom', message: 'duplicates another route name', path: ['routes', i, 'name'] });
+      if (routeNames.has(r.name))
+        ctx.addIssue({ code: 'custom', message: 'duplicates another route name', path: ['routes', i, 'name'] });
       routeNames.add(r.name);
       if (r.require) checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
     });
     const headerNames = new Set<string>();
     cfg.upstream.headers.forEach((h, i) => {
-      if (headerNames.has(h.name)) ctx.addIssue({ code: 'custom', message: 'duplicates another identity header', path: ['upstream', 'headers', i, 'name'] });
+      if (headerNames.has(h.name))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'duplicates another identity header',
+          path: ['upstream', 'headers', i, 'name'],
+        });
       headerNames.add(h.name);
-      if (RESERVED_HEADERS.has(h.name) || h.name.startsWith(':')) ctx.addIssue({ code: 'custom', message: 'is a protocol header claimgate must not set', path: ['upstream', 'headers', i, 'name'] });
+      if (RESERVED_HEADERS.has(h.name) || h.name.startsWith(':'))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'is a protocol header claimgate must not set',
+          path: ['upstream', 'headers', i, 'name'],
+        });
     });
-    if (cfg.upstream.payload_header !== undefined && (RESERVED_HEADERS.has(cfg.upstream.payload_header) || cfg.upstream.payload_header.startsWith(':'))) {
-      ctx.addIssue({ code: 'custom', message: 'is a protocol header claimgate must not set', path: ['upstream', 'payload_header'] });
+    if (
+      cfg.upstream.payload_header !== undefined &&
+      (RESERVED_HEADERS.has(cfg.upstream.payload_header) || cfg.upstream.payload_header.startsWith(':'))
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'is a protocol header claimgate must not set',
+        path: ['upstream', 'payload_header'],
+      });
     }
     if (cfg.upstream.payload_header !== undefined && headerNames.has(cfg.upstream.payload_header)) {
-      ctx.addIssue({ code: 'custom', message: 'is already used by upstream.headers', path: ['upstream', 'payload_header'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'is already used by upstream.headers',
+        path: ['upstream', 'payload_header'],
+      });
     }
   });
 
-const RESERVED_HEADERS = new Set(['host', 'authorization', 'cookie', 'content-length', 'transfer-encoding', 'connection', 'te', 'upgrade']);
+const RESERVED_HEADERS = new Set([
+  'host',
+  'authorization',
+  'cookie',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'te',
+  'upgrade',
+]);
 
-function checkIssuerRefs(req: Requirement, path: (string | number)[], issuers: Map<string, number>, ctx: z.RefinementCtx): void {
+function checkIssuerRefs(
+  req: Requirement,
+  path: (string | number)[],
+  issuers: Map<string, number>,
+  ctx: z.RefinementCtx,
+): void {
   if ('all' in req) req.all.forEach((r, i) => checkIssuerRefs(r, [...path, 'all', i], issuers, ctx));
   else if ('any' in req) req.any.forEach((r, i) => checkIssuerRefs(r, [...path, 'any', i], issuers, ctx));
   else if ('not' in req) checkIssuerRefs(req.not, [...path, 'not'], issuers, ctx);
   else if ('issuer' in req) {
     for (const name of Array.isArray(req.issuer) ? req.issuer : [req.issuer]) {
-      if (!issuers.has(name)) ctx.addIssue({ code: 'custom', message: `names unknown issuer "${name}"`, path: [...path, 'issuer'] });
+      if (!issuers.has(name))
+        ctx.addIssue({ code: 'custom', message: `names unknown issuer "${name}"`, path: [...path, 'issuer'] });
     }
   }
 }

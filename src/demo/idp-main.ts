@@ -26,7 +26,12 @@ export interface DemoIdpOptions {
   readonly ttlSeconds: number;
 }
 
-export const DEMO_IDP_DEFAULTS = { host: '127.0.0.1', port: 8081, audience: 'https://api.example.com', ttlSeconds: 3600 } as const;
+export const DEMO_IDP_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8081,
+  audience: 'https://api.example.com',
+  ttlSeconds: 3600,
+} as const;
 
 /** Longest form body accepted by `POST /token`. */
 const MAX_FORM_BYTES = 4096;
@@ -56,7 +61,9 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
         const accessToken = await idp!.mint(claims, options.ttlSeconds);
         json(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: options.ttlSeconds });
       })
-      .catch((e: Error) => json(res, 400, { error: 'invalid_request', error_description: e.message }, { connection: 'close' }));
+      .catch((e: Error) =>
+        json(res, 400, { error: 'invalid_request', error_description: e.message }, { connection: 'close' }),
+      );
     return true;
   };
   idp = await startLocalIdp(options.host, options.port, { issuer: options.issuer, handle });
@@ -68,20 +75,34 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
 }
 
 /** Claims for a form `sub=...&scope=a b&roles=x,y`; an `{error}` object for a bad form. */
-export function tokenClaims(form: URLSearchParams, audience: string): { sub: string; aud: string; scope?: string; roles?: string[] } | { error: string; error_description: string } {
+export function tokenClaims(
+  form: URLSearchParams,
+  audience: string,
+): { sub: string; aud: string; scope?: string; roles?: string[] } | { error: string; error_description: string } {
   const bad = (what: string) => ({ error: 'invalid_request', error_description: what });
   const sub = form.get('sub') ?? 'demo-user';
   if (!TOKEN_CHARS.test(sub)) return bad('sub: 1-128 printable characters');
   const scopes = (form.get('scope') ?? '').split(' ').filter((s) => s !== '');
   if (scopes.some((s) => !TOKEN_CHARS.test(s))) return bad('scope: space-separated printable tokens');
-  const roles = (form.get('roles') ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const roles = (form.get('roles') ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r !== '');
   if (roles.some((r) => !TOKEN_CHARS.test(r))) return bad('roles: comma-separated printable tokens');
-  return { sub, aud: audience, ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}), ...(roles.length > 0 ? { roles } : {}) };
+  return {
+    sub,
+    aud: audience,
+    ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
+    ...(roles.length > 0 ? { roles } : {}),
+  };
 }
 
 function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new Promise((resolve, reject) => {
-    const type = (req.headers['content-type'] ?? 'application/x-www-form-urlencoded').split(';')[0]!.trim().toLowerCase();
+    const type = (req.headers['content-type'] ?? 'application/x-www-form-urlencoded')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') {
       req.resume();
       reject(new Error('send the form as application/x-www-form-urlencoded (curl -d)'));
@@ -126,7 +147,8 @@ export function parseIdpArgs(args: string[]): DemoIdpOptions {
   const ttlSeconds = Number(values.ttl);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: not a port: ${values.port}`);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 86400) throw new Error(`--ttl: 1-86400 seconds`);
-  if (values.issuer !== undefined && !/^https?:\/\/[^/]/.test(values.issuer)) throw new Error(`--issuer: an http(s) URL`);
+  if (values.issuer !== undefined && !/^https?:\/\/[^/]/.test(values.issuer))
+    throw new Error(`--issuer: an http(s) URL`);
   return { host: values.host, port, issuer: values.issuer, audience: values.audience, ttlSeconds };
 }
 

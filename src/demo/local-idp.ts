@@ -38,7 +38,11 @@ export async function startLocalIdp(host = '127.0.0.1', port = 0, options: Local
       res.end(JSON.stringify(body));
     };
     if (req.url === '/.well-known/openid-configuration') {
-      send(200, { issuer, jwks_uri: `${issuer.replace(/\/$/, '')}/jwks`, id_token_signing_alg_values_supported: ['RS256'] });
+      send(200, {
+        issuer,
+        jwks_uri: `${issuer.replace(/\/$/, '')}/jwks`,
+        id_token_signing_alg_values_supported: ['RS256'],
+      });
     } else if (req.url === '/jwks') send(200, { keys: [jwk] });
     else if (options.handle?.(req, res) !== true) send(404, { error: 'not_found' });
   });

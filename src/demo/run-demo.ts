@@ -20,7 +20,10 @@ export interface DemoOptions {
 const AUDIENCE = 'https://api.example.com';
 
 function line(s: CheckSummary): string {
-  const headers = Object.entries(s.headers).filter(([k]) => k.startsWith('x-user-')).map(([k, v]) => `${k}=${v}`).join(' ');
+  const headers = Object.entries(s.headers)
+    .filter(([k]) => k.startsWith('x-user-'))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   return `${s.kind.toUpperCase()} ${s.httpStatus}${s.reason ? ` ${s.reason}` : ''}${headers ? `  ${headers}` : ''}`;
 }
 
@@ -28,7 +31,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const out = options.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const idp = await startLocalIdp();
   const address = `127.0.0.1:${options.grpcPort}`;
-  const config = parseConfigText(demoConfigYaml(idp.issuer, address, `127.0.0.1:${options.adminPort ?? 9090}`), 'embedded demo config');
+  const config = parseConfigText(
+    demoConfigYaml(idp.issuer, address, `127.0.0.1:${options.adminPort ?? 9090}`),
+    'embedded demo config',
+  );
   const app = await startClaimgate(config, { logger: createLogger(config.logging.level) });
   await app.whenSettled();
 
@@ -42,7 +48,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     ['GET /orders/42 with the allowed token (scope orders:read)', { path: '/orders/42', token: allowed }],
     ['GET /orders/42 with the denied token (no orders:read)   ', { path: '/orders/42', token: denied }],
     ['GET /orders/42 without a token                          ', { path: '/orders/42' }],
-    ['GET /orders/42 with a tampered token                    ', { path: '/orders/42', token: `${allowed.slice(0, -4)}AAAA` }],
+    [
+      'GET /orders/42 with a tampered token                    ',
+      { path: '/orders/42', token: `${allowed.slice(0, -4)}AAAA` },
+    ],
     ['GET /healthz (public route)                             ', { path: '/healthz' }],
   ];
   for (const [label, input] of samples) out(`  ${label} → ${line(await client.check(input))}`);
@@ -52,8 +61,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   out('Try it from another terminal while the demo runs:');
   out(`  export ALLOWED='${allowed}'`);
   out(`  export DENIED='${denied}'`);
-  out(`  node dist/cli.js check --address ${address} --path /orders/42 --token "$ALLOWED"   # ALLOW 200 + identity headers`);
-  out(`  node dist/cli.js check --address ${address} --path /orders/42 --token "$DENIED"    # DENY 403 insufficient_scope`);
+  out(
+    `  node dist/cli.js check --address ${address} --path /orders/42 --token "$ALLOWED"   # ALLOW 200 + identity headers`,
+  );
+  out(
+    `  node dist/cli.js check --address ${address} --path /orders/42 --token "$DENIED"    # DENY 403 insufficient_scope`,
+  );
   out(`  node dist/cli.js check --address ${address} --path /orders/42                      # DENY 401 challenge`);
   out('');
   out(`Serving for ${options.seconds} s; Ctrl-C stops it sooner.`);

@@ -12,13 +12,18 @@ export const REASON_HEADER = 'x-claimgate-reason';
  * `WWW-Authenticate` for a reason, or undefined when the answer has no challenge (5xx, route denials).
  * RFC 6750 §3: no error code when the request carried no credentials; `scope` only with insufficient_scope.
  */
-export function bearerChallenge(realm: string, reason: ReasonCode, requiredScopes: readonly string[] = []): string | undefined {
+export function bearerChallenge(
+  realm: string,
+  reason: ReasonCode,
+  requiredScopes: readonly string[] = [],
+): string | undefined {
   const info = reasonInfo(reason);
   if (info.outcome !== 'deny' || (info.status !== 401 && info.status !== 403 && info.status !== 400)) return undefined;
   if (reason === 'ERR_TOKEN_MISSING') return `Bearer realm="${realm}"`;
   if (info.bearerError === undefined) return undefined;
   let value = `Bearer realm="${realm}", error="${info.bearerError}", error_description="${info.title}"`;
-  if (info.bearerError === 'insufficient_scope' && requiredScopes.length > 0) value += `, scope="${requiredScopes.join(' ')}"`;
+  if (info.bearerError === 'insufficient_scope' && requiredScopes.length > 0)
+    value += `, scope="${requiredScopes.join(' ')}"`;
   return value;
 }
 
@@ -27,7 +32,12 @@ export function bearerChallenge(realm: string, reason: ReasonCode, requiredScope
  * outcome, status and challenge. Without a realm there is no challenge (answers that are not about the
  * client's credentials).
  */
-export function denyDecision(reason: ReasonCode, realm?: string, requiredScopes: readonly string[] = [], extra: Partial<DenyDecision> = {}): DenyDecision {
+export function denyDecision(
+  reason: ReasonCode,
+  realm?: string,
+  requiredScopes: readonly string[] = [],
+  extra: Partial<DenyDecision> = {},
+): DenyDecision {
   const info = reasonInfo(reason);
   return {
     outcome: info.outcome === 'error' ? 'error' : 'deny',

@@ -46,7 +46,13 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
 
   const allow = (route: string, token: VerifiedToken | undefined): Decision => {
     if (token === undefined) {
-      return { outcome: 'allow', reason: 'OK_PUBLIC_ROUTE', route, headersToSet: [], headersToRemove: config.publicRouteRemovals };
+      return {
+        outcome: 'allow',
+        reason: 'OK_PUBLIC_ROUTE',
+        route,
+        headersToSet: [],
+        headersToRemove: config.publicRouteRemovals,
+      };
     }
     const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment);
     return {
@@ -81,7 +87,11 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     if (route?.requirement !== undefined) {
       const result = route.requirement({ claims: token.claims, issuer: token.issuer.name });
       if (!result.ok) {
-        return deny('ERR_INSUFFICIENT_SCOPE', { route: routeName, issuer: token.issuer.name, subject: token.subject }, result.missingScopes);
+        return deny(
+          'ERR_INSUFFICIENT_SCOPE',
+          { route: routeName, issuer: token.issuer.name, subject: token.subject },
+          result.missingScopes,
+        );
       }
     }
     return allow(routeName, token);

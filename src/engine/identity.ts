@@ -48,7 +48,10 @@ interface HeaderSource {
 
 /** Compiles `upstream:` once into the per-request header builder. */
 export function compileIdentityHeaders(upstream: UpstreamConfig): CompiledIdentity {
-  const sources: readonly HeaderSource[] = upstream.headers.map((h) => ({ name: h.name, read: compileClaimPath(h.claim) }));
+  const sources: readonly HeaderSource[] = upstream.headers.map((h) => ({
+    name: h.name,
+    read: compileClaimPath(h.claim),
+  }));
   const payloadHeader = upstream.payload_header;
   const owned = Object.freeze([...sources.map((s) => s.name), ...(payloadHeader === undefined ? [] : [payloadHeader])]);
   const ownedSet = new Set(owned);
@@ -108,7 +111,10 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
  */
 function isJoinableElement(element: string, separator: string): boolean {
   const n = element.length;
-  return !element.includes(separator) && (n === 0 || (!isEdgeWhitespace(element.charCodeAt(0)) && !isEdgeWhitespace(element.charCodeAt(n - 1))));
+  return (
+    !element.includes(separator) &&
+    (n === 0 || (!isEdgeWhitespace(element.charCodeAt(0)) && !isEdgeWhitespace(element.charCodeAt(n - 1))))
+  );
 }
 
 function isScalar(v: unknown): v is string | number | boolean {

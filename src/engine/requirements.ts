@@ -26,7 +26,8 @@ export interface VerifiedToken {
 }
 
 /** `missingScopes` is read-only: the empty list is a shared frozen array. */
-export type RequirementResult = { readonly ok: true } | { readonly ok: false; readonly missingScopes: readonly string[] };
+export type RequirementResult =
+  { readonly ok: true } | { readonly ok: false; readonly missingScopes: readonly string[] };
 
 /** A compiled requirement tree. Pure and deterministic. */
 export type RequirementEvaluator = (token: VerifiedToken) => RequirementResult;
@@ -157,7 +158,8 @@ export function containsSpaceDelimitedToken(list: string, token: string): boolea
     const at = list.indexOf(token, from);
     if (at < 0) return false;
     const end = at + token.length;
-    if ((at === 0 || list.charCodeAt(at - 1) === 0x20) && (end === list.length || list.charCodeAt(end) === 0x20)) return true;
+    if ((at === 0 || list.charCodeAt(at - 1) === 0x20) && (end === list.length || list.charCodeAt(end) === 0x20))
+      return true;
     from = at + 1;
   }
 }

@@ -43,10 +43,7 @@ export interface CheckRequestMessage {
 
 /** `envoy.config.core.v3.HeaderValueOption.HeaderAppendAction` names. */
 export type HeaderAppendActionName =
-  | 'APPEND_IF_EXISTS_OR_ADD'
-  | 'ADD_IF_ABSENT'
-  | 'OVERWRITE_IF_EXISTS_OR_ADD'
-  | 'OVERWRITE_IF_EXISTS';
+  'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
 
 /** `envoy.config.core.v3.HeaderValueOption` as we send it: always `value`, never `raw_value`. */
 export interface HeaderValueOptionMessage {

@@ -37,7 +37,13 @@ export function toRequestView(req: CheckRequestMessage | null | undefined): Requ
   const authority = stringOr(http.host) || firstValue(headers, ':authority') || firstValue(headers, 'host');
   const path = stringOr(http.path) || firstValue(headers, ':path');
   const requestId = firstValue(headers, 'x-request-id');
-  const view: RequestView = { method, host: hostWithoutPort(authority), path, headers, ...(incomplete ? { incomplete: true } : {}) };
+  const view: RequestView = {
+    method,
+    host: hostWithoutPort(authority),
+    path,
+    headers,
+    ...(incomplete ? { incomplete: true } : {}),
+  };
   return requestId === '' ? view : { ...view, requestId };
 }
 

@@ -57,7 +57,9 @@ function metadataBytes(decision: AllowDecision): Buffer {
   let bytes = cachedMetadata.get(key);
   if (bytes === undefined) {
     if (cachedMetadata.size >= MAX_CACHED_METADATA) cachedMetadata.clear();
-    bytes = loadAuthorizationService().Check!.responseSerialize({ dynamic_metadata: decisionMetadata(decision) }) as Buffer;
+    bytes = loadAuthorizationService().Check!.responseSerialize({
+      dynamic_metadata: decisionMetadata(decision),
+    }) as Buffer;
     cachedMetadata.set(key, bytes);
   }
   return bytes;
@@ -109,7 +111,11 @@ function checkService(): grpc.ServiceDefinition {
 const INTERNAL_ERROR_RESPONSE = encodeOnce(toCheckResponse(INTERNAL_ERROR_DECISION));
 
 /** Answers one Check; never rejects. */
-export async function answerCheck(request: CheckRequestMessage, decide: Decide, observe?: DecisionObserver): Promise<CheckResponseMessage> {
+export async function answerCheck(
+  request: CheckRequestMessage,
+  decide: Decide,
+  observe?: DecisionObserver,
+): Promise<CheckResponseMessage> {
   const started = process.hrtime.bigint();
   let view: RequestView | undefined;
   let decision: Decision;
@@ -140,22 +146,32 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     'grpc.enable_channelz': 0,
   });
   server.addService(checkService(), {
-    Check(call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>, callback: grpc.sendUnaryData<CheckResponseMessage>) {
+    Check(
+      call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>,
+      callback: grpc.sendUnaryData<CheckResponseMessage>,
+    ) {
       // A caller that is not an allowed proxy gets an in-band denial (never a transport error, which an
       // Envoy with failure_mode_allow would turn into an allow), and the engine is never consulted.
       if (clientAllowed !== undefined && !clientAllowed(call.getAuthContext()?.sslPeerCertificate)) {
-        void answerCheck(call.request ?? {}, refuseClient, options.observe).then((response) => callback(null, response));
+        void answerCheck(call.request ?? {}, refuseClient, options.observe).then((response) =>
+          callback(null, response),
+        );
         return;
       }
-      void answerCheck(call.request ?? {}, options.decider(), options.observe).then((response) => callback(null, response));
+      void answerCheck(call.request ?? {}, options.decider(), options.observe).then((response) =>
+        callback(null, response),
+      );
     },
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.address, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
-      err ? reject(new Error(`cannot listen on ${options.address}: ${err.message}`)) : resolve(boundPort),
+    server.bindAsync(
+      options.address,
+      options.credentials ?? grpc.ServerCredentials.createInsecure(),
+      (err, boundPort) =>
+        err ? reject(new Error(`cannot listen on ${options.address}: ${err.message}`)) : resolve(boundPort),
     );
   });
 

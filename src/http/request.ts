@@ -30,7 +30,10 @@ export interface IncomingAuthRequest {
 }
 
 /** Which endpoint of the listener a request is for. */
-export type Endpoint = { readonly kind: 'envoy'; readonly originalPath: string } | { readonly kind: 'forward-auth' } | { readonly kind: 'unknown' };
+export type Endpoint =
+  | { readonly kind: 'envoy'; readonly originalPath: string }
+  | { readonly kind: 'forward-auth' }
+  | { readonly kind: 'unknown' };
 
 /** A request the adapter refuses before the engine sees it; `problem` is fixed text (never request data). */
 export interface Refusal {
@@ -116,7 +119,12 @@ export function envoyView(req: IncomingAuthRequest, originalPath: string): ViewR
   if (hosts.length > 1) return refuse(PROBLEMS.duplicateHost);
   return {
     ok: true,
-    view: withRequestId({ method: req.method.toUpperCase(), host: hostWithoutPort(hosts[0] ?? ''), path: originalPath, headers }),
+    view: withRequestId({
+      method: req.method.toUpperCase(),
+      host: hostWithoutPort(hosts[0] ?? ''),
+      path: originalPath,
+      headers,
+    }),
   };
 }
 
@@ -124,7 +132,11 @@ export function envoyView(req: IncomingAuthRequest, originalPath: string): ViewR
  * The single value of one forwarded fact, read from its X-Forwarded-* and (optionally) X-Original-*
  * spellings: each at most once, equal when both are given.
  */
-function forwardedFact(headers: ReadonlyMap<string, readonly string[]>, primary: string, alternate: string | undefined): string | undefined | Refusal {
+function forwardedFact(
+  headers: ReadonlyMap<string, readonly string[]>,
+  primary: string,
+  alternate: string | undefined,
+): string | undefined | Refusal {
   const a = headers.get(primary) ?? [];
   const b = alternate === undefined ? [] : (headers.get(alternate) ?? []);
   if (a.length > 1 || b.length > 1) return refuse(PROBLEMS.duplicated);
@@ -161,5 +173,8 @@ export function forwardAuthView(req: IncomingAuthRequest, peerTrusted: boolean):
   if (!TOKEN.test(method)) return refuse(PROBLEMS.badMethod);
   if (!HOST_VALUE.test(host)) return refuse(PROBLEMS.badHost);
 
-  return { ok: true, view: withRequestId({ method: method.toUpperCase(), host: hostWithoutPort(host), path: uri, headers }) };
+  return {
+    ok: true,
+    view: withRequestId({ method: method.toUpperCase(), host: hostWithoutPort(host), path: uri, headers }),
+  };
 }

@@ -89,7 +89,14 @@ interface Handled {
 /** Answers one request; never rejects. Exported for in-process contract tests. */
 export async function answerHttp(
   req: { method: string; url: string; rawHeaders: readonly string[]; peer: string | undefined },
-  settings: { decide: Decide; envoyPathPrefix: string; forwardAuthPath: string; trust: PeerTrust; realm: string; observe?: DecisionObserver },
+  settings: {
+    decide: Decide;
+    envoyPathPrefix: string;
+    forwardAuthPath: string;
+    trust: PeerTrust;
+    realm: string;
+    observe?: DecisionObserver;
+  },
 ): Promise<Handled> {
   const started = process.hrtime.bigint();
   let view: RequestView | undefined;
@@ -153,7 +160,8 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
   const envoyPathPrefix = options.envoyPathPrefix ?? HTTP_DEFAULTS.envoyPathPrefix;
   const forwardAuthPath = options.forwardAuthPath ?? HTTP_DEFAULTS.forwardAuthPath;
   const trust = compileTrust(options.trustedProxies ?? HTTP_DEFAULTS.trustedProxies);
-  const realmOf = typeof options.realm === 'function' ? options.realm : () => (options.realm as string | undefined) ?? 'claimgate';
+  const realmOf =
+    typeof options.realm === 'function' ? options.realm : () => (options.realm as string | undefined) ?? 'claimgate';
   const log = options.logger ?? silentLogger;
 
   const clientAllowed = compileClientCheck(options.tls?.allowed_clients);
@@ -164,7 +172,11 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
       } catch {
         // Observability must never change an answer.
       }
-      send(res, { answer: toHttpAnswer(CLIENT_NOT_ALLOWED_DECISION as DenyDecision, 'forward-auth'), close: true }, req.method === 'HEAD');
+      send(
+        res,
+        { answer: toHttpAnswer(CLIENT_NOT_ALLOWED_DECISION as DenyDecision, 'forward-auth'), close: true },
+        req.method === 'HEAD',
+      );
       return;
     }
     let bodyBytes = 0;
@@ -178,7 +190,11 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
         return;
       }
       const realm = safeRealm(realmOf);
-      send(res, { answer: toHttpAnswer(refusalDecision(realm), 'forward-auth'), detail: PROBLEMS.bodyTooLarge, close: true }, req.method === 'HEAD');
+      send(
+        res,
+        { answer: toHttpAnswer(refusalDecision(realm), 'forward-auth'), detail: PROBLEMS.bodyTooLarge, close: true },
+        req.method === 'HEAD',
+      );
       // Stop reading: whatever else the peer sends is dropped with the connection.
       res.once('finish', () => req.socket.destroySoon());
     };
@@ -198,12 +214,20 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
       try {
         handled = await answerHttp(
           { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, peer: req.socket.remoteAddress },
-          { decide: options.decider(), envoyPathPrefix, forwardAuthPath, trust, realm: safeRealm(realmOf), observe: options.observe },
+          {
+            decide: options.decider(),
+            envoyPathPrefix,
+            forwardAuthPath,
+            trust,
+            realm: safeRealm(realmOf),
+            observe: options.observe,
+          },
         );
       } catch {
         handled = { answer: toHttpAnswer(INTERNAL_ERROR_DECISION, 'forward-auth') };
       }
-      if (handled.detail !== undefined) log.warn({ detail: handled.detail }, 'http front door refused an authorization request');
+      if (handled.detail !== undefined)
+        log.warn({ detail: handled.detail }, 'http front door refused an authorization request');
       if (refusedBody) return;
       try {
         send(res, handled, req.method === 'HEAD');
@@ -223,13 +247,25 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
     })();
   };
 
-  const serverOptions = { maxHeaderSize: MAX_HEAD_BYTES, requestTimeout: 10_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };
-  const tlsServer = options.tls === undefined ? undefined : createHttpsServer({ ...serverOptions, ...readSecureContextOptions(options.tls) }, handle);
+  const serverOptions = {
+    maxHeaderSize: MAX_HEAD_BYTES,
+    requestTimeout: 10_000,
+    headersTimeout: 10_000,
+    keepAliveTimeout: 5_000,
+  };
+  const tlsServer =
+    options.tls === undefined
+      ? undefined
+      : createHttpsServer({ ...serverOptions, ...readSecureContextOptions(options.tls) }, handle);
   const server: Server = tlsServer ?? createServer(serverOptions, handle);
   const stopTlsWatch =
     tlsServer === undefined || options.tls === undefined
       ? () => undefined
-      : watchSecureContext(options.tls, (ctx) => tlsServer.setSecureContext(ctx), (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'));
+      : watchSecureContext(
+          options.tls,
+          (ctx) => tlsServer.setSecureContext(ctx),
+          (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'),
+        );
   // Header lines beyond this are dropped by Node; one more than the adapter accepts lets it notice.
   server.maxHeadersCount = 201;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -239,10 +275,13 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
       return;
     }
     const status =
-      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
-      : err.code?.startsWith('HPE_') ? '400 Bad Request'
-      : '500 Internal Server Error';
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : err.code?.startsWith('HPE_')
+            ? '400 Bad Request'
+            : '500 Internal Server Error';
     socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   });
 
@@ -259,7 +298,10 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
   // After start-up a listener error (e.g. EMFILE on accept) is logged, never an uncaught exception.
   server.on('error', (err: Error) => log.error({ err: err.message }, 'http front door listener error'));
   const boundPort = (server.address() as AddressInfo).port;
-  log.info({ address: options.address, port: boundPort, envoyPathPrefix, forwardAuthPath }, 'claimgate HTTP front door listening');
+  log.info(
+    { address: options.address, port: boundPort, envoyPathPrefix, forwardAuthPath },
+    'claimgate HTTP front door listening',
+  );
 
   return {
     port: boundPort,

@@ -7,7 +7,10 @@ import { ASYMMETRIC_ALGORITHMS, type Algorithm } from '../config/schema.js';
 const RSA_ALGORITHMS: readonly Algorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
 
 /** EC curves claimgate accepts, each bound to the one ECDSA algorithm that uses it (RFC 7518 §3.4). */
-export const EC_CURVE_ALGORITHM = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' } as const satisfies Record<string, Algorithm>;
+export const EC_CURVE_ALGORITHM = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' } as const satisfies Record<
+  string,
+  Algorithm
+>;
 export type EcCurve = keyof typeof EC_CURVE_ALGORITHM;
 
 /**

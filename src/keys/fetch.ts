@@ -124,7 +124,8 @@ function nextHop(current: URL, location: string | null, hop: number): URL {
   } catch {
     throw new FetchError('http_status', 'redirect to an invalid Location');
   }
-  if (next.origin !== current.origin) throw new FetchError('redirect_cross_origin', `redirect to another origin (${next.origin}) refused`);
+  if (next.origin !== current.origin)
+    throw new FetchError('redirect_cross_origin', `redirect to another origin (${next.origin}) refused`);
   return next;
 }
 
@@ -164,7 +165,8 @@ export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
   } catch {
     throw new FetchError('bad_json', 'body is not valid UTF-8 JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FetchError('bad_json', 'body is not a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new FetchError('bad_json', 'body is not a JSON object');
   return value as Record<string, unknown>;
 }
 

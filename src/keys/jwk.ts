@@ -90,13 +90,15 @@ type Checked = { ok: true; shape: KeyShape; publicJwk: Record<string, string> } 
  * @throws NotAJwksError when `json` is not an object with a `keys` array
  */
 export function importJwks(json: unknown, allowedAlgs: readonly Algorithm[]): ImportedJwks {
-  if (!isPlainObject(json) || !Array.isArray(json.keys)) throw new NotAJwksError('document is not a JWKS ({"keys": [...]})');
+  if (!isPlainObject(json) || !Array.isArray(json.keys))
+    throw new NotAJwksError('document is not a JWKS ({"keys": [...]})');
   const allowed = new Set(allowedAlgs);
   const keys: VerifyKey[] = [];
   const skipped: SkippedKey[] = [];
   json.keys.forEach((jwk: unknown, index: number) => {
     const kid = isPlainObject(jwk) && typeof jwk.kid === 'string' ? jwk.kid : undefined;
-    const result = index >= MAX_KEYS_PER_SET ? ({ ok: false, reason: 'too_many_keys' } as const) : importJwk(jwk, allowed);
+    const result =
+      index >= MAX_KEYS_PER_SET ? ({ ok: false, reason: 'too_many_keys' } as const) : importJwk(jwk, allowed);
     if (result.ok) keys.push(result.key);
     else skipped.push(kid === undefined ? { reason: result.reason } : { kid, reason: result.reason });
   });
@@ -104,7 +106,10 @@ export function importJwks(json: unknown, allowedAlgs: readonly Algorithm[]): Im
 }
 
 /** Check and import one JWK. */
-export function importJwk(jwk: unknown, allowed: ReadonlySet<Algorithm>): { ok: true; key: VerifyKey } | { ok: false; reason: KeySkipReason } {
+export function importJwk(
+  jwk: unknown,
+  allowed: ReadonlySet<Algorithm>,
+): { ok: true; key: VerifyKey } | { ok: false; reason: KeySkipReason } {
   if (!isPlainObject(jwk)) return { ok: false, reason: 'not_object' };
   if (jwk.kid !== undefined && typeof jwk.kid !== 'string') return { ok: false, reason: 'bad_kid' };
   const checked = checkMembers(jwk);
@@ -121,7 +126,8 @@ export function importJwk(jwk: unknown, allowed: ReadonlySet<Algorithm>): { ok: 
   const postImport = checkImported(key, checked.shape);
   if (postImport !== undefined) return { ok: false, reason: postImport };
   const kid = jwk.kid as string | undefined;
-  const verifyKey: VerifyKey = kid === undefined ? { kty: checked.shape.kty, key, algorithms } : { kid, kty: checked.shape.kty, key, algorithms };
+  const verifyKey: VerifyKey =
+    kid === undefined ? { kty: checked.shape.kty, key, algorithms } : { kid, kty: checked.shape.kty, key, algorithms };
   return { ok: true, key: Object.freeze(verifyKey) };
 }
 
@@ -130,7 +136,8 @@ function checkMembers(jwk: Record<string, unknown>): Checked {
   if (jwk.kty !== 'RSA' && jwk.kty !== 'EC' && jwk.kty !== 'OKP') return { ok: false, reason: 'kty_unsupported' };
   if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m))) return { ok: false, reason: 'private_key' };
   if (jwk.use !== undefined && jwk.use !== 'sig') return { ok: false, reason: 'use_not_sig' };
-  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) return { ok: false, reason: 'key_ops_no_verify' };
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify')))
+    return { ok: false, reason: 'key_ops_no_verify' };
   switch (jwk.kty) {
     case 'RSA':
       return checkRsa(jwk);
@@ -157,19 +164,26 @@ function checkRsa(jwk: Record<string, unknown>): Checked {
 
 function checkEc(jwk: Record<string, unknown>): Checked {
   const crv = jwk.crv;
-  if (typeof crv !== 'string' || !Object.hasOwn(EC_CURVE_ALGORITHM, crv)) return { ok: false, reason: 'ec_curve_unsupported' };
+  if (typeof crv !== 'string' || !Object.hasOwn(EC_CURVE_ALGORITHM, crv))
+    return { ok: false, reason: 'ec_curve_unsupported' };
   const curve = crv as EcCurve;
   const x = decodeMember(jwk.x);
   const y = decodeMember(jwk.y);
   const size = coordinateBytes(curve);
-  if (x === undefined || y === undefined || x.length !== size || y.length !== size) return { ok: false, reason: 'ec_bad_coordinates' };
+  if (x === undefined || y === undefined || x.length !== size || y.length !== size)
+    return { ok: false, reason: 'ec_bad_coordinates' };
   if (!isPointOnCurve(curve, x, y)) return { ok: false, reason: 'ec_not_on_curve' };
-  return { ok: true, shape: { kty: 'EC', crv: curve }, publicJwk: { kty: 'EC', crv: curve, x: jwk.x as string, y: jwk.y as string } };
+  return {
+    ok: true,
+    shape: { kty: 'EC', crv: curve },
+    publicJwk: { kty: 'EC', crv: curve, x: jwk.x as string, y: jwk.y as string },
+  };
 }
 
 function checkOkp(jwk: Record<string, unknown>): Checked {
   const crv = jwk.crv;
-  if (typeof crv !== 'string' || !Object.hasOwn(OKP_CURVE_ALGORITHMS, crv)) return { ok: false, reason: 'okp_curve_unsupported' };
+  if (typeof crv !== 'string' || !Object.hasOwn(OKP_CURVE_ALGORITHMS, crv))
+    return { ok: false, reason: 'okp_curve_unsupported' };
   const curve = crv as OkpCurve;
   const x = decodeMember(jwk.x);
   if (x === undefined || x.length !== OKP_KEY_BYTES[curve]) return { ok: false, reason: 'okp_bad_key' };
@@ -177,7 +191,11 @@ function checkOkp(jwk: Record<string, unknown>): Checked {
 }
 
 /** The JWK's `alg` narrows what the key type allows; the issuer's allow-list narrows it further. */
-function selectAlgorithms(alg: unknown, shape: KeyShape, allowed: ReadonlySet<Algorithm>): ReadonlySet<Algorithm> | KeySkipReason {
+function selectAlgorithms(
+  alg: unknown,
+  shape: KeyShape,
+  allowed: ReadonlySet<Algorithm>,
+): ReadonlySet<Algorithm> | KeySkipReason {
   let candidates: readonly Algorithm[];
   if (alg === undefined) {
     candidates = algorithmsForKey(shape);

@@ -16,7 +16,8 @@ export type { VerifyKey } from './jwk.js';
 export type { SetTimer, CancelTimer } from './timers.js';
 
 /** The outcome of a lookup. `ERR_JWKS_UNAVAILABLE` is an outage (error answer), never a bad token. */
-export type KeyLookup = { ok: true; key: VerifyKey } | { ok: false; reason: 'ERR_KEY_NOT_FOUND' | 'ERR_JWKS_UNAVAILABLE' };
+export type KeyLookup =
+  { ok: true; key: VerifyKey } | { ok: false; reason: 'ERR_KEY_NOT_FOUND' | 'ERR_JWKS_UNAVAILABLE' };
 
 /** What a key source has been through, for metrics and `claimgate status`. Times are ms since the epoch of `now()`. */
 export interface KeySourceState {
@@ -201,7 +202,12 @@ class IssuerKeySource implements KeySource {
   // ---- lookups that cannot be answered from the held set ----
 
   /** Keys are held but none matches: refetch at most once per cooldown, then not found. */
-  private lookupUnknown(kid: string | undefined, alg: Algorithm, deadlineMs: number, now: number): KeyLookup | Promise<KeyLookup> {
+  private lookupUnknown(
+    kid: string | undefined,
+    alg: Algorithm,
+    deadlineMs: number,
+    now: number,
+  ): KeyLookup | Promise<KeyLookup> {
     if (kid !== undefined && kid.length > MAX_KID_LENGTH) return NOT_FOUND;
     const cacheKey = unknownKidKey(kid, alg);
     const seenAt = this.unknownKids.get(cacheKey);
@@ -218,7 +224,12 @@ class IssuerKeySource implements KeySource {
   }
 
   /** No usable keys (cold start, IdP down, stale past max_stale): an outage, unless a fetch brings keys in time. */
-  private lookupWithoutKeys(kid: string | undefined, alg: Algorithm, deadlineMs: number, now: number): KeyLookup | Promise<KeyLookup> {
+  private lookupWithoutKeys(
+    kid: string | undefined,
+    alg: Algorithm,
+    deadlineMs: number,
+    now: number,
+  ): KeyLookup | Promise<KeyLookup> {
     this.raiseStaleAlarm(now);
     if (!this.joinOrStartOnDemandFetch(now) || !(deadlineMs > 0)) return UNAVAILABLE;
     return this.lookupAfterFetch(kid, alg, deadlineMs);
@@ -307,14 +318,19 @@ class IssuerKeySource implements KeySource {
     if (known !== undefined && mode === 'on_demand' && this.consecutiveFailures === 0) return known;
     try {
       const discovered = await this.counted('discovery', () => loadJwksUri(this.issuer, this.fetchDeps()));
-      if (known !== undefined && discovered !== known) this.log('info', 'jwks_uri changed', { issuer: this.issuer.name, jwksUri: discovered });
+      if (known !== undefined && discovered !== known)
+        this.log('info', 'jwks_uri changed', { issuer: this.issuer.name, jwksUri: discovered });
       this.jwksUri = discovered;
       return discovered;
     } catch (error) {
-      const transient = error instanceof KeyLoadError && error.code !== 'issuer_mismatch' && error.code !== 'bad_discovery';
+      const transient =
+        error instanceof KeyLoadError && error.code !== 'issuer_mismatch' && error.code !== 'bad_discovery';
       if (known === undefined || !transient || this.closed) throw error;
       this.lastError = describeError(error);
-      this.log('warn', 'discovery refresh failed; keeping the known jwks_uri', { issuer: this.issuer.name, code: error.code });
+      this.log('warn', 'discovery refresh failed; keeping the known jwks_uri', {
+        issuer: this.issuer.name,
+        code: error.code,
+      });
       return known;
     }
   }
@@ -346,7 +362,11 @@ class IssuerKeySource implements KeySource {
   }
 
   private fetchDeps() {
-    return { setTimer: this.setTimer, signal: this.closing.signal, ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}) };
+    return {
+      setTimer: this.setTimer,
+      signal: this.closing.signal,
+      ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
+    };
   }
 
   /**
@@ -358,7 +378,11 @@ class IssuerKeySource implements KeySource {
     return keys.map(
       (key) =>
         previous.find(
-          (old) => old.kid === key.kid && old.algorithms.size === key.algorithms.size && [...key.algorithms].every((a) => old.algorithms.has(a)) && old.key.equals(key.key),
+          (old) =>
+            old.kid === key.kid &&
+            old.algorithms.size === key.algorithms.size &&
+            [...key.algorithms].every((a) => old.algorithms.has(a)) &&
+            old.key.equals(key.key),
         ) ?? key,
     );
   }
@@ -376,8 +400,13 @@ class IssuerKeySource implements KeySource {
     this.lastError = undefined;
     this.staleAlarmRaised = false;
     this.reportSkipped(loaded.imported.skipped);
-    if (keySet.ambiguousKids.length > 0) this.log('warn', 'several keys share a kid and an algorithm; the first one is used', { issuer: this.issuer.name, kids: keySet.ambiguousKids });
-    if (recovered) this.log('info', 'keys fetched again after failures', { issuer: this.issuer.name, keyCount: keySet.size });
+    if (keySet.ambiguousKids.length > 0)
+      this.log('warn', 'several keys share a kid and an algorithm; the first one is used', {
+        issuer: this.issuer.name,
+        kids: keySet.ambiguousKids,
+      });
+    if (recovered)
+      this.log('info', 'keys fetched again after failures', { issuer: this.issuer.name, keyCount: keySet.size });
     if (fromFile) {
       // A file is read once and never goes stale.
       this.usableUntil = Infinity;
@@ -418,8 +447,13 @@ class IssuerKeySource implements KeySource {
     // Log skipped keys when the list changes, not on every refresh of the same set.
     if (JSON.stringify(skipped) !== JSON.stringify(this.skipped)) {
       // A hostile or broken key set can hold thousands of bad keys: log a few, then one summary line.
-      for (const key of skipped.slice(0, MAX_SKIPPED_KEYS_LOGGED)) this.log('warn', 'JWK skipped', { issuer: this.issuer.name, kid: key.kid?.slice(0, 128), reason: key.reason });
-      if (skipped.length > MAX_SKIPPED_KEYS_LOGGED) this.log('warn', 'more JWKs skipped', { issuer: this.issuer.name, count: skipped.length - MAX_SKIPPED_KEYS_LOGGED });
+      for (const key of skipped.slice(0, MAX_SKIPPED_KEYS_LOGGED))
+        this.log('warn', 'JWK skipped', { issuer: this.issuer.name, kid: key.kid?.slice(0, 128), reason: key.reason });
+      if (skipped.length > MAX_SKIPPED_KEYS_LOGGED)
+        this.log('warn', 'more JWKs skipped', {
+          issuer: this.issuer.name,
+          count: skipped.length - MAX_SKIPPED_KEYS_LOGGED,
+        });
     }
     this.skipped = skipped;
   }

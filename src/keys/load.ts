@@ -13,7 +13,8 @@ import { parseMaxAge } from './refresh-policy.js';
 export type LoadStep = 'discovery' | 'jwks';
 
 /** Why a step failed. `no_usable_keys`: a well-formed JWKS in which every key was skipped. */
-export type LoadErrorCode = FetchErrorCode | DiscoveryErrorCode | 'not_jwks' | 'no_usable_keys' | 'file_unreadable' | 'unexpected';
+export type LoadErrorCode =
+  FetchErrorCode | DiscoveryErrorCode | 'not_jwks' | 'no_usable_keys' | 'file_unreadable' | 'unexpected';
 
 export class KeyLoadError extends Error {
   constructor(
@@ -33,7 +34,11 @@ export interface LoadedKeys {
 }
 
 function limitsOf(issuer: IssuerConfig) {
-  return { timeoutMs: issuer.keys.fetch_timeout_ms, maxBytes: issuer.keys.max_response_bytes, allowInsecureHttp: issuer.allow_insecure_http };
+  return {
+    timeoutMs: issuer.keys.fetch_timeout_ms,
+    maxBytes: issuer.keys.max_response_bytes,
+    allowInsecureHttp: issuer.allow_insecure_http,
+  };
 }
 
 /** Fetch the discovery document and return its `jwks_uri`. @throws KeyLoadError */
@@ -64,10 +69,15 @@ export async function loadFileKeys(path: string, issuer: IssuerConfig): Promise<
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw new KeyLoadError('file_unreadable', 'jwks', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new KeyLoadError(
+      'file_unreadable',
+      'jwks',
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
   }
   try {
-    if (bytes.length > issuer.keys.max_response_bytes) throw new FetchError('too_large', `file exceeds ${issuer.keys.max_response_bytes} bytes`);
+    if (bytes.length > issuer.keys.max_response_bytes)
+      throw new FetchError('too_large', `file exceeds ${issuer.keys.max_response_bytes} bytes`);
     return { imported: importUsable(parseJsonObject(bytes), issuer) };
   } catch (error) {
     throw asLoadError(error, 'jwks');
@@ -89,7 +99,8 @@ function importUsable(body: Record<string, unknown>, issuer: IssuerConfig): Impo
 
 function asLoadError(error: unknown, step: LoadStep): KeyLoadError {
   if (error instanceof KeyLoadError) return error;
-  if (error instanceof FetchError || error instanceof DiscoveryError) return new KeyLoadError(error.code, step, error.message);
+  if (error instanceof FetchError || error instanceof DiscoveryError)
+    return new KeyLoadError(error.code, step, error.message);
   if (error instanceof NotAJwksError) return new KeyLoadError('not_jwks', step, error.message);
   return new KeyLoadError('unexpected', step, error instanceof Error ? error.message : String(error));
 }

@@ -85,7 +85,9 @@ export function subjectAltNames(text: string | undefined): { type: string; value
 }
 
 /** Reads the files now: the secure-context options for node:https / node:tls. */
-export function readSecureContextOptions(tls: TlsConfig): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+export function readSecureContextOptions(
+  tls: TlsConfig,
+): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
   const mutual = tls.client_ca_file !== undefined;
   return {
     cert: readFileSync(tls.cert_file),
@@ -132,7 +134,9 @@ class ValidatedFileProvider implements grpc.experimental.CertificateProvider {
       return;
     }
     const identityChanged = !next.cert.equals(this.current.cert) || !next.key.equals(this.current.key);
-    const caChanged = (next.ca === undefined) !== (this.current.ca === undefined) || (next.ca !== undefined && !next.ca.equals(this.current.ca!));
+    const caChanged =
+      (next.ca === undefined) !== (this.current.ca === undefined) ||
+      (next.ca !== undefined && !next.ca.equals(this.current.ca!));
     this.current = next;
     if (identityChanged) for (const l of this.identityListeners) l({ certificate: next.cert, privateKey: next.key });
     if (caChanged && next.ca !== undefined) for (const l of this.caListeners) l({ caCertificate: next.ca });
@@ -182,18 +186,29 @@ class ValidatedFileProvider implements grpc.experimental.CertificateProvider {
  * gRPC server credentials whose certificates are re-read every reload interval (grpc-js applies a new
  * identity to new connections). Throws at start-up when the files are missing or do not match.
  */
-export function grpcServerCredentials(tls: TlsConfig, onError: (e: Error) => void = () => undefined): { credentials: grpc.ServerCredentials; stop: () => void } {
+export function grpcServerCredentials(
+  tls: TlsConfig,
+  onError: (e: Error) => void = () => undefined,
+): { credentials: grpc.ServerCredentials; stop: () => void } {
   const provider = new ValidatedFileProvider(tls, onError);
   const mutual = tls.client_ca_file !== undefined;
   return {
     // grpc-js names its parameters (ca, identity) but passes them on as (identity, ca): identity goes first.
-    credentials: grpc.experimental.createCertificateProviderServerCredentials(provider, mutual ? provider : null, mutual),
+    credentials: grpc.experimental.createCertificateProviderServerCredentials(
+      provider,
+      mutual ? provider : null,
+      mutual,
+    ),
     stop: () => provider.stop(),
   };
 }
 
 /** Re-reads the files every interval and hands changed options to `apply` (e.g. server.setSecureContext). */
-export function watchSecureContext(tls: TlsConfig, apply: (options: SecureContextOptions) => void, onError: (e: Error) => void): () => void {
+export function watchSecureContext(
+  tls: TlsConfig,
+  apply: (options: SecureContextOptions) => void,
+  onError: (e: Error) => void,
+): () => void {
   let last = JSON.stringify(readSecureContextOptions(tls));
   const timer = setInterval(() => {
     try {

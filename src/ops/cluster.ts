@@ -30,7 +30,8 @@ export function serveWorkerIpc(handlers: { status: () => AdminStatus; reload: ()
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([handlers.registry]);
   process.on('message', (message: ToWorker) => {
-    if (message?.type === 'claimgate:status') process.send?.({ type: 'claimgate:status', id: message.id, status: handlers.status() } satisfies ToPrimary);
+    if (message?.type === 'claimgate:status')
+      process.send?.({ type: 'claimgate:status', id: message.id, status: handlers.status() } satisfies ToPrimary);
     else if (message?.type === 'claimgate:reload') handlers.reload();
   });
 }
@@ -55,7 +56,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     worker.on('message', onMessage);
     return worker;
   };
-  const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+  const live = (): Worker[] =>
+    Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
 
   const workerStatuses = (): Promise<AdminStatus[]> => {
     const workers = live();

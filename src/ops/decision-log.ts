@@ -51,7 +51,16 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
       windows.set(key, w);
     } else if (now - w.startMs >= 1000) {
       if (w.suppressed > 0) {
-        log.warn({ decision: decision.outcome, reason: decision.reason, route: decision.route, issuer: decision.issuer, suppressed: w.suppressed }, 'decision lines suppressed');
+        log.warn(
+          {
+            decision: decision.outcome,
+            reason: decision.reason,
+            route: decision.route,
+            issuer: decision.issuer,
+            suppressed: w.suppressed,
+          },
+          'decision lines suppressed',
+        );
       }
       w.startMs = now;
       w.logged = 0;

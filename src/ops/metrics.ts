@@ -7,10 +7,16 @@ import type { Decision } from '../engine/types.js';
 import type { KeySource } from '../keys/key-source.js';
 
 /** Buckets fine enough for a sub-millisecond hot path, wide enough to see a cold key fetch. */
-export const CHECK_DURATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+export const CHECK_DURATION_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+];
 
 /** Default process metrics that are gauges despite a `_total` name (a Prometheus naming violation). */
-const NON_COUNTER_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const NON_COUNTER_TOTALS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 export interface BuildInfo {
   readonly version: string;
@@ -88,7 +94,12 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
   }).set({ version: build.version, node_version: process.version }, 1);
 
   let keySources: () => Iterable<KeySource> = () => [];
-  const perIssuer = (name: string, help: string, aggregator: Aggregator, read: (s: ReturnType<KeySource['state']>, nowS: number) => number | undefined) =>
+  const perIssuer = (
+    name: string,
+    help: string,
+    aggregator: Aggregator,
+    read: (s: ReturnType<KeySource['state']>, nowS: number) => number | undefined,
+  ) =>
     new Gauge({
       name,
       help,
@@ -105,13 +116,48 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
         }
       },
     });
-  perIssuer('claimgate_issuer_keys', 'Signing keys held per issuer (claimgate_issuer_keys_usable tells whether they still verify).', 'min', (s) => s.keyCount);
-  perIssuer('claimgate_issuer_keys_usable', '1 when the issuer\'s keys verify tokens (held and within max_stale), else 0.', 'min', (s) => (s.usable ? 1 : 0));
-  perIssuer('claimgate_issuer_last_success_timestamp_seconds', 'Unix time of the last successful key fetch per issuer.', 'min', (s) => (s.lastSuccessAt === undefined ? undefined : s.lastSuccessAt / 1000));
-  perIssuer('claimgate_issuer_stale_seconds', 'Seconds the held key set is past its refresh time (0 while fresh).', 'max', (s) => s.staleSeconds);
-  perIssuer('claimgate_issuer_consecutive_failures', 'Consecutive failed key fetches per issuer.', 'max', (s) => s.consecutiveFailures);
-  perIssuer('claimgate_issuer_skipped_keys', 'Keys skipped by key hygiene checks in the last loaded set.', 'max', (s) => s.skippedKeys);
-  perIssuer('claimgate_issuer_next_refresh_timestamp_seconds', 'Unix time of the next scheduled key refresh.', 'min', (s) => (s.nextRefreshAt === undefined ? undefined : s.nextRefreshAt / 1000));
+  perIssuer(
+    'claimgate_issuer_keys',
+    'Signing keys held per issuer (claimgate_issuer_keys_usable tells whether they still verify).',
+    'min',
+    (s) => s.keyCount,
+  );
+  perIssuer(
+    'claimgate_issuer_keys_usable',
+    "1 when the issuer's keys verify tokens (held and within max_stale), else 0.",
+    'min',
+    (s) => (s.usable ? 1 : 0),
+  );
+  perIssuer(
+    'claimgate_issuer_last_success_timestamp_seconds',
+    'Unix time of the last successful key fetch per issuer.',
+    'min',
+    (s) => (s.lastSuccessAt === undefined ? undefined : s.lastSuccessAt / 1000),
+  );
+  perIssuer(
+    'claimgate_issuer_stale_seconds',
+    'Seconds the held key set is past its refresh time (0 while fresh).',
+    'max',
+    (s) => s.staleSeconds,
+  );
+  perIssuer(
+    'claimgate_issuer_consecutive_failures',
+    'Consecutive failed key fetches per issuer.',
+    'max',
+    (s) => s.consecutiveFailures,
+  );
+  perIssuer(
+    'claimgate_issuer_skipped_keys',
+    'Keys skipped by key hygiene checks in the last loaded set.',
+    'max',
+    (s) => s.skippedKeys,
+  );
+  perIssuer(
+    'claimgate_issuer_next_refresh_timestamp_seconds',
+    'Unix time of the next scheduled key refresh.',
+    'min',
+    (s) => (s.nextRefreshAt === undefined ? undefined : s.nextRefreshAt / 1000),
+  );
 
   let inFlight: () => number = () => 0;
   new Gauge({

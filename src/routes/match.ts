@@ -66,7 +66,8 @@ export function compileRoutes(routes: readonly RouteConfig[], ctx: RequirementCo
     for (const entry of entries) {
       if (entry.methods !== undefined && !entry.methods.has(view.method)) continue;
       if (entry.host !== undefined && !entry.host(host)) continue;
-      if (entry.path !== undefined && !entry.path(entry.ignoreCase ? (lowerPath ??= path.toLowerCase()) : path)) continue;
+      if (entry.path !== undefined && !entry.path(entry.ignoreCase ? (lowerPath ??= path.toLowerCase()) : path))
+        continue;
       return entry.result;
     }
     return NO_ROUTE;

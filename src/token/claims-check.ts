@@ -13,7 +13,12 @@ export interface ClaimPolicy {
 
 type ClaimFailure = Extract<
   ReasonCode,
-  'ERR_CLAIMS_INVALID' | 'ERR_AUDIENCE_MISMATCH' | 'ERR_TOKEN_EXPIRED' | 'ERR_TOKEN_NOT_YET_VALID' | 'ERR_TOKEN_ISSUED_IN_FUTURE' | 'ERR_TOKEN_TOO_OLD'
+  | 'ERR_CLAIMS_INVALID'
+  | 'ERR_AUDIENCE_MISMATCH'
+  | 'ERR_TOKEN_EXPIRED'
+  | 'ERR_TOKEN_NOT_YET_VALID'
+  | 'ERR_TOKEN_ISSUED_IN_FUTURE'
+  | 'ERR_TOKEN_TOO_OLD'
 >;
 
 function own(claims: Claims, name: string): unknown {

@@ -52,26 +52,32 @@ export function parseCompactJws(token: string, maxBytes: number): ParseResult {
   const second = first === -1 ? -1 : token.indexOf('.', first + 1);
   if (first === -1 || second === -1 || token.indexOf('.', second + 1) !== -1) {
     // Five segments is a JWE; claimgate verifies signed access tokens only.
-    return token.split('.').length === 5 ? fail('ERR_TOKEN_UNSUPPORTED', 'JWE is not accepted') : fail('ERR_TOKEN_MALFORMED', 'not three segments');
+    return token.split('.').length === 5
+      ? fail('ERR_TOKEN_UNSUPPORTED', 'JWE is not accepted')
+      : fail('ERR_TOKEN_MALFORMED', 'not three segments');
   }
   const headerBytes = decodeSegment(token.slice(0, first));
   const payloadSegment = token.slice(first + 1, second);
   const payloadBytes = decodeSegment(payloadSegment);
   const signature = decodeSegment(token.slice(second + 1));
-  if (!headerBytes || !payloadBytes || !signature) return fail('ERR_TOKEN_MALFORMED', 'segment is not canonical base64url');
+  if (!headerBytes || !payloadBytes || !signature)
+    return fail('ERR_TOKEN_MALFORMED', 'segment is not canonical base64url');
 
   const header = parseStrictJsonObject(headerBytes, MAX_JSON_DEPTH);
   if (!header.ok) return fail('ERR_TOKEN_MALFORMED', `header: ${header.problem}`);
   const h = header.value;
   if (typeof h.alg !== 'string') return fail('ERR_TOKEN_MALFORMED', 'header: alg missing');
-  if (Object.hasOwn(h, 'kid') && typeof h.kid !== 'string') return fail('ERR_TOKEN_MALFORMED', 'header: kid is not a string');
-  if (Object.hasOwn(h, 'typ') && typeof h.typ !== 'string') return fail('ERR_TOKEN_MALFORMED', 'header: typ is not a string');
+  if (Object.hasOwn(h, 'kid') && typeof h.kid !== 'string')
+    return fail('ERR_TOKEN_MALFORMED', 'header: kid is not a string');
+  if (Object.hasOwn(h, 'typ') && typeof h.typ !== 'string')
+    return fail('ERR_TOKEN_MALFORMED', 'header: typ is not a string');
   for (const param of UNSUPPORTED_HEADER_PARAMS) {
     if (Object.hasOwn(h, param)) return fail('ERR_TOKEN_UNSUPPORTED', `header: ${param} is not supported`);
   }
   // A nested token (cty: JWT) would be a second token inside the first. RFC 7515 §4.1.10: a cty
   // without '/' means application/<cty>, so `application/jwt` is the same media type.
-  if (typeof h.cty === 'string' && /^(?:application\/)?jwt$/i.test(h.cty)) return fail('ERR_TOKEN_UNSUPPORTED', 'nested JWT');
+  if (typeof h.cty === 'string' && /^(?:application\/)?jwt$/i.test(h.cty))
+    return fail('ERR_TOKEN_UNSUPPORTED', 'nested JWT');
 
   const payload = parseStrictJsonObject(payloadBytes, MAX_JSON_DEPTH);
   if (!payload.ok) return fail('ERR_TOKEN_MALFORMED', `payload: ${payload.problem}`);

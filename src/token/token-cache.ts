@@ -90,7 +90,8 @@ export function createCachedVerifier(
     if (hit !== undefined) {
       if (stillValid(hit, now)) {
         onResult('hit');
-        if (!hit.issuer.locationIds.has(location.id)) return { ok: false, reason: 'ERR_TOKEN_LOCATION_NOT_ALLOWED', issuer: hit.issuer };
+        if (!hit.issuer.locationIds.has(location.id))
+          return { ok: false, reason: 'ERR_TOKEN_LOCATION_NOT_ALLOWED', issuer: hit.issuer };
         return { ok: true, token: hit.location === location ? hit : { ...hit, location } };
       }
       positive.delete(raw);
@@ -104,7 +105,8 @@ export function createCachedVerifier(
     onResult('miss');
     const result = await verify(raw, location);
     if (result.ok) positive.set(raw, result.token);
-    else if (limits.maxNegativeEntries > 0 && NEGATIVE_CACHEABLE.has(result.reason)) negative.set(raw, { reason: result.reason, issuer: result.issuer, untilMs: now + limits.negativeTtlMs });
+    else if (limits.maxNegativeEntries > 0 && NEGATIVE_CACHEABLE.has(result.reason))
+      negative.set(raw, { reason: result.reason, issuer: result.issuer, untilMs: now + limits.negativeTtlMs });
     return result;
   };
 }

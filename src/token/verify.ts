@@ -74,14 +74,19 @@ function typAccepted(typ: string | undefined, legacy: boolean): boolean {
   return legacy && (t === 'jwt' || t === 'application/jwt');
 }
 
-export async function verifyToken(raw: string, location: CompiledLocation, opts: VerifierOptions): Promise<VerifyResult> {
+export async function verifyToken(
+  raw: string,
+  location: CompiledLocation,
+  opts: VerifierOptions,
+): Promise<VerifyResult> {
   const parsed = parseCompactJws(raw, opts.maxTokenBytes);
   if (!parsed.ok) return { ok: false, reason: parsed.reason };
   const jws = parsed.jws;
 
   const iss = issuerOf(jws);
   const issuer = iss === undefined ? undefined : opts.issuers.get(iss);
-  if (issuer === undefined) return { ok: false, reason: iss === undefined ? 'ERR_CLAIMS_INVALID' : 'ERR_ISSUER_NOT_ALLOWED' };
+  if (issuer === undefined)
+    return { ok: false, reason: iss === undefined ? 'ERR_CLAIMS_INVALID' : 'ERR_ISSUER_NOT_ALLOWED' };
   const fail = (reason: ReasonCode): VerifyResult => ({ ok: false, reason, issuer });
 
   if (raw.length > issuer.maxTokenBytes) return fail('ERR_TOKEN_TOO_LARGE');
@@ -93,7 +98,8 @@ export async function verifyToken(raw: string, location: CompiledLocation, opts:
   let lookup = issuer.keys.lookup(jws.header.kid, alg as Algorithm, opts.keyDeadlineMs);
   if (lookup instanceof Promise) lookup = await lookup;
   if (!lookup.ok) return fail(lookup.reason);
-  if (!verifySignature(alg as Algorithm, lookup.key.key, jws.signingInput, jws.signature)) return fail('ERR_SIGNATURE_INVALID');
+  if (!verifySignature(alg as Algorithm, lookup.key.key, jws.signingInput, jws.signature))
+    return fail('ERR_SIGNATURE_INVALID');
 
   const claimFailure = checkClaims(jws.claims, issuer.claimPolicy, opts.nowMs() / 1000);
   if (claimFailure !== undefined) return fail(claimFailure);

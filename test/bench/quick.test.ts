@@ -29,7 +29,10 @@ interface Results {
   readonly scenarios: readonly ScenarioResult[];
   readonly ratios: readonly { name: string; value: number }[];
   readonly joseVsCrypto: { results: { alg: string; verifiesPerSecond: Record<string, number> }[] };
-  readonly tokenCacheMemory: { unbounded: { heapPerEntryBytes: number; entriesKept: number }; bounded: { boundHolds: boolean | null } };
+  readonly tokenCacheMemory: {
+    unbounded: { heapPerEntryBytes: number; entriesKept: number };
+    bounded: { boundHolds: boolean | null };
+  };
 }
 
 const EXPECTED = ['A', 'A2', 'B', 'C', 'D', 'E', 'F-claimgate', 'F-tutorial'];
@@ -48,7 +51,12 @@ describe('bench quick mode', () => {
       );
     }
     execFileSync('npm', ['run', 'build:bench', '--silent'], { stdio: 'pipe', cwd: ROOT });
-    const run = spawnSync(process.execPath, ['dist-bench/bench/run.js', 'all', '--quick', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 110_000, killSignal: 'SIGKILL' });
+    const run = spawnSync(process.execPath, ['dist-bench/bench/run.js', 'all', '--quick', '--out', out], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 110_000,
+      killSignal: 'SIGKILL',
+    });
     output = `${run.stdout}\n${run.stderr}`;
     if (run.status !== 0) throw new Error(`bench exited with ${run.status ?? run.signal}:\n${output}`);
     results = JSON.parse(readFileSync(out, 'utf8')) as Results;
@@ -75,7 +83,8 @@ describe('bench quick mode', () => {
 
   it('measured jose and node:crypto for RS256 and ES256', () => {
     expect(results.joseVsCrypto.results.map((r) => r.alg)).toEqual(['RS256', 'ES256']);
-    for (const r of results.joseVsCrypto.results) for (const v of Object.values(r.verifiesPerSecond)) expect(v).toBeGreaterThan(0);
+    for (const r of results.joseVsCrypto.results)
+      for (const v of Object.values(r.verifiesPerSecond)) expect(v).toBeGreaterThan(0);
   });
 
   it('measured token cache memory and checked the max_bytes bound', () => {

@@ -10,7 +10,11 @@ const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'claimgate-cli-'));
 
 function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 15000, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 15000,
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -73,7 +77,12 @@ describe('claimgate CLI', () => {
   it('schema prints a JSON Schema that rejects unknown keys', () => {
     const r = run(['schema']);
     expect(r.code).toBe(0);
-    const schema = JSON.parse(r.stdout) as { $schema: string; additionalProperties: boolean; required: string[]; properties: Record<string, unknown> };
+    const schema = JSON.parse(r.stdout) as {
+      $schema: string;
+      additionalProperties: boolean;
+      required: string[];
+      properties: Record<string, unknown>;
+    };
     expect(schema.$schema).toContain('json-schema.org');
     expect(schema.additionalProperties).toBe(false);
     expect(schema.required).toContain('issuers');

@@ -63,7 +63,11 @@ describe('compose demo claimgate config, on loopback', () => {
     const token = await getToken('scope=orders:read&sub=alice');
     const answer = await client.check({ method: 'GET', path: '/orders/42', token });
     expect({ kind: answer.kind, status: answer.httpStatus }).toEqual({ kind: 'allow', status: 200 });
-    expect(answer.headers).toMatchObject({ 'x-user-id': 'alice', 'x-user-scopes': 'orders:read', 'x-user-issuer': idp.idp.issuer });
+    expect(answer.headers).toMatchObject({
+      'x-user-id': 'alice',
+      'x-user-scopes': 'orders:read',
+      'x-user-issuer': idp.idp.issuer,
+    });
     expect(answer.headersToRemove).toEqual(expect.arrayContaining(['authorization', 'x-user-roles']));
   });
 
@@ -76,7 +80,11 @@ describe('compose demo claimgate config, on loopback', () => {
     const forbidden = await client.check({ method: 'GET', path: '/orders/42', token: profileOnly });
     expect({ kind: forbidden.kind, status: forbidden.httpStatus }).toEqual({ kind: 'deny', status: 403 });
 
-    const admin = await client.check({ method: 'GET', path: '/admin/users', token: await getToken('sub=carol&roles=admin') });
+    const admin = await client.check({
+      method: 'GET',
+      path: '/admin/users',
+      token: await getToken('sub=carol&roles=admin'),
+    });
     expect(admin.kind).toBe('allow');
     expect(admin.headers['x-user-roles']).toBe('admin');
 

@@ -16,7 +16,11 @@ import { configSchema } from '../../src/config/schema.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DOCKERFILE = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-const PACKAGE = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { license: string; version: string; devDependencies: Record<string, string> };
+const PACKAGE = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  license: string;
+  version: string;
+  devDependencies: Record<string, string>;
+};
 
 /** Every style rule dockerfile-utils has, as an error. */
 const STRICT: ValidatorSettings = {
@@ -99,7 +103,8 @@ describe('Dockerfile lint (dockerfile-utils)', () => {
       'workdir app', // casing, relative WORKDIR
       'CMD ["a"]\nCMD ["b"]', // only the last CMD counts
     ];
-    for (const line of bad) expect([line, lint(`FROM node:20-bookworm-slim\n${line}\n`).length > 0]).toEqual([line, true]);
+    for (const line of bad)
+      expect([line, lint(`FROM node:20-bookworm-slim\n${line}\n`).length > 0]).toEqual([line, true]);
   });
 });
 
@@ -129,7 +134,9 @@ describe('Dockerfile facts', () => {
   });
 
   it('has no devDependencies in the final stage', () => {
-    const installs = finalOf('RUN').map((i) => i.args).filter((a) => /\bnpm\s+(ci|install|i)\b/.test(a));
+    const installs = finalOf('RUN')
+      .map((i) => i.args)
+      .filter((a) => /\bnpm\s+(ci|install|i)\b/.test(a));
     expect(installs.length).toBe(1);
     for (const install of installs) {
       expect(install).toMatch(/\bnpm ci\b/);
@@ -139,7 +146,11 @@ describe('Dockerfile facts', () => {
     for (const copy of copies) expect(copy).not.toMatch(/node_modules/);
     const fromBuild = copies.filter((c) => c.startsWith('--from='));
     expect(fromBuild).toEqual(['--from=build /app/dist ./dist']);
-    expect(finalOf('ENV').map((i) => i.args).join(' ')).toMatch(/NODE_ENV=production/);
+    expect(
+      finalOf('ENV')
+        .map((i) => i.args)
+        .join(' '),
+    ).toMatch(/NODE_ENV=production/);
     expect(Object.keys(PACKAGE.devDependencies)).toContain('typescript'); // the build stage needs them; the final must not
   });
 
@@ -161,7 +172,9 @@ describe('Dockerfile facts', () => {
     const argv = json(cmd);
     expect(argv[0]).toBe('node');
     expect(argv.join(' ')).toMatch(/process\.exit\(r\.ok\?0:1\)/);
-    const env = finalOf('ENV').map((i) => i.args).join(' ');
+    const env = finalOf('ENV')
+      .map((i) => i.args)
+      .join(' ');
     const url = /CLAIMGATE_HEALTHCHECK_URL=(\S+)/.exec(env)?.[1];
     const adminPort = configSchema.shape.server.parse(undefined).admin_address.split(':')[1];
     expect(url).toBe(`http://127.0.0.1:${adminPort}/healthz`);
@@ -177,7 +190,12 @@ describe('Dockerfile facts', () => {
       for (const entry of readdirSync(dir)) {
         const file = path.join(dir, entry);
         if (statSync(file).isDirectory()) walk(file);
-        else if (/\b(writeFileSync|writeFile|appendFile\w*|mkdir\w*|createWriteStream|mkdtemp\w*)\(/.test(readFileSync(file, 'utf8'))) writers.push(path.relative(ROOT, file));
+        else if (
+          /\b(writeFileSync|writeFile|appendFile\w*|mkdir\w*|createWriteStream|mkdtemp\w*)\(/.test(
+            readFileSync(file, 'utf8'),
+          )
+        )
+          writers.push(path.relative(ROOT, file));
       }
     };
     walk(path.join(ROOT, 'src'));
@@ -185,7 +203,9 @@ describe('Dockerfile facts', () => {
   });
 
   it('carries OCI labels that match package.json', () => {
-    const labels = finalOf('LABEL').map((i) => i.args).join(' ');
+    const labels = finalOf('LABEL')
+      .map((i) => i.args)
+      .join(' ');
     expect(labels).toContain('org.opencontainers.image.title="claimgate"');
     expect(labels).toContain(`org.opencontainers.image.licenses="${PACKAGE.license}"`);
     expect(labels).toContain('org.opencontainers.image.version="${VERSION}"');
@@ -205,7 +225,12 @@ describe('.dockerignore', () => {
     for (const pattern of patterns) {
       const negated = pattern.startsWith('!');
       const body = pattern.replace(/^!/, '').replace(/\/$/, '');
-      const regex = new RegExp(`^${body.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}(/.*)?$`);
+      const regex = new RegExp(
+        `^${body
+          .split('*')
+          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('[^/]*')}(/.*)?$`,
+      );
       if (regex.test(file)) result = !negated;
     }
     return result;
@@ -225,7 +250,16 @@ describe('.dockerignore', () => {
   });
 
   it('keeps dependencies, build output, VCS data, tests and local files out', () => {
-    for (const file of ['node_modules/jose/package.json', 'dist/cli.js', '.git/config', 'test/deploy/dockerfile.test.ts', 'deploy/compose/claimgate.yaml', '.env', 'claimgate.yaml', 'Dockerfile']) {
+    for (const file of [
+      'node_modules/jose/package.json',
+      'dist/cli.js',
+      '.git/config',
+      'test/deploy/dockerfile.test.ts',
+      'deploy/compose/claimgate.yaml',
+      '.env',
+      'claimgate.yaml',
+      'Dockerfile',
+    ]) {
       expect([file, ignored(file)]).toEqual([file, true]);
     }
   });

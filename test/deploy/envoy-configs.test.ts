@@ -25,7 +25,11 @@ function envoyConfigs(dir = ROOT): string[] {
     if (statSync(file).isDirectory()) found.push(...envoyConfigs(file));
     else if (/\.(ya?ml|json)$/.test(entry)) {
       const text = readFileSync(file, 'utf8');
-      if (!/^(static_resources|dynamic_resources|"static_resources")\s*:/m.test(text) && !/"static_resources"\s*:/.test(text)) continue;
+      if (
+        !/^(static_resources|dynamic_resources|"static_resources")\s*:/m.test(text) &&
+        !/"static_resources"\s*:/.test(text)
+      )
+        continue;
       let doc: unknown;
       try {
         doc = parse(text);
@@ -33,7 +37,8 @@ function envoyConfigs(dir = ROOT): string[] {
         found.push(path.relative(ROOT, file)); // unparsable: let the checker report it
         continue;
       }
-      if (doc !== null && typeof doc === 'object' && ('static_resources' in doc || 'dynamic_resources' in doc)) found.push(path.relative(ROOT, file));
+      if (doc !== null && typeof doc === 'object' && ('static_resources' in doc || 'dynamic_resources' in doc))
+        found.push(path.relative(ROOT, file));
     }
   }
   return found.sort();
@@ -44,7 +49,9 @@ const load = (file: string) => parse(readFileSync(path.join(ROOT, file), 'utf8')
 
 describe('every Envoy config in the repo', () => {
   it('includes the top-level and the compose bootstrap (the search is not vacuous)', () => {
-    expect(CONFIGS).toEqual(expect.arrayContaining(['envoy.yaml', 'deploy/compose/envoy.yaml', 'deploy/envoy/envoy-mtls.yaml']));
+    expect(CONFIGS).toEqual(
+      expect.arrayContaining(['envoy.yaml', 'deploy/compose/envoy.yaml', 'deploy/envoy/envoy-mtls.yaml']),
+    );
   });
 
   it.each(CONFIGS)('%s loads as a v3 Bootstrap with the official protos', (file) => {
@@ -52,7 +59,10 @@ describe('every Envoy config in the repo', () => {
   });
 
   it('the checker is strict about the compose copy too (a misspelt field is reported)', () => {
-    const text = readFileSync(path.join(ROOT, 'deploy/compose/envoy.yaml'), 'utf8').replace('dns_refresh_rate:', 'dns_refresh_rat:');
+    const text = readFileSync(path.join(ROOT, 'deploy/compose/envoy.yaml'), 'utf8').replace(
+      'dns_refresh_rate:',
+      'dns_refresh_rat:',
+    );
     expect(checkEnvoyConfig(text).join('\n')).toMatch(/unknown field "dns_refresh_rat"/);
   });
 });
@@ -60,7 +70,8 @@ describe('every Envoy config in the repo', () => {
 describe('deploy/compose/envoy.yaml stays in step with envoy.yaml', () => {
   const top = load('envoy.yaml');
   const compose = load('deploy/compose/envoy.yaml');
-  const clusters = (c: Json) => Object.fromEntries(((c.static_resources as Json).clusters as Json[]).map((x) => [x.name as string, x]));
+  const clusters = (c: Json) =>
+    Object.fromEntries(((c.static_resources as Json).clusters as Json[]).map((x) => [x.name as string, x]));
 
   it('has the same listener (filters, routes, ext_authz settings) and admin', () => {
     expect((compose.static_resources as Json).listeners).toEqual((top.static_resources as Json).listeners);
@@ -77,12 +88,15 @@ describe('deploy/compose/envoy.yaml stays in step with envoy.yaml', () => {
       expect(c[name]!.typed_extension_protocol_options).toEqual(t[name]!.typed_extension_protocol_options);
     }
     const address = (cluster: Json) =>
-      (((((cluster.load_assignment as Json).endpoints as Json[])[0]!.lb_endpoints as Json[])[0]!.endpoint as Json).address as Json).socket_address as Json;
+      (
+        ((((cluster.load_assignment as Json).endpoints as Json[])[0]!.lb_endpoints as Json[])[0]!.endpoint as Json)
+          .address as Json
+      ).socket_address as Json;
     expect(address(c.claimgate!)).toEqual({ address: 'claimgate', port_value: address(t.claimgate!).port_value });
     expect(address(c.upstream_api!)).toEqual({ address: 'api', port_value: address(t.upstream_api!).port_value });
   });
 
-  it("health-checks claimgate over grpc.health.v1 for the ext_authz service, so draining replicas leave the pool", () => {
+  it('health-checks claimgate over grpc.health.v1 for the ext_authz service, so draining replicas leave the pool', () => {
     const hc = (clusters(compose).claimgate!.health_checks as Json[])[0]!;
     expect(hc.grpc_health_check).toEqual({ service_name: 'envoy.service.auth.v3.Authorization' });
   });
@@ -91,12 +105,13 @@ describe('deploy/compose/envoy.yaml stays in step with envoy.yaml', () => {
 describe('deploy/envoy/envoy-mtls.yaml: envoy.yaml with mutual TLS to claimgate', () => {
   const top = load('envoy.yaml');
   const mtls = load('deploy/envoy/envoy-mtls.yaml');
-  const clusters = (c: Json) => Object.fromEntries(((c.static_resources as Json).clusters as Json[]).map((x) => [x.name as string, x]));
+  const clusters = (c: Json) =>
+    Object.fromEntries(((c.static_resources as Json).clusters as Json[]).map((x) => [x.name as string, x]));
   const socket = clusters(mtls).claimgate!.transport_socket as Json;
   const context = (socket?.typed_config ?? {}) as Json;
   const common = (context.common_tls_context ?? {}) as Json;
 
-  it('is envoy.yaml apart from the claimgate cluster\'s transport socket', () => {
+  it("is envoy.yaml apart from the claimgate cluster's transport socket", () => {
     const { transport_socket: _socket, ...rest } = clusters(mtls).claimgate!;
     expect(rest).toEqual(clusters(top).claimgate);
     expect(clusters(mtls).upstream_api).toEqual(clusters(top).upstream_api);
@@ -114,17 +129,27 @@ describe('deploy/envoy/envoy-mtls.yaml: envoy.yaml with mutual TLS to claimgate'
   });
 
   it('presents a client certificate and key from files', () => {
-    expect(common.tls_certificates).toEqual([{ certificate_chain: { filename: expect.stringMatching(/^\//) }, private_key: { filename: expect.stringMatching(/^\//) } }]);
+    expect(common.tls_certificates).toEqual([
+      {
+        certificate_chain: { filename: expect.stringMatching(/^\//) },
+        private_key: { filename: expect.stringMatching(/^\//) },
+      },
+    ]);
   });
 
   it("trusts only claimgate's CA and pins claimgate's identity by SAN", () => {
     const validation = common.validation_context as Json;
     expect(validation.trusted_ca).toEqual({ filename: expect.stringMatching(/^\//) });
-    expect(validation.match_typed_subject_alt_names).toEqual([{ san_type: 'URI', matcher: { exact: expect.stringMatching(/^spiffe:\/\//) } }]);
+    expect(validation.match_typed_subject_alt_names).toEqual([
+      { san_type: 'URI', matcher: { exact: expect.stringMatching(/^spiffe:\/\//) } },
+    ]);
   });
 
   it('the checker walks into the TLS context (a misspelt field there is reported)', () => {
-    const text = readFileSync(path.join(ROOT, 'deploy/envoy/envoy-mtls.yaml'), 'utf8').replace('match_typed_subject_alt_names:', 'match_typed_subject_alt_name:');
+    const text = readFileSync(path.join(ROOT, 'deploy/envoy/envoy-mtls.yaml'), 'utf8').replace(
+      'match_typed_subject_alt_names:',
+      'match_typed_subject_alt_name:',
+    );
     expect(checkEnvoyConfig(text).join('\n')).toMatch(/unknown field "match_typed_subject_alt_name"/);
   });
 });

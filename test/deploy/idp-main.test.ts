@@ -19,11 +19,16 @@ describe('demo IdP entry (idp-main)', () => {
   });
   afterAll(() => demo.close());
 
-  const token = (body: string, headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' }) =>
-    fetch(`${base}/token`, { method: 'POST', headers, body, signal: AbortSignal.timeout(5000) });
+  const token = (
+    body: string,
+    headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' },
+  ) => fetch(`${base}/token`, { method: 'POST', headers, body, signal: AbortSignal.timeout(5000) });
 
   it('publishes the overridden issuer in discovery, with the JWKS under it', async () => {
-    const discovery = (await (await fetch(`${base}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const discovery = (await (await fetch(`${base}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(discovery).toMatchObject({ issuer: ISSUER, jwks_uri: `${ISSUER}/jwks` });
     const jwks = (await (await fetch(`${base}/jwks`)).json()) as { keys: Record<string, unknown>[] };
     expect(jwks.keys).toHaveLength(1);
@@ -40,7 +45,13 @@ describe('demo IdP entry (idp-main)', () => {
     expect(body.expires_in).toBe(600);
     expect(decodeProtectedHeader(body.access_token)).toMatchObject({ alg: 'RS256', typ: 'at+jwt' });
     const claims = decodeJwt(body.access_token);
-    expect(claims).toMatchObject({ iss: ISSUER, aud: AUDIENCE, sub: 'alice', scope: 'orders:read profile', roles: ['admin', 'customer'] });
+    expect(claims).toMatchObject({
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: 'alice',
+      scope: 'orders:read profile',
+      roles: ['admin', 'customer'],
+    });
     expect(claims.exp! - claims.iat!).toBe(600);
   });
 
@@ -65,7 +76,11 @@ describe('demo IdP entry (idp-main)', () => {
   });
 
   it('tokenClaims validates each field', () => {
-    expect(tokenClaims(new URLSearchParams('sub=bob&scope=a  b'), AUDIENCE)).toEqual({ sub: 'bob', aud: AUDIENCE, scope: 'a b' });
+    expect(tokenClaims(new URLSearchParams('sub=bob&scope=a  b'), AUDIENCE)).toEqual({
+      sub: 'bob',
+      aud: AUDIENCE,
+      scope: 'a b',
+    });
     expect(tokenClaims(new URLSearchParams('roles=a,b\\c'), AUDIENCE)).toHaveProperty('error', 'invalid_request');
   });
 
@@ -87,7 +102,10 @@ describe('startLocalIdp keeps its default behaviour (claimgate demo)', () => {
     const idp = await startLocalIdp();
     try {
       expect(idp.issuer).toBe(`http://127.0.0.1:${idp.port}`);
-      const discovery = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+      const discovery = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<
+        string,
+        unknown
+      >;
       expect(discovery.jwks_uri).toBe(`${idp.issuer}/jwks`);
       expect((await fetch(`${idp.issuer}/token`, { method: 'POST' })).status).toBe(404);
     } finally {

@@ -57,16 +57,23 @@ describe('compileClaimPath', () => {
     expect(compileClaimPath('n.toFixed')(claims)).toBeUndefined();
   });
 
-  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__proto__.constructor', 'realm_access.constructor', 'realm_access.__proto__'])(
-    'never reads %s from the prototype chain',
-    (path) => {
-      expect(compileClaimPath(path)(claims)).toBeUndefined();
-      expect(compileClaimPath(path)(Object.create(null) as Record<string, unknown>)).toBeUndefined();
-    },
-  );
+  it.each([
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    '__proto__.constructor',
+    'realm_access.constructor',
+    'realm_access.__proto__',
+  ])('never reads %s from the prototype chain', (path) => {
+    expect(compileClaimPath(path)(claims)).toBeUndefined();
+    expect(compileClaimPath(path)(Object.create(null) as Record<string, unknown>)).toBeUndefined();
+  });
 
   it('reads __proto__, constructor and toString when the JSON really carries them as data', () => {
-    const hostile = parse('{"__proto__": {"admin": true}, "constructor": "c", "toString": ["t"], "x": {"__proto__": "deep"}}');
+    const hostile = parse(
+      '{"__proto__": {"admin": true}, "constructor": "c", "toString": ["t"], "x": {"__proto__": "deep"}}',
+    );
     expect(compileClaimPath('__proto__.admin')(hostile)).toBe(true);
     expect(compileClaimPath('constructor')(hostile)).toBe('c');
     expect(compileClaimPath('toString')(hostile)).toEqual(['t']);

@@ -37,11 +37,15 @@ async function decider(overrides: Record<string, unknown>): Promise<Decide> {
 }
 afterAll(() => sources.forEach((s) => s.close()));
 
-const token = () =>
-  mintAccessToken(key, ISSUER, { sub: 'alice', aud: AUDIENCE, scope: 'read' });
+const token = () => mintAccessToken(key, ISSUER, { sub: 'alice', aud: AUDIENCE, scope: 'read' });
 
 function view(path: string, headers: Record<string, string> = {}): RequestView {
-  return { method: 'GET', host: 'api.example.com', path, headers: new Map(Object.entries(headers).map(([k, v]) => [k, [v]])) };
+  return {
+    method: 'GET',
+    host: 'api.example.com',
+    path,
+    headers: new Map(Object.entries(headers).map(([k, v]) => [k, [v]])),
+  };
 }
 
 describe('decide', () => {
@@ -61,24 +65,52 @@ describe('decide', () => {
 
   it('with unmatched: authenticated, allows any valid token on unmatched paths and challenges requests without one', async () => {
     const decide = await decider({ unmatched: 'authenticated' });
-    expect(await decide(view('/anything', { authorization: `Bearer ${await token()}` }))).toMatchObject({ outcome: 'allow', route: '(unmatched)', subject: 'alice' });
-    expect(await decide(view('/anything'))).toMatchObject({ outcome: 'deny', reason: 'ERR_TOKEN_MISSING', challenge: 'Bearer realm="claimgate"' });
+    expect(await decide(view('/anything', { authorization: `Bearer ${await token()}` }))).toMatchObject({
+      outcome: 'allow',
+      route: '(unmatched)',
+      subject: 'alice',
+    });
+    expect(await decide(view('/anything'))).toMatchObject({
+      outcome: 'deny',
+      reason: 'ERR_TOKEN_MISSING',
+      challenge: 'Bearer realm="claimgate"',
+    });
   });
 
   it('refuses a path that cannot be normalized with 400 before any token work', async () => {
     const decide = await decider({ unmatched: 'authenticated' });
-    expect(await decide(view('/a%2F..%2Fadmin', { authorization: 'Bearer garbage' }))).toMatchObject({ outcome: 'deny', reason: 'ERR_PATH_INVALID', status: 400 });
+    expect(await decide(view('/a%2F..%2Fadmin', { authorization: 'Bearer garbage' }))).toMatchObject({
+      outcome: 'deny',
+      reason: 'ERR_PATH_INVALID',
+      status: 400,
+    });
   });
 
   it('sets identity headers and strips the carrier on an authenticated allow', async () => {
-    const decide = await decider({ routes: [{ name: 'r', match: { path: { prefix: '/' } }, require: { scope: 'read' } }] });
+    const decide = await decider({
+      routes: [{ name: 'r', match: { path: { prefix: '/' } }, require: { scope: 'read' } }],
+    });
     const d = await decide(view('/orders', { authorization: `Bearer ${await token()}`, 'x-user-id': 'mallory' }));
-    expect(d).toMatchObject({ outcome: 'allow', reason: 'OK_AUTHENTICATED', issuer: 'idp', headersToSet: [{ name: 'x-user-id', value: 'alice' }], headersToRemove: ['authorization'] });
+    expect(d).toMatchObject({
+      outcome: 'allow',
+      reason: 'OK_AUTHENTICATED',
+      issuer: 'idp',
+      headersToSet: [{ name: 'x-user-id', value: 'alice' }],
+      headersToRemove: ['authorization'],
+    });
   });
 
-  it('never strips the cookie header that carried a token (it carries the client\'s other cookies too)', async () => {
+  it("never strips the cookie header that carried a token (it carries the client's other cookies too)", async () => {
     const decide = await decider({
-      issuers: [{ name: 'idp', issuer: ISSUER, audiences: [AUDIENCE], jwks_file: jwksFile, token_locations: [{ cookie: 'at' }] }],
+      issuers: [
+        {
+          name: 'idp',
+          issuer: ISSUER,
+          audiences: [AUDIENCE],
+          jwks_file: jwksFile,
+          token_locations: [{ cookie: 'at' }],
+        },
+      ],
       unmatched: 'authenticated',
     });
     const d = await decide(view('/orders', { cookie: `session=s1; at=${await token()}` }));
@@ -87,9 +119,13 @@ describe('decide', () => {
   });
 
   it('names the missing scope in a 403 challenge', async () => {
-    const decide = await decider({ routes: [{ name: 'r', require: { all: [{ scope: 'read' }, { scope: 'write' }] } }] });
+    const decide = await decider({
+      routes: [{ name: 'r', require: { all: [{ scope: 'read' }, { scope: 'write' }] } }],
+    });
     const d = await decide(view('/orders', { authorization: `Bearer ${await token()}` }));
     expect(d).toMatchObject({ outcome: 'deny', reason: 'ERR_INSUFFICIENT_SCOPE', status: 403 });
-    expect(d.outcome !== 'allow' && d.challenge).toBe('Bearer realm="claimgate", error="insufficient_scope", error_description="token lacks what the route requires", scope="write"');
+    expect(d.outcome !== 'allow' && d.challenge).toBe(
+      'Bearer realm="claimgate", error="insufficient_scope", error_description="token lacks what the route requires", scope="write"',
+    );
   });
 });

@@ -137,12 +137,26 @@ describe('compileIdentityHeaders', () => {
   });
 
   it('never reads claims from the prototype chain', () => {
-    const proto = compileIdentityHeaders(upstream({ headers: [{ name: 'x-c', claim: 'constructor' }, { name: 'x-t', claim: 'toString' }] }));
+    const proto = compileIdentityHeaders(
+      upstream({
+        headers: [
+          { name: 'x-c', claim: 'constructor' },
+          { name: 'x-t', claim: 'toString' },
+        ],
+      }),
+    );
     expect(proto.build({})).toEqual({ set: [], remove: ['x-c', 'x-t'] });
   });
 
   it('handles huge arrays and deep objects by the size cap, without throwing', () => {
-    const big = compileIdentityHeaders(upstream({ headers: [{ name: 'x-g', claim: 'groups' }, { name: 'x-o', claim: 'o' }] }));
+    const big = compileIdentityHeaders(
+      upstream({
+        headers: [
+          { name: 'x-g', claim: 'groups' },
+          { name: 'x-o', claim: 'o' },
+        ],
+      }),
+    );
     const depth = 5000;
     const deep = JSON.parse('{"a":'.repeat(depth) + '1' + '}'.repeat(depth)) as unknown;
     const plan = big.build({ groups: Array.from({ length: 100_000 }, (_, i) => `g${i}`), o: deep });
@@ -154,7 +168,10 @@ describe('ownership invariant (property)', () => {
   const headerName = fc.constantFrom('x-a', 'x-b', 'x-c', 'x-d', 'x-e');
   const claimName = fc.constantFrom('sub', 'a', 'b', '__proto__', 'constructor', 'toString', 'a.b', 'x.__proto__');
   const config = fc.record({
-    headers: fc.uniqueArray(fc.record({ name: headerName, claim: claimName }), { selector: (h) => h.name, maxLength: 5 }),
+    headers: fc.uniqueArray(fc.record({ name: headerName, claim: claimName }), {
+      selector: (h) => h.name,
+      maxLength: 5,
+    }),
     payload: fc.option(fc.constantFrom('x-payload', 'x-jwt'), { nil: undefined }),
     strip: fc.boolean(),
     max: fc.integer({ min: 16, max: 200 }),

@@ -7,7 +7,11 @@ function documentedReasons(): Map<string, string[]> {
   const rows = new Map<string, string[]>();
   for (const line of text.split('\n')) {
     const m = /^\| `([A-Z_]+)` \| (.+) \|$/.exec(line);
-    if (m) rows.set(m[1]!, m[2]!.split(' | ').map((c) => c.replace(/`/g, '').trim()));
+    if (m)
+      rows.set(
+        m[1]!,
+        m[2]!.split(' | ').map((c) => c.replace(/`/g, '').trim()),
+      );
   }
   return rows;
 }
@@ -18,7 +22,10 @@ describe('reason catalogue and docs/reasons.md', () => {
 
   it('documents every reason the code can give, with the same status, challenge and text', () => {
     for (const [code, info] of catalogue) {
-      expect([code, documented.get(code)]).toEqual([code, [info.outcome, String(info.status), info.bearerError ?? '—', info.title]]);
+      expect([code, documented.get(code)]).toEqual([
+        code,
+        [info.outcome, String(info.status), info.bearerError ?? '—', info.title],
+      ]);
     }
   });
 

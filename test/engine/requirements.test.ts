@@ -64,7 +64,9 @@ describe('scope', () => {
   it('reads the space-delimited scope claim, all listed scopes required', () => {
     expect(check({ scope: 'orders:read' }, { scope: 'orders:read orders:write' })).toEqual(ok);
     expect(check({ scope: ['orders:read', 'orders:write'] }, { scope: 'orders:write orders:read' })).toEqual(ok);
-    expect(check({ scope: ['orders:read', 'orders:write'] }, { scope: 'orders:read' })).toEqual(denied(['orders:write']));
+    expect(check({ scope: ['orders:read', 'orders:write'] }, { scope: 'orders:read' })).toEqual(
+      denied(['orders:write']),
+    );
   });
 
   it('matches whole tokens only, case-sensitively', () => {
@@ -188,7 +190,14 @@ describe('claim', () => {
   it('exists: null counts as absent, so exists:false is the exact negation of exists:true', () => {
     const yes = compile({ claim: { path: 'act.sub', exists: true } });
     const no = compile({ claim: { path: 'act.sub', exists: false } });
-    for (const claims of [{}, { act: null }, { act: { sub: null } }, { act: { sub: 'svc' } }, { act: { sub: false } }, { act: ['sub'] }]) {
+    for (const claims of [
+      {},
+      { act: null },
+      { act: { sub: null } },
+      { act: { sub: 'svc' } },
+      { act: { sub: false } },
+      { act: ['sub'] },
+    ]) {
       const token = { claims: claims as Record<string, unknown>, issuer: 'plain' };
       expect(yes(token).ok).toBe(!no(token).ok);
     }
@@ -197,14 +206,19 @@ describe('claim', () => {
   });
 
   it('reads only own properties of hostile payloads', () => {
-    const hostile = JSON.parse('{"__proto__": {"role": "admin"}, "constructor": {"name": "x"}}') as Record<string, unknown>;
+    const hostile = JSON.parse('{"__proto__": {"role": "admin"}, "constructor": {"name": "x"}}') as Record<
+      string,
+      unknown
+    >;
     const token = { claims: hostile, issuer: 'plain' };
     expect(compile({ claim: { path: 'role', exists: true } })(token)).toEqual(denied());
     expect(compile({ claim: { path: 'toString', exists: true } })(token)).toEqual(denied());
     expect(compile({ claim: { path: 'hasOwnProperty', exists: false } })(token)).toEqual(ok);
     expect(compile({ claim: { path: '__proto__.role', equals: 'admin' } })(token)).toEqual(ok);
     expect(compile({ claim: { path: 'constructor.name', equals: 'x' } })(token)).toEqual(ok);
-    expect(compile({ claim: { path: 'constructor.name', equals: 'Object' } })({ claims: {}, issuer: 'plain' })).toEqual(denied());
+    expect(compile({ claim: { path: 'constructor.name', equals: 'Object' } })({ claims: {}, issuer: 'plain' })).toEqual(
+      denied(),
+    );
   });
 
   it('handles huge arrays without error', () => {
@@ -236,7 +250,12 @@ describe('all / any / not', () => {
   });
 
   it('nests', () => {
-    const req = { all: [{ any: [{ role: 'admin' }, { scope: 'orders:admin' }] }, { not: { claim: { path: 'suspended', equals: true } } }] };
+    const req = {
+      all: [
+        { any: [{ role: 'admin' }, { scope: 'orders:admin' }] },
+        { not: { claim: { path: 'suspended', equals: true } } },
+      ],
+    };
     expect(check(req, { roles: ['admin'] })).toEqual(ok);
     expect(check(req, { scope: 'orders:admin', suspended: true })).toEqual(denied());
     expect(check(req, { scope: 'x' })).toEqual(denied(['orders:admin']));
@@ -252,8 +271,15 @@ describe('properties', () => {
     fc.record({ scope: fc.constantFrom('a', 'b', 'c') }),
     fc.record({ role: fc.constantFrom('admin', 'user') }),
     fc.record({ issuer: fc.constantFrom('plain', 'auth0') }),
-    fc.record({ claim: fc.record({ path: fc.constantFrom('x', 'x.y', '__proto__', 'constructor'), exists: fc.boolean() }) }),
-    fc.record({ claim: fc.record({ path: fc.constantFrom('x', 'x.y'), equals: fc.oneof(fc.string(), fc.integer(), fc.boolean()) }) }),
+    fc.record({
+      claim: fc.record({ path: fc.constantFrom('x', 'x.y', '__proto__', 'constructor'), exists: fc.boolean() }),
+    }),
+    fc.record({
+      claim: fc.record({
+        path: fc.constantFrom('x', 'x.y'),
+        equals: fc.oneof(fc.string(), fc.integer(), fc.boolean()),
+      }),
+    }),
   );
   const tree = fc.letrec<{ node: Requirement }>((tie) => ({
     node: fc.oneof(
@@ -264,7 +290,9 @@ describe('properties', () => {
       fc.record({ not: tie('node') }),
     ),
   })).node;
-  const claims = fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.parse(JSON.stringify({ scope: 'a c', roles: ['user'], x: v, __proto__: v })));
+  const claims = fc
+    .jsonValue({ maxDepth: 4 })
+    .map((v) => JSON.parse(JSON.stringify({ scope: 'a c', roles: ['user'], x: v, __proto__: v })));
 
   it('never throws, is deterministic, and only reports configured scopes', () => {
     fc.assert(

@@ -48,7 +48,8 @@ describe('envoy.yaml as an Envoy v3 Bootstrap', () => {
     it.each([
       [
         'a misspelled field',
-        (doc: ReturnType<typeof parseDocument>) => renameKey(doc, [...EXT_AUTHZ, 'failure_mode_allow'], 'failure_mode_alow'),
+        (doc: ReturnType<typeof parseDocument>) =>
+          renameKey(doc, [...EXT_AUTHZ, 'failure_mode_allow'], 'failure_mode_alow'),
         `${printed(EXT_AUTHZ)}.failure_mode_alow: unknown field "failure_mode_alow" in envoy.extensions.filters.http.ext_authz.v3.ExtAuthz (did you mean "failure_mode_allow"?)`,
       ],
       [
@@ -105,7 +106,11 @@ describe('envoy.yaml as an Envoy v3 Bootstrap', () => {
 
     it('checks inside a typed_config reached through a map of Any (typed_per_filter_config)', () => {
       const yaml = edited((doc) =>
-        renameKey(doc, [...ROUTES, 0, 'typed_per_filter_config', 'envoy.filters.http.ext_authz', 'disabled'], 'disable'),
+        renameKey(
+          doc,
+          [...ROUTES, 0, 'typed_per_filter_config', 'envoy.filters.http.ext_authz', 'disabled'],
+          'disable',
+        ),
       );
       expect(checkEnvoyConfig(yaml)).toEqual([
         `${printed(ROUTES)}[0].typed_per_filter_config["envoy.filters.http.ext_authz"].disable: unknown field "disable" in envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute (did you mean "disabled"?)`,
@@ -114,19 +119,24 @@ describe('envoy.yaml as an Envoy v3 Bootstrap', () => {
     });
 
     it('accepts lowerCamelCase JSON names, as Envoy does', () => {
-      expect(checkEnvoyConfig(edited((doc) => renameKey(doc, [...EXT_AUTHZ, 'failure_mode_allow'], 'failureModeAllow')))).toEqual([]);
+      expect(
+        checkEnvoyConfig(edited((doc) => renameKey(doc, [...EXT_AUTHZ, 'failure_mode_allow'], 'failureModeAllow'))),
+      ).toEqual([]);
     });
 
     it('reports YAML syntax errors and a non-object document', () => {
       expect(checkEnvoyConfig('admin: {')[0]).toMatch(/^\(yaml\): /);
-      expect(checkEnvoyConfig('- 1')).toEqual(['(root): expected an object (envoy.config.bootstrap.v3.Bootstrap), got a list']);
+      expect(checkEnvoyConfig('- 1')).toEqual([
+        '(root): expected an object (envoy.config.bootstrap.v3.Bootstrap), got a list',
+      ]);
     });
   });
 });
 
 describe('what envoy.yaml promises claimgate', () => {
   const config = parse(ENVOY_YAML) as Json;
-  const at = (path: PathKey[]): unknown => path.reduce<unknown>((node, key) => (node as Record<PathKey, unknown> | undefined)?.[key], config);
+  const at = (path: PathKey[]): unknown =>
+    path.reduce<unknown>((node, key) => (node as Record<PathKey, unknown> | undefined)?.[key], config);
   const hcm = at(HCM) as Json;
   const httpFilters = hcm.http_filters as { name: string; typed_config: Json }[];
   const extAuthz = at(EXT_AUTHZ) as Json;
@@ -169,21 +179,40 @@ describe('what envoy.yaml promises claimgate', () => {
   it("speaks HTTP/2 to claimgate at claimgate's default gRPC address", () => {
     const cluster = at(CLAIMGATE_CLUSTER) as Json;
     expect(cluster.name).toBe('claimgate');
-    const protocolOptions = (cluster.typed_extension_protocol_options as Record<string, Json>)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+    const protocolOptions = (cluster.typed_extension_protocol_options as Record<string, Json>)[
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions'
+    ];
     expect(protocolOptions).toEqual({
       '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
       explicit_http_config: { http2_protocol_options: {} },
     });
-    const socket = at([...CLAIMGATE_CLUSTER, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address']) as Json;
+    const socket = at([
+      ...CLAIMGATE_CLUSTER,
+      'load_assignment',
+      'endpoints',
+      0,
+      'lb_endpoints',
+      0,
+      'endpoint',
+      'address',
+      'socket_address',
+    ]) as Json;
     expect(`${String(socket.address)}:${String(socket.port_value)}`).toBe(claimgateDefaults.grpc_address);
   });
 
   it('listens on 0.0.0.0:8080 and keeps the admin interface on loopback', () => {
-    expect(at(['static_resources', 'listeners', 0, 'address', 'socket_address'])).toEqual({ address: '0.0.0.0', port_value: 8080 });
+    expect(at(['static_resources', 'listeners', 0, 'address', 'socket_address'])).toEqual({
+      address: '0.0.0.0',
+      port_value: 8080,
+    });
     expect(at(['admin', 'address', 'socket_address'])).toEqual({ address: '127.0.0.1', port_value: 9901 });
   });
 
   it('normalises paths before routing and authorising', () => {
-    expect(hcm).toMatchObject({ normalize_path: true, merge_slashes: true, path_with_escaped_slashes_action: 'REJECT_REQUEST' });
+    expect(hcm).toMatchObject({
+      normalize_path: true,
+      merge_slashes: true,
+      path_with_escaped_slashes_action: 'REJECT_REQUEST',
+    });
   });
 });

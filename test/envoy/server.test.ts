@@ -93,9 +93,13 @@ describe('gRPC Check server', () => {
 
 describe('answerCheck', () => {
   it('still answers when the observer throws', async () => {
-    const response = await answerCheck({}, async () => allowDecision, () => {
-      throw new Error('metrics broke');
-    });
+    const response = await answerCheck(
+      {},
+      async () => allowDecision,
+      () => {
+        throw new Error('metrics broke');
+      },
+    );
     expect(response.status?.code ?? 0).toBe(0);
     expect(response.ok_response?.headers?.[0]?.header.key).toBe('x-user-id');
   });
@@ -114,7 +118,14 @@ describe('reused denial responses', () => {
     const { loadAuthorizationService } = await import('../../src/envoy/proto.js');
     const { toCheckResponse } = await import('../../src/envoy/response.js');
     const serialize = loadAuthorizationService().Check!.responseSerialize;
-    const denial: Decision = { outcome: 'deny', reason: 'ERR_SIGNATURE_INVALID', status: 401, route: 'r', issuer: 'i', challenge: 'Bearer realm="x", error="invalid_token"' };
+    const denial: Decision = {
+      outcome: 'deny',
+      reason: 'ERR_SIGNATURE_INVALID',
+      status: 401,
+      route: 'r',
+      issuer: 'i',
+      challenge: 'Bearer realm="x", error="invalid_token"',
+    };
     const first = await answerCheck({}, async () => denial);
     const second = await answerCheck({}, async () => denial);
     expect(second).toBe(first);

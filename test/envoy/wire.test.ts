@@ -35,7 +35,10 @@ const testMaterial = JSON.parse(readFileSync(FIXTURE_DIR + 'test-material.json',
 
 function vectorNames(kind: 'CheckRequest' | 'CheckResponse'): string[] {
   const suffix = `.${kind}.bin`;
-  return fixtureNames.filter((f) => f.endsWith(suffix)).map((f) => f.slice(0, -suffix.length)).sort();
+  return fixtureNames
+    .filter((f) => f.endsWith(suffix))
+    .map((f) => f.slice(0, -suffix.length))
+    .sort();
 }
 function fixtureBytes(name: string): Buffer {
   return readFileSync(FIXTURE_DIR + name + '.bin');
@@ -54,8 +57,11 @@ const FIXTURE_LOADER_OPTIONS: protoLoader.Options = {
   oneofs: false,
   includeDirs: [PROTO_DIR],
 };
-const fixtureOptionsCheck = (protoLoader.loadSync(EXTERNAL_AUTH_PROTO, FIXTURE_LOADER_OPTIONS)[AUTHORIZATION_SERVICE] as protoLoader.ServiceDefinition)
-  .Check as protoLoader.MethodDefinition<object, object>;
+const fixtureOptionsCheck = (
+  protoLoader.loadSync(EXTERNAL_AUTH_PROTO, FIXTURE_LOADER_OPTIONS)[
+    AUTHORIZATION_SERVICE
+  ] as protoLoader.ServiceDefinition
+).Check as protoLoader.MethodDefinition<object, object>;
 const TO_OBJECT = { longs: String, enums: String, bytes: String } as const;
 
 /** Buffers (the server keeps bytes as Buffers) → base64, to compare with the fixture JSON. */
@@ -109,13 +115,16 @@ describe('(a) golden vectors round-trip through our protos', () => {
       expect(loadAuthorizationService()).toBe(loadAuthorizationService());
     });
 
-    it.each(requestVectors)('%s: requestDeserialize gives the JSON (bytes as Buffers), requestSerialize the bytes', (name) => {
-      const bin = fixtureBytes(`${name}.CheckRequest`);
-      const json = fixtureJson(`${name}.CheckRequest`);
-      const decoded = check.requestDeserialize(bin);
-      expect(bytesToBase64(decoded)).toEqual(json);
-      expect(check.requestSerialize(decoded)).toEqual(bin);
-    });
+    it.each(requestVectors)(
+      '%s: requestDeserialize gives the JSON (bytes as Buffers), requestSerialize the bytes',
+      (name) => {
+        const bin = fixtureBytes(`${name}.CheckRequest`);
+        const json = fixtureJson(`${name}.CheckRequest`);
+        const decoded = check.requestDeserialize(bin);
+        expect(bytesToBase64(decoded)).toEqual(json);
+        expect(check.requestSerialize(decoded)).toEqual(bin);
+      },
+    );
 
     it.each(responseVectors)('%s: responseSerialize gives the bytes, responseDeserialize the JSON', (name) => {
       const bin = fixtureBytes(`${name}.CheckResponse`);
@@ -282,7 +291,10 @@ describe('(b) our protos match the official Envoy protos', () => {
       const type = ours.lookupType(name);
       for (const [fieldName, docShape] of docFields) {
         const field = type.fields[fieldName];
-        expect({ where: `${name}.${fieldName}`, ...(field && shapeOf(field)) }).toEqual({ where: `${name}.${fieldName}`, ...docShape });
+        expect({ where: `${name}.${fieldName}`, ...(field && shapeOf(field)) }).toEqual({
+          where: `${name}.${fieldName}`,
+          ...docShape,
+        });
         compared++;
       }
     }
@@ -301,7 +313,9 @@ describe('(b) our protos match the official Envoy protos', () => {
 
   it("response.ts' HTTP status table is the StatusCode enum without Empty", () => {
     const values = ours.lookupEnum('envoy.type.v3.StatusCode').values;
-    const expected = Object.entries(values).filter(([, n]) => n !== 0).map(([name, n]) => [n, name]);
+    const expected = Object.entries(values)
+      .filter(([, n]) => n !== 0)
+      .map(([name, n]) => [n, name]);
     expect([...HTTP_STATUS_NAMES]).toEqual(expected);
   });
 });
@@ -330,7 +344,9 @@ interface OfficialReply {
   status?: { code?: number; message?: string };
   denied_response?: OfficialDenied;
   ok_response?: { headers?: OfficialHeaderOption[]; headers_to_remove?: string[] };
-  dynamic_metadata?: { fields?: Record<string, { structValue?: { fields?: Record<string, { stringValue?: string }> } }> };
+  dynamic_metadata?: {
+    fields?: Record<string, { structValue?: { fields?: Record<string, { stringValue?: string }> } }>;
+  };
 }
 
 /** Serialized the way the server does (its service definition), decoded by the OFFICIAL protos. */
@@ -410,9 +426,24 @@ describe('(c) toCheckResponse, as the official protos read it', () => {
 
   it.each([
     ['401 missing token', deny('ERR_TOKEN_MISSING', 401), 16, `Bearer realm="${REALM}"`],
-    ['401 invalid_token', deny('ERR_TOKEN_EXPIRED', 401), 16, `Bearer realm="${REALM}", error="invalid_token", error_description="token has expired"`],
-    ['400 invalid_request', deny('ERR_MULTIPLE_TOKENS', 400), 3, `Bearer realm="${REALM}", error="invalid_request", error_description="more than one access token in the request"`],
-    ['403 insufficient_scope', deny('ERR_INSUFFICIENT_SCOPE', 403, ['orders:write']), 7, `Bearer realm="${REALM}", error="insufficient_scope", error_description="token lacks what the route requires", scope="orders:write"`],
+    [
+      '401 invalid_token',
+      deny('ERR_TOKEN_EXPIRED', 401),
+      16,
+      `Bearer realm="${REALM}", error="invalid_token", error_description="token has expired"`,
+    ],
+    [
+      '400 invalid_request',
+      deny('ERR_MULTIPLE_TOKENS', 400),
+      3,
+      `Bearer realm="${REALM}", error="invalid_request", error_description="more than one access token in the request"`,
+    ],
+    [
+      '403 insufficient_scope',
+      deny('ERR_INSUFFICIENT_SCOPE', 403, ['orders:write']),
+      7,
+      `Bearer realm="${REALM}", error="insufficient_scope", error_description="token lacks what the route requires", scope="orders:write"`,
+    ],
     ['403 no route', deny('ERR_ROUTE_NOT_FOUND', 403), 7, undefined],
   ] as const)('deny %s: gRPC code, HTTP status, challenge, problem body', (_label, decision, rpcCode, challenge) => {
     const reply = officialView(serverCheck.responseSerialize(toCheckResponse(decision)));
@@ -451,7 +482,9 @@ describe('(c) toCheckResponse, as the official protos read it', () => {
       expect(fields.has(2)).toBe(false);
       expect(fields.get(5)).toHaveLength(1);
       const raw = fields.get(5)![0]!;
-      const errorResponse = OfficialDeniedHttpResponse.toObject(OfficialDeniedHttpResponse.decode(raw)) as OfficialDenied;
+      const errorResponse = OfficialDeniedHttpResponse.toObject(
+        OfficialDeniedHttpResponse.decode(raw),
+      ) as OfficialDenied;
       expect(errorResponse.status).toEqual({ code: decision.status });
       expectOverwriteHeaders(errorResponse.headers, [
         ['content-type', 'application/problem+json'],
@@ -460,9 +493,9 @@ describe('(c) toCheckResponse, as the official protos read it', () => {
       ]);
       expect(errorResponse.body).toBe(problemBody(decision));
       // Byte-identical to the official encoding of the same content.
-      expect(Buffer.from(OfficialDeniedHttpResponse.encode(OfficialDeniedHttpResponse.fromObject(errorResponse)).finish())).toEqual(
-        Buffer.from(raw),
-      );
+      expect(
+        Buffer.from(OfficialDeniedHttpResponse.encode(OfficialDeniedHttpResponse.fromObject(errorResponse)).finish()),
+      ).toEqual(Buffer.from(raw));
     },
   );
 
@@ -486,19 +519,91 @@ interface ExpectedView {
 }
 const BEARER = [`Bearer ${testMaterial.jwt}`];
 const EXPECTED_VIEWS: Record<string, ExpectedView> = {
-  'context-extensions-metadata': { method: 'DELETE', host: 'api.example.com', path: '/v1/orders/ord_8f3a2', authorization: BEARER, requestId: '5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d' },
-  'grpc-binary-body': { method: 'POST', host: 'orders.backend.svc.cluster.local', path: '/acme.orders.v1.OrderService/GetOrder', authorization: BEARER, requestId: '8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d' },
-  'header-map-raw': { method: 'GET', host: 'api.example.com', path: '/v1/profile', authorization: BEARER, requestId: '9b2c4d6e-8f0a-4b1c-9d3e-5f7a9b1c3d5e' },
-  'http11-get-bearer': { method: 'GET', host: 'api.example.com', path: '/v1/orders?status=open&limit=25&cursor=eyJpZCI6MTIzNH0', authorization: BEARER, requestId: '3f0b9c1e-7a5d-4c8e-9a61-2f4d8b7e1c03' },
-  'http11-post-body-partial': { method: 'POST', host: 'reports.internal.example.com', path: '/v1/reports/upload?format=csv', authorization: ['Basic c3ZjLXJlcG9ydGluZzpzM2NyM3QtdDBrZW4='], requestId: '0d4c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d' },
-  'http2-post-raw-body': { method: 'POST', host: 'api.example.com', path: '/v1/orders', authorization: BEARER, requestId: 'b6f2a7d4-1c3e-4f8a-9b0d-5e6f7a8b9c0d' },
-  'http3-tls-sni': { method: 'GET', host: 'api.example.com', path: '/v2/catalog/items/SKU-1042', authorization: undefined, requestId: 'e1f2a3b4-c5d6-4e7f-8091-a2b3c4d5e6f7' },
-  'https-mtls-spiffe': { method: 'GET', host: 'orders.backend.svc.cluster.local', path: '/v1/orders/ord_8f3a2?expand=items', authorization: BEARER, requestId: '7c9e6679-7425-40de-944b-e07fc1f90ae7' },
-  'large-header': { method: 'GET', host: 'app.example.com', path: '/v1/dashboard', authorization: BEARER, requestId: '4d5e6f70-8192-4a3b-8c4d-5e6f708192a3' },
-  'multi-valued-headers': { method: 'GET', host: 'api.example.com', path: '/v1/cart', authorization: BEARER, requestId: '2c4e6a8b-0d1f-4e3a-8b5c-7d9e1f3a5b7c' },
+  'context-extensions-metadata': {
+    method: 'DELETE',
+    host: 'api.example.com',
+    path: '/v1/orders/ord_8f3a2',
+    authorization: BEARER,
+    requestId: '5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d',
+  },
+  'grpc-binary-body': {
+    method: 'POST',
+    host: 'orders.backend.svc.cluster.local',
+    path: '/acme.orders.v1.OrderService/GetOrder',
+    authorization: BEARER,
+    requestId: '8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d',
+  },
+  'header-map-raw': {
+    method: 'GET',
+    host: 'api.example.com',
+    path: '/v1/profile',
+    authorization: BEARER,
+    requestId: '9b2c4d6e-8f0a-4b1c-9d3e-5f7a9b1c3d5e',
+  },
+  'http11-get-bearer': {
+    method: 'GET',
+    host: 'api.example.com',
+    path: '/v1/orders?status=open&limit=25&cursor=eyJpZCI6MTIzNH0',
+    authorization: BEARER,
+    requestId: '3f0b9c1e-7a5d-4c8e-9a61-2f4d8b7e1c03',
+  },
+  'http11-post-body-partial': {
+    method: 'POST',
+    host: 'reports.internal.example.com',
+    path: '/v1/reports/upload?format=csv',
+    authorization: ['Basic c3ZjLXJlcG9ydGluZzpzM2NyM3QtdDBrZW4='],
+    requestId: '0d4c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d',
+  },
+  'http2-post-raw-body': {
+    method: 'POST',
+    host: 'api.example.com',
+    path: '/v1/orders',
+    authorization: BEARER,
+    requestId: 'b6f2a7d4-1c3e-4f8a-9b0d-5e6f7a8b9c0d',
+  },
+  'http3-tls-sni': {
+    method: 'GET',
+    host: 'api.example.com',
+    path: '/v2/catalog/items/SKU-1042',
+    authorization: undefined,
+    requestId: 'e1f2a3b4-c5d6-4e7f-8091-a2b3c4d5e6f7',
+  },
+  'https-mtls-spiffe': {
+    method: 'GET',
+    host: 'orders.backend.svc.cluster.local',
+    path: '/v1/orders/ord_8f3a2?expand=items',
+    authorization: BEARER,
+    requestId: '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+  },
+  'large-header': {
+    method: 'GET',
+    host: 'app.example.com',
+    path: '/v1/dashboard',
+    authorization: BEARER,
+    requestId: '4d5e6f70-8192-4a3b-8c4d-5e6f708192a3',
+  },
+  'multi-valued-headers': {
+    method: 'GET',
+    host: 'api.example.com',
+    path: '/v1/cart',
+    authorization: BEARER,
+    requestId: '2c4e6a8b-0d1f-4e3a-8b5c-7d9e1f3a5b7c',
+  },
   'network-filter-tcp': { method: '', host: '', path: '', authorization: undefined },
-  'no-authorization': { method: 'GET', host: 'www.example.com', path: '/search?q=caf%C3%A9%20cr%C3%A8me&lang=fr', authorization: undefined, requestId: '1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b' },
-  'unicode-path': { method: 'GET', host: 'docs.example.com', path: '/wiki/Zoë/日本語/😀.md?q=café&tag=δοκιμή', authorization: BEARER, requestId: '6f7a8b9c-0d1e-4f2a-8b3c-4d5e6f7a8b9c' },
+  'no-authorization': {
+    method: 'GET',
+    host: 'www.example.com',
+    path: '/search?q=caf%C3%A9%20cr%C3%A8me&lang=fr',
+    authorization: undefined,
+    requestId: '1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b',
+  },
+  'unicode-path': {
+    method: 'GET',
+    host: 'docs.example.com',
+    path: '/wiki/Zoë/日本語/😀.md?q=café&tag=δοκιμή',
+    authorization: BEARER,
+    requestId: '6f7a8b9c-0d1e-4f2a-8b3c-4d5e6f7a8b9c',
+  },
 };
 
 function serverDecoded(name: string): CheckRequestMessage {
@@ -513,8 +618,13 @@ describe('(d) toRequestView on the golden CheckRequests', () => {
   it.each(requestVectors)('%s', (name) => {
     const view = toRequestView(serverDecoded(name));
     const expected = EXPECTED_VIEWS[name]!;
-    expect({ method: view.method, host: view.host, path: view.path, authorization: view.headers.get('authorization'), requestId: view.requestId })
-      .toEqual({ ...expected, requestId: expected.requestId });
+    expect({
+      method: view.method,
+      host: view.host,
+      path: view.path,
+      authorization: view.headers.get('authorization'),
+      requestId: view.requestId,
+    }).toEqual({ ...expected, requestId: expected.requestId });
   });
 
   it('header-map-raw: duplicates stay separate values, raw bytes decoded as UTF-8 with replacement', () => {
@@ -543,7 +653,8 @@ describe('(d) toRequestView on the golden CheckRequests', () => {
 });
 
 describe('toRequestView on hostile or unusual input', () => {
-  const withHttp = (http: unknown): CheckRequestMessage => ({ attributes: { request: { http } } }) as CheckRequestMessage;
+  const withHttp = (http: unknown): CheckRequestMessage =>
+    ({ attributes: { request: { http } } }) as CheckRequestMessage;
 
   it('never throws, whatever the decoded object holds', () => {
     fc.assert(

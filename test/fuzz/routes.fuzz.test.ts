@@ -16,7 +16,18 @@
 import fc from 'fast-check';
 import { MAX_PATH_LENGTH, normalizePath } from '../../src/routes/normalize.js';
 import { cleanupTmp } from '../security/harness.js';
-import { RSA, claims, configureFuzz, decideTwice, fuzzGate, goodHeader, runs, signed, viewOf, type FuzzGate } from './support.js';
+import {
+  RSA,
+  claims,
+  configureFuzz,
+  decideTwice,
+  fuzzGate,
+  goodHeader,
+  runs,
+  signed,
+  viewOf,
+  type FuzzGate,
+} from './support.js';
 
 configureFuzz();
 
@@ -72,7 +83,11 @@ function resolve(path: string): string {
 }
 
 const stripQuery = (raw: string) => raw.replace(/[?#][\s\S]*$/, '');
-const stripParams = (path: string) => path.split('/').map((s) => s.replace(/;.*$/, '')).join('/');
+const stripParams = (path: string) =>
+  path
+    .split('/')
+    .map((s) => s.replace(/;.*$/, ''))
+    .join('/');
 
 /** Every way the models above can read the raw target. */
 function interpretations(raw: string): Set<string> {
@@ -123,14 +138,71 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
     const i = n % p.length;
     return p[i] === '%' ? p : p.slice(0, i) + hex(p[i]!, true).replace(/%/g, '%25') + p.slice(i + 1);
   }),
-  fc.tuple(fc.nat(), fc.constantFrom('/.', '/./', '//', '/x/..', '/%2e', '/.%2e', '/%2E%2E', '/..;', '/;x', '/%00', '/\\', '/..\\')).map(([n, ins]): Edit => (p) => atSlash(p, n, (a, b) => `${a}${ins}/${b}`)),
-  fc.tuple(fc.nat(), fc.constantFrom('%2F', '%2f', '\\', '%5C', '%5c', '//', '/./', '%252F')).map(([n, sep]): Edit => (p) => atSlash(p, n, (a, b) => `${a}${sep}${b}`)),
-  fc.constantFrom('/public/..', '/public/%2e%2e', '/public/..;', '/public/.%2E', '/public/..%2F..', '/public%2F..', '/public\\..', '/public/%252e%252e', '/public//..', '/public/./..', '/public/x/../..').map((pre): Edit => (p) => pre + p),
-  fc.constantFrom('/', '?x=1', '#f', '%00', '%00.png', ';jsessionid=1', '/.', '/..', '%2F', '.', '%20', '\u0000', '/%2e', '?/../public/').map((suf): Edit => (p) => p + suf),
-  fc.tuple(fc.nat(), fc.constantFrom('ａ', 'Ａ', '／', 'ﬁ', 'é', 'e\u0301', '\u212a', 'İ', '\ud800', '\u200b', ' ', '\t', '"')).map(([n, c]): Edit => (p) => {
-    const i = at(p, n);
-    return p.slice(0, i) + c + p.slice(i);
-  }),
+  fc
+    .tuple(
+      fc.nat(),
+      fc.constantFrom('/.', '/./', '//', '/x/..', '/%2e', '/.%2e', '/%2E%2E', '/..;', '/;x', '/%00', '/\\', '/..\\'),
+    )
+    .map(
+      ([n, ins]): Edit =>
+        (p) =>
+          atSlash(p, n, (a, b) => `${a}${ins}/${b}`),
+    ),
+  fc.tuple(fc.nat(), fc.constantFrom('%2F', '%2f', '\\', '%5C', '%5c', '//', '/./', '%252F')).map(
+    ([n, sep]): Edit =>
+      (p) =>
+        atSlash(p, n, (a, b) => `${a}${sep}${b}`),
+  ),
+  fc
+    .constantFrom(
+      '/public/..',
+      '/public/%2e%2e',
+      '/public/..;',
+      '/public/.%2E',
+      '/public/..%2F..',
+      '/public%2F..',
+      '/public\\..',
+      '/public/%252e%252e',
+      '/public//..',
+      '/public/./..',
+      '/public/x/../..',
+    )
+    .map(
+      (pre): Edit =>
+        (p) =>
+          pre + p,
+    ),
+  fc
+    .constantFrom(
+      '/',
+      '?x=1',
+      '#f',
+      '%00',
+      '%00.png',
+      ';jsessionid=1',
+      '/.',
+      '/..',
+      '%2F',
+      '.',
+      '%20',
+      '\u0000',
+      '/%2e',
+      '?/../public/',
+    )
+    .map(
+      (suf): Edit =>
+        (p) =>
+          p + suf,
+    ),
+  fc
+    .tuple(
+      fc.nat(),
+      fc.constantFrom('ａ', 'Ａ', '／', 'ﬁ', 'é', 'e\u0301', '\u212a', 'İ', '\ud800', '\u200b', ' ', '\t', '"'),
+    )
+    .map(([n, c]): Edit => (p) => {
+      const i = at(p, n);
+      return p.slice(0, i) + c + p.slice(i);
+    }),
   fc.nat().map((n): Edit => (p) => {
     const i = n % p.length;
     return p.slice(0, i) + p[i]!.toUpperCase() + p.slice(i + 1);
@@ -138,7 +210,9 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
 );
 
 const target = fc.constantFrom('/admin', '/admin/', '/admin/users', '/admin/x/y', '/Admin', '/ADMIN/users');
-const spelled = fc.tuple(target, fc.array(edit, { minLength: 1, maxLength: 4 })).map(([t, edits]) => edits.reduce<string>((p, e) => e(p), t));
+const spelled = fc
+  .tuple(target, fc.array(edit, { minLength: 1, maxLength: 4 }))
+  .map(([t, edits]) => edits.reduce<string>((p, e) => e(p), t));
 
 // ---- properties -----------------------------------------------------------------------------------
 
@@ -175,25 +249,44 @@ describe('route matching under encoding tricks', () => {
 
   it('an accepted path is what a decode-once, dot-resolving, slash-merging upstream reads (no second meaning)', () => {
     fc.assert(
-      fc.property(fc.oneof(spelled, fc.string({ maxLength: 40 }).map((s) => `/${s}`), fc.string({ unit: fc.constantFrom('/', '.', '%', '2', 'e', 'E', 'f', 'F', '5', 'c', 'a', ';', '\\', '?'), maxLength: 30 }).map((s) => `/${s}`)), (raw) => {
-        const n = normalizePath(raw);
-        if (!n.ok) return;
-        expect(n.path.startsWith('/')).toBe(true);
-        expect(n.path).not.toMatch(/\/\/|\/\.\.?(\/|$)|[\x00-\x1f\x7f\\;]/);
-        const trim = (p: string) => (p.length > 1 ? p.replace(/\/$/, '') : p);
-        // Every model agrees with claimgate on an accepted path.
-        for (const meaning of interpretations(raw)) expect(trim(meaning)).toBe(trim(n.path));
-      }),
+      fc.property(
+        fc.oneof(
+          spelled,
+          fc.string({ maxLength: 40 }).map((s) => `/${s}`),
+          fc
+            .string({
+              unit: fc.constantFrom('/', '.', '%', '2', 'e', 'E', 'f', 'F', '5', 'c', 'a', ';', '\\', '?'),
+              maxLength: 30,
+            })
+            .map((s) => `/${s}`),
+        ),
+        (raw) => {
+          const n = normalizePath(raw);
+          if (!n.ok) return;
+          expect(n.path.startsWith('/')).toBe(true);
+          expect(n.path).not.toMatch(/\/\/|\/\.\.?(\/|$)|[\x00-\x1f\x7f\\;]/);
+          const trim = (p: string) => (p.length > 1 ? p.replace(/\/$/, '') : p);
+          // Every model agrees with claimgate on an accepted path.
+          for (const meaning of interpretations(raw)) expect(trim(meaning)).toBe(trim(n.path));
+        },
+      ),
       { numRuns: runs(3000) },
     );
   });
 
   it('never throws on arbitrary targets, and bounds the path it reads', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 100 }), fc.string({ unit: 'binary', maxLength: 100 }), fc.integer({ min: MAX_PATH_LENGTH - 2, max: MAX_PATH_LENGTH + 2 }).map((n) => `/${'a'.repeat(n - 1)}`)), (raw) => {
-        const n = normalizePath(raw);
-        if (n.ok) expect(stripQuery(raw).length).toBeLessThanOrEqual(MAX_PATH_LENGTH);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 100 }),
+          fc.string({ unit: 'binary', maxLength: 100 }),
+          fc.integer({ min: MAX_PATH_LENGTH - 2, max: MAX_PATH_LENGTH + 2 }).map((n) => `/${'a'.repeat(n - 1)}`),
+        ),
+        (raw) => {
+          const n = normalizePath(raw);
+          if (n.ok) expect(stripQuery(raw).length).toBeLessThanOrEqual(MAX_PATH_LENGTH);
+        },
+      ),
       { numRuns: runs(1000) },
     );
   });

@@ -13,7 +13,19 @@ import { validateConfig } from '../../src/config/load.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
 import type { Decision, RequestView } from '../../src/engine/types.js';
 import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
-import { AUD, ISS_A, NOW_MS, NOW_S, claims, jwks, rsaKey, ecKey, signParts, writeJwks, type TestKey } from '../security/harness.js';
+import {
+  AUD,
+  ISS_A,
+  NOW_MS,
+  NOW_S,
+  claims,
+  jwks,
+  rsaKey,
+  ecKey,
+  signParts,
+  writeJwks,
+  type TestKey,
+} from '../security/harness.js';
 
 export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 424242);
 
@@ -58,7 +70,11 @@ export async function fuzzGate(opts: { cacheEntries?: number; adminIgnoreCase?: 
     ],
     routes: [
       { name: 'public', match: { path: { prefix: '/public/' } }, public: true },
-      { name: 'admin', match: { path: { prefix: '/admin' }, ignore_case: opts.adminIgnoreCase ?? false }, require: { role: 'admin' } },
+      {
+        name: 'admin',
+        match: { path: { prefix: '/admin' }, ignore_case: opts.adminIgnoreCase ?? false },
+        require: { role: 'admin' },
+      },
     ],
     unmatched: 'authenticated',
     upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }] },
@@ -77,12 +93,20 @@ export async function fuzzGate(opts: { cacheEntries?: number; adminIgnoreCase?: 
 }
 
 /** A good token of issuer A signed by `key` (RS256 or ES256), over exactly these header/payload texts. */
-export function signed(header: Record<string, unknown> | string | Buffer, payload: Record<string, unknown> | string | Buffer, key: TestKey = RSA): string {
+export function signed(
+  header: Record<string, unknown> | string | Buffer,
+  payload: Record<string, unknown> | string | Buffer,
+  key: TestKey = RSA,
+): string {
   const alg = key === EC ? 'ES256' : 'RS256';
   return signParts(alg, key.privateKey, header, payload);
 }
 
-export const goodHeader = (key: TestKey = RSA): Record<string, unknown> => ({ alg: key === EC ? 'ES256' : 'RS256', typ: 'at+jwt', kid: key.kid });
+export const goodHeader = (key: TestKey = RSA): Record<string, unknown> => ({
+  alg: key === EC ? 'ES256' : 'RS256',
+  typ: 'at+jwt',
+  kid: key.kid,
+});
 export { claims, AUD, ISS_A, NOW_S };
 
 export function viewOf(headers: Record<string, string | string[]>, path = '/api/items', method = 'GET'): RequestView {
@@ -118,4 +142,17 @@ export function expectSame(a: Decision, b: Decision): void {
 export const joseChar = fc.constantFrom(...'AQgw_-azAZ09.=+/ \t'.split(''), 'e', 'y', 'J');
 
 /** Hostile JSON member names. */
-export const hostileKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '', '\u0000', 'iss ', 'ISS', 'ı', '\ud800x');
+export const hostileKey = fc.constantFrom(
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '',
+  '\u0000',
+  'iss ',
+  'ISS',
+  'ı',
+  '\ud800x',
+);

@@ -8,7 +8,13 @@
  * Now the nesting is measured before parsing, and everything the parser throws becomes a ConfigError.
  */
 import { stringify } from 'yaml';
-import { ConfigError, MAX_CONFIG_FLOW_DEPTH, MAX_CONFIG_INDENT, parseConfigText, validateConfig } from '../../src/config/load.js';
+import {
+  ConfigError,
+  MAX_CONFIG_FLOW_DEPTH,
+  MAX_CONFIG_INDENT,
+  parseConfigText,
+  validateConfig,
+} from '../../src/config/load.js';
 
 function problems(run: () => unknown): readonly string[] {
   try {
@@ -24,8 +30,15 @@ const ISSUERS = 'issuers: [{name: a, issuer: "https://idp.example.com", audience
 
 describe('config loader: only ConfigError, whatever the file holds (regression)', () => {
   it('an alias bomb is a ConfigError naming the problem', () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n');
-    expect(problems(() => parseConfigText(bomb))).toEqual(['syntax: Excessive alias count indicates a resource exhaustion attack']);
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+    ].join('\n');
+    expect(problems(() => parseConfigText(bomb))).toEqual([
+      'syntax: Excessive alias count indicates a resource exhaustion attack',
+    ]);
   });
 
   it('an alias without an anchor is a ConfigError', () => {
@@ -37,17 +50,25 @@ describe('config loader: only ConfigError, whatever the file holds (regression)'
       const block = Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i)}- `).join('\n') + 'x';
       expect(problems(() => parseConfigText(block))[0]).toMatch(/^syntax: line \d+: nested too deeply/);
       expect(problems(() => parseConfigText(`${'- '.repeat(3000)}x`))[0]).toMatch(/nested too deeply/);
-      expect(problems(() => parseConfigText(`${'{a: '.repeat(5000)}1${'}'.repeat(5000)}`))[0]).toMatch(/nested too deeply/);
-      expect(problems(() => parseConfigText(`${'['.repeat(20000)}${']'.repeat(20000)}`))[0]).toMatch(/nested too deeply/);
+      expect(problems(() => parseConfigText(`${'{a: '.repeat(5000)}1${'}'.repeat(5000)}`))[0]).toMatch(
+        /nested too deeply/,
+      );
+      expect(problems(() => parseConfigText(`${'['.repeat(20000)}${']'.repeat(20000)}`))[0]).toMatch(
+        /nested too deeply/,
+      );
     }
   });
 
   it(`the bounds: ${MAX_CONFIG_FLOW_DEPTH} open flow collections and content at column ${MAX_CONFIG_INDENT} parse; one more does not`, () => {
     const flow = (n: number) => `${ISSUERS}x: ${'['.repeat(n)}${']'.repeat(n)}\n`;
-    expect(problems(() => parseConfigText(flow(MAX_CONFIG_FLOW_DEPTH)))).toEqual(['x: unknown key (not a claimgate setting)']);
+    expect(problems(() => parseConfigText(flow(MAX_CONFIG_FLOW_DEPTH)))).toEqual([
+      'x: unknown key (not a claimgate setting)',
+    ]);
     expect(problems(() => parseConfigText(flow(MAX_CONFIG_FLOW_DEPTH + 1)))[0]).toMatch(/nested too deeply/);
     const indented = (n: number) => `${ISSUERS}x:\n${' '.repeat(n)}y: 1\n`;
-    expect(problems(() => parseConfigText(indented(MAX_CONFIG_INDENT)))).toEqual(['x: unknown key (not a claimgate setting)']);
+    expect(problems(() => parseConfigText(indented(MAX_CONFIG_INDENT)))).toEqual([
+      'x: unknown key (not a claimgate setting)',
+    ]);
     expect(problems(() => parseConfigText(indented(MAX_CONFIG_INDENT + 1)))[0]).toMatch(/nested too deeply/);
   });
 
@@ -59,7 +80,10 @@ describe('config loader: only ConfigError, whatever the file holds (regression)'
   it('a realistic deep requirement tree (24 levels, block style) still loads', () => {
     let require: unknown = { scope: 'a' };
     for (let i = 0; i < 24; i++) require = i % 2 ? { all: [require, { role: 'r' }] } : { any: [require] };
-    const text = stringify({ issuers: [{ name: 'a', issuer: 'https://idp.example.com', audiences: ['api'] }], routes: [{ name: 'r', require }] });
+    const text = stringify({
+      issuers: [{ name: 'a', issuer: 'https://idp.example.com', audiences: ['api'] }],
+      routes: [{ name: 'r', require }],
+    });
     expect(() => parseConfigText(text)).not.toThrow();
   });
 

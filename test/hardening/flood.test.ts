@@ -17,7 +17,15 @@ import { startGrpcServer, type GrpcServer } from '../../src/envoy/server.js';
 import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
 import type { TokenCacheResult } from '../../src/token/token-cache.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
-import { b64json, b64u, sendJson, signParts, startCountingServer, view, type CountingServer } from '../security/harness.js';
+import {
+  b64json,
+  b64u,
+  sendJson,
+  signParts,
+  startCountingServer,
+  view,
+  type CountingServer,
+} from '../security/harness.js';
 
 const FLOOD = 10_000;
 const BATCH = 500;
@@ -34,7 +42,8 @@ const cacheReports: TokenCacheResult[] = [];
 const key = generateSigningKey('RS256', 'live');
 
 /** A token that parses: header and payload as given, a signature of the right size that verifies nothing. */
-const token = (header: Record<string, unknown>, payload: Record<string, unknown>) => `${b64json(header)}.${b64json(payload)}.${b64u(Buffer.alloc(256, 7))}`;
+const token = (header: Record<string, unknown>, payload: Record<string, unknown>) =>
+  `${b64json(header)}.${b64json(payload)}.${b64u(Buffer.alloc(256, 7))}`;
 const claims = (iss: string) => ({ iss, sub: 'flood', aud: AUD, exp: START_MS / 1000 + 3600, iat: START_MS / 1000 });
 const heapMiB = () => {
   (globalThis as { gc?: () => void }).gc?.();
@@ -45,7 +54,9 @@ const heapMiB = () => {
 function unknownIssuer(i: number): string {
   if (i % 4 !== 0) return `https://unknown-${i}.example.com`;
   const trap = traps[(i / 4) % traps.length]!;
-  return [trap.origin, `${trap.origin}/`, `${trap.origin}/tenant-${i}`, idp.issuer + `/x${i}`, `${idp.issuer}/`][(i / 4) % 5]!;
+  return [trap.origin, `${trap.origin}/`, `${trap.origin}/tenant-${i}`, idp.issuer + `/x${i}`, `${idp.issuer}/`][
+    (i / 4) % 5
+  ]!;
 }
 
 async function inBatches<T>(n: number, each: (i: number) => Promise<T>): Promise<T[]> {
@@ -68,7 +79,16 @@ beforeAll(async () => {
     ),
   );
   const config = validateConfig({
-    issuers: [{ name: 'idp', issuer: idp.issuer, jwks_uri: idp.jwksUri, allow_insecure_http: true, audiences: [AUD], keys: { cooldown_seconds: COOLDOWN_S } }],
+    issuers: [
+      {
+        name: 'idp',
+        issuer: idp.issuer,
+        jwks_uri: idp.jwksUri,
+        allow_insecure_http: true,
+        audiences: [AUD],
+        keys: { cooldown_seconds: COOLDOWN_S },
+      },
+    ],
     unmatched: 'authenticated',
     token_cache: { max_entries: 1000, max_negative_entries: 1000 },
   });
@@ -92,7 +112,12 @@ describe('flooding with unknown issuers and unknown kids', () => {
   let jwksFetchesAtStart = 0;
 
   it('a genuine token verifies (the setup is live) and exactly one JWKS fetch happened at start', async () => {
-    const genuine = signParts('RS256', key.privateKey, { alg: 'RS256', typ: 'at+jwt', kid: 'live' }, claims(idp.issuer));
+    const genuine = signParts(
+      'RS256',
+      key.privateKey,
+      { alg: 'RS256', typ: 'at+jwt', kid: 'live' },
+      claims(idp.issuer),
+    );
     expect((await decide(view({ authorization: `Bearer ${genuine}` }))).reason).toBe('OK_AUTHENTICATED');
     heapBefore = heapMiB();
     jwksFetchesAtStart = idp.count('/jwks');
@@ -100,7 +125,13 @@ describe('flooding with unknown issuers and unknown kids', () => {
   });
 
   it(`${FLOOD} distinct unknown issuers: all refused, zero outbound requests (not to the traps, not to the IdP)`, async () => {
-    const decisions = await inBatches(FLOOD, (i) => decide(view({ authorization: `Bearer ${token({ alg: 'RS256', typ: 'at+jwt', kid: 'live' }, claims(unknownIssuer(i)))}` })));
+    const decisions = await inBatches(FLOOD, (i) =>
+      decide(
+        view({
+          authorization: `Bearer ${token({ alg: 'RS256', typ: 'at+jwt', kid: 'live' }, claims(unknownIssuer(i)))}`,
+        }),
+      ),
+    );
     expect(new Set(decisions.map((d) => d.reason))).toEqual(new Set(['ERR_ISSUER_NOT_ALLOWED']));
     expect(traps.map((t) => t.count())).toEqual([0, 0, 0]);
     expect(idp.count('/jwks')).toBe(jwksFetchesAtStart);
@@ -110,8 +141,16 @@ describe('flooding with unknown issuers and unknown kids', () => {
   it('the token cache keeps at most max_negative_entries of them: the oldest is gone, the newest is a negative hit', async () => {
     cacheReports.length = 0;
     const last = FLOOD - 1;
-    await decide(view({ authorization: `Bearer ${token({ alg: 'RS256', typ: 'at+jwt', kid: 'live' }, claims(unknownIssuer(last)))}` }));
-    await decide(view({ authorization: `Bearer ${token({ alg: 'RS256', typ: 'at+jwt', kid: 'live' }, claims(unknownIssuer(1)))}` }));
+    await decide(
+      view({
+        authorization: `Bearer ${token({ alg: 'RS256', typ: 'at+jwt', kid: 'live' }, claims(unknownIssuer(last)))}`,
+      }),
+    );
+    await decide(
+      view({
+        authorization: `Bearer ${token({ alg: 'RS256', typ: 'at+jwt', kid: 'live' }, claims(unknownIssuer(1)))}`,
+      }),
+    );
     expect(cacheReports).toEqual(['negative_hit', 'miss']);
   });
 
@@ -120,7 +159,13 @@ describe('flooding with unknown issuers and unknown kids', () => {
     const fetchesPerWindow: number[] = [];
     for (let w = 0; w < 4; w++) {
       const before = idp.count('/jwks');
-      const decisions = await inBatches(perWindow, (i) => decide(view({ authorization: `Bearer ${token({ alg: 'RS256', typ: 'at+jwt', kid: `flood-${w}-${i}` }, claims(idp.issuer))}` })));
+      const decisions = await inBatches(perWindow, (i) =>
+        decide(
+          view({
+            authorization: `Bearer ${token({ alg: 'RS256', typ: 'at+jwt', kid: `flood-${w}-${i}` }, claims(idp.issuer))}`,
+          }),
+        ),
+      );
       for (const d of decisions) expect(['ERR_KEY_NOT_FOUND', 'ERR_JWKS_UNAVAILABLE']).toContain(d.reason);
       fetchesPerWindow.push(idp.count('/jwks') - before);
       clock += (COOLDOWN_S + 1) * 1000;
@@ -143,14 +188,22 @@ describe('flooding with unknown issuers and unknown kids', () => {
 
     it('400 Checks (unknown issuers and unknown kids, 100 at a time): all refused, still no outbound request to unknown issuers', async () => {
       const client = createCheckClient(`127.0.0.1:${server.port}`);
-      const request = (authorization: string): CheckRequestMessage => ({ attributes: { request: { http: { method: 'GET', path: '/api', host: 'api.example.com', headers: { authorization } } } } }) as CheckRequestMessage;
+      const request = (authorization: string): CheckRequestMessage =>
+        ({
+          attributes: {
+            request: { http: { method: 'GET', path: '/api', host: 'api.example.com', headers: { authorization } } },
+          },
+        }) as CheckRequestMessage;
       try {
         const fetchesBefore = idp.count('/jwks');
         for (let round = 0; round < 4; round++) {
           const answers = await Promise.all(
             Array.from({ length: 100 }, (_, k) => {
               const i = round * 100 + k;
-              const t = i % 2 ? token({ alg: 'RS256', typ: 'at+jwt', kid: 'live' }, claims(unknownIssuer(20_000 + i * 4))) : token({ alg: 'RS256', typ: 'at+jwt', kid: `grpc-${i}` }, claims(idp.issuer));
+              const t =
+                i % 2
+                  ? token({ alg: 'RS256', typ: 'at+jwt', kid: 'live' }, claims(unknownIssuer(20_000 + i * 4)))
+                  : token({ alg: 'RS256', typ: 'at+jwt', kid: `grpc-${i}` }, claims(idp.issuer));
               return client.check(request(`Bearer ${t}`));
             }),
           );

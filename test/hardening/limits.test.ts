@@ -33,13 +33,20 @@ afterAll(() => {
 });
 
 const TOKEN = signed(goodHeader(RSA), claims());
-const http = (h: Record<string, unknown>): CheckRequestMessage => ({ attributes: { request: { http: { method: 'GET', host: 'api.example.com', path: '/api/items', ...h } } } }) as CheckRequestMessage;
+const http = (h: Record<string, unknown>): CheckRequestMessage =>
+  ({
+    attributes: { request: { http: { method: 'GET', host: 'api.example.com', path: '/api/items', ...h } } },
+  }) as CheckRequestMessage;
 const fillers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ key: `x-f${from + i}`, value: 'v' }));
 const decideRequest = (req: CheckRequestMessage) => gate.decide(toRequestView(req));
 
 describe('request view caps: a request is never decided on part of its headers (regression)', () => {
   it(`a second Authorization line past the first ${MAX_HEADER_ENTRIES} header_map entries → 400, not an allow`, async () => {
-    const entries = [{ key: 'authorization', value: `Bearer ${TOKEN}` }, ...fillers(MAX_HEADER_ENTRIES), { key: 'authorization', value: 'Basic YTpi' }];
+    const entries = [
+      { key: 'authorization', value: `Bearer ${TOKEN}` },
+      ...fillers(MAX_HEADER_ENTRIES),
+      { key: 'authorization', value: 'Basic YTpi' },
+    ];
     const d = await decideRequest(http({ header_map: { headers: entries } }));
     expect(d.outcome).toBe('deny');
     expect(d.reason).toBe('ERR_REQUEST_MALFORMED');
@@ -52,30 +59,44 @@ describe('request view caps: a request is never decided on part of its headers (
       { key: 'Authorization', value: `Basic ${'é'.repeat(MAX_HEADER_VALUE_BYTES / 2)}` },
       { key: 'a'.repeat(MAX_HEADER_VALUE_BYTES + 1), value: 'x' },
     ]) {
-      const d = await decideRequest(http({ header_map: { headers: [{ key: 'authorization', value: `Bearer ${TOKEN}` }, second] } }));
+      const d = await decideRequest(
+        http({ header_map: { headers: [{ key: 'authorization', value: `Bearer ${TOKEN}` }, second] } }),
+      );
       expect(d.reason).toBe('ERR_REQUEST_MALFORMED');
     }
   });
 
   it(`the headers map form: more than ${MAX_HEADER_ENTRIES} names, or one value over the cap → 400`, async () => {
-    const many = Object.fromEntries([['authorization', `Bearer ${TOKEN}`], ...fillers(MAX_HEADER_ENTRIES).map((f) => [f.key, f.value])]);
+    const many = Object.fromEntries([
+      ['authorization', `Bearer ${TOKEN}`],
+      ...fillers(MAX_HEADER_ENTRIES).map((f) => [f.key, f.value]),
+    ]);
     expect((await decideRequest(http({ headers: many }))).reason).toBe('ERR_REQUEST_MALFORMED');
     const oversized = { authorization: `Bearer ${TOKEN}`, cookie: 'c'.repeat(MAX_HEADER_VALUE_BYTES + 1) };
     expect((await decideRequest(http({ headers: oversized }))).reason).toBe('ERR_REQUEST_MALFORMED');
   });
 
   it('at the caps exactly, the request is read whole and allowed', async () => {
-    const entries = [{ key: 'authorization', value: `Bearer ${TOKEN}` }, ...fillers(MAX_HEADER_ENTRIES - 2), { key: 'x-big', raw_value: Buffer.alloc(MAX_HEADER_VALUE_BYTES, 0x61) }];
+    const entries = [
+      { key: 'authorization', value: `Bearer ${TOKEN}` },
+      ...fillers(MAX_HEADER_ENTRIES - 2),
+      { key: 'x-big', raw_value: Buffer.alloc(MAX_HEADER_VALUE_BYTES, 0x61) },
+    ];
     expect(entries).toHaveLength(MAX_HEADER_ENTRIES);
     const v = toRequestView(http({ header_map: { headers: entries } }));
     expect(v.incomplete).toBeUndefined();
     expect((await gate.decide(v)).reason).toBe('OK_AUTHENTICATED');
-    const map = Object.fromEntries([['authorization', `Bearer ${TOKEN}`], ...fillers(MAX_HEADER_ENTRIES - 1).map((f) => [f.key, f.value])]);
+    const map = Object.fromEntries([
+      ['authorization', `Bearer ${TOKEN}`],
+      ...fillers(MAX_HEADER_ENTRIES - 1).map((f) => [f.key, f.value]),
+    ]);
     expect((await decideRequest(http({ headers: map }))).reason).toBe('OK_AUTHENTICATED');
   });
 
   it('a public route still answers an incomplete request (no credential is read there; owned headers are removed)', async () => {
-    const d = await decideRequest(http({ path: '/public/x', header_map: { headers: fillers(MAX_HEADER_ENTRIES + 1) } }));
+    const d = await decideRequest(
+      http({ path: '/public/x', header_map: { headers: fillers(MAX_HEADER_ENTRIES + 1) } }),
+    );
     expect(d.reason).toBe('OK_PUBLIC_ROUTE');
     expect(d.outcome === 'allow' && d.headersToRemove).toContain('x-user-id');
   });
@@ -86,16 +107,25 @@ describe('token, JSON and path bounds', () => {
     const at = `/${'a'.repeat(MAX_PATH_LENGTH - 1)}`;
     expect((await gate.decide(view({ authorization: `Bearer ${TOKEN}` }, at))).reason).toBe('OK_AUTHENTICATED');
     expect((await gate.decide(view({ authorization: `Bearer ${TOKEN}` }, `${at}a`))).reason).toBe('ERR_PATH_INVALID');
-    expect((await gate.decide(view({ authorization: `Bearer ${TOKEN}` }, `/x?${'q'.repeat(3 * MAX_PATH_LENGTH)}`))).reason).toBe('OK_AUTHENTICATED');
+    expect(
+      (await gate.decide(view({ authorization: `Bearer ${TOKEN}` }, `/x?${'q'.repeat(3 * MAX_PATH_LENGTH)}`))).reason,
+    ).toBe('OK_AUTHENTICATED');
   });
 
   it(`JSON depth ${MAX_JSON_DEPTH} verifies, ${MAX_JSON_DEPTH + 1} is malformed — also in the header`, async () => {
     const nest = (d: number) => `${'['.repeat(d - 1)}1${']'.repeat(d - 1)}`; // d levels including the top object
     const payload = (d: number) => JSON.stringify(claims()).replace(/}$/, `,"deep":${nest(d)}}`);
-    expect((await gate.decide(view({ authorization: `Bearer ${signed(goodHeader(RSA), payload(MAX_JSON_DEPTH))}` }))).reason).toBe('OK_AUTHENTICATED');
-    expect((await gate.decide(view({ authorization: `Bearer ${signed(goodHeader(RSA), payload(MAX_JSON_DEPTH + 1))}` }))).reason).toBe('ERR_TOKEN_MALFORMED');
+    expect(
+      (await gate.decide(view({ authorization: `Bearer ${signed(goodHeader(RSA), payload(MAX_JSON_DEPTH))}` }))).reason,
+    ).toBe('OK_AUTHENTICATED');
+    expect(
+      (await gate.decide(view({ authorization: `Bearer ${signed(goodHeader(RSA), payload(MAX_JSON_DEPTH + 1))}` })))
+        .reason,
+    ).toBe('ERR_TOKEN_MALFORMED');
     const header = JSON.stringify(goodHeader(RSA)).replace(/}$/, `,"x":${nest(MAX_JSON_DEPTH + 1)}}`);
-    expect((await gate.decide(view({ authorization: `Bearer ${signed(header, claims())}` }))).reason).toBe('ERR_TOKEN_MALFORMED');
+    expect((await gate.decide(view({ authorization: `Bearer ${signed(header, claims())}` }))).reason).toBe(
+      'ERR_TOKEN_MALFORMED',
+    );
   });
 
   it('max_token_bytes bounds the token, and with it the claims (size) an issuer can make claimgate parse', async () => {
@@ -127,8 +157,12 @@ describe('cache and key-set bounds', () => {
       const state = g.sources.get('a')!.state();
       expect(state.keyCount).toBe(MAX_KEYS_PER_SET);
       expect(state.skippedKeys).toBe(20);
-      expect((await g.decide(view({ authorization: `Bearer ${mint({ ...key, kid: `k${MAX_KEYS_PER_SET - 1}` })}` }))).reason).toBe('OK_AUTHENTICATED');
-      expect((await g.decide(view({ authorization: `Bearer ${mint({ ...key, kid: `k${MAX_KEYS_PER_SET}` })}` }))).reason).toBe('ERR_KEY_NOT_FOUND');
+      expect(
+        (await g.decide(view({ authorization: `Bearer ${mint({ ...key, kid: `k${MAX_KEYS_PER_SET - 1}` })}` }))).reason,
+      ).toBe('OK_AUTHENTICATED');
+      expect(
+        (await g.decide(view({ authorization: `Bearer ${mint({ ...key, kid: `k${MAX_KEYS_PER_SET}` })}` }))).reason,
+      ).toBe('ERR_KEY_NOT_FOUND');
     } finally {
       g.close();
     }
@@ -137,7 +171,11 @@ describe('cache and key-set bounds', () => {
   it('the verified-token cache keeps at most max_negative_entries failed tokens (oldest evicted first)', async () => {
     const key = rsaKey('neg');
     const results: string[] = [];
-    const config = validateConfig({ issuers: [fileIssuer('a', ISS_A, [key.jwk])], unmatched: 'authenticated', token_cache: { max_entries: 10, max_negative_entries: 50 } });
+    const config = validateConfig({
+      issuers: [fileIssuer('a', ISS_A, [key.jwk])],
+      unmatched: 'authenticated',
+      token_cache: { max_entries: 10, max_negative_entries: 50 },
+    });
     const sources: KeySource[] = [];
     const compiled = compileConfig(config, (i) => {
       const s = createKeySource(i);
@@ -188,7 +226,9 @@ describe('gRPC transport limits (real gRPC on loopback)', () => {
   it('just under 1 MiB is read, and the oversized header inside it makes it a 400, not an allow', async () => {
     const client = createCheckClient(`127.0.0.1:${server.port}`);
     try {
-      const answer = await client.check(http({ headers: { authorization: `Bearer ${TOKEN}`, 'x-pad': 'p'.repeat(1000 * 1024) } }));
+      const answer = await client.check(
+        http({ headers: { authorization: `Bearer ${TOKEN}`, 'x-pad': 'p'.repeat(1000 * 1024) } }),
+      );
       expect(answer.kind).toBe('deny');
       expect(answer.reason).toBe('ERR_REQUEST_MALFORMED');
     } finally {
@@ -199,7 +239,11 @@ describe('gRPC transport limits (real gRPC on loopback)', () => {
   it('500 concurrent Checks on one connection, under the default bound, are all answered', async () => {
     const client = createCheckClient(`127.0.0.1:${server.port}`);
     try {
-      const answers = await Promise.all(Array.from({ length: 500 }, (_, i) => client.check(http({ headers: { authorization: `Bearer ${i % 2 ? TOKEN : 'x.y.z'}` } }), 20_000)));
+      const answers = await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          client.check(http({ headers: { authorization: `Bearer ${i % 2 ? TOKEN : 'x.y.z'}` } }), 20_000),
+        ),
+      );
       expect(answers.filter((a) => a.kind === 'allow')).toHaveLength(250);
       expect(answers.filter((a) => a.kind === 'deny')).toHaveLength(250);
     } finally {

@@ -50,7 +50,10 @@ const adminToken = mint(key, { roles: ['admin'] });
 const gates: Record<'sensitive' | 'insensitive', Gate> = {} as never;
 
 beforeAll(async () => {
-  for (const [name, ignoreCase] of [['sensitive', false], ['insensitive', true]] as const) {
+  for (const [name, ignoreCase] of [
+    ['sensitive', false],
+    ['insensitive', true],
+  ] as const) {
     gates[name] = await buildGate({
       issuers: [fileIssuer('a', ISS_A, [key.jwk])],
       routes: [
@@ -67,15 +70,22 @@ afterAll(() => {
 });
 
 async function reasons(gate: Gate, path: string): Promise<string[]> {
-  const ds: Decision[] = [await gate.decide(view({}, path)), await gate.decide(view({ authorization: `Bearer ${userToken}` }, path)), await gate.decide(view({ authorization: `Bearer ${adminToken}` }, path))];
+  const ds: Decision[] = [
+    await gate.decide(view({}, path)),
+    await gate.decide(view({ authorization: `Bearer ${userToken}` }, path)),
+    await gate.decide(view({ authorization: `Bearer ${adminToken}` }, path)),
+  ];
   return ds.map((d) => d.reason);
 }
 
 describe('path normalization: the decisions docs/routing.md promises', () => {
-  it.each(TABLE)('%s (normalized %s): ignore_case false → %s; true → %s', async (path, _normalized, sensitive, insensitive) => {
-    expect(await reasons(gates.sensitive, path)).toEqual(OUTCOMES[sensitive]);
-    expect(await reasons(gates.insensitive, path)).toEqual(OUTCOMES[insensitive]);
-  });
+  it.each(TABLE)(
+    '%s (normalized %s): ignore_case false → %s; true → %s',
+    async (path, _normalized, sensitive, insensitive) => {
+      expect(await reasons(gates.sensitive, path)).toEqual(OUTCOMES[sensitive]);
+      expect(await reasons(gates.insensitive, path)).toEqual(OUTCOMES[insensitive]);
+    },
+  );
 
   it('invalid paths answer 400 invalid_request, whatever the token', async () => {
     const d = await gates.sensitive.decide(view({ authorization: `Bearer ${adminToken}` }, '/admin%2F..'));
@@ -96,7 +106,9 @@ describe('path normalization: the decisions docs/routing.md promises', () => {
           .slice(1, -1)
           .map((c) => c.trim()),
       );
-    const fromDoc = rows.slice(0, TABLE.length).map(([p, n, a, b]) => [p!.replace(/^`|`$/g, ''), n!.replace(/^`|`$/g, ''), a, b]);
+    const fromDoc = rows
+      .slice(0, TABLE.length)
+      .map(([p, n, a, b]) => [p!.replace(/^`|`$/g, ''), n!.replace(/^`|`$/g, ''), a, b]);
     expect(fromDoc).toEqual(TABLE.map((r) => [...r]));
   });
 });

@@ -33,7 +33,13 @@ describe('HTTP front door wired into claimgate', () => {
 
   const ask = (headers: Record<string, string>) =>
     fetch(`http://127.0.0.1:${app.httpPort}/auth`, {
-      headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/orders/1', 'x-forwarded-host': 'api.example.com', 'x-forwarded-proto': 'https', ...headers },
+      headers: {
+        'x-forwarded-method': 'GET',
+        'x-forwarded-uri': '/orders/1',
+        'x-forwarded-host': 'api.example.com',
+        'x-forwarded-proto': 'https',
+        ...headers,
+      },
     });
 
   it('answers forward-auth requests from the engine of the running config', async () => {
@@ -55,7 +61,11 @@ describe('HTTP front door wired into claimgate', () => {
 
   it('counts front-door decisions in the same metrics as gRPC ones', async () => {
     const text = await app.metrics.registry.getSingleMetricAsString('claimgate_checks_total');
-    expect(text).toContain('claimgate_checks_total{decision="allow",reason="OK_AUTHENTICATED",issuer="idp",route="orders"} 2');
-    expect(text).toContain('claimgate_checks_total{decision="deny",reason="ERR_TOKEN_MISSING",issuer="",route="orders"} 1');
+    expect(text).toContain(
+      'claimgate_checks_total{decision="allow",reason="OK_AUTHENTICATED",issuer="idp",route="orders"} 2',
+    );
+    expect(text).toContain(
+      'claimgate_checks_total{decision="deny",reason="ERR_TOKEN_MISSING",issuer="",route="orders"} 1',
+    );
   });
 });

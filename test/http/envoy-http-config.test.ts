@@ -20,12 +20,23 @@ interface ExtAuthzHttp {
   http_service?: {
     path_prefix?: string;
     server_uri?: { uri?: string };
-    authorization_response?: { allowed_upstream_headers?: { patterns?: { exact?: string }[] }; allowed_upstream_headers_to_append?: unknown };
+    authorization_response?: {
+      allowed_upstream_headers?: { patterns?: { exact?: string }[] };
+      allowed_upstream_headers_to_append?: unknown;
+    };
   };
 }
 
 function extAuthz(yamlText: string): ExtAuthzHttp {
-  const root = parse(yamlText) as { static_resources: { listeners: { filter_chains: { filters: { typed_config: { http_filters: { name: string; typed_config: ExtAuthzHttp }[] } }[] }[] }[] } };
+  const root = parse(yamlText) as {
+    static_resources: {
+      listeners: {
+        filter_chains: {
+          filters: { typed_config: { http_filters: { name: string; typed_config: ExtAuthzHttp }[] } }[];
+        }[];
+      }[];
+    };
+  };
   const filters = root.static_resources.listeners[0]?.filter_chains[0]?.filters[0]?.typed_config.http_filters ?? [];
   const found = filters.find((f) => f.name === 'envoy.filters.http.ext_authz');
   if (!found) throw new Error('no ext_authz filter in the docs bootstrap');
@@ -47,7 +58,9 @@ test('it matches the adapter contract', () => {
   expect(cfg.status_on_error?.code).toBe('ServiceUnavailable');
   expect(cfg.http_service?.path_prefix).toBe(HTTP_DEFAULTS.envoyPathPrefix);
   expect(cfg.http_service?.server_uri?.uri).toBe(`http://${HTTP_DEFAULTS.address}`);
-  const allowed = (cfg.http_service?.authorization_response?.allowed_upstream_headers?.patterns ?? []).map((p) => p.exact);
+  const allowed = (cfg.http_service?.authorization_response?.allowed_upstream_headers?.patterns ?? []).map(
+    (p) => p.exact,
+  );
   expect(allowed.sort()).toEqual([...OWNED].sort());
   expect(cfg.http_service?.authorization_response?.allowed_upstream_headers_to_append).toBeUndefined();
 });

@@ -9,7 +9,12 @@
 import { startClaimgate, type Claimgate } from '../../src/app.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import type { Decide } from '../../src/engine/decide.js';
-import { frontDoorOptionsFromConfig, MAX_BODY_BYTES, startHttpFrontDoor, type HttpFrontDoor } from '../../src/http/server.js';
+import {
+  frontDoorOptionsFromConfig,
+  MAX_BODY_BYTES,
+  startHttpFrontDoor,
+  type HttpFrontDoor,
+} from '../../src/http/server.js';
 import { PROBLEMS } from '../../src/http/request.js';
 import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
 import { challenge, frontDoorConfig, HOST, OWNED, REALM, send, type Reply } from './support.js';
@@ -81,7 +86,10 @@ const removals = (reply: Reply): string[] =>
 
 describe('Envoy HTTP service mode (path prefix /envoy)', () => {
   test('allow: 200 with identity headers set from the token; unset owned headers and the token header listed for removal, set ones never', async () => {
-    const reply = await send(door.port, { path: '/envoy/orders/42?expand=items', headers: { host: `${HOST}:8443`, ...bearer(readToken), ...spoofed } });
+    const reply = await send(door.port, {
+      path: '/envoy/orders/42?expand=items',
+      headers: { host: `${HOST}:8443`, ...bearer(readToken), ...spoofed },
+    });
     expect(reply.status).toBe(200);
     expect(reply.body).toBe('');
     expect(reply.headers['x-auth-sub']).toBe(op.clientId);
@@ -131,8 +139,16 @@ describe('Envoy HTTP service mode (path prefix /envoy)', () => {
   });
 
   test('the original method is the request method (POST needs orders:write); HEAD gets the same status without a body', async () => {
-    expectDenial(await send(door.port, { method: 'POST', path: '/envoy/orders', headers: { host: HOST, ...bearer(readToken) } }), 403, 'ERR_INSUFFICIENT_SCOPE');
-    const head = await send(door.port, { method: 'HEAD', path: '/envoy/orders/7', headers: { host: HOST, ...bearer(readToken) } });
+    expectDenial(
+      await send(door.port, { method: 'POST', path: '/envoy/orders', headers: { host: HOST, ...bearer(readToken) } }),
+      403,
+      'ERR_INSUFFICIENT_SCOPE',
+    );
+    const head = await send(door.port, {
+      method: 'HEAD',
+      path: '/envoy/orders/7',
+      headers: { host: HOST, ...bearer(readToken) },
+    });
     expect(head.status).toBe(200);
     expect(head.headers['x-auth-sub']).toBe(op.clientId);
   });
@@ -140,17 +156,33 @@ describe('Envoy HTTP service mode (path prefix /envoy)', () => {
   test('forwarded headers are never read in Envoy mode: X-Forwarded-Uri cannot turn /admin into the public /healthz', async () => {
     const reply = await send(door.port, {
       path: '/envoy/admin',
-      headers: { host: HOST, 'x-forwarded-uri': '/healthz', 'x-original-uri': '/healthz', 'x-forwarded-host': 'other.example.com' },
+      headers: {
+        host: HOST,
+        'x-forwarded-uri': '/healthz',
+        'x-original-uri': '/healthz',
+        'x-forwarded-host': 'other.example.com',
+      },
     });
     expectDenial(reply, 401, 'ERR_TOKEN_MISSING');
   });
 
-  test('path checks are the engine\'s: an encoded traversal under the prefix is refused, not matched', async () => {
-    expectDenial(await send(door.port, { path: '/envoy/healthz/..%2fadmin', headers: { host: HOST } }), 400, 'ERR_PATH_INVALID');
+  test("path checks are the engine's: an encoded traversal under the prefix is refused, not matched", async () => {
+    expectDenial(
+      await send(door.port, { path: '/envoy/healthz/..%2fadmin', headers: { host: HOST } }),
+      400,
+      'ERR_PATH_INVALID',
+    );
   });
 
   test('two Authorization headers → 400 invalid_request (never merged)', async () => {
-    expectDenial(await send(door.port, { path: '/envoy/orders/1', headers: { host: HOST, authorization: [`Bearer ${readToken}`, `Bearer ${readToken}`] } }), 400, 'ERR_MULTIPLE_TOKENS');
+    expectDenial(
+      await send(door.port, {
+        path: '/envoy/orders/1',
+        headers: { host: HOST, authorization: [`Bearer ${readToken}`, `Bearer ${readToken}`] },
+      }),
+      400,
+      'ERR_MULTIPLE_TOKENS',
+    );
   });
 
   test('same decision as the gRPC service for the same request (one engine, no second copy of a rule)', async () => {
@@ -163,20 +195,41 @@ describe('Envoy HTTP service mode (path prefix /envoy)', () => {
       { method: 'GET', path: '/orders/9', token: downToken },
     ];
     for (const c of cases) {
-      const viaGrpc = await grpc.check({ host: HOST, method: c.method, path: c.path, ...(c.token ? { token: c.token } : {}) });
-      const viaHttp = await send(door.port, { method: c.method, path: `/envoy${c.path}`, headers: { host: HOST, ...(c.token ? bearer(c.token) : {}) } });
+      const viaGrpc = await grpc.check({
+        host: HOST,
+        method: c.method,
+        path: c.path,
+        ...(c.token ? { token: c.token } : {}),
+      });
+      const viaHttp = await send(door.port, {
+        method: c.method,
+        path: `/envoy${c.path}`,
+        headers: { host: HOST, ...(c.token ? bearer(c.token) : {}) },
+      });
       const reason = viaGrpc.kind === 'allow' ? viaHttp.headers['x-claimgate-reason'] : viaGrpc.reason;
-      expect([c.path, viaHttp.status, viaHttp.headers['x-claimgate-reason']]).toEqual([c.path, viaGrpc.httpStatus, reason]);
+      expect([c.path, viaHttp.status, viaHttp.headers['x-claimgate-reason']]).toEqual([
+        c.path,
+        viaGrpc.httpStatus,
+        reason,
+      ]);
       expect(viaHttp.headers['www-authenticate']).toBe(viaGrpc.headers['www-authenticate']);
     }
   });
 });
 
-const forwarded = (uri: string, method = 'GET') => ({ 'x-forwarded-method': method, 'x-forwarded-uri': uri, 'x-forwarded-host': HOST, 'x-forwarded-proto': 'https' });
+const forwarded = (uri: string, method = 'GET') => ({
+  'x-forwarded-method': method,
+  'x-forwarded-uri': uri,
+  'x-forwarded-host': HOST,
+  'x-forwarded-proto': 'https',
+});
 
 describe('forward-auth endpoint (/auth)', () => {
   test('allow: 200 with identity headers for the proxy to copy; no Envoy removal list', async () => {
-    const reply = await send(door.port, { path: '/auth', headers: { host: '127.0.0.1:9002', ...forwarded('/orders/5?x=1'), ...bearer(readToken) } });
+    const reply = await send(door.port, {
+      path: '/auth',
+      headers: { host: '127.0.0.1:9002', ...forwarded('/orders/5?x=1'), ...bearer(readToken) },
+    });
     expect(reply.status).toBe(200);
     expect(reply.headers['x-auth-sub']).toBe(op.clientId);
     expect(reply.headers['x-auth-scope']).toBe('orders:read');
@@ -184,15 +237,37 @@ describe('forward-auth endpoint (/auth)', () => {
   });
 
   test('the described request decides, not the auth request: method, host and path come from forwarded headers', async () => {
-    expectDenial(await send(door.port, { method: 'GET', path: '/auth', headers: { ...forwarded('/orders', 'POST'), ...bearer(readToken) } }), 403, 'ERR_INSUFFICIENT_SCOPE');
-    expectDenial(await send(door.port, { path: '/auth', headers: { ...forwarded('/orders/1'), 'x-forwarded-host': 'other.example.com', ...bearer(readToken) } }), 403, 'ERR_ROUTE_NOT_FOUND');
+    expectDenial(
+      await send(door.port, {
+        method: 'GET',
+        path: '/auth',
+        headers: { ...forwarded('/orders', 'POST'), ...bearer(readToken) },
+      }),
+      403,
+      'ERR_INSUFFICIENT_SCOPE',
+    );
+    expectDenial(
+      await send(door.port, {
+        path: '/auth',
+        headers: { ...forwarded('/orders/1'), 'x-forwarded-host': 'other.example.com', ...bearer(readToken) },
+      }),
+      403,
+      'ERR_ROUTE_NOT_FOUND',
+    );
     expectDenial(await send(door.port, { path: '/auth', headers: forwarded('/orders/1') }), 401, 'ERR_TOKEN_MISSING');
   });
 
   test('nginx style X-Original-URI / X-Original-Method work alone, and agree-or-refuse with X-Forwarded-*', async () => {
     const nginx = { 'x-original-method': 'GET', 'x-original-uri': '/orders/3', 'x-forwarded-host': HOST };
     expect((await send(door.port, { path: '/auth', headers: { ...nginx, ...bearer(readToken) } })).status).toBe(200);
-    expect((await send(door.port, { path: '/auth', headers: { ...nginx, 'x-forwarded-uri': '/orders/3', ...bearer(readToken) } })).status).toBe(200);
+    expect(
+      (
+        await send(door.port, {
+          path: '/auth',
+          headers: { ...nginx, 'x-forwarded-uri': '/orders/3', ...bearer(readToken) },
+        })
+      ).status,
+    ).toBe(200);
     const conflict = await send(door.port, { path: '/auth', headers: { ...nginx, 'x-forwarded-uri': '/healthz' } });
     expectDenial(conflict, 400, 'ERR_REQUEST_MALFORMED');
     expect(conflict.headers['x-claimgate-detail']).toBe(PROBLEMS.conflicting);
@@ -203,31 +278,56 @@ describe('forward-auth endpoint (/auth)', () => {
     ['method', { 'x-forwarded-uri': '/healthz', 'x-forwarded-host': HOST }, PROBLEMS.missingMethod],
     ['uri', { 'x-forwarded-method': 'GET', 'x-forwarded-host': HOST }, PROBLEMS.missingUri],
     ['host', { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/healthz' }, PROBLEMS.missingHost],
-  ])('missing forwarded %s → 400 invalid_request, never an allow (even for a public path)', async (_what, headers, problem) => {
-    const reply = await send(door.port, { path: '/auth', headers });
-    expectDenial(reply, 400, 'ERR_REQUEST_MALFORMED');
-    expect(reply.headers['x-claimgate-detail']).toBe(problem);
-  });
-
-  test.each([['x-forwarded-uri'], ['x-original-uri'], ['x-forwarded-method'], ['x-forwarded-host'], ['x-forwarded-proto']])(
-    'duplicated %s → 400',
-    async (name) => {
-      const base: Record<string, string | string[]> = { ...forwarded('/healthz') };
-      const first = base[name] ?? '/healthz';
-      base[name] = [String(first), name.endsWith('uri') ? '/admin' : String(first)];
-      const reply = await send(door.port, { path: '/auth', headers: base });
+  ])(
+    'missing forwarded %s → 400 invalid_request, never an allow (even for a public path)',
+    async (_what, headers, problem) => {
+      const reply = await send(door.port, { path: '/auth', headers });
       expectDenial(reply, 400, 'ERR_REQUEST_MALFORMED');
-      expect(reply.headers['x-claimgate-detail']).toBe(PROBLEMS.duplicated);
+      expect(reply.headers['x-claimgate-detail']).toBe(problem);
     },
   );
 
+  test.each([
+    ['x-forwarded-uri'],
+    ['x-original-uri'],
+    ['x-forwarded-method'],
+    ['x-forwarded-host'],
+    ['x-forwarded-proto'],
+  ])('duplicated %s → 400', async (name) => {
+    const base: Record<string, string | string[]> = { ...forwarded('/healthz') };
+    const first = base[name] ?? '/healthz';
+    base[name] = [String(first), name.endsWith('uri') ? '/admin' : String(first)];
+    const reply = await send(door.port, { path: '/auth', headers: base });
+    expectDenial(reply, 400, 'ERR_REQUEST_MALFORMED');
+    expect(reply.headers['x-claimgate-detail']).toBe(PROBLEMS.duplicated);
+  });
+
   test('a list in X-Forwarded-Host or a non-token method → 400', async () => {
-    expectDenial(await send(door.port, { path: '/auth', headers: { ...forwarded('/healthz'), 'x-forwarded-host': `${HOST}, evil.example.com` } }), 400, 'ERR_REQUEST_MALFORMED');
-    expectDenial(await send(door.port, { path: '/auth', headers: { ...forwarded('/healthz'), 'x-forwarded-method': 'GET /admin' } }), 400, 'ERR_REQUEST_MALFORMED');
+    expectDenial(
+      await send(door.port, {
+        path: '/auth',
+        headers: { ...forwarded('/healthz'), 'x-forwarded-host': `${HOST}, evil.example.com` },
+      }),
+      400,
+      'ERR_REQUEST_MALFORMED',
+    );
+    expectDenial(
+      await send(door.port, {
+        path: '/auth',
+        headers: { ...forwarded('/healthz'), 'x-forwarded-method': 'GET /admin' },
+      }),
+      400,
+      'ERR_REQUEST_MALFORMED',
+    );
   });
 
   test('from a peer outside trusted_proxies the endpoint refuses, with or without forwarded headers', async () => {
-    const strict = await startHttpFrontDoor({ address: '127.0.0.1:0', decider: () => gate.decider(), trustedProxies: ['10.0.0.0/8'], realm: REALM });
+    const strict = await startHttpFrontDoor({
+      address: '127.0.0.1:0',
+      decider: () => gate.decider(),
+      trustedProxies: ['10.0.0.0/8'],
+      realm: REALM,
+    });
     try {
       for (const headers of [forwarded('/healthz'), {}]) {
         const reply = await send(strict.port, { path: '/auth', headers });
@@ -252,8 +352,22 @@ describe('forward-auth endpoint (/auth)', () => {
 
 describe('robustness', () => {
   test('a small body is discarded and the request answered; a body over the cap is refused', async () => {
-    expect((await send(door.port, { method: 'POST', path: '/envoy/healthz', headers: { host: HOST }, body: 'x'.repeat(1000) })).status).toBe(200);
-    const big = await send(door.port, { method: 'POST', path: '/envoy/healthz', headers: { host: HOST }, body: 'x'.repeat(MAX_BODY_BYTES + 1) });
+    expect(
+      (
+        await send(door.port, {
+          method: 'POST',
+          path: '/envoy/healthz',
+          headers: { host: HOST },
+          body: 'x'.repeat(1000),
+        })
+      ).status,
+    ).toBe(200);
+    const big = await send(door.port, {
+      method: 'POST',
+      path: '/envoy/healthz',
+      headers: { host: HOST },
+      body: 'x'.repeat(MAX_BODY_BYTES + 1),
+    });
     expectDenial(big, 400, 'ERR_REQUEST_MALFORMED');
     expect(big.headers['x-claimgate-detail']).toBe(PROBLEMS.bodyTooLarge);
     expect(big.headers.connection).toBe('close');
@@ -264,7 +378,10 @@ describe('robustness', () => {
     const reply = await send(door.port, { path: '/envoy/healthz', headers: { host: HOST, ...many } });
     expectDenial(reply, 400, 'ERR_REQUEST_MALFORMED');
     expect(reply.headers['x-claimgate-detail']).toBe(PROBLEMS.tooManyHeaders);
-    const huge = await send(door.port, { path: '/envoy/healthz', headers: { host: HOST, 'x-big': 'a'.repeat(100 * 1024) } });
+    const huge = await send(door.port, {
+      path: '/envoy/healthz',
+      headers: { host: HOST, 'x-big': 'a'.repeat(100 * 1024) },
+    });
     expect(huge.status).toBe(431);
   });
 

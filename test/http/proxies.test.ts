@@ -57,7 +57,9 @@ beforeAll(async () => {
   gate = await startClaimgate(config);
   await gate.whenSettled();
   if (config.http === undefined) throw new Error('the http block is missing from the validated config');
-  door = await startHttpFrontDoor(frontDoorOptionsFromConfig(config.http, { realm: config.realm, decider: () => gate.decider() }));
+  door = await startHttpFrontDoor(
+    frontDoorOptionsFromConfig(config.http, { realm: config.realm, decider: () => gate.decider() }),
+  );
 });
 
 afterAll(async () => {
@@ -78,7 +80,9 @@ async function startNginx(port: number): Promise<RunningProxy> {
   const nginx = requireBinary('nginx');
   const dir = tempDir('nginx');
   const sample = readFileSync(new URL('nginx/nginx.conf', DEPLOY), 'utf8');
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${dir}/${t};`).join('\n');
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((t) => `    ${t}_temp_path ${dir}/${t};`)
+    .join('\n');
   const conf = render(sample, [
     ['pid /run/nginx-claimgate.pid;', `pid ${dir}/nginx.pid;`],
     ['server 127.0.0.1:9002;', `server 127.0.0.1:${door.port};`],
@@ -127,7 +131,11 @@ describe.each(PROXIES)('$name', ({ start, outageStatus }) => {
   });
 
   /** Sends through the proxy and returns the reply plus whether the upstream was reached. */
-  async function through(path: string, headers: Record<string, string | string[]>, method = 'GET'): Promise<{ reply: Reply; reached: boolean }> {
+  async function through(
+    path: string,
+    headers: Record<string, string | string[]>,
+    method = 'GET',
+  ): Promise<{ reply: Reply; reached: boolean }> {
     const before = echo.seen.length;
     const reply = await send(port, { method, path, headers: { host: HOST, ...headers } });
     return { reply, reached: echo.seen.length > before };
@@ -138,7 +146,7 @@ describe.each(PROXIES)('$name', ({ start, outageStatus }) => {
     expect(result.reply.headers['x-claimgate-reason']).toBe(reason);
   }
 
-  test('valid token: the upstream gets claimgate\'s identity headers, never the client\'s, and no authorization (strip_token)', async () => {
+  test("valid token: the upstream gets claimgate's identity headers, never the client's, and no authorization (strip_token)", async () => {
     const { reply, reached } = await through('/orders/42?expand=items', { ...bearer(readToken), ...spoofed });
     expect({ status: reply.status, reached }).toEqual({ status: 200, reached: true });
     const saw = upstreamSaw(reply);
@@ -176,7 +184,11 @@ describe.each(PROXIES)('$name', ({ start, outageStatus }) => {
   test('missing scope → 403 insufficient_scope with the challenge naming the scope', async () => {
     const result = await through('/admin/users', { ...bearer(readToken), ...spoofed });
     expectRefused(result, 403, 'ERR_INSUFFICIENT_SCOPE');
-    expect(challenge(result.reply.headers['www-authenticate'])).toMatchObject({ realm: REALM, error: 'insufficient_scope', scope: 'admin' });
+    expect(challenge(result.reply.headers['www-authenticate'])).toMatchObject({
+      realm: REALM,
+      error: 'insufficient_scope',
+      scope: 'admin',
+    });
   });
 
   test('the original method decides: POST /orders with an orders:read token → 403', async () => {
@@ -190,7 +202,13 @@ describe.each(PROXIES)('$name', ({ start, outageStatus }) => {
   });
 
   test('client-sent forwarded headers cannot redescribe the request (/admin stays /admin, not the public /healthz)', async () => {
-    const forged = { 'x-forwarded-uri': '/healthz', 'x-original-uri': '/healthz', 'x-forwarded-method': 'GET', 'x-original-method': 'GET', 'x-forwarded-host': 'other.example.com' };
+    const forged = {
+      'x-forwarded-uri': '/healthz',
+      'x-original-uri': '/healthz',
+      'x-forwarded-method': 'GET',
+      'x-original-method': 'GET',
+      'x-forwarded-host': 'other.example.com',
+    };
     expectRefused(await through('/admin', forged, 'DELETE'), 401, 'ERR_TOKEN_MISSING');
   });
 });

@@ -24,32 +24,73 @@ describe('endpointOf', () => {
 
 describe('views', () => {
   test('Envoy mode: Host without port, lower case; duplicate Host refused; request id kept', () => {
-    const ok = envoyView({ method: 'get', url: '/envoy/a', rawHeaders: raw({ Host: 'API.Example.com:8443', 'X-Request-Id': 'r1' }) }, '/a');
-    expect(ok.ok && { method: ok.view.method, host: ok.view.host, requestId: ok.view.requestId }).toEqual({ method: 'GET', host: 'api.example.com', requestId: 'r1' });
-    expect(envoyView({ method: 'GET', url: '/envoy/a', rawHeaders: raw({ Host: ['a', 'b'] }) }, '/a')).toEqual({ ok: false, problem: PROBLEMS.duplicateHost });
+    const ok = envoyView(
+      { method: 'get', url: '/envoy/a', rawHeaders: raw({ Host: 'API.Example.com:8443', 'X-Request-Id': 'r1' }) },
+      '/a',
+    );
+    expect(ok.ok && { method: ok.view.method, host: ok.view.host, requestId: ok.view.requestId }).toEqual({
+      method: 'GET',
+      host: 'api.example.com',
+      requestId: 'r1',
+    });
+    expect(envoyView({ method: 'GET', url: '/envoy/a', rawHeaders: raw({ Host: ['a', 'b'] }) }, '/a')).toEqual({
+      ok: false,
+      problem: PROBLEMS.duplicateHost,
+    });
   });
 
   test('forward-auth: untrusted peer refused before anything is read', () => {
-    expect(forwardAuthView({ method: 'GET', url: '/auth', rawHeaders: raw({ 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/', 'x-forwarded-host': 'a' }) }, false)).toEqual({
+    expect(
+      forwardAuthView(
+        {
+          method: 'GET',
+          url: '/auth',
+          rawHeaders: raw({ 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/', 'x-forwarded-host': 'a' }),
+        },
+        false,
+      ),
+    ).toEqual({
       ok: false,
       problem: PROBLEMS.untrustedPeer,
     });
   });
 
-  test('forward-auth: agreeing spellings accepted; the auth request\'s own method and Host are ignored', () => {
+  test("forward-auth: agreeing spellings accepted; the auth request's own method and Host are ignored", () => {
     const result = forwardAuthView(
-      { method: 'GET', url: '/auth', rawHeaders: raw({ Host: 'claimgate:9002', 'X-Forwarded-Method': 'delete', 'X-Original-Method': 'delete', 'X-Original-URI': '/a?b', 'X-Forwarded-Host': 'Api.Example.com' }) },
+      {
+        method: 'GET',
+        url: '/auth',
+        rawHeaders: raw({
+          Host: 'claimgate:9002',
+          'X-Forwarded-Method': 'delete',
+          'X-Original-Method': 'delete',
+          'X-Original-URI': '/a?b',
+          'X-Forwarded-Host': 'Api.Example.com',
+        }),
+      },
       true,
     );
-    expect(result.ok && { method: result.view.method, host: result.view.host, path: result.view.path }).toEqual({ method: 'DELETE', host: 'api.example.com', path: '/a?b' });
+    expect(result.ok && { method: result.view.method, host: result.view.host, path: result.view.path }).toEqual({
+      method: 'DELETE',
+      host: 'api.example.com',
+      path: '/a?b',
+    });
   });
 });
 
 describe('trusted proxies', () => {
   test('CIDRs, single addresses and IPv4-mapped IPv6 peers', () => {
     const trust = compileTrust(['127.0.0.0/8', '::1/128', '10.1.2.3']);
-    expect(['127.0.0.1', '127.9.9.9', '::1', '::ffff:127.0.0.1', '10.1.2.3'].map((p) => trust.trusted(p))).toEqual([true, true, true, true, true]);
-    expect(['10.1.2.4', '192.168.0.1', '::2', '::ffff:10.0.0.1', '', undefined, 'not-an-ip'].map((p) => trust.trusted(p))).toEqual([false, false, false, false, false, false, false]);
+    expect(['127.0.0.1', '127.9.9.9', '::1', '::ffff:127.0.0.1', '10.1.2.3'].map((p) => trust.trusted(p))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(
+      ['10.1.2.4', '192.168.0.1', '::2', '::ffff:10.0.0.1', '', undefined, 'not-an-ip'].map((p) => trust.trusted(p)),
+    ).toEqual([false, false, false, false, false, false, false]);
     expect(compileTrust([]).trusted('127.0.0.1')).toBe(false);
   });
 

@@ -23,8 +23,16 @@ export const OWNED = IDENTITY_HEADERS.map((h) => h.name);
 
 export const ROUTES = [
   { name: 'health', match: { path: { exact: '/healthz' } }, public: true },
-  { name: 'orders-read', match: { hosts: [HOST], methods: ['GET', 'HEAD'], path: { template: '/orders/{id}' } }, require: { scope: 'orders:read' } },
-  { name: 'orders-write', match: { hosts: [HOST], methods: ['POST'], path: { exact: '/orders' } }, require: { scope: 'orders:write' } },
+  {
+    name: 'orders-read',
+    match: { hosts: [HOST], methods: ['GET', 'HEAD'], path: { template: '/orders/{id}' } },
+    require: { scope: 'orders:read' },
+  },
+  {
+    name: 'orders-write',
+    match: { hosts: [HOST], methods: ['POST'], path: { exact: '/orders' } },
+    require: { scope: 'orders:write' },
+  },
   { name: 'admin', match: { hosts: [HOST], path: { prefix: '/admin' } }, require: { scope: 'admin' } },
 ] as const;
 
@@ -61,14 +69,30 @@ export interface Reply {
  * One HTTP/1.1 request to 127.0.0.1:port. `headers` values that are arrays are sent as separate
  * header lines; `host` is sent exactly as given.
  */
-export function send(port: number, options: { method?: string; path: string; headers?: Record<string, string | string[]>; body?: string }): Promise<Reply> {
+export function send(
+  port: number,
+  options: { method?: string; path: string; headers?: Record<string, string | string[]>; body?: string },
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: false, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers,
+        agent: false,
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end(options.body);
@@ -137,7 +161,9 @@ export function requireBinary(name: string): string {
   const found = spawnSync('sh', ['-c', `command -v ${name} || ls /usr/sbin/${name} 2>/dev/null`], { encoding: 'utf8' });
   const path = found.stdout.trim().split('\n')[0] ?? '';
   if (found.status !== 0 || path === '') {
-    const where = process.env.CI ? 'CI must install it (APT_PACKAGES in .ci/run)' : 'install it with `apt-get install -y nginx caddy`';
+    const where = process.env.CI
+      ? 'CI must install it (APT_PACKAGES in .ci/run)'
+      : 'install it with `apt-get install -y nginx caddy`';
     throw new Error(`the ${name} binary is required by this suite but was not found on PATH; ${where}`);
   }
   return path;
@@ -150,7 +176,12 @@ export interface RunningProxy {
 }
 
 /** Starts a proxy in the foreground, polls until `port` answers HTTP, and returns a handle to stop it. */
-export async function runProxy(command: string, args: readonly string[], port: number, env: NodeJS.ProcessEnv = {}): Promise<RunningProxy> {
+export async function runProxy(
+  command: string,
+  args: readonly string[],
+  port: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningProxy> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
@@ -189,7 +220,8 @@ export function render(text: string, substitutions: ReadonlyArray<readonly [stri
   let out = text;
   for (const [from, to] of substitutions) {
     const count = out.split(from).length - 1;
-    if (count !== 1) throw new Error(`expected exactly one ${JSON.stringify(from)} in the sample config, found ${count}`);
+    if (count !== 1)
+      throw new Error(`expected exactly one ${JSON.stringify(from)} in the sample config, found ${count}`);
     out = out.replace(from, to);
   }
   return out;

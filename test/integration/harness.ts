@@ -26,8 +26,16 @@ export const OWNED_HEADERS: readonly string[] = IDENTITY_HEADERS.map((h) => h.na
 /** Routes: one per requirement kind the suites exercise. */
 export const ROUTES = [
   { name: 'health', match: { path: { exact: '/healthz' } }, public: true },
-  { name: 'orders-read', match: { hosts: [HOST], methods: ['GET'], path: { template: '/orders/{id}' } }, require: { scope: 'orders:read' } },
-  { name: 'orders-write', match: { hosts: [HOST], methods: ['POST'], path: { exact: '/orders' } }, require: { scope: 'orders:write' } },
+  {
+    name: 'orders-read',
+    match: { hosts: [HOST], methods: ['GET'], path: { template: '/orders/{id}' } },
+    require: { scope: 'orders:read' },
+  },
+  {
+    name: 'orders-write',
+    match: { hosts: [HOST], methods: ['POST'], path: { exact: '/orders' } },
+    require: { scope: 'orders:write' },
+  },
   { name: 'billing', match: { hosts: [HOST], path: { prefix: '/billing' } }, require: { permission: 'billing:read' } },
   { name: 'admin', match: { hosts: [HOST], path: { prefix: '/admin' } }, require: { role: 'admin' } },
 ] as const;
@@ -92,7 +100,10 @@ export function withPayload(token: string, change: (claims: JWTPayload) => JWTPa
 }
 
 /** The same token with a changed protected header and the original signature. */
-export function withHeader(token: string, change: (header: Record<string, unknown>) => Record<string, unknown>): string {
+export function withHeader(
+  token: string,
+  change: (header: Record<string, unknown>) => Record<string, unknown>,
+): string {
   const [, payload, signature] = token.split('.');
   return `${b64(change({ ...headerOf(token) }))}.${payload}.${signature}`;
 }
@@ -113,7 +124,8 @@ export function challengeParams(value: string | undefined): { scheme: string; pa
   if (value === undefined) throw new Error('no WWW-Authenticate header');
   const scheme = value.split(' ', 1)[0] ?? '';
   const params: Record<string, string> = {};
-  for (const m of value.slice(scheme.length).matchAll(/\s*([A-Za-z_]+)="([^"]*)"\s*,?/g)) params[m[1] as string] = m[2] as string;
+  for (const m of value.slice(scheme.length).matchAll(/\s*([A-Za-z_]+)="([^"]*)"\s*,?/g))
+    params[m[1] as string] = m[2] as string;
   return { scheme, params };
 }
 
@@ -122,7 +134,8 @@ export function expectNothingEchoed(summary: CheckSummary, token: string): void 
   const answer = JSON.stringify(summary.headers) + (summary.body ?? '');
   for (const segment of token.split('.')) if (segment.length >= 8) expect(answer).not.toContain(segment);
   const claims = claimsOf(token);
-  for (const value of [claims.sub, claims.jti]) if (typeof value === 'string' && value.length >= 6) expect(answer).not.toContain(value);
+  for (const value of [claims.sub, claims.jti])
+    if (typeof value === 'string' && value.length >= 6) expect(answer).not.toContain(value);
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results in input order. */

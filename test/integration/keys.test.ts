@@ -63,7 +63,9 @@ test('1,000 tokens with unknown kids within one cooldown window cause at most on
   // A generous wait for keys, so each answer depends only on the kid and never on the machine's load.
   const gate = await gateFor(op, { check_deadline_ms: 1000 });
   const real = await op.mintClientCredentialsToken('orders:read');
-  const forged = Array.from({ length: 1000 }, () => withHeader(real, (h) => ({ ...h, kid: `unknown-${crypto.randomUUID()}` })));
+  const forged = Array.from({ length: 1000 }, () =>
+    withHeader(real, (h) => ({ ...h, kid: `unknown-${crypto.randomUUID()}` })),
+  );
   expect(new Set(forged.map((t) => headerOf(t).kid)).size).toBe(1000);
 
   const before = op.jwksRequests();
@@ -73,7 +75,8 @@ test('1,000 tokens with unknown kids within one cooldown window cause at most on
   expect(elapsedMs).toBeLessThan(COOLDOWN_SECONDS * 1000); // the premise: all inside one window
 
   const byReason = new Map<string, number>();
-  for (const a of answers) byReason.set(`${a.httpStatus} ${a.reason}`, (byReason.get(`${a.httpStatus} ${a.reason}`) ?? 0) + 1);
+  for (const a of answers)
+    byReason.set(`${a.httpStatus} ${a.reason}`, (byReason.get(`${a.httpStatus} ${a.reason}`) ?? 0) + 1);
   expect(Object.fromEntries(byReason)).toEqual({ '401 ERR_KEY_NOT_FOUND': 1000 });
   expect(op.jwksRequests() - before).toBeLessThanOrEqual(1);
 
@@ -91,7 +94,11 @@ test('an IdP that is down at start gives an error answer (503 ERR_JWKS_UNAVAILAB
 
   const answers = await Promise.all(Array.from({ length: 10 }, () => gate.check({ ...read, token })));
   for (const a of answers) {
-    expect({ kind: a.kind, status: a.httpStatus, reason: a.reason }).toEqual({ kind: 'error', status: 503, reason: 'ERR_JWKS_UNAVAILABLE' });
+    expect({ kind: a.kind, status: a.httpStatus, reason: a.reason }).toEqual({
+      kind: 'error',
+      status: 503,
+      reason: 'ERR_JWKS_UNAVAILABLE',
+    });
     expect(a.headers['www-authenticate']).toBeUndefined();
   }
 

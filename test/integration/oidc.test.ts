@@ -4,7 +4,12 @@
  * access tokens), keys from its real discovery and JWKS, and every decision travels over real gRPC.
  */
 import { REASONS } from '../../src/engine/reasons.js';
-import { DEFAULT_AUDIENCE, SHORT_TTL_SECONDS, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
+import {
+  DEFAULT_AUDIENCE,
+  SHORT_TTL_SECONDS,
+  startOidcProvider,
+  type OidcProviderIdp,
+} from '../support/oidc-provider.js';
 import {
   challengeParams,
   claimsOf,
@@ -35,7 +40,11 @@ beforeAll(async () => {
     startOidcProvider({ resources: [DEFAULT_AUDIENCE, OTHER_AUDIENCE] }),
     startOidcProvider(),
   ]);
-  gate = await startGate(gateConfig([{ name: 'op', issuer: op.issuer, audiences: [DEFAULT_AUDIENCE], clock_skew_seconds: CLOCK_SKEW_SECONDS }]));
+  gate = await startGate(
+    gateConfig([
+      { name: 'op', issuer: op.issuer, audiences: [DEFAULT_AUDIENCE], clock_skew_seconds: CLOCK_SKEW_SECONDS },
+    ]),
+  );
   expect(gate.gate.ready()).toBe(true);
 });
 
@@ -45,8 +54,16 @@ afterAll(async () => {
 });
 
 /** Expect a 401 invalid_token denial with this reason. */
-function expectInvalidToken(summary: Awaited<ReturnType<RunningGate['check']>>, reason: keyof typeof REASONS, token: string): void {
-  expect({ kind: summary.kind, status: summary.httpStatus, reason: summary.reason }).toEqual({ kind: 'deny', status: 401, reason });
+function expectInvalidToken(
+  summary: Awaited<ReturnType<RunningGate['check']>>,
+  reason: keyof typeof REASONS,
+  token: string,
+): void {
+  expect({ kind: summary.kind, status: summary.httpStatus, reason: summary.reason }).toEqual({
+    kind: 'deny',
+    status: 401,
+    reason,
+  });
   const { scheme, params } = challengeParams(summary.headers['www-authenticate']);
   expect(scheme).toBe('Bearer');
   expect(params.realm).toBe(REALM);
@@ -58,7 +75,12 @@ describe('a real OpenID provider issuing JWT access tokens', () => {
   test('issues RFC 9068 tokens for our audience (the premise of every other test)', async () => {
     const token = await op.mintClientCredentialsToken('orders:read');
     expect(headerOf(token)).toMatchObject({ alg: 'RS256', typ: 'at+jwt', kid: op.signingKey().kid });
-    expect(claimsOf(token)).toMatchObject({ iss: op.issuer, aud: DEFAULT_AUDIENCE, scope: 'orders:read', client_id: op.clientId });
+    expect(claimsOf(token)).toMatchObject({
+      iss: op.issuer,
+      aud: DEFAULT_AUDIENCE,
+      scope: 'orders:read',
+      client_id: op.clientId,
+    });
   });
 
   test('allowed: identity headers carry the verified claims, client copies of owned headers never survive', async () => {
@@ -114,15 +136,32 @@ describe('a real OpenID provider issuing JWT access tokens', () => {
     expect((await gate.check({ method: 'GET', path: '/orders/1', token: await op.sign(claims) })).kind).toBe('allow');
 
     const legacyTyped = await op.sign(claims, { typ: 'JWT' });
-    expectInvalidToken(await gate.check({ method: 'GET', path: '/orders/1', token: legacyTyped }), 'ERR_TOKEN_TYPE_INVALID', legacyTyped);
+    expectInvalidToken(
+      await gate.check({ method: 'GET', path: '/orders/1', token: legacyTyped }),
+      'ERR_TOKEN_TYPE_INVALID',
+      legacyTyped,
+    );
 
     // An ID token of this provider for our audience: typ JWT, as OpenID providers sign ID tokens.
     const now = Math.floor(Date.now() / 1000);
     const idToken = await op.sign(
-      { iss: op.issuer, sub: 'user-1', aud: DEFAULT_AUDIENCE, iat: now, exp: now + 300, auth_time: now, nonce: 'n-0S6_WzA2Mj', at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q' },
+      {
+        iss: op.issuer,
+        sub: 'user-1',
+        aud: DEFAULT_AUDIENCE,
+        iat: now,
+        exp: now + 300,
+        auth_time: now,
+        nonce: 'n-0S6_WzA2Mj',
+        at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q',
+      },
       { typ: 'JWT' },
     );
-    expectInvalidToken(await gate.check({ method: 'GET', path: '/orders/1', token: idToken }), 'ERR_TOKEN_TYPE_INVALID', idToken);
+    expectInvalidToken(
+      await gate.check({ method: 'GET', path: '/orders/1', token: idToken }),
+      'ERR_TOKEN_TYPE_INVALID',
+      idToken,
+    );
   });
 
   test('tampered token (claims changed, or one signature bit flipped) → 401 ERR_SIGNATURE_INVALID', async () => {
@@ -130,11 +169,19 @@ describe('a real OpenID provider issuing JWT access tokens', () => {
     expect((await gate.check({ method: 'POST', path: '/orders', token: real })).reason).toBe('ERR_INSUFFICIENT_SCOPE');
 
     const escalated = withPayload(real, (c) => ({ ...c, scope: 'orders:read orders:write' }));
-    expectInvalidToken(await gate.check({ method: 'POST', path: '/orders', token: escalated }), 'ERR_SIGNATURE_INVALID', escalated);
+    expectInvalidToken(
+      await gate.check({ method: 'POST', path: '/orders', token: escalated }),
+      'ERR_SIGNATURE_INVALID',
+      escalated,
+    );
 
     const flipped = withFlippedSignatureBit(real);
     expect(flipped).not.toBe(real);
-    expectInvalidToken(await gate.check({ method: 'GET', path: '/orders/1', token: flipped }), 'ERR_SIGNATURE_INVALID', flipped);
+    expectInvalidToken(
+      await gate.check({ method: 'GET', path: '/orders/1', token: flipped }),
+      'ERR_SIGNATURE_INVALID',
+      flipped,
+    );
   });
 
   test('unknown issuer (a real provider claimgate does not trust) → 401 ERR_ISSUER_NOT_ALLOWED, and no request reaches it', async () => {
@@ -144,14 +191,20 @@ describe('a real OpenID provider issuing JWT access tokens', () => {
     // Only the token endpoint has been used so far: our own mint.
     expect(Object.keys(before)).toEqual(['/token']);
 
-    const answers = await Promise.all(Array.from({ length: 5 }, () => gate.check({ method: 'GET', path: '/orders/1', token })));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => gate.check({ method: 'GET', path: '/orders/1', token })),
+    );
     for (const answer of answers) expectInvalidToken(answer, 'ERR_ISSUER_NOT_ALLOWED', token);
     expect(stranger.counts()).toEqual(before);
   });
 
   test('missing token → 401 with a bare `Bearer realm=...` challenge (no error code)', async () => {
     const answer = await gate.check({ method: 'GET', path: '/orders/1' });
-    expect({ kind: answer.kind, status: answer.httpStatus, reason: answer.reason }).toEqual({ kind: 'deny', status: 401, reason: 'ERR_TOKEN_MISSING' });
+    expect({ kind: answer.kind, status: answer.httpStatus, reason: answer.reason }).toEqual({
+      kind: 'deny',
+      status: 401,
+      reason: 'ERR_TOKEN_MISSING',
+    });
     expect(answer.headers['www-authenticate']).toBe(`Bearer realm="${REALM}"`);
     expect(answer.headers['www-authenticate']).not.toMatch(/error=/);
   });
@@ -159,7 +212,11 @@ describe('a real OpenID provider issuing JWT access tokens', () => {
   test('insufficient scope → 403 insufficient_scope naming the required scope', async () => {
     const token = await op.mintClientCredentialsToken('orders:read');
     const answer = await gate.check({ method: 'POST', path: '/orders', token });
-    expect({ kind: answer.kind, status: answer.httpStatus, reason: answer.reason }).toEqual({ kind: 'deny', status: 403, reason: 'ERR_INSUFFICIENT_SCOPE' });
+    expect({ kind: answer.kind, status: answer.httpStatus, reason: answer.reason }).toEqual({
+      kind: 'deny',
+      status: 403,
+      reason: 'ERR_INSUFFICIENT_SCOPE',
+    });
     const { scheme, params } = challengeParams(answer.headers['www-authenticate']);
     expect(scheme).toBe('Bearer');
     expect(params).toMatchObject({ realm: REALM, error: 'insufficient_scope', scope: 'orders:write' });

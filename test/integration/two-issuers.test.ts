@@ -3,7 +3,13 @@
  * slash) and an Auth0-shaped issuer (trailing slash, `typ: JWT`, `permissions`, namespaced roles).
  * Each is accepted only for its own audiences; requirements read each issuer's own claim shapes.
  */
-import { AUTH0_DISCOVERY_PATH, AUTH0_LIKE_AUDIENCE, ROLES_CLAIM, startAuth0LikeIdp, type Auth0LikeIdp } from '../support/auth0-like-idp.js';
+import {
+  AUTH0_DISCOVERY_PATH,
+  AUTH0_LIKE_AUDIENCE,
+  ROLES_CLAIM,
+  startAuth0LikeIdp,
+  type Auth0LikeIdp,
+} from '../support/auth0-like-idp.js';
 import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
 import { challengeParams, claimsOf, gateConfig, OWNED_HEADERS, startGate, type RunningGate } from './harness.js';
 
@@ -13,11 +19,20 @@ let gate: RunningGate;
 
 beforeAll(async () => {
   // The provider can issue tokens for either API, so cross-audience tokens are real tokens.
-  [op, auth0] = await Promise.all([startOidcProvider({ resources: [DEFAULT_AUDIENCE, AUTH0_LIKE_AUDIENCE] }), startAuth0LikeIdp()]);
+  [op, auth0] = await Promise.all([
+    startOidcProvider({ resources: [DEFAULT_AUDIENCE, AUTH0_LIKE_AUDIENCE] }),
+    startAuth0LikeIdp(),
+  ]);
   gate = await startGate(
     gateConfig([
       { name: 'op', issuer: op.issuer, audiences: [DEFAULT_AUDIENCE] },
-      { name: 'auth0', issuer: auth0.issuer, audiences: [AUTH0_LIKE_AUDIENCE], token_type: 'legacy', roles_claim: ROLES_CLAIM },
+      {
+        name: 'auth0',
+        issuer: auth0.issuer,
+        audiences: [AUTH0_LIKE_AUDIENCE],
+        token_type: 'legacy',
+        roles_claim: ROLES_CLAIM,
+      },
     ]),
   );
 });
@@ -76,7 +91,10 @@ describe('two issuers, each only for its own audiences', () => {
   test('the issuer is matched exactly: the Auth0 issuer without its trailing slash is not allowed', async () => {
     const token = await auth0.mint({ scope: 'orders:read', extraClaims: { iss: auth0.issuer.slice(0, -1) } });
     const answer = await gate.check({ ...read, token });
-    expect({ status: answer.httpStatus, reason: answer.reason }).toEqual({ status: 401, reason: 'ERR_ISSUER_NOT_ALLOWED' });
+    expect({ status: answer.httpStatus, reason: answer.reason }).toEqual({
+      status: 401,
+      reason: 'ERR_ISSUER_NOT_ALLOWED',
+    });
   });
 
   test('typ policy is per issuer: `JWT` is accepted from the legacy Auth0 issuer only', async () => {
@@ -94,7 +112,10 @@ describe('two issuers, each only for its own audiences', () => {
     // The right word in `scope` is not a permission.
     const scopeOnly = await auth0.mint({ scope: 'billing:read', permissions: ['orders:read'] });
     const denied = await gate.check({ method: 'GET', path: '/billing/invoices', token: scopeOnly });
-    expect({ status: denied.httpStatus, reason: denied.reason }).toEqual({ status: 403, reason: 'ERR_INSUFFICIENT_SCOPE' });
+    expect({ status: denied.httpStatus, reason: denied.reason }).toEqual({
+      status: 403,
+      reason: 'ERR_INSUFFICIENT_SCOPE',
+    });
     expect(challengeParams(denied.headers['www-authenticate']).params.error).toBe('insufficient_scope');
   });
 
@@ -103,14 +124,20 @@ describe('two issuers, each only for its own audiences', () => {
     expect((await gate.check({ method: 'DELETE', path: '/admin/users/1', token: admin })).kind).toBe('allow');
 
     const viewer = await auth0.mint({ roles: ['viewer'] });
-    expect((await gate.check({ method: 'DELETE', path: '/admin/users/1', token: viewer })).reason).toBe('ERR_INSUFFICIENT_SCOPE');
+    expect((await gate.check({ method: 'DELETE', path: '/admin/users/1', token: viewer })).reason).toBe(
+      'ERR_INSUFFICIENT_SCOPE',
+    );
 
     // `admin` in a claim that is not the configured roles claim does not count.
     const elsewhere = await auth0.mint({ extraClaims: { roles: ['admin'], 'https://example.com/role': 'admin' } });
-    expect((await gate.check({ method: 'DELETE', path: '/admin/users/1', token: elsewhere })).reason).toBe('ERR_INSUFFICIENT_SCOPE');
+    expect((await gate.check({ method: 'DELETE', path: '/admin/users/1', token: elsewhere })).reason).toBe(
+      'ERR_INSUFFICIENT_SCOPE',
+    );
 
     // The provider's tokens carry no roles at all.
     const opToken = await op.mintClientCredentialsToken('orders:read orders:write');
-    expect((await gate.check({ method: 'DELETE', path: '/admin/users/1', token: opToken })).reason).toBe('ERR_INSUFFICIENT_SCOPE');
+    expect((await gate.check({ method: 'DELETE', path: '/admin/users/1', token: opToken })).reason).toBe(
+      'ERR_INSUFFICIENT_SCOPE',
+    );
   });
 });

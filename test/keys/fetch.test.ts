@@ -65,11 +65,14 @@ describe('fetchJson', () => {
     expect(await code(fetchJson(idp.jwksUri, limits))).toBe('bad_json');
   });
 
-  it.each([true, false])('refuses a body over the cap (Content-Length sent: %s) without reading it all', async (declareLength) => {
-    idp.misbehave('/jwks', { kind: 'huge', bytes: 50 * 1024 * 1024, declareLength });
-    const error = await failure(fetchJson(idp.jwksUri, limits));
-    expect(error.code).toBe('too_large');
-  });
+  it.each([true, false])(
+    'refuses a body over the cap (Content-Length sent: %s) without reading it all',
+    async (declareLength) => {
+      idp.misbehave('/jwks', { kind: 'huge', bytes: 50 * 1024 * 1024, declareLength });
+      const error = await failure(fetchJson(idp.jwksUri, limits));
+      expect(error.code).toBe('too_large');
+    },
+  );
 
   it('accepts a body of exactly the cap', async () => {
     idp.misbehave('/jwks', { kind: 'huge', bytes: limits.maxBytes, declareLength: false });
@@ -117,7 +120,9 @@ describe('fetchJson', () => {
   it('times out a body that stops half way', async () => {
     const clock = new FakeClock();
     const stalling: typeof fetch = async () =>
-      new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('{"keys":')) }), { status: 200 });
+      new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('{"keys":')) }), {
+        status: 200,
+      });
     const outcome = code(fetchJson('https://idp.invalid/jwks', limits, { setTimer: clock.setTimer, fetch: stalling }));
     await flushMicrotasks();
     await clock.advance(limits.timeoutMs);

@@ -6,14 +6,19 @@ import { isPointOnCurve } from '../../src/keys/ec-point.js';
 const RS256: Algorithm[] = ['RS256'];
 
 function rsaJwk(options: { bits?: number; exponent?: number } = {}): JsonWebKey {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: options.bits ?? 2048, publicExponent: options.exponent ?? 65537 });
+  const { publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: options.bits ?? 2048,
+    publicExponent: options.exponent ?? 65537,
+  });
   return publicKey.export({ format: 'jwk' });
 }
 function ecJwk(namedCurve: string): JsonWebKey {
   return generateKeyPairSync('ec', { namedCurve }).publicKey.export({ format: 'jwk' });
 }
 function okpJwk(type: 'ed25519' | 'ed448' | 'x25519'): JsonWebKey {
-  return (generateKeyPairSync as (t: string) => { publicKey: import('node:crypto').KeyObject })(type).publicKey.export({ format: 'jwk' });
+  return (generateKeyPairSync as (t: string) => { publicKey: import('node:crypto').KeyObject })(type).publicKey.export({
+    format: 'jwk',
+  });
 }
 /** Import one JWK and return its skip reason, or 'imported'. */
 function outcome(jwk: unknown, allowed: Algorithm[] = RS256): string {
@@ -26,12 +31,25 @@ const rsa = rsaJwk();
 const p256 = ecJwk('P-256');
 
 describe('importJwks: the document', () => {
-  it.each([[null], [[]], ['keys'], [{}], [{ keys: {} }], [{ keys: 'x' }]])('refuses %j as a whole (a failed fetch, not an empty set)', (doc) => {
-    expect(() => importJwks(doc, RS256)).toThrow(NotAJwksError);
-  });
+  it.each([[null], [[]], ['keys'], [{}], [{ keys: {} }], [{ keys: 'x' }]])(
+    'refuses %j as a whole (a failed fetch, not an empty set)',
+    (doc) => {
+      expect(() => importJwks(doc, RS256)).toThrow(NotAJwksError);
+    },
+  );
 
   it('keeps good keys when others in the same set are bad, reporting each skipped key with its kid', () => {
-    const result = importJwks({ keys: [{ ...rsa, kid: 'good' }, { kty: 'oct', k: 'c2VjcmV0', kid: 'hmac' }, 42, { ...rsa, kid: 'enc', use: 'enc' }] }, RS256);
+    const result = importJwks(
+      {
+        keys: [
+          { ...rsa, kid: 'good' },
+          { kty: 'oct', k: 'c2VjcmV0', kid: 'hmac' },
+          42,
+          { ...rsa, kid: 'enc', use: 'enc' },
+        ],
+      },
+      RS256,
+    );
     expect(result.keys.map((k) => k.kid)).toEqual(['good']);
     expect(result.skipped).toEqual([
       { kid: 'hmac', reason: 'symmetric' },
@@ -41,8 +59,19 @@ describe('importJwks: the document', () => {
   });
 
   it('keeps duplicate kids (they are told apart by algorithm later)', () => {
-    const result = importJwks({ keys: [{ ...rsa, kid: 'same' }, { ...p256, kid: 'same' }] }, ['RS256', 'ES256']);
-    expect(result.keys.map((k) => [k.kid, k.kty])).toEqual([['same', 'RSA'], ['same', 'EC']]);
+    const result = importJwks(
+      {
+        keys: [
+          { ...rsa, kid: 'same' },
+          { ...p256, kid: 'same' },
+        ],
+      },
+      ['RS256', 'ES256'],
+    );
+    expect(result.keys.map((k) => [k.kid, k.kty])).toEqual([
+      ['same', 'RSA'],
+      ['same', 'EC'],
+    ]);
   });
 
   it(`skips keys beyond ${MAX_KEYS_PER_SET} in one set`, () => {
@@ -76,9 +105,19 @@ describe('importJwks: key hygiene (SECURITY.md principle 6)', () => {
     ['key_ops that is not a list', { ...rsa, key_ops: 'verify' }, 'key_ops_no_verify', RS256],
     ['RSA with a missing modulus', { kty: 'RSA', e: 'AQAB' }, 'rsa_bad_members', RS256],
     ['RSA with a padded (non-base64url) modulus', { ...rsa, n: `${rsa.n}=` }, 'rsa_bad_members', RS256],
-    ['RSA above 8192 bits', { kty: 'RSA', n: Buffer.alloc(1025, 0xff).toString('base64url'), e: 'AQAB' }, 'rsa_too_large', RS256],
+    [
+      'RSA above 8192 bits',
+      { kty: 'RSA', n: Buffer.alloc(1025, 0xff).toString('base64url'), e: 'AQAB' },
+      'rsa_too_large',
+      RS256,
+    ],
     ['RSA with e = 1', { ...rsa, e: 'AQ' }, 'rsa_bad_exponent', RS256],
-    ['RSA with a huge exponent', { ...rsa, e: Buffer.from('0100000000000000000001', 'hex').toString('base64url') }, 'rsa_bad_exponent', RS256],
+    [
+      'RSA with a huge exponent',
+      { ...rsa, e: Buffer.from('0100000000000000000001', 'hex').toString('base64url') },
+      'rsa_bad_exponent',
+      RS256,
+    ],
     ['an alg that is not an asymmetric JWS alg', { ...rsa, alg: 'HS256' }, 'alg_unsupported', RS256],
     ['alg none', { ...rsa, alg: 'none' }, 'alg_unsupported', RS256],
     ['an encryption alg', { ...rsa, alg: 'RSA-OAEP' }, 'alg_unsupported', RS256],
@@ -128,7 +167,9 @@ describe('importJwks: key hygiene (SECURITY.md principle 6)', () => {
     it('skips points that are not on the curve, by its own check (Node 20 happens to reject them too)', () => {
       const offCurve = { ...p256, y: flipLastBit(p256.y!) };
       expect(isPointOnCurve('P-256', Buffer.from(p256.x!, 'base64url'), Buffer.from(p256.y!, 'base64url'))).toBe(true);
-      expect(isPointOnCurve('P-256', Buffer.from(offCurve.x!, 'base64url'), Buffer.from(offCurve.y!, 'base64url'))).toBe(false);
+      expect(
+        isPointOnCurve('P-256', Buffer.from(offCurve.x!, 'base64url'), Buffer.from(offCurve.y!, 'base64url')),
+      ).toBe(false);
       expect(() => createPublicKey({ key: offCurve, format: 'jwk' })).toThrow();
       expect(outcome(offCurve, ['ES256'])).toBe('ec_not_on_curve');
       const p521 = ecJwk('P-521');

@@ -18,7 +18,9 @@ const rsa = generateSigningKey('RS256', 'rsa-1');
 
 function issuerConfig(fields: Record<string, unknown>): IssuerConfig {
   const config = configSchema.parse({
-    issuers: [{ name: 'test-idp', audiences: ['api'], allow_insecure_http: true, algorithms: ['ES256', 'RS256'], ...fields }],
+    issuers: [
+      { name: 'test-idp', audiences: ['api'], allow_insecure_http: true, algorithms: ['ES256', 'RS256'], ...fields },
+    ],
   });
   return config.issuers[0]!;
 }
@@ -37,14 +39,28 @@ afterEach(async () => {
 });
 
 async function harness(
-  options: { keys?: SigningKey[]; policy?: Partial<KeysPolicy>; via?: 'discovery' | 'jwks_uri'; issuerPath?: string; deps?: KeySourceDeps; start?: boolean } = {},
+  options: {
+    keys?: SigningKey[];
+    policy?: Partial<KeysPolicy>;
+    via?: 'discovery' | 'jwks_uri';
+    issuerPath?: string;
+    deps?: KeySourceDeps;
+    start?: boolean;
+  } = {},
 ): Promise<Harness> {
-  const idp = await FakeIdp.start({ keys: (options.keys ?? [k1]).map((k) => k.jwk), ...(options.issuerPath === undefined ? {} : { issuerPath: options.issuerPath }) });
+  const idp = await FakeIdp.start({
+    keys: (options.keys ?? [k1]).map((k) => k.jwk),
+    ...(options.issuerPath === undefined ? {} : { issuerPath: options.issuerPath }),
+  });
   cleanups.push(() => idp.close());
   const clock = new FakeClock();
   const logs: Harness['logs'] = [];
   const fetchEvents: string[] = [];
-  const config = issuerConfig({ issuer: idp.issuer, ...(options.via === 'jwks_uri' ? { jwks_uri: idp.jwksUri } : {}), keys: options.policy ?? {} });
+  const config = issuerConfig({
+    issuer: idp.issuer,
+    ...(options.via === 'jwks_uri' ? { jwks_uri: idp.jwksUri } : {}),
+    keys: options.policy ?? {},
+  });
   const source = createKeySource(config, {
     now: clock.now,
     setTimer: clock.setTimer,
@@ -158,7 +174,7 @@ describe('key source: lookup rules', () => {
   it('tells duplicate kids apart by algorithm', async () => {
     const sameKidEc = { ...k2.jwk, kid: 'dup' };
     const sameKidRsa = { ...rsa.jwk, kid: 'dup' };
-    const h = await harness({ keys: [] , start: false });
+    const h = await harness({ keys: [], start: false });
     h.idp.keys = [sameKidRsa, sameKidEc];
     h.source.start();
     await h.source.whenSettled();
@@ -236,7 +252,9 @@ describe('key source: unknown kids are rate-limited (principle 11)', () => {
 
     // Within the cooldown: the same kids and new ones are answered at once, without fetching.
     await h.clock.advance(29_000);
-    const again = Array.from({ length: 1000 }, (_, i) => h.source.lookup(`unknown-${i % 2 === 0 ? i : i + 5000}`, 'ES256', DEADLINE_MS));
+    const again = Array.from({ length: 1000 }, (_, i) =>
+      h.source.lookup(`unknown-${i % 2 === 0 ? i : i + 5000}`, 'ES256', DEADLINE_MS),
+    );
     expect(again.every((r) => isSync(r) && !r.ok && r.reason === 'ERR_KEY_NOT_FOUND')).toBe(true);
     expect(h.idp.count(JWKS)).toBe(2);
 
@@ -389,7 +407,8 @@ describe('key source: deadlines', () => {
     h.idp.misbehave('all', { kind: 'hang' });
     h.source.start();
     const answers: KeyLookup[] = [];
-    for (const kid of ['k1', 'k2', undefined]) void settle(h.source.lookup(kid, 'ES256', DEADLINE_MS)).then((r) => answers.push(r));
+    for (const kid of ['k1', 'k2', undefined])
+      void settle(h.source.lookup(kid, 'ES256', DEADLINE_MS)).then((r) => answers.push(r));
     await h.clock.advance(DEADLINE_MS);
     expect(answers).toEqual([UNAVAILABLE, UNAVAILABLE, UNAVAILABLE]);
     expect(h.source.lookup('k1', 'ES256', 0)).toEqual(UNAVAILABLE);
@@ -481,9 +500,15 @@ describe('outage vs unknown key (review fixes)', () => {
     const h = await harness({ keys: [k1] });
     h.idp.misbehave('all', { kind: 'status', status: 503 });
     // The IdP may have rotated to k2 while it is down: the refetch fails, so this is an outage, not a bad token.
-    expect(await settle(h.source.lookup('k2', 'ES256', DEADLINE_MS))).toEqual({ ok: false, reason: 'ERR_JWKS_UNAVAILABLE' });
+    expect(await settle(h.source.lookup('k2', 'ES256', DEADLINE_MS))).toEqual({
+      ok: false,
+      reason: 'ERR_JWKS_UNAVAILABLE',
+    });
     // Within the cooldown, still an outage (no fetch is possible yet), never a remembered "not found".
-    expect(await settle(h.source.lookup('k2', 'ES256', DEADLINE_MS))).toEqual({ ok: false, reason: 'ERR_JWKS_UNAVAILABLE' });
+    expect(await settle(h.source.lookup('k2', 'ES256', DEADLINE_MS))).toEqual({
+      ok: false,
+      reason: 'ERR_JWKS_UNAVAILABLE',
+    });
     // The held key keeps verifying meanwhile.
     expect((await settle(h.source.lookup('k1', 'ES256', DEADLINE_MS))).ok).toBe(true);
     // The IdP recovers with k2 published: after the cooldown k2 is found.

@@ -1,8 +1,17 @@
 import { configSchema, type KeysPolicy } from '../../src/config/schema.js';
-import { backoffDelayMs, BACKOFF_CAP_MS, jitter, parseMaxAge, refreshDelayMs, refreshTtlMs } from '../../src/keys/refresh-policy.js';
+import {
+  backoffDelayMs,
+  BACKOFF_CAP_MS,
+  jitter,
+  parseMaxAge,
+  refreshDelayMs,
+  refreshTtlMs,
+} from '../../src/keys/refresh-policy.js';
 
 function policy(keys: Partial<KeysPolicy> = {}): KeysPolicy {
-  const config = configSchema.parse({ issuers: [{ name: 'a', issuer: 'https://idp.example', audiences: ['api'], keys }] });
+  const config = configSchema.parse({
+    issuers: [{ name: 'a', issuer: 'https://idp.example', audiences: ['api'], keys }],
+  });
   return config.issuers[0]!.keys;
 }
 const middle = () => 0.5;

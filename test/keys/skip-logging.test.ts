@@ -10,7 +10,9 @@ describe('skipped-key logging', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'claimgate-skip-')), 'jwks.json');
     const junk = Array.from({ length: 50 }, (_, i) => ({ kty: 'oct', kid: `sym-${i}`, k: 'c2VjcmV0' }));
     writeFileSync(file, JSON.stringify({ keys: [...junk, generateSigningKey('RS256', 'good').jwk] }));
-    const issuer = validateConfig({ issuers: [{ name: 'idp', issuer: 'https://idp.example.com', audiences: ['a'], jwks_file: file }] }).issuers[0]!;
+    const issuer = validateConfig({
+      issuers: [{ name: 'idp', issuer: 'https://idp.example.com', audiences: ['a'], jwks_file: file }],
+    }).issuers[0]!;
     const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
     const source = createKeySource(issuer, { log: (_level, msg, fields) => lines.push({ msg, fields }) });
     source.start();
@@ -18,6 +20,8 @@ describe('skipped-key logging', () => {
     source.close();
     expect(source.state()).toMatchObject({ keyCount: 1, skippedKeys: 50 });
     expect(lines.filter((l) => l.msg === 'JWK skipped')).toHaveLength(MAX_SKIPPED_KEYS_LOGGED);
-    expect(lines.filter((l) => l.msg === 'more JWKs skipped').map((l) => l.fields?.count)).toEqual([50 - MAX_SKIPPED_KEYS_LOGGED]);
+    expect(lines.filter((l) => l.msg === 'more JWKs skipped').map((l) => l.fields?.count)).toEqual([
+      50 - MAX_SKIPPED_KEYS_LOGGED,
+    ]);
   });
 });

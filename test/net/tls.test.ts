@@ -21,7 +21,13 @@ describe('mutual TLS between proxy and claimgate', () => {
   const serverV1 = pki.leaf('server-v1', ca, 'claimgate', 'IP:127.0.0.1,DNS:localhost', 'serverAuth');
   const serverV2 = pki.leaf('server-v2', ca, 'claimgate', 'IP:127.0.0.1,DNS:localhost', 'serverAuth');
   const envoy = pki.leaf('envoy', ca, 'envoy', `URI:${ENVOY_ID}`, 'clientAuth');
-  const intruder = pki.leaf('intruder', ca, 'intruder', 'URI:spiffe://cluster.local/ns/default/sa/intruder', 'clientAuth');
+  const intruder = pki.leaf(
+    'intruder',
+    ca,
+    'intruder',
+    'URI:spiffe://cluster.local/ns/default/sa/intruder',
+    'clientAuth',
+  );
   const foreign = pki.leaf('foreign', otherCa, 'envoy', `URI:${ENVOY_ID}`, 'clientAuth');
   // The files claimgate reads; rotation overwrites them in place.
   const live: CertFiles = { cert: `${pki.dir}/live.crt`, key: `${pki.dir}/live.key` };
@@ -35,9 +41,22 @@ describe('mutual TLS between proxy and claimgate', () => {
         server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0' },
         logging: { level: 'silent' },
         http: { address: '127.0.0.1:0' },
-        tls: { cert_file: live.cert, key_file: live.key, client_ca_file: ca.cert, allowed_clients: [ENVOY_ID], reload_interval_seconds: 1 },
+        tls: {
+          cert_file: live.cert,
+          key_file: live.key,
+          client_ca_file: ca.cert,
+          allowed_clients: [ENVOY_ID],
+          reload_interval_seconds: 1,
+        },
         unmatched: 'authenticated',
-        issuers: [{ name: 'idp', issuer: 'https://idp.example.com', audiences: ['api'], jwks_file: '/nonexistent/claimgate-test/jwks.json' }], // no network: a missing local file
+        issuers: [
+          {
+            name: 'idp',
+            issuer: 'https://idp.example.com',
+            audiences: ['api'],
+            jwks_file: '/nonexistent/claimgate-test/jwks.json',
+          },
+        ], // no network: a missing local file
       }),
     );
   });
@@ -46,7 +65,11 @@ describe('mutual TLS between proxy and claimgate', () => {
   const grpcAs = (client: CertFiles | undefined) =>
     createCheckClient(
       `127.0.0.1:${app.grpcPort}`,
-      grpc.credentials.createSsl(pki.read(ca.cert), client ? pki.read(client.key) : null, client ? pki.read(client.cert) : null),
+      grpc.credentials.createSsl(
+        pki.read(ca.cert),
+        client ? pki.read(client.key) : null,
+        client ? pki.read(client.cert) : null,
+      ),
       // A fresh connection per client, so each test sees its own handshake.
       { 'grpc.use_local_subchannel_pool': 1 },
     );
@@ -110,11 +133,21 @@ describe('mutual TLS between proxy and claimgate', () => {
 
   function servedSerial(port: number, alpn: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port, ca: pki.read(ca.cert), cert: pki.read(envoy.cert), key: pki.read(envoy.key), ALPNProtocols: alpn }, () => {
-        const serial = socket.getPeerCertificate().serialNumber;
-        socket.end();
-        resolve(serial);
-      });
+      const socket = tlsConnect(
+        {
+          host: '127.0.0.1',
+          port,
+          ca: pki.read(ca.cert),
+          cert: pki.read(envoy.cert),
+          key: pki.read(envoy.key),
+          ALPNProtocols: alpn,
+        },
+        () => {
+          const serial = socket.getPeerCertificate().serialNumber;
+          socket.end();
+          resolve(serial);
+        },
+      );
       socket.on('error', reject);
     });
   }
@@ -165,7 +198,7 @@ describe('client identity allow-list', () => {
     expect(check({} as never)).toBe(false);
   });
 
-  it('parses Node\'s subjectaltname rendering', () => {
+  it("parses Node's subjectaltname rendering", () => {
     expect(subjectAltNames('DNS:a.example, URI:spiffe://td/x, IP Address:127.0.0.1')).toEqual([
       { type: 'DNS', value: 'a.example' },
       { type: 'URI', value: 'spiffe://td/x' },

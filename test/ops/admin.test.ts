@@ -33,7 +33,9 @@ class HeldKeyServer {
         url,
         answer: (keys) => {
           signal?.removeEventListener('abort', onAbort);
-          resolve(new Response(JSON.stringify({ keys }), { status: 200, headers: { 'content-type': 'application/json' } }));
+          resolve(
+            new Response(JSON.stringify({ keys }), { status: 200, headers: { 'content-type': 'application/json' } }),
+          );
         },
       });
     });
@@ -66,7 +68,11 @@ async function waitUntil(what: string, condition: () => boolean | Promise<boolea
 function healthStatus(port: number, service: string): Promise<string> {
   const Client = grpc.makeGenericClientConstructor(healthService, 'Health');
   const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
+    check(
+      req: { service: string },
+      opts: grpc.CallOptions,
+      cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
+    ): void;
   };
   return new Promise((resolve, reject) =>
     client.check({ service }, { deadline: Date.now() + 3000 }, (err, res) => {
@@ -78,12 +84,25 @@ function healthStatus(port: number, service: string): Promise<string> {
 }
 
 function issuer(name: string, iss: string) {
-  return { name, issuer: iss, jwks_uri: `${iss}/jwks`, audiences: [AUDIENCE], algorithms: ['ES256'], keys: { fetch_timeout_ms: 30000, cooldown_seconds: 0 } };
+  return {
+    name,
+    issuer: iss,
+    jwks_uri: `${iss}/jwks`,
+    audiences: [AUDIENCE],
+    algorithms: ['ES256'],
+    keys: { fetch_timeout_ms: 30000, cooldown_seconds: 0 },
+  };
 }
 
 function config(issuers: ReturnType<typeof issuer>[]): Config {
   return validateConfig({
-    server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', check_deadline_ms: 10000, shutdown_grace_ms: 5000, watch_config: false },
+    server: {
+      grpc_address: '127.0.0.1:0',
+      admin_address: '127.0.0.1:0',
+      check_deadline_ms: 10000,
+      shutdown_grace_ms: 5000,
+      watch_config: false,
+    },
     logging: { level: 'silent' },
     issuers,
     routes: [{ name: 'orders-read', match: { path: { prefix: '/orders' } }, require: { scope: 'orders:read' } }],
@@ -115,7 +134,8 @@ async function token(key: { privateKey: CryptoKey; jwk: JWK }): Promise<string> 
     .sign(key.privateKey);
 }
 
-const get = (path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(3000) });
+const get = (path: string, init: RequestInit = {}) =>
+  fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(3000) });
 
 async function readiness(): Promise<{ http: number; grpcOverall: string; grpcAuthz: string }> {
   return {
@@ -153,7 +173,10 @@ describe('admin listener and health', () => {
     expect(await readiness()).toEqual({ http: 503, grpcOverall: 'NOT_SERVING', grpcAuthz: 'NOT_SERVING' });
     expect(await (await get('/metrics')).text()).toMatch(/^claimgate_ready 0$/m);
 
-    const status = (await (await get('/status')).json()) as { ready: boolean; issuers: { issuer: string; keyCount: number; usable: boolean }[] };
+    const status = (await (await get('/status')).json()) as {
+      ready: boolean;
+      issuers: { issuer: string; keyCount: number; usable: boolean }[];
+    };
     expect(status.ready).toBe(false);
     expect(status.issuers).toEqual([expect.objectContaining({ issuer: 'acme', keyCount: 0, usable: false })]);
   });
@@ -194,7 +217,8 @@ describe('admin listener and health', () => {
   });
 
   it('answers 404 for unknown paths and 405 for anything but GET and HEAD; a query string is ignored', async () => {
-    for (const path of ['/', '/nope', '/metrics/extra', '/readyz/', '/HEALTHZ']) expect([path, (await get(path)).status]).toEqual([path, 404]);
+    for (const path of ['/', '/nope', '/metrics/extra', '/readyz/', '/HEALTHZ'])
+      expect([path, (await get(path)).status]).toEqual([path, 404]);
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
       for (const path of ['/healthz', '/readyz', '/metrics', '/status', '/nope']) {
         const res = await get(path, { method, body: method === 'DELETE' ? undefined : 'x' });
@@ -214,7 +238,11 @@ describe('admin listener and health', () => {
     await waitUntil('the beta key fetch', () => keyServer.callsTo(BETA) === 1);
     expect((await get('/readyz')).status).toBe(503);
     // gRPC health follows within the readiness poll (500 ms).
-    await waitUntil('gRPC health NOT_SERVING', async () => (await healthStatus(gate.grpcPort, '')) === 'NOT_SERVING', 3000);
+    await waitUntil(
+      'gRPC health NOT_SERVING',
+      async () => (await healthStatus(gate.grpcPort, '')) === 'NOT_SERVING',
+      3000,
+    );
     expect(await readiness()).toEqual({ http: 503, grpcOverall: 'NOT_SERVING', grpcAuthz: 'NOT_SERVING' });
     // The unchanged issuer kept its keys: no refetch, and its tokens still verify.
     expect(keyServer.callsTo(ACME)).toBe(1);
@@ -227,7 +255,10 @@ describe('admin listener and health', () => {
 
   it('/readyz is 503 as soon as shutdown begins, while an in-flight Check is still being answered', async () => {
     // A token with a kid acme has not published: the Check waits for an on-demand fetch we hold.
-    const pending: Promise<CheckSummary> = client.check({ path: '/orders/3', token: await token({ ...laterKey, jwk: { ...laterKey.jwk, kid: 'k9' } }) }, 15000);
+    const pending: Promise<CheckSummary> = client.check(
+      { path: '/orders/3', token: await token({ ...laterKey, jwk: { ...laterKey.jwk, kid: 'k9' } }) },
+      15000,
+    );
     await waitUntil('the on-demand fetch', () => keyServer.callsTo(ACME) === 2);
 
     const closing = gate.close(5000);

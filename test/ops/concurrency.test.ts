@@ -5,7 +5,13 @@ import { answerCheck } from '../../src/envoy/server.js';
 import { limitConcurrency } from '../../src/ops/concurrency.js';
 
 const view: RequestView = { method: 'GET', host: 'h', path: '/', headers: new Map() };
-const allow: Decision = { outcome: 'allow', reason: 'OK_AUTHENTICATED', route: 'r', headersToSet: [], headersToRemove: [] };
+const allow: Decision = {
+  outcome: 'allow',
+  reason: 'OK_AUTHENTICATED',
+  route: 'r',
+  headersToSet: [],
+  headersToRemove: [],
+};
 
 describe('concurrency bound', () => {
   it('answers Checks past the bound with ERR_OVERLOADED (gRPC 14, 503) and decides the rest once released', async () => {
@@ -15,35 +21,49 @@ describe('concurrency bound', () => {
       await gate;
       return allow;
     };
-    const limit = limitConcurrency(() => blocking, () => 3);
+    const limit = limitConcurrency(
+      () => blocking,
+      () => 3,
+    );
     const pending = Array.from({ length: 5 }, () => answerCheck({}, limit.decide));
     await new Promise((r) => setImmediate(r));
     expect(limit.inFlight()).toBe(3);
     release();
     const answers = await Promise.all(pending);
     expect(answers.map((a) => a.status?.code ?? 0)).toEqual([0, 0, 0, 14, 14]);
-    expect(answers[3]?.error_response?.headers?.find((h) => h.header.key === 'x-claimgate-reason')?.header.value).toBe('ERR_OVERLOADED');
+    expect(answers[3]?.error_response?.headers?.find((h) => h.header.key === 'x-claimgate-reason')?.header.value).toBe(
+      'ERR_OVERLOADED',
+    );
     expect(limit.inFlight()).toBe(0);
   });
 
   it('counts a failing decision out again', async () => {
-    const limit = limitConcurrency(() => async () => {
-      throw new Error('boom');
-    }, () => 1);
+    const limit = limitConcurrency(
+      () => async () => {
+        throw new Error('boom');
+      },
+      () => 1,
+    );
     await expect(limit.decide(view)).rejects.toThrow('boom');
     expect(limit.inFlight()).toBe(0);
     await expect(limit.decide(view)).rejects.toThrow('boom');
   });
 
   it('has no bound at 0', async () => {
-    const limit = limitConcurrency(() => async () => allow, () => 0);
+    const limit = limitConcurrency(
+      () => async () => allow,
+      () => 0,
+    );
     const results = await Promise.all(Array.from({ length: 100 }, () => limit.decide(view)));
     expect(results.every((d) => d.outcome === 'allow')).toBe(true);
   });
 
   it('reads the current decider once per Check, so a reload applies to the next Check', async () => {
     let current: Decide = async () => allow;
-    const limit = limitConcurrency(() => current, () => 10);
+    const limit = limitConcurrency(
+      () => current,
+      () => 10,
+    );
     expect((await limit.decide(view)).outcome).toBe('allow');
     current = async () => ({ outcome: 'deny', reason: 'ERR_TOKEN_MISSING', status: 401 });
     expect((await limit.decide(view)).outcome).toBe('deny');

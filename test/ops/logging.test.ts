@@ -78,7 +78,11 @@ function config(logging: { level?: string; allow_sample_rate?: number } = {}) {
       },
     ],
     routes: [
-      { name: ROUTE, match: { methods: ['GET'], path: { template: '/orders/{id}' } }, require: { scope: 'orders:read' } },
+      {
+        name: ROUTE,
+        match: { methods: ['GET'], path: { template: '/orders/{id}' } },
+        require: { scope: 'orders:read' },
+      },
       { name: 'health', match: { path: { exact: '/healthz' } }, public: true },
     ],
   });
@@ -91,7 +95,9 @@ interface Running {
   close(): Promise<void>;
 }
 
-async function start(logging: { level?: 'info' | 'warn' | 'debug'; allow_sample_rate?: number } = {}): Promise<Running> {
+async function start(
+  logging: { level?: 'info' | 'warn' | 'debug'; allow_sample_rate?: number } = {},
+): Promise<Running> {
   const capture = new Capture();
   const cfg = config(logging);
   const logger = createLogger(cfg.logging.level, capture);
@@ -115,7 +121,10 @@ beforeAll(async () => {
   signingKey = pair.privateKey;
   strangerKey = (await generateKeyPair('ES256')).privateKey;
   jwksFile = join(dir, 'jwks.json');
-  writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+  writeFileSync(
+    jwksFile,
+    JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }),
+  );
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -146,11 +155,33 @@ describe('decision log lines', () => {
       expect(line.duration_ms as number).toBeLessThan(5000);
       expect(typeof line.time).toBe('string');
     }
-    expect(lines[0]).toMatchObject({ decision: 'allow', reason: 'OK_AUTHENTICATED', status: 200, issuer: 'acme', route: ROUTE, sub: 'alice', request_id: 'req-allow' });
-    expect(lines[1]).toMatchObject({ decision: 'deny', reason: 'ERR_TOKEN_MISSING', status: 401, route: ROUTE, request_id: 'req-missing' });
+    expect(lines[0]).toMatchObject({
+      decision: 'allow',
+      reason: 'OK_AUTHENTICATED',
+      status: 200,
+      issuer: 'acme',
+      route: ROUTE,
+      sub: 'alice',
+      request_id: 'req-allow',
+    });
+    expect(lines[1]).toMatchObject({
+      decision: 'deny',
+      reason: 'ERR_TOKEN_MISSING',
+      status: 401,
+      route: ROUTE,
+      request_id: 'req-missing',
+    });
     expect(lines[1]).not.toHaveProperty('sub');
     expect(lines[1]).not.toHaveProperty('issuer');
-    expect(lines[2]).toMatchObject({ decision: 'deny', reason: 'ERR_INSUFFICIENT_SCOPE', status: 403, issuer: 'acme', route: ROUTE, sub: 'bob', request_id: 'req-scope' });
+    expect(lines[2]).toMatchObject({
+      decision: 'deny',
+      reason: 'ERR_INSUFFICIENT_SCOPE',
+      status: 403,
+      issuer: 'acme',
+      route: ROUTE,
+      sub: 'bob',
+      request_id: 'req-scope',
+    });
     expect(lines[3]).toMatchObject({ decision: 'allow', reason: 'OK_PUBLIC_ROUTE', route: 'health' });
     expect(lines[3]).not.toHaveProperty('request_id');
     // A client-chosen request id is cut to a bounded length.
@@ -182,7 +213,12 @@ describe('allow sampling', () => {
       for (let i = 0; i < 3; i++) await run.client.check({ path: `/orders/${i}` });
       await run.client.check({ path: '/orders/1', token: await token({ scope: 'profile' }) });
       const lines = run.capture.decisions();
-      expect(lines.map((l) => l.reason)).toEqual(['ERR_TOKEN_MISSING', 'ERR_TOKEN_MISSING', 'ERR_TOKEN_MISSING', 'ERR_INSUFFICIENT_SCOPE']);
+      expect(lines.map((l) => l.reason)).toEqual([
+        'ERR_TOKEN_MISSING',
+        'ERR_TOKEN_MISSING',
+        'ERR_TOKEN_MISSING',
+        'ERR_INSUFFICIENT_SCOPE',
+      ]);
     } finally {
       await run.close();
     }
@@ -192,8 +228,19 @@ describe('allow sampling', () => {
     const capture = new Capture();
     const randoms = [0.1, 0.3, 0.24, 0.9, 0.25, 0.0];
     let i = 0;
-    const log = createDecisionLogger(createLogger('info', capture), { allowSampleRate: 0.25, random: () => randoms[i++ % randoms.length] as number });
-    const allow: Decision = { outcome: 'allow', reason: 'OK_AUTHENTICATED', route: 'r', issuer: 'acme', subject: 's', headersToSet: [], headersToRemove: [] };
+    const log = createDecisionLogger(createLogger('info', capture), {
+      allowSampleRate: 0.25,
+      random: () => randoms[i++ % randoms.length] as number,
+    });
+    const allow: Decision = {
+      outcome: 'allow',
+      reason: 'OK_AUTHENTICATED',
+      route: 'r',
+      issuer: 'acme',
+      subject: 's',
+      headersToSet: [],
+      headersToRemove: [],
+    };
     for (let n = 0; n < randoms.length; n++) log(undefined, allow, 0.0001);
     expect(capture.decisions()).toHaveLength(3); // 0.1, 0.24, 0.0 are below 0.25
     log(undefined, { outcome: 'deny', reason: 'ERR_TOKEN_MISSING', status: 401 }, 0.0001);
@@ -234,7 +281,10 @@ describe('no token, cookie or authorization header is ever logged', () => {
       for (const t of tokens) {
         await run.client.check({ path: '/orders/1', token: t, headers: { cookie: `session=${cookieSecret}` } });
         await run.client.check({ path: '/orders/1', headers: { cookie: `at=${t}; session=${cookieSecret}` } });
-        await run.client.check({ path: '/orders/1', headers: { authorization: `Basic ${t}`, cookie: `session=${cookieSecret}` } });
+        await run.client.check({
+          path: '/orders/1',
+          headers: { authorization: `Basic ${t}`, cookie: `session=${cookieSecret}` },
+        });
       }
       // Two tokens at once, an oversized token, a token in the query string of the path.
       const good = tokens[0] as string;
@@ -242,7 +292,10 @@ describe('no token, cookie or authorization header is ever logged', () => {
       await run.client.check({ path: `/orders/1?access_token=${good}`, token: remember(`${good}${'A'.repeat(9000)}`) });
       // A reload that fails and one that succeeds also log.
       const bad = join(dir, 'bad.yaml');
-      writeFileSync(bad, `issuers: [{ name: acme, issuer: ${ISSUER}, jwks_file: x, audiences: [] }]\nsecret_token: ${good}\n`);
+      writeFileSync(
+        bad,
+        `issuers: [{ name: acme, issuer: ${ISSUER}, jwks_file: x, audiences: [] }]\nsecret_token: ${good}\n`,
+      );
       expect(run.gate.reloadFromFile(bad).ok).toBe(false);
 
       const text = run.capture.lines.join('\n');
@@ -269,7 +322,11 @@ describe('central redaction list', () => {
   };
 
   it('censors authorization and headers passed to any log call', () => {
-    const line = logged({ authorization: 'Bearer x', headers: { authorization: 'Bearer y', cookie: 'a=b' }, keep: 'visible' });
+    const line = logged({
+      authorization: 'Bearer x',
+      headers: { authorization: 'Bearer y', cookie: 'a=b' },
+      keep: 'visible',
+    });
     expect(line.authorization).toBe('[redacted]');
     expect(line.headers).toBe('[redacted]');
     expect(line.keep).toBe('visible');
@@ -281,9 +338,24 @@ describe('central redaction list', () => {
     expect(names.length).toBeGreaterThan(0);
     for (const name of names) {
       const line = logged({ [name]: 'SECRET-VALUE', nested: { [name]: 'SECRET-VALUE', ok: 1 } });
-      expect([name, line[name], (line.nested as Record<string, unknown>)[name], (line.nested as Record<string, unknown>).ok]).toEqual([name, '[redacted]', '[redacted]', 1]);
+      expect([
+        name,
+        line[name],
+        (line.nested as Record<string, unknown>)[name],
+        (line.nested as Record<string, unknown>).ok,
+      ]).toEqual([name, '[redacted]', '[redacted]', 1]);
       expect(JSON.stringify(line)).not.toContain('SECRET-VALUE');
     }
-    for (const name of ['token', 'authorization', 'cookie', 'password', 'secret', 'client_secret', 'private_key', 'headers']) expect(names).toContain(name);
+    for (const name of [
+      'token',
+      'authorization',
+      'cookie',
+      'password',
+      'secret',
+      'client_secret',
+      'private_key',
+      'headers',
+    ])
+      expect(names).toContain(name);
   });
 });

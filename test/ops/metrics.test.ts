@@ -48,7 +48,9 @@ function configObject(extra: { routes?: unknown[] } = {}) {
     server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', shutdown_grace_ms: 500, watch_config: false },
     logging: { level: 'silent' },
     issuers: [{ name: 'acme', issuer: ISSUER, jwks_file: jwksFile, audiences: [AUDIENCE], algorithms: ['ES256'] }],
-    routes: extra.routes ?? [{ name: 'orders-read', match: { path: { template: '/orders/{id}' } }, require: { scope: 'orders:read' } }],
+    routes: extra.routes ?? [
+      { name: 'orders-read', match: { path: { template: '/orders/{id}' } }, require: { scope: 'orders:read' } },
+    ],
     unmatched: 'authenticated',
   };
 }
@@ -61,9 +63,15 @@ async function series(metrics: Metrics, name: string): Promise<Sample[]> {
 }
 
 /** Sum of the samples of `name` (or, for a histogram, of its `_bucket`/`_count`/`_sum` sample `sample`) matching `labels`. */
-async function valueOf(metrics: Metrics, name: string, labels: Record<string, string> = {}, sample = name): Promise<number | undefined> {
+async function valueOf(
+  metrics: Metrics,
+  name: string,
+  labels: Record<string, string> = {},
+  sample = name,
+): Promise<number | undefined> {
   const found = (await series(metrics, name)).filter(
-    (v) => (v.metricName ?? name) === sample && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want),
+    (v) =>
+      (v.metricName ?? name) === sample && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want),
   );
   return found.length === 0 ? undefined : found.reduce((n, v) => n + v.value, 0);
 }
@@ -74,7 +82,10 @@ beforeAll(async () => {
   signingKey = pair.privateKey;
   strangerKey = (await generateKeyPair('ES256')).privateKey;
   jwksFile = join(dir, 'jwks.json');
-  writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+  writeFileSync(
+    jwksFile,
+    JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }),
+  );
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -118,7 +129,12 @@ describe('check metric labels are bounded by config and catalogue', () => {
           t = await token({ sub: marker });
       }
       const path = i % 5 === 3 ? `/orders/${marker}` : `/${marker}/${marker}?${marker}=1`;
-      const answer = await client.check({ path, host: `${marker}.example.com`, token: t, headers: { 'x-request-id': marker, 'user-agent': marker } });
+      const answer = await client.check({
+        path,
+        host: `${marker}.example.com`,
+        token: t,
+        headers: { 'x-request-id': marker, 'user-agent': marker },
+      });
       expect(answer.grpcCode === 0 ? 'allow' : answer.kind).toMatch(/^(allow|deny)$/);
     }
     return seen;
@@ -160,9 +176,30 @@ describe('check metric labels are bounded by config and catalogue', () => {
     expect(await series(metrics, 'claimgate_checks_total')).toEqual([
       { labels: { decision: 'deny', reason: 'ERR_ROUTE_NOT_FOUND', issuer: '', route: '' }, value: 2 },
     ]);
-    expect(await valueOf(metrics, 'claimgate_check_duration_seconds', { decision: 'deny', le: '0.00025' }, 'claimgate_check_duration_seconds_bucket')).toBe(2);
-    expect(await valueOf(metrics, 'claimgate_check_duration_seconds', { decision: 'deny', le: '0.00005' }, 'claimgate_check_duration_seconds_bucket')).toBe(0);
-    expect(await valueOf(metrics, 'claimgate_check_duration_seconds', { decision: 'deny' }, 'claimgate_check_duration_seconds_count')).toBe(2);
+    expect(
+      await valueOf(
+        metrics,
+        'claimgate_check_duration_seconds',
+        { decision: 'deny', le: '0.00025' },
+        'claimgate_check_duration_seconds_bucket',
+      ),
+    ).toBe(2);
+    expect(
+      await valueOf(
+        metrics,
+        'claimgate_check_duration_seconds',
+        { decision: 'deny', le: '0.00005' },
+        'claimgate_check_duration_seconds_bucket',
+      ),
+    ).toBe(0);
+    expect(
+      await valueOf(
+        metrics,
+        'claimgate_check_duration_seconds',
+        { decision: 'deny' },
+        'claimgate_check_duration_seconds_count',
+      ),
+    ).toBe(2);
   });
 });
 
@@ -207,7 +244,9 @@ describe('reload counters', () => {
     expect(await valueOf(m, 'claimgate_config_last_reload_success_timestamp_seconds')).toBe(reloadedAt);
 
     // A programmatic reload with a new route is a success too.
-    const next = validateConfig(configObject({ routes: [{ name: 'health', match: { path: { exact: '/healthz' } }, public: true }] }));
+    const next = validateConfig(
+      configObject({ routes: [{ name: 'health', match: { path: { exact: '/healthz' } }, public: true }] }),
+    );
     expect(gate.reload(next).ok).toBe(true);
     expect(await valueOf(m, 'claimgate_config_reloads_total', { result: 'success' })).toBe(2);
   });
@@ -218,7 +257,9 @@ describe('registry contents', () => {
     const metrics = createMetrics({ version: 't' }, { defaultMetrics: false });
     const metric = metrics.registry.getSingleMetric('claimgate_token_cache_requests_total');
     expect(metric).toBeDefined();
-    const json = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'claimgate_token_cache_requests_total');
+    const json = (await metrics.registry.getMetricsAsJSON()).find(
+      (m) => m.name === 'claimgate_token_cache_requests_total',
+    );
     expect(json?.type).toBe('counter');
     expect(json?.help).toMatch(/cache/i);
     metrics.observeTokenCache('hit');
@@ -240,7 +281,8 @@ describe('registry contents', () => {
     expect(names.has('process_cpu_seconds_total')).toBe(true);
     expect(names.has('nodejs_eventloop_lag_seconds')).toBe(true);
     expect(names.has('nodejs_active_handles')).toBe(true);
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) expect(names.has(name)).toBe(false);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      expect(names.has(name)).toBe(false);
     expect(CHECK_DURATION_BUCKETS.filter((b) => b < 0.001).length).toBeGreaterThanOrEqual(3);
     expect([...CHECK_DURATION_BUCKETS].sort((a, b) => a - b)).toEqual([...CHECK_DURATION_BUCKETS]);
   });
@@ -250,7 +292,9 @@ describe('registry contents', () => {
     const documented = new Map<string, { type: string; labels: string[] }>();
     for (const m of doc.matchAll(/^\| `(claimgate_[a-z_]+)` \| (counter|gauge|histogram|summary) \| ([^|]*) \|/gm)) {
       // Label column: `name` (`value`, ...) pairs; the parenthesised values are not label names.
-      const labels = [...(m[3] ?? '').replace(/\([^)]*\)/g, '').matchAll(/`([a-z_]+)`/g)].map((l) => l[1] as string).sort();
+      const labels = [...(m[3] ?? '').replace(/\([^)]*\)/g, '').matchAll(/`([a-z_]+)`/g)]
+        .map((l) => l[1] as string)
+        .sort();
       documented.set(m[1] as string, { type: m[2] as string, labels });
     }
     const registry = createMetrics({ version: 't' }, { defaultMetrics: false }).registry;

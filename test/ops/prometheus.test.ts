@@ -11,7 +11,13 @@ import { startClaimgate, type Claimgate } from '../../src/app.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { VERSION } from '../../src/version.js';
-import { fencedBlocks, promtoolCheckMetrics, promtoolCheckRules, startPrometheus, type PrometheusServer } from '../support/prometheus.js';
+import {
+  fencedBlocks,
+  promtoolCheckMetrics,
+  promtoolCheckRules,
+  startPrometheus,
+  type PrometheusServer,
+} from '../support/prometheus.js';
 
 const ISSUER = 'https://idp.acme.test';
 const AUDIENCE = 'https://api.example.com';
@@ -51,7 +57,13 @@ beforeAll(async () => {
     server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', shutdown_grace_ms: 1000 },
     logging: { level: 'silent' },
     issuers: [{ name: 'acme', issuer: ISSUER, jwks_file: jwksFile, audiences: [AUDIENCE], algorithms: ['ES256'] }],
-    routes: [{ name: ROUTE, match: { methods: ['GET'], path: { template: '/orders/{id}' } }, require: { scope: 'orders:read' } }],
+    routes: [
+      {
+        name: ROUTE,
+        match: { methods: ['GET'], path: { template: '/orders/{id}' } },
+        require: { scope: 'orders:read' },
+      },
+    ],
   });
   gate = await startClaimgate(config);
   await gate.whenSettled();
@@ -75,26 +87,45 @@ describe('a real Prometheus scraping claimgate', () => {
     for (let i = 0; i < 3; i++) answers.push(await client.check({ path: `/orders/${i}`, token: good }));
     for (let i = 0; i < 2; i++) answers.push(await client.check({ path: `/orders/${i}` }));
     answers.push(await client.check({ path: '/orders/9', token: weak }));
-    expect(answers.map((a) => a.reason ?? a.kind)).toEqual(['allow', 'allow', 'allow', 'ERR_TOKEN_MISSING', 'ERR_TOKEN_MISSING', 'ERR_INSUFFICIENT_SCOPE']);
+    expect(answers.map((a) => a.reason ?? a.kind)).toEqual([
+      'allow',
+      'allow',
+      'allow',
+      'ERR_TOKEN_MISSING',
+      'ERR_TOKEN_MISSING',
+      'ERR_INSUFFICIENT_SCOPE',
+    ]);
 
     const server = prom as PrometheusServer;
     // Wait for a scrape taken after all six Checks (bounded; the scrape interval is 1 s).
-    await server.waitFor('sum(claimgate_check_duration_seconds_count{job="claimgate"})', (s) => s[0]?.value === 6, 20_000);
+    await server.waitFor(
+      'sum(claimgate_check_duration_seconds_count{job="claimgate"})',
+      (s) => s[0]?.value === 6,
+      20_000,
+    );
 
     expect(await server.queryValue('up{job="claimgate"}')).toBe(1);
 
-    const allow = await server.query(`claimgate_checks_total{decision="allow",reason="OK_AUTHENTICATED",route="${ROUTE}",issuer="acme"}`);
+    const allow = await server.query(
+      `claimgate_checks_total{decision="allow",reason="OK_AUTHENTICATED",route="${ROUTE}",issuer="acme"}`,
+    );
     expect(allow).toHaveLength(1);
     expect(allow[0]?.value).toBe(3);
     expect(allow[0]?.metric).toMatchObject({ job: 'claimgate', instance: `127.0.0.1:${gate.adminPort}` });
 
     // No token means no issuer: an empty label value, which Prometheus stores as an absent label.
-    const missing = await server.query(`claimgate_checks_total{decision="deny",reason="ERR_TOKEN_MISSING",route="${ROUTE}"}`);
+    const missing = await server.query(
+      `claimgate_checks_total{decision="deny",reason="ERR_TOKEN_MISSING",route="${ROUTE}"}`,
+    );
     expect(missing).toHaveLength(1);
     expect(missing[0]?.value).toBe(2);
     expect(missing[0]?.metric.issuer).toBeUndefined();
 
-    expect(await server.queryValue(`claimgate_checks_total{decision="deny",reason="ERR_INSUFFICIENT_SCOPE",route="${ROUTE}",issuer="acme"}`)).toBe(1);
+    expect(
+      await server.queryValue(
+        `claimgate_checks_total{decision="deny",reason="ERR_INSUFFICIENT_SCOPE",route="${ROUTE}",issuer="acme"}`,
+      ),
+    ).toBe(1);
     // Nothing else was counted: three series, six Checks.
     const all = await server.query('claimgate_checks_total');
     expect(all).toHaveLength(3);
@@ -113,11 +144,15 @@ describe('a real Prometheus scraping claimgate', () => {
     expect(await server.queryValue('claimgate_issuer_keys{issuer="acme"}')).toBe(KEY_COUNT);
     expect(await server.queryValue('claimgate_issuer_keys_usable{issuer="acme"}')).toBe(1);
     expect(await server.queryValue('claimgate_issuer_stale_seconds{issuer="acme"}')).toBe(0);
-    expect(await server.queryValue('claimgate_issuer_last_success_timestamp_seconds{issuer="acme"}')).toBeGreaterThan(1_600_000_000);
+    expect(await server.queryValue('claimgate_issuer_last_success_timestamp_seconds{issuer="acme"}')).toBeGreaterThan(
+      1_600_000_000,
+    );
     expect(await server.queryValue('claimgate_jwks_fetches_total{issuer="acme",result="ok"}')).toBe(1);
     expect(await server.queryValue('claimgate_ready')).toBe(1);
     expect(await server.queryValue('claimgate_config_reloads_total')).toBe(0);
-    expect(await server.queryValue('claimgate_config_last_reload_success_timestamp_seconds')).toBeGreaterThan(1_600_000_000);
+    expect(await server.queryValue('claimgate_config_last_reload_success_timestamp_seconds')).toBeGreaterThan(
+      1_600_000_000,
+    );
 
     const build = await server.query('claimgate_build_info');
     expect(build).toHaveLength(1);
@@ -137,14 +172,24 @@ describe('a real Prometheus scraping claimgate', () => {
     expect(text).toContain('claimgate_issuer_keys{issuer="acme"}');
     expect(text).toContain('claimgate_build_info{');
     const result = promtoolCheckMetrics(text);
-    expect({ stdout: result.stdout, stderr: result.stderr, status: result.status }).toEqual({ stdout: '', stderr: '', status: 0 });
+    expect({ stdout: result.stdout, stderr: result.stderr, status: result.status }).toEqual({
+      stdout: '',
+      stderr: '',
+      status: 0,
+    });
   });
 
   it('every PromQL example in docs/operations.md parses and evaluates against the live scrape', async () => {
     const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
     const expressions = fencedBlocks(doc, 'promql')
       .flatMap((block) => block.split(/\n\s*\n/))
-      .map((chunk) => chunk.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n').trim())
+      .map((chunk) =>
+        chunk
+          .split('\n')
+          .filter((l) => !l.trim().startsWith('#'))
+          .join('\n')
+          .trim(),
+      )
       .filter((e) => e !== '');
     expect(expressions.length).toBeGreaterThanOrEqual(8);
     for (const expr of expressions) {
@@ -155,7 +200,11 @@ describe('a real Prometheus scraping claimgate', () => {
   it('every example alert in docs/operations.md is a valid Prometheus rule (promtool check rules)', () => {
     const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
     const alertBlocks = fencedBlocks(doc, 'yaml').filter((b) => /^- alert:/m.test(b));
-    const rules = alertBlocks.join('\n').split('\n').map((l) => (l === '' ? l : `      ${l}`)).join('\n');
+    const rules = alertBlocks
+      .join('\n')
+      .split('\n')
+      .map((l) => (l === '' ? l : `      ${l}`))
+      .join('\n');
     const count = (rules.match(/- alert:/g) ?? []).length;
     expect(count).toBeGreaterThanOrEqual(8);
     const result = promtoolCheckRules(`groups:\n  - name: claimgate-docs\n    rules:\n${rules}\n`);

@@ -34,7 +34,8 @@ class LogWatcher {
     for (;;) {
       const lines = this.text.split('\n').filter((l) => pattern.test(l));
       if (lines.length >= occurrence) return lines[occurrence - 1]!;
-      if (Date.now() - start > timeoutMs) throw new Error(`no ${occurrence}× ${pattern} within ${timeoutMs} ms:\n${this.text}`);
+      if (Date.now() - start > timeoutMs)
+        throw new Error(`no ${occurrence}× ${pattern} within ${timeoutMs} ms:\n${this.text}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }

@@ -18,7 +18,10 @@ const DEADLINE_MS = 1500;
 function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${buffer}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${buffer}`)),
+      timeoutMs,
+    );
     child.stderr!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const line = buffer.split('\n').find((l) => pattern.test(l));
@@ -69,7 +72,9 @@ issuers:
     // From now on the IdP hangs: Checks with an unknown kid wait for a refetch until the deadline.
     idp.misbehave('all', { kind: 'hang' });
     const client = createCheckClient(`127.0.0.1:${listening.grpc_port}`);
-    const exited = new Promise<{ code: number | null; atMs: number }>((resolve) => child!.once('exit', (code) => resolve({ code, atMs: Date.now() })));
+    const exited = new Promise<{ code: number | null; atMs: number }>((resolve) =>
+      child!.once('exit', (code) => resolve({ code, atMs: Date.now() })),
+    );
 
     const waiting = Array.from({ length: 20 }, () => client.check({ path: '/x', token: unknownKid }, 10000));
     const steady = Array.from({ length: 50 }, () => client.check({ path: '/x', token: good }, 10000));

@@ -19,7 +19,14 @@ describe('start-up failure', () => {
           validateConfig({
             server: { grpc_address: `127.0.0.1:${grpcPort}`, admin_address: `127.0.0.1:${busy}` },
             logging: { level: 'silent' },
-            issuers: [{ name: 'idp', issuer: 'https://idp.example.com', audiences: ['a'], jwks_file: '/nonexistent/claimgate-test/jwks.json' }], // no network: a missing local file
+            issuers: [
+              {
+                name: 'idp',
+                issuer: 'https://idp.example.com',
+                audiences: ['a'],
+                jwks_file: '/nonexistent/claimgate-test/jwks.json',
+              },
+            ], // no network: a missing local file
           }),
         ),
       ).rejects.toThrow(`cannot listen on 127.0.0.1:${busy}`);

@@ -27,7 +27,8 @@ describe('multi-core workers', () => {
   const waitFor = async (predicate: (l: LogLine[]) => boolean, what: string, timeoutMs = 15000) => {
     const start = Date.now();
     while (!predicate(lines)) {
-      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
+      if (Date.now() - start > timeoutMs)
+        throw new Error(`timed out waiting for ${what}:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   };
@@ -52,7 +53,10 @@ issuers:
       buffer = parts.pop()!;
       for (const p of parts) if (p.startsWith('{')) lines.push(JSON.parse(p) as LogLine);
     });
-    await waitFor((l) => l.filter((x) => x.msg === 'ready: signing keys available').length >= 2 && l.some((x) => x.admin_port), 'two ready workers');
+    await waitFor(
+      (l) => l.filter((x) => x.msg === 'ready: signing keys available').length >= 2 && l.some((x) => x.admin_port),
+      'two ready workers',
+    );
   });
   afterAll(() => {
     child.kill('SIGKILL');
@@ -68,7 +72,7 @@ issuers:
     expect(new Set(listening.map((l) => l.grpc_port)).size).toBe(1);
   });
 
-  it('answers Checks and aggregates every worker\'s metrics and status at the primary', async () => {
+  it("answers Checks and aggregates every worker's metrics and status at the primary", async () => {
     // Separate channels, so the primary spreads connections over the workers.
     for (let i = 0; i < 6; i++) {
       const client = createCheckClient(`127.0.0.1:${grpcPort()}`);
@@ -76,9 +80,14 @@ issuers:
       client.close();
     }
     const metrics = await (await fetch(`http://127.0.0.1:${adminPort()}/metrics`)).text();
-    expect(metrics).toContain('claimgate_checks_total{decision="deny",reason="ERR_TOKEN_MISSING",issuer="",route="(unmatched)"} 6');
+    expect(metrics).toContain(
+      'claimgate_checks_total{decision="deny",reason="ERR_TOKEN_MISSING",issuer="",route="(unmatched)"} 6',
+    );
     expect(metrics).toMatch(/^claimgate_ready 1$/m);
-    const status = (await (await fetch(`http://127.0.0.1:${adminPort()}/status`)).json()) as { ready: boolean; workers: unknown[] };
+    const status = (await (await fetch(`http://127.0.0.1:${adminPort()}/status`)).json()) as {
+      ready: boolean;
+      workers: unknown[];
+    };
     expect(status.ready).toBe(true);
     expect(status.workers).toHaveLength(2);
     expect((await fetch(`http://127.0.0.1:${adminPort()}/readyz`)).status).toBe(200);
@@ -96,7 +105,10 @@ issuers:
   it('replaces a worker that dies', async () => {
     const victim = lines.find((l) => l.msg === 'claimgate listening')!.pid;
     process.kill(victim, 'SIGKILL');
-    await waitFor(() => count('worker exited; starting a replacement') === 1 && count('claimgate listening') === 3, 'a replacement worker');
+    await waitFor(
+      () => count('worker exited; starting a replacement') === 1 && count('claimgate listening') === 3,
+      'a replacement worker',
+    );
     await waitFor(() => count('ready: signing keys available') >= 3, 'the replacement ready');
   });
 

@@ -71,7 +71,12 @@ describe('path kinds', () => {
   it('exact: with or without one trailing slash', () => {
     const route = matcherFor([{ name: 'e', match: { path: { exact: '/health' } } }]);
     expect(['/health', '/health/', '//health//', '/health/x', '/healthz', '/Health'].map((p) => route(p))).toEqual([
-      'e', 'e', 'e', '(none)', '(none)', '(none)',
+      'e',
+      'e',
+      'e',
+      '(none)',
+      '(none)',
+      '(none)',
     ]);
     const slashed = matcherFor([{ name: 'e', match: { path: { exact: '/health/' } } }]);
     expect(['/health', '/health/'].map((p) => slashed(p))).toEqual(['e', 'e']);
@@ -82,9 +87,9 @@ describe('path kinds', () => {
   it('prefix: segment-aware; a trailing slash on the prefix changes nothing', () => {
     for (const prefix of ['/api/v1', '/api/v1/']) {
       const route = matcherFor([{ name: 'p', match: { path: { prefix } } }]);
-      expect(['/api/v1', '/api/v1/', '/api/v1/x/y', '/api/v10', '/api/v1x/y', '/api', '/API/v1'].map((p) => route(p))).toEqual([
-        'p', 'p', 'p', '(none)', '(none)', '(none)', '(none)',
-      ]);
+      expect(
+        ['/api/v1', '/api/v1/', '/api/v1/x/y', '/api/v10', '/api/v1x/y', '/api', '/API/v1'].map((p) => route(p)),
+      ).toEqual(['p', 'p', 'p', '(none)', '(none)', '(none)', '(none)']);
     }
     expect(matcherFor([{ name: 'all', match: { path: { prefix: '/' } } }])('/anything/at/all')).toBe('all');
   });
@@ -92,9 +97,16 @@ describe('path kinds', () => {
   it('template: one non-empty segment per placeholder, literals exact, optional trailing slash', () => {
     const route = matcherFor([{ name: 't', match: { path: { template: '/orders/{id}/items/{item}' } } }]);
     expect(
-      ['/orders/1/items/2', '/orders/1/items/2/', '/orders/a%2Db/items/%C3%A9', '/orders//items/2', '/orders/1/items', '/orders/1/items/2/x', '/orders/1/item/2', '/Orders/1/items/2'].map(
-        (p) => route(p),
-      ),
+      [
+        '/orders/1/items/2',
+        '/orders/1/items/2/',
+        '/orders/a%2Db/items/%C3%A9',
+        '/orders//items/2',
+        '/orders/1/items',
+        '/orders/1/items/2/x',
+        '/orders/1/item/2',
+        '/Orders/1/items/2',
+      ].map((p) => route(p)),
     ).toEqual(['t', 't', 't', '(none)', '(none)', '(none)', '(none)', '(none)']);
     const single = matcherFor([{ name: 's', match: { path: { template: '/{tenant}' } } }]);
     expect(['/acme', '/acme/', '/', '/acme/x'].map((p) => single(p))).toEqual(['s', 's', '(none)', '(none)']);
@@ -106,7 +118,11 @@ describe('path kinds', () => {
       { name: 'e', match: { path: { exact: '/LOGIN' }, ignore_case: true } },
     ]);
     expect(['/users/Bob/PROFILE', '/USERS/x/profile/', '/login', '/Login/', '/logins'].map((p) => route(p))).toEqual([
-      't', 't', 'e', 'e', '(none)',
+      't',
+      't',
+      'e',
+      'e',
+      '(none)',
     ]);
   });
 
@@ -148,7 +164,12 @@ describe('methods', () => {
       { name: 'write', match: { methods: ['POST', 'PUT'] } },
     ]);
     expect(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'get'].map((m) => route('/', 'h', m))).toEqual([
-      'read', '(none)', 'write', 'write', '(none)', '(none)',
+      'read',
+      '(none)',
+      'write',
+      'write',
+      '(none)',
+      '(none)',
     ]);
   });
 });
@@ -205,10 +226,15 @@ describe('order and results', () => {
       ctx,
     );
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ maxLength: 20 }), fc.string({ maxLength: 8 }), (path, host, method) => {
-        const v = { method, host, path, headers: new Map() };
-        expect(match(v)).toBe(match(v));
-      }),
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        fc.string({ maxLength: 20 }),
+        fc.string({ maxLength: 8 }),
+        (path, host, method) => {
+          const v = { method, host, path, headers: new Map() };
+          expect(match(v)).toBe(match(v));
+        },
+      ),
       { seed: 5, numRuns: 2000 },
     );
   });

@@ -30,7 +30,15 @@ function principleBlocks(): Map<number, string[]> {
 describe('security principle coverage', () => {
   it('SECURITY.md has the 15 principles these tests are numbered after', () => {
     const candidates = [`${root}SECURITY.md`, `${root}../shared/SECURITY.md`, `${root}docs/SECURITY.md`];
-    const text = candidates.map((p) => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } }).find((t) => t !== undefined);
+    const text = candidates
+      .map((p) => {
+        try {
+          return readFileSync(p, 'utf8');
+        } catch {
+          return undefined;
+        }
+      })
+      .find((t) => t !== undefined);
     if (text === undefined) return; // the principles file lives outside this repository on some machines
     const numbered = [...text.matchAll(/^(\d+)\. \*\*/gm)].map((m) => Number(m[1]));
     expect(numbered).toEqual(Array.from({ length: PRINCIPLES }, (_, i) => i + 1));
@@ -49,7 +57,10 @@ describe('security principle coverage', () => {
 
   it('no focused, skipped or todo tests in test/security', () => {
     for (const [file, text] of sources) {
-      expect([file, /\b(?:it|test|describe)\.(?:only|skip|todo|failing)\b|\b(?:xit|xdescribe|fit|fdescribe)\(/.test(text)]).toEqual([file, false]);
+      expect([
+        file,
+        /\b(?:it|test|describe)\.(?:only|skip|todo|failing)\b|\b(?:xit|xdescribe|fit|fdescribe)\(/.test(text),
+      ]).toEqual([file, false]);
     }
   });
 

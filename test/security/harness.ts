@@ -30,7 +30,8 @@ export const AUD = 'https://api.example.com';
 
 // ---- keys ------------------------------------------------------------------------------------------
 
-export type SignAlg = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
+export type SignAlg =
+  'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
 
 export interface TestKey {
   readonly kid: string;
@@ -42,24 +43,45 @@ export interface TestKey {
 
 const keyCache = new Map<string, TestKey>();
 
-function makeKey(kid: string, cacheKey: string, generate: () => { privateKey: KeyObject; publicKey: KeyObject }, extra: Record<string, unknown> = {}): TestKey {
+function makeKey(
+  kid: string,
+  cacheKey: string,
+  generate: () => { privateKey: KeyObject; publicKey: KeyObject },
+  extra: Record<string, unknown> = {},
+): TestKey {
   let key = keyCache.get(cacheKey);
   if (key === undefined) {
     const { privateKey, publicKey } = generate();
     key = { kid, privateKey, publicKey, jwk: {} };
     keyCache.set(cacheKey, key);
   }
-  return { ...key, kid, jwk: { ...(key.publicKey.export({ format: 'jwk' }) as Record<string, unknown>), kid, ...extra } };
+  return {
+    ...key,
+    kid,
+    jwk: { ...(key.publicKey.export({ format: 'jwk' }) as Record<string, unknown>), kid, ...extra },
+  };
 }
 
 /** RSA key pair (cached per name: generation is the slow part of these tests). */
-export function rsaKey(kid: string, opts: { bits?: number; exponent?: number; name?: string; extra?: Record<string, unknown> } = {}): TestKey {
+export function rsaKey(
+  kid: string,
+  opts: { bits?: number; exponent?: number; name?: string; extra?: Record<string, unknown> } = {},
+): TestKey {
   const bits = opts.bits ?? 2048;
   const exponent = opts.exponent ?? 65537;
-  return makeKey(kid, `rsa:${opts.name ?? kid}:${bits}:${exponent}`, () => generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: exponent }), opts.extra);
+  return makeKey(
+    kid,
+    `rsa:${opts.name ?? kid}:${bits}:${exponent}`,
+    () => generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: exponent }),
+    opts.extra,
+  );
 }
 
-export function ecKey(kid: string, crv: 'P-256' | 'P-384' | 'P-521' = 'P-256', extra: Record<string, unknown> = {}): TestKey {
+export function ecKey(
+  kid: string,
+  crv: 'P-256' | 'P-384' | 'P-521' = 'P-256',
+  extra: Record<string, unknown> = {},
+): TestKey {
   return makeKey(kid, `ec:${kid}:${crv}`, () => generateKeyPairSync('ec', { namedCurve: crv }), extra);
 }
 
@@ -69,7 +91,8 @@ export function edKey(kid: string, extra: Record<string, unknown> = {}): TestKey
 
 // ---- tokens ----------------------------------------------------------------------------------------
 
-export const b64u = (data: string | Buffer | Uint8Array): string => Buffer.from(data as Uint8Array).toString('base64url');
+export const b64u = (data: string | Buffer | Uint8Array): string =>
+  Buffer.from(data as Uint8Array).toString('base64url');
 export const b64json = (value: unknown): string => b64u(Buffer.from(JSON.stringify(value), 'utf8'));
 
 /** Raw signature of `input` for `alg` with `key` (JWS encoding: ECDSA r||s). */
@@ -84,7 +107,11 @@ export function rawSign(alg: SignAlg, key: KeyObject, input: string | Buffer): B
     case 'PS256':
     case 'PS384':
     case 'PS512':
-      return cryptoSign(hash(alg.slice(2)), data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 });
+      return cryptoSign(hash(alg.slice(2)), data, {
+        key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: Number(alg.slice(2)) / 8,
+      });
     case 'ES256':
     case 'ES384':
     case 'ES512':
@@ -133,7 +160,11 @@ export function claims(overrides: Record<string, unknown> = {}): Record<string, 
 }
 
 /** A well-formed RFC 9068 token: `typ: at+jwt`, key's kid, claims(overrides). */
-export function mint(key: TestKey, overrides: Record<string, unknown> = {}, opts: { alg?: SignAlg; header?: Record<string, unknown> } = {}): string {
+export function mint(
+  key: TestKey,
+  overrides: Record<string, unknown> = {},
+  opts: { alg?: SignAlg; header?: Record<string, unknown> } = {},
+): string {
   const alg = opts.alg ?? defaultAlg(key);
   const header: Record<string, unknown> = { alg, typ: 'at+jwt', kid: key.kid, ...opts.header };
   for (const [k, v] of Object.entries(header)) if (v === undefined) delete header[k];
@@ -152,7 +183,12 @@ function defaultAlg(key: TestKey): SignAlg {
 
 // ---- requests --------------------------------------------------------------------------------------
 
-export function view(headers: Record<string, string | string[]> = {}, path = '/api/items', method = 'GET', host = 'api.example.com'): RequestView {
+export function view(
+  headers: Record<string, string | string[]> = {},
+  path = '/api/items',
+  method = 'GET',
+  host = 'api.example.com',
+): RequestView {
   const map = new Map<string, string[]>();
   for (const [k, v] of Object.entries(headers)) map.set(k.toLowerCase(), Array.isArray(v) ? v : [v]);
   return { method, host, path, headers: map };
@@ -189,8 +225,20 @@ export function cleanupTmp(): void {
 export const jwks = (...keys: unknown[]): { keys: unknown[] } => ({ keys });
 
 /** An issuer entry of the raw config with a local JWKS file holding `keys`. */
-export function fileIssuer(name: string, iss: string, keys: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name, issuer: iss, jwks_file: writeJwks(jwks(...keys)), audiences: [AUD], algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], ...extra };
+export function fileIssuer(
+  name: string,
+  iss: string,
+  keys: unknown[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    name,
+    issuer: iss,
+    jwks_file: writeJwks(jwks(...keys)),
+    audiences: [AUD],
+    algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    ...extra,
+  };
 }
 
 export interface GateOptions {
@@ -262,7 +310,9 @@ export interface CountingServer {
 }
 
 /** A loopback HTTP server that records every request. Default handler: 404. */
-export async function startCountingServer(handler?: (req: IncomingMessage, res: ServerResponse) => void): Promise<CountingServer> {
+export async function startCountingServer(
+  handler?: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<CountingServer> {
   const hits: string[] = [];
   let current = handler ?? ((_req: IncomingMessage, res: ServerResponse) => sendJson(res, 404, { error: 'not_found' }));
   const server: Server = createServer((req, res) => {
@@ -287,9 +337,18 @@ export async function startCountingServer(handler?: (req: IncomingMessage, res: 
   };
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
   res.end(text);
 }
 

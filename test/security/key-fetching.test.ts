@@ -48,7 +48,18 @@ function serveKeys(idp: CountingServer, keys: () => unknown[], delayMs = 0): voi
 const settle = (gate: Gate) => Promise.all([...gate.sources.values()].map((s) => s.whenSettled()));
 
 function checkRequest(token: string): CheckRequestMessage {
-  return { attributes: { request: { http: { method: 'GET', host: 'api.example.com', path: '/api/items', headers: { authorization: `Bearer ${token}` } } } } };
+  return {
+    attributes: {
+      request: {
+        http: {
+          method: 'GET',
+          host: 'api.example.com',
+          path: '/api/items',
+          headers: { authorization: `Bearer ${token}` },
+        },
+      },
+    },
+  };
 }
 
 /** A manual clock and timer queue for KeySourceDeps: nothing happens until `advance`. */
@@ -113,14 +124,23 @@ describe('P11 shared, rate-limited key fetching', () => {
 
   it('unknown kids refetch at most once per cooldown window, however many and however concurrent', async () => {
     serveKeys(idp, () => [keyA.jwk], 20);
-    gate = await buildGate({ issuers: [remoteIssuer(idp, { keys: { cooldown_seconds: 30 } })], server: { check_deadline_ms: 5000 } });
+    gate = await buildGate({
+      issuers: [remoteIssuer(idp, { keys: { cooldown_seconds: 30 } })],
+      server: { check_deadline_ms: 5000 },
+    });
     expect(idp.count('/jwks')).toBe(1);
-    const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => gate!.decide(bearer(mint(attacker, {}, { header: { kid: `unknown-${i}` } })))));
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        gate!.decide(bearer(mint(attacker, {}, { header: { kid: `unknown-${i}` } }))),
+      ),
+    );
     for (const d of burst) expect(denied(d).reason).toBe('ERR_KEY_NOT_FOUND');
     await settle(gate);
     expect(idp.count('/jwks')).toBe(2);
     for (let i = 0; i < 50; i++) {
-      expect(denied(await gate.decide(bearer(mint(attacker, {}, { header: { kid: `later-${i}` } })))).reason).toBe('ERR_KEY_NOT_FOUND');
+      expect(denied(await gate.decide(bearer(mint(attacker, {}, { header: { kid: `later-${i}` } })))).reason).toBe(
+        'ERR_KEY_NOT_FOUND',
+      );
     }
     await settle(gate);
     expect(idp.count('/jwks')).toBe(2);
@@ -154,7 +174,9 @@ describe('P11 shared, rate-limited key fetching', () => {
   it('a kid of attacker size is refused without a fetch', async () => {
     serveKeys(idp, () => [keyA.jwk]);
     gate = await buildGate({ issuers: [remoteIssuer(idp)] });
-    expect(denied(await gate.decide(bearer(mint(attacker, {}, { header: { kid: 'k'.repeat(2000) } })))).reason).toBe('ERR_KEY_NOT_FOUND');
+    expect(denied(await gate.decide(bearer(mint(attacker, {}, { header: { kid: 'k'.repeat(2000) } })))).reason).toBe(
+      'ERR_KEY_NOT_FOUND',
+    );
     await settle(gate);
     expect(idp.count('/jwks')).toBe(1);
   });
@@ -162,26 +184,45 @@ describe('P11 shared, rate-limited key fetching', () => {
   const outages: Array<[string, (res: ServerResponse) => void]> = [
     ['HTTP 500', (res) => sendJson(res, 500, { error: 'down' })],
     ['HTTP 404', (res) => sendJson(res, 404, { error: 'gone' })],
-    ['not JSON', (res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html>maintenance</html>'); }],
+    [
+      'not JSON',
+      (res) => {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<html>maintenance</html>');
+      },
+    ],
     ['JSON that is not a JWKS', (res) => sendJson(res, 200, { error: 'maintenance' })],
     ['an empty key set', (res) => sendJson(res, 200, { keys: [] })],
   ];
-  it.each(outages)('an IdP answering %s is an outage: 503 error answer (gRPC 14), never a 401 or an allow', async (_name, answer) => {
-    idp.handle((_req, res) => answer(res));
-    gate = await buildGate({ issuers: [remoteIssuer(idp)] });
-    const d = denied(await gate.decide(bearer(mint(keyA))));
-    expect(d).toMatchObject({ outcome: 'error', reason: 'ERR_JWKS_UNAVAILABLE', status: 503 });
-    expect(d.challenge).toBeUndefined();
-    const response = await answerCheck(checkRequest(mint(keyA)), gate.decide);
-    expect(response.status.code).toBe(RpcCode.UNAVAILABLE);
-    expect(response.error_response?.status.code).toBe('ServiceUnavailable');
-    expect(response.error_response?.headers.some((h) => h.header.key === 'www-authenticate')).toBe(false);
-    expect(response.denied_response).toBeUndefined();
-  });
+  it.each(outages)(
+    'an IdP answering %s is an outage: 503 error answer (gRPC 14), never a 401 or an allow',
+    async (_name, answer) => {
+      idp.handle((_req, res) => answer(res));
+      gate = await buildGate({ issuers: [remoteIssuer(idp)] });
+      const d = denied(await gate.decide(bearer(mint(keyA))));
+      expect(d).toMatchObject({ outcome: 'error', reason: 'ERR_JWKS_UNAVAILABLE', status: 503 });
+      expect(d.challenge).toBeUndefined();
+      const response = await answerCheck(checkRequest(mint(keyA)), gate.decide);
+      expect(response.status.code).toBe(RpcCode.UNAVAILABLE);
+      expect(response.error_response?.status.code).toBe('ServiceUnavailable');
+      expect(response.error_response?.headers.some((h) => h.header.key === 'www-authenticate')).toBe(false);
+      expect(response.denied_response).toBeUndefined();
+    },
+  );
 
   it('an IdP that refuses connections is an outage (503), not a 401', async () => {
     const port = await closedPort();
-    gate = await buildGate({ issuers: [{ name: 'a', issuer: ISS_A, jwks_uri: `http://127.0.0.1:${port}/jwks`, allow_insecure_http: true, audiences: [AUD] }] });
+    gate = await buildGate({
+      issuers: [
+        {
+          name: 'a',
+          issuer: ISS_A,
+          jwks_uri: `http://127.0.0.1:${port}/jwks`,
+          allow_insecure_http: true,
+          audiences: [AUD],
+        },
+      ],
+    });
     const d = denied(await gate.decide(bearer(mint(keyA))));
     expect(d).toMatchObject({ outcome: 'error', reason: 'ERR_JWKS_UNAVAILABLE', status: 503 });
   });
@@ -218,7 +259,12 @@ describe('P11 shared, rate-limited key fetching', () => {
     const body = JSON.stringify({ keys: [keyA.jwk], padding: 'x'.repeat(64 * 1024) });
     for (const declare of [true, false]) {
       idp.handle((_req, res) => {
-        res.writeHead(200, declare ? { 'content-type': 'application/json', 'content-length': String(body.length) } : { 'content-type': 'application/json' });
+        res.writeHead(
+          200,
+          declare
+            ? { 'content-type': 'application/json', 'content-length': String(body.length) }
+            : { 'content-type': 'application/json' },
+        );
         res.end(body);
       });
       gate = await buildGate({ issuers: [remoteIssuer(idp, { keys: { max_response_bytes: 8192 } })] });
@@ -232,8 +278,14 @@ describe('P11 shared, rate-limited key fetching', () => {
   });
 
   it('a hanging IdP costs each Check at most check_deadline_ms, and the Check is an error answer', async () => {
-    idp.handle(() => { /* never answer */ });
-    gate = await buildGate({ issuers: [remoteIssuer(idp, { keys: { fetch_timeout_ms: 10000 } })], server: { check_deadline_ms: 80 }, settle: false });
+    idp.handle(() => {
+      /* never answer */
+    });
+    gate = await buildGate({
+      issuers: [remoteIssuer(idp, { keys: { fetch_timeout_ms: 10000 } })],
+      server: { check_deadline_ms: 80 },
+      settle: false,
+    });
     const started = Date.now();
     const decisions = await Promise.all(Array.from({ length: 10 }, () => gate!.decide(bearer(mint(keyA)))));
     expect(Date.now() - started).toBeLessThan(3000);
@@ -243,11 +295,17 @@ describe('P11 shared, rate-limited key fetching', () => {
 
   it('keeps serving the last good keys while the IdP fails, for max_stale_seconds only, then fails closed; recovers', async () => {
     let healthy = true;
-    idp.handle((_req, res) => (healthy ? sendJson(res, 200, { keys: [keyA.jwk] }) : sendJson(res, 503, { error: 'down' })));
+    idp.handle((_req, res) =>
+      healthy ? sendJson(res, 200, { keys: [keyA.jwk] }) : sendJson(res, 503, { error: 'down' }),
+    );
     const time = manualTime(1_000_000);
     const deps: KeySourceDeps = { now: time.now, setTimer: time.setTimer, random: () => 0.5 };
     gate = await buildGate({
-      issuers: [remoteIssuer(idp, { keys: { min_refresh_seconds: 60, max_refresh_seconds: 60, max_stale_seconds: 300, cooldown_seconds: 30 } })],
+      issuers: [
+        remoteIssuer(idp, {
+          keys: { min_refresh_seconds: 60, max_refresh_seconds: 60, max_stale_seconds: 300, cooldown_seconds: 30 },
+        }),
+      ],
       keyDeps: deps,
     });
     const g = gate;
@@ -276,9 +334,13 @@ describe('P11 shared, rate-limited key fetching', () => {
   it('fetch counts stay bounded under a flood of unknown kids over several cooldown windows', async () => {
     serveKeys(idp, () => [keyA.jwk]);
     const time = manualTime(5_000_000);
-    gate = await buildGate({ issuers: [remoteIssuer(idp, { keys: { cooldown_seconds: 30 } })], keyDeps: { now: time.now, setTimer: time.setTimer, random: () => 0.5 } });
+    gate = await buildGate({
+      issuers: [remoteIssuer(idp, { keys: { cooldown_seconds: 30 } })],
+      keyDeps: { now: time.now, setTimer: time.setTimer, random: () => 0.5 },
+    });
     for (let window = 0; window < 3; window++) {
-      for (let i = 0; i < 200; i++) await gate.decide(bearer(mint(attacker, {}, { header: { kid: `w${window}-${i}` } })));
+      for (let i = 0; i < 200; i++)
+        await gate.decide(bearer(mint(attacker, {}, { header: { kid: `w${window}-${i}` } })));
       await settle(gate);
       time.advance(31_000);
     }

@@ -56,30 +56,67 @@ function fakeSource(lookup: KeySource['lookup']): KeySource {
     close() {},
     lookup,
     ready: () => true,
-    state: () => ({ issuer: 'a', keyCount: 1, usable: true, consecutiveFailures: 0, staleSeconds: 0, skippedKeys: 0, fetches: { ok: 1, error: 0 } }),
+    state: () => ({
+      issuer: 'a',
+      keyCount: 1,
+      usable: true,
+      consecutiveFailures: 0,
+      staleSeconds: 0,
+      skippedKeys: 0,
+      fetches: { ok: 1, error: 0 },
+    }),
     whenSettled: () => Promise.resolve(),
   };
 }
 
 function deciderWith(source: KeySource): Decide {
-  const config = validateConfig({ issuers: [{ name: 'a', issuer: ISS_A, jwks_file: '/nonexistent/never-read.json', audiences: [AUD] }], unmatched: 'authenticated' });
-  return createDecider(compileConfig(config, () => source), { nowMs: () => NOW_MS });
+  const config = validateConfig({
+    issuers: [{ name: 'a', issuer: ISS_A, jwks_file: '/nonexistent/never-read.json', audiences: [AUD] }],
+    unmatched: 'authenticated',
+  });
+  return createDecider(
+    compileConfig(config, () => source),
+    { nowMs: () => NOW_MS },
+  );
 }
 
 describe('P1 fail closed', () => {
   const throwing: Array<[string, () => unknown]> = [
-    ['TypeError', () => { throw new TypeError('boom'); }],
-    ['RangeError', () => { throw new RangeError('deep'); }],
-    ['a string', () => { throw 'not an error'; }],
-    ['undefined', () => { throw undefined; }],
+    [
+      'TypeError',
+      () => {
+        throw new TypeError('boom');
+      },
+    ],
+    [
+      'RangeError',
+      () => {
+        throw new RangeError('deep');
+      },
+    ],
+    [
+      'a string',
+      () => {
+        throw 'not an error';
+      },
+    ],
+    [
+      'undefined',
+      () => {
+        throw undefined;
+      },
+    ],
   ];
 
-  it.each(throwing)('a decider that throws %s synchronously gets an error answer (13), never OK', async (_name, thrower) => {
-    const response = await answerCheck(checkRequest(mint(keyA)), thrower as unknown as Decide);
-    expect(response.status.code).toBe(RpcCode.INTERNAL);
-    expect(response.ok_response).toBeUndefined();
-    expect(response.error_response).toBeDefined();
-  });
+  it.each(throwing)(
+    'a decider that throws %s synchronously gets an error answer (13), never OK',
+    async (_name, thrower) => {
+      const response = await answerCheck(checkRequest(mint(keyA)), thrower as unknown as Decide);
+      expect(response.status.code).toBe(RpcCode.INTERNAL);
+      expect(response.ok_response).toBeUndefined();
+      expect(response.error_response).toBeDefined();
+    },
+  );
 
   it.each(throwing)('a decider whose promise rejects with %s gets an error answer (13)', async (_name, thrower) => {
     const decide: Decide = async () => thrower() as never;
@@ -91,15 +128,30 @@ describe('P1 fail closed', () => {
   it('a decider that resolves to a malformed decision (a bug, not a throw) still gets an error answer (13)', async () => {
     // The Check handler must always answer: turning the decision into a CheckResponse can fail too,
     // and in the gRPC server a rejected answerCheck is an unanswered call and an unhandled rejection.
-    const malformed = [undefined, null, {}, { outcome: 'deny', reason: 'ERR_NOT_IN_CATALOGUE', status: 401 }, { outcome: 'allow', reason: 'OK_AUTHENTICATED', route: 'r' }];
+    const malformed = [
+      undefined,
+      null,
+      {},
+      { outcome: 'deny', reason: 'ERR_NOT_IN_CATALOGUE', status: 401 },
+      { outcome: 'allow', reason: 'OK_AUTHENTICATED', route: 'r' },
+    ];
     for (const bad of malformed) {
-      const response = await answerCheck(checkRequest(mint(keyA)), (async () => bad) as unknown as Decide).catch((e: Error) => `rejected: ${e.message}`);
-      expect([bad, response]).toEqual([bad, expect.objectContaining({ status: { code: RpcCode.INTERNAL, message: 'ERR_INTERNAL' } })]);
+      const response = await answerCheck(checkRequest(mint(keyA)), (async () => bad) as unknown as Decide).catch(
+        (e: Error) => `rejected: ${e.message}`,
+      );
+      expect([bad, response]).toEqual([
+        bad,
+        expect.objectContaining({ status: { code: RpcCode.INTERNAL, message: 'ERR_INTERNAL' } }),
+      ]);
     }
   });
 
   it('a key source whose lookup throws synchronously: the real engine rejects, answerCheck answers 13', async () => {
-    const decide = deciderWith(fakeSource(() => { throw new TypeError("Cannot read properties of undefined (reading 'key')"); }));
+    const decide = deciderWith(
+      fakeSource(() => {
+        throw new TypeError("Cannot read properties of undefined (reading 'key')");
+      }),
+    );
     await expect(decide(bearer(mint(keyA)))).rejects.toThrow(TypeError);
     const response = await answerCheck(checkRequest(mint(keyA)), decide);
     expect(response.status.code).toBe(RpcCode.INTERNAL);
@@ -122,9 +174,16 @@ describe('P1 fail closed', () => {
   });
 
   it('a key of the wrong type for the algorithm (crypto would throw) is a failed verification, not an allow or a crash', async () => {
-    const wrongKeys: KeyObject[] = [ecKey('ec-x').publicKey, edKey('ed-x').publicKey, ecKey('ec-384', 'P-384').publicKey];
+    const wrongKeys: KeyObject[] = [
+      ecKey('ec-x').publicKey,
+      edKey('ed-x').publicKey,
+      ecKey('ec-384', 'P-384').publicKey,
+    ];
     for (const key of wrongKeys) {
-      const found: KeyLookup = { ok: true, key: { kid: 'a-1', kty: 'RSA', key, algorithms: new Set(['RS256'] as const) } };
+      const found: KeyLookup = {
+        ok: true,
+        key: { kid: 'a-1', kty: 'RSA', key, algorithms: new Set(['RS256'] as const) },
+      };
       const d = denied(await deciderWith(fakeSource(() => found))(bearer(mint(keyA))));
       expect(d.reason).toBe('ERR_SIGNATURE_INVALID');
     }
@@ -132,8 +191,20 @@ describe('P1 fail closed', () => {
 
   it('hostile or empty CheckRequests are answered with a non-OK code, never a throw', async () => {
     const gate = await buildGate({ issuers: [fileIssuer('a', ISS_A, [keyA.jwk])] });
-    const garbage = [null, undefined, {}, { attributes: 5 }, { attributes: { request: { http: { headers: { authorization: 7 } } } } },
-      { attributes: { request: { http: { header_map: { headers: [{ key: 'authorization', raw_value: Buffer.from([0xff, 0xfe]) }] } } } } }];
+    const garbage = [
+      null,
+      undefined,
+      {},
+      { attributes: 5 },
+      { attributes: { request: { http: { headers: { authorization: 7 } } } } },
+      {
+        attributes: {
+          request: {
+            http: { header_map: { headers: [{ key: 'authorization', raw_value: Buffer.from([0xff, 0xfe]) }] } },
+          },
+        },
+      },
+    ];
     for (const request of garbage) {
       const response = await answerCheck(request as unknown as CheckRequestMessage, gate.decide);
       expect(response.status.code).not.toBe(RpcCode.OK);
@@ -144,12 +215,20 @@ describe('P1 fail closed', () => {
 
   it('an observer that throws does not change or prevent the answer', async () => {
     const decide = deciderWith(fakeSource(() => ({ ok: false, reason: 'ERR_KEY_NOT_FOUND' })));
-    const response = await answerCheck(checkRequest(mint(keyA)), decide, () => { throw new Error('metrics broke'); });
+    const response = await answerCheck(checkRequest(mint(keyA)), decide, () => {
+      throw new Error('metrics broke');
+    });
     expect(response.status.code).toBe(RpcCode.UNAUTHENTICATED);
   });
 
   it('over real gRPC, a throwing decider is a CheckResponse with code 13, not a transport error', async () => {
-    const server = await startGrpcServer({ address: '127.0.0.1:0', decider: () => (() => { throw new Error('bug'); }) as unknown as Decide });
+    const server = await startGrpcServer({
+      address: '127.0.0.1:0',
+      decider: () =>
+        (() => {
+          throw new Error('bug');
+        }) as unknown as Decide,
+    });
     const client = createCheckClient(`127.0.0.1:${server.port}`);
     try {
       const summary = await client.check({ path: '/api/items', token: mint(keyA) }, 5000);
@@ -162,9 +241,20 @@ describe('P1 fail closed', () => {
   });
 
   it('a key fetch that never answers ends in an error answer within the check deadline (a timeout is never an allow)', async () => {
-    const idp = await startCountingServer(() => { /* never respond */ });
+    const idp = await startCountingServer(() => {
+      /* never respond */
+    });
     const gate = await buildGate({
-      issuers: [{ name: 'a', issuer: ISS_A, jwks_uri: `${idp.origin}/jwks`, allow_insecure_http: true, audiences: [AUD], keys: { fetch_timeout_ms: 5000 } }],
+      issuers: [
+        {
+          name: 'a',
+          issuer: ISS_A,
+          jwks_uri: `${idp.origin}/jwks`,
+          allow_insecure_http: true,
+          audiences: [AUD],
+          keys: { fetch_timeout_ms: 5000 },
+        },
+      ],
       server: { check_deadline_ms: 100 },
       settle: false,
     });
@@ -212,26 +302,39 @@ describe('P2 issuer allow-list', () => {
     expect(d.status).toBe(401);
   });
 
-  it.each([[['https://idp-a.example.com']], [{ url: ISS_A }], [null], [42], [undefined]])('rejects a non-string or missing iss (%j)', async (iss) => {
-    const d = denied(await gate.decide(bearer(mint(keyA, { iss }))));
-    expect(d.reason).toBe('ERR_CLAIMS_INVALID');
-  });
+  it.each([[['https://idp-a.example.com']], [{ url: ISS_A }], [null], [42], [undefined]])(
+    'rejects a non-string or missing iss (%j)',
+    async (iss) => {
+      const d = denied(await gate.decide(bearer(mint(keyA, { iss }))));
+      expect(d.reason).toBe('ERR_CLAIMS_INVALID');
+    },
+  );
 
   it('an unknown issuer causes no network call at all, even when its metadata and keys are reachable', async () => {
     const idp = await startCountingServer();
     const evil = await startCountingServer((req, res) => {
-      if (req.url === '/.well-known/openid-configuration') sendJson(res, 200, { issuer: evil.origin, jwks_uri: `${evil.origin}/jwks` });
+      if (req.url === '/.well-known/openid-configuration')
+        sendJson(res, 200, { issuer: evil.origin, jwks_uri: `${evil.origin}/jwks` });
       else sendJson(res, 200, { keys: [attacker.jwk] });
     });
     idp.handle((req, res) => {
-      if (req.url === '/.well-known/openid-configuration') sendJson(res, 200, { issuer: idp.origin, jwks_uri: `${idp.origin}/jwks` });
+      if (req.url === '/.well-known/openid-configuration')
+        sendJson(res, 200, { issuer: idp.origin, jwks_uri: `${idp.origin}/jwks` });
       else sendJson(res, 200, { keys: [keyA.jwk] });
     });
-    const remote = await buildGate({ issuers: [{ name: 'a', issuer: idp.origin, allow_insecure_http: true, audiences: [AUD] }] });
+    const remote = await buildGate({
+      issuers: [{ name: 'a', issuer: idp.origin, allow_insecure_http: true, audiences: [AUD] }],
+    });
     try {
       const before = idp.count();
       expect(before).toBe(2); // prefetch: discovery + JWKS
-      for (const iss of [evil.origin, `${evil.origin}/`, `${idp.origin}/`, `${idp.origin}/other`, idp.origin.toUpperCase()]) {
+      for (const iss of [
+        evil.origin,
+        `${evil.origin}/`,
+        `${idp.origin}/`,
+        `${idp.origin}/other`,
+        idp.origin.toUpperCase(),
+      ]) {
         const d = denied(await remote.decide(bearer(mint(attacker, { iss }))));
         expect(d.reason).toBe('ERR_ISSUER_NOT_ALLOWED');
       }
@@ -253,7 +356,9 @@ describe('P3 keys bound to issuer', () => {
   const sharedA = rsaKey('shared', { name: 'shared-a' });
   const sharedB = rsaKey('shared', { name: 'shared-b' });
   beforeAll(async () => {
-    gate = await buildGate({ issuers: [fileIssuer('a', ISS_A, [keyA.jwk, sharedA.jwk]), fileIssuer('b', ISS_B, [keyB.jwk, sharedB.jwk])] });
+    gate = await buildGate({
+      issuers: [fileIssuer('a', ISS_A, [keyA.jwk, sharedA.jwk]), fileIssuer('b', ISS_B, [keyB.jwk, sharedB.jwk])],
+    });
   });
   afterAll(() => gate.close());
 
@@ -264,7 +369,7 @@ describe('P3 keys bound to issuer', () => {
     expect((await gate.decide(bearer(mint(keyB, { iss: ISS_B })))).outcome).toBe('allow');
   });
 
-  it('the same kid published by two issuers resolves only in the named issuer\'s set', async () => {
+  it("the same kid published by two issuers resolves only in the named issuer's set", async () => {
     const d = denied(await gate.decide(bearer(mint(sharedB, { iss: ISS_A }))));
     expect(d.reason).toBe('ERR_SIGNATURE_INVALID');
     expect((await gate.decide(bearer(mint(sharedB, { iss: ISS_B })))).outcome).toBe('allow');
@@ -279,7 +384,9 @@ describe('P3 keys bound to issuer', () => {
   });
 
   it("with remote key sets, a token naming A never makes B's JWKS be fetched", async () => {
-    const idp = await startCountingServer((req, res) => sendJson(res, 200, { keys: [req.url === '/a/jwks' ? keyA.jwk : keyB.jwk] }));
+    const idp = await startCountingServer((req, res) =>
+      sendJson(res, 200, { keys: [req.url === '/a/jwks' ? keyA.jwk : keyB.jwk] }),
+    );
     const remote = await buildGate({
       issuers: [
         { name: 'a', issuer: ISS_A, jwks_uri: `${idp.origin}/a/jwks`, allow_insecure_http: true, audiences: [AUD] },
@@ -331,14 +438,20 @@ describe('P4 key material never from the token', () => {
   });
 
   it("the same headers on a token signed by the issuer's real key are ignored (it verifies against configured keys), with no fetch", async () => {
-    const d = await gate.decide(bearer(mint(keyA, {}, { header: { jku: `${evil.origin}/jwks`, x5u: `${evil.origin}/x`, jwk: attacker.jwk } })));
+    const d = await gate.decide(
+      bearer(mint(keyA, {}, { header: { jku: `${evil.origin}/jwks`, x5u: `${evil.origin}/x`, jwk: attacker.jwk } })),
+    );
     expect(d.outcome).toBe('allow');
     expect(evil.count()).toBe(0);
   });
 
   it('with a remote issuer, jku never redirects the fetch (only the configured jwks_uri is contacted)', async () => {
     const idp = await startCountingServer((_req, res) => sendJson(res, 200, { keys: [keyA.jwk] }));
-    const remote = await buildGate({ issuers: [{ name: 'a', issuer: ISS_A, jwks_uri: `${idp.origin}/jwks`, allow_insecure_http: true, audiences: [AUD] }] });
+    const remote = await buildGate({
+      issuers: [
+        { name: 'a', issuer: ISS_A, jwks_uri: `${idp.origin}/jwks`, allow_insecure_http: true, audiences: [AUD] },
+      ],
+    });
     try {
       const d = denied(await remote.decide(bearer(mint(attacker, {}, { header: { jku: `${evil.origin}/jwks` } }))));
       expect(d.reason).toBe('ERR_KEY_NOT_FOUND');
@@ -357,31 +470,41 @@ describe('P4 key material never from the token', () => {
     ['the issuer in upper case', (o) => o.toUpperCase()],
     ['no issuer', () => undefined],
   ];
-  it.each(discoveryCases)('a discovery document naming %s is not trusted: its jwks_uri is never fetched', async (_name, issuerOf) => {
-    const idp = await startCountingServer();
-    idp.handle((req, res) => {
-      if (req.url === '/.well-known/openid-configuration') sendJson(res, 200, { issuer: issuerOf(idp.origin), jwks_uri: `${idp.origin}/jwks` });
-      else sendJson(res, 200, { keys: [keyA.jwk] });
-    });
-    const remote = await buildGate({ issuers: [{ name: 'a', issuer: idp.origin, allow_insecure_http: true, audiences: [AUD] }], server: { check_deadline_ms: 500 } });
-    try {
-      const d = denied(await remote.decide(bearer(mint(keyA, { iss: idp.origin }))));
-      expect(d.reason).toBe('ERR_JWKS_UNAVAILABLE');
-      await Promise.all([...remote.sources.values()].map((s) => s.whenSettled()));
-      expect(idp.count('/jwks')).toBe(0);
-    } finally {
-      remote.close();
-      await idp.close();
-    }
-  });
+  it.each(discoveryCases)(
+    'a discovery document naming %s is not trusted: its jwks_uri is never fetched',
+    async (_name, issuerOf) => {
+      const idp = await startCountingServer();
+      idp.handle((req, res) => {
+        if (req.url === '/.well-known/openid-configuration')
+          sendJson(res, 200, { issuer: issuerOf(idp.origin), jwks_uri: `${idp.origin}/jwks` });
+        else sendJson(res, 200, { keys: [keyA.jwk] });
+      });
+      const remote = await buildGate({
+        issuers: [{ name: 'a', issuer: idp.origin, allow_insecure_http: true, audiences: [AUD] }],
+        server: { check_deadline_ms: 500 },
+      });
+      try {
+        const d = denied(await remote.decide(bearer(mint(keyA, { iss: idp.origin }))));
+        expect(d.reason).toBe('ERR_JWKS_UNAVAILABLE');
+        await Promise.all([...remote.sources.values()].map((s) => s.whenSettled()));
+        expect(idp.count('/jwks')).toBe(0);
+      } finally {
+        remote.close();
+        await idp.close();
+      }
+    },
+  );
 
   it('control: a discovery document naming exactly the configured issuer is used', async () => {
     const idp = await startCountingServer();
     idp.handle((req, res) => {
-      if (req.url === '/.well-known/openid-configuration') sendJson(res, 200, { issuer: idp.origin, jwks_uri: `${idp.origin}/jwks` });
+      if (req.url === '/.well-known/openid-configuration')
+        sendJson(res, 200, { issuer: idp.origin, jwks_uri: `${idp.origin}/jwks` });
       else sendJson(res, 200, { keys: [keyA.jwk] });
     });
-    const remote = await buildGate({ issuers: [{ name: 'a', issuer: idp.origin, allow_insecure_http: true, audiences: [AUD] }] });
+    const remote = await buildGate({
+      issuers: [{ name: 'a', issuer: idp.origin, allow_insecure_http: true, audiences: [AUD] }],
+    });
     try {
       expect((await remote.decide(bearer(mint(keyA, { iss: idp.origin })))).outcome).toBe('allow');
     } finally {
@@ -392,18 +515,32 @@ describe('P4 key material never from the token', () => {
 });
 
 describe('P5 algorithm allow-list', () => {
-  it.each([['HS256'], ['HS384'], ['HS512'], ['none'], ['None'], ['ES256K'], ['RSA-OAEP']])('the config refuses algorithms: [%s]', (alg) => {
-    expect(() => validateConfig({ issuers: [{ name: 'a', issuer: ISS_A, jwks_file: 'x.json', audiences: [AUD], algorithms: [alg] }] })).toThrow(ConfigError);
-  });
+  it.each([['HS256'], ['HS384'], ['HS512'], ['none'], ['None'], ['ES256K'], ['RSA-OAEP']])(
+    'the config refuses algorithms: [%s]',
+    (alg) => {
+      expect(() =>
+        validateConfig({
+          issuers: [{ name: 'a', issuer: ISS_A, jwks_file: 'x.json', audiences: [AUD], algorithms: [alg] }],
+        }),
+      ).toThrow(ConfigError);
+    },
+  );
 
   describe('against an issuer that allows every asymmetric family', () => {
     let gate: Gate;
     const ec = ecKey('a-ec');
     beforeAll(async () => {
       gate = await buildGate({
-        issuers: [fileIssuer('a', ISS_A, [keyA.jwk, ec.jwk, { kty: 'oct', k: b64u('shared-secret'), kid: 'hmac', alg: 'HS256' }], {
-          algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
-        })],
+        issuers: [
+          fileIssuer(
+            'a',
+            ISS_A,
+            [keyA.jwk, ec.jwk, { kty: 'oct', k: b64u('shared-secret'), kid: 'hmac', alg: 'HS256' }],
+            {
+              algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
+            },
+          ),
+        ],
       });
     });
     afterAll(() => gate.close());
@@ -412,7 +549,11 @@ describe('P5 algorithm allow-list', () => {
       const header: Record<string, unknown> = { alg, typ: 'at+jwt' };
       if (kid !== undefined) header.kid = kid;
       const input = `${b64json(header)}.${b64json(claims())}`;
-      return `${input}.${b64u(createHmac(`sha${alg.slice(2)}`, secret).update(input).digest())}`;
+      return `${input}.${b64u(
+        createHmac(`sha${alg.slice(2)}`, secret)
+          .update(input)
+          .digest(),
+      )}`;
     };
 
     it('alg none is rejected, with or without a signature segment, in any case', async () => {
@@ -429,7 +570,13 @@ describe('P5 algorithm allow-list', () => {
       const pem = keyA.publicKey.export({ format: 'pem', type: 'spki' });
       const pkcs1 = keyA.publicKey.export({ format: 'pem', type: 'pkcs1' });
       const der = keyA.publicKey.export({ format: 'der', type: 'spki' });
-      const secrets: Array<Buffer | string> = [pem, pkcs1, der, JSON.stringify(keyA.jwk), Buffer.from(keyA.jwk.n as string, 'base64url')];
+      const secrets: Array<Buffer | string> = [
+        pem,
+        pkcs1,
+        der,
+        JSON.stringify(keyA.jwk),
+        Buffer.from(keyA.jwk.n as string, 'base64url'),
+      ];
       for (const secret of secrets) {
         for (const alg of ['HS256', 'HS384', 'HS512']) {
           for (const kid of [keyA.kid, undefined]) {
@@ -460,10 +607,13 @@ describe('P5 algorithm allow-list', () => {
     });
     afterAll(() => gate.close());
 
-    it.each([['RS384'], ['RS512'], ['PS256'], ['PS512']] as const)('rejects %s even though the key signed it correctly', async (alg) => {
-      const d = denied(await gate.decide(bearer(mint(keyA, {}, { alg }))));
-      expect(d.reason).toBe('ERR_ALGORITHM_NOT_ALLOWED');
-    });
+    it.each([['RS384'], ['RS512'], ['PS256'], ['PS512']] as const)(
+      'rejects %s even though the key signed it correctly',
+      async (alg) => {
+        const d = denied(await gate.decide(bearer(mint(keyA, {}, { alg }))));
+        expect(d.reason).toBe('ERR_ALGORITHM_NOT_ALLOWED');
+      },
+    );
 
     it('control: RS256 verifies', async () => {
       expect((await gate.decide(bearer(mint(keyA)))).outcome).toBe('allow');
@@ -481,7 +631,11 @@ describe('P5 algorithm allow-list', () => {
     const signOps = rsaKey('ops-sign', { name: 'narrow-6', extra: { key_ops: ['sign'] } });
     beforeAll(async () => {
       gate = await buildGate({
-        issuers: [fileIssuer('a', ISS_A, [rsOnly.jwk, psOnly.jwk, widen.jwk, hsAlg.jwk, p384.jwk, verifyOps.jwk, signOps.jwk], { algorithms: ['RS256', 'PS256', 'ES256', 'ES384'] })],
+        issuers: [
+          fileIssuer('a', ISS_A, [rsOnly.jwk, psOnly.jwk, widen.jwk, hsAlg.jwk, p384.jwk, verifyOps.jwk, signOps.jwk], {
+            algorithms: ['RS256', 'PS256', 'ES256', 'ES384'],
+          }),
+        ],
       });
     });
     afterAll(() => gate.close());
@@ -494,7 +648,9 @@ describe('P5 algorithm allow-list', () => {
     });
 
     it('a JWK naming an alg outside the issuer list does not add it (RS512), and the key is not usable for others', async () => {
-      expect(denied(await gate.decide(bearer(mint(widen, {}, { alg: 'RS512' })))).reason).toBe('ERR_ALGORITHM_NOT_ALLOWED');
+      expect(denied(await gate.decide(bearer(mint(widen, {}, { alg: 'RS512' })))).reason).toBe(
+        'ERR_ALGORITHM_NOT_ALLOWED',
+      );
       expect(denied(await gate.decide(bearer(mint(widen, {}, { alg: 'RS256' })))).reason).toBe('ERR_KEY_NOT_FOUND');
     });
 
@@ -503,7 +659,7 @@ describe('P5 algorithm allow-list', () => {
     });
 
     it('a P-384 key verifies ES384 only, never ES256 (curve binds the alg)', async () => {
-      expect((await gate.decide(bearer(mint(p384))))).toMatchObject({ outcome: 'allow' });
+      expect(await gate.decide(bearer(mint(p384)))).toMatchObject({ outcome: 'allow' });
       const es256 = signParts('ES256', p384.privateKey, { alg: 'ES256', typ: 'at+jwt', kid: p384.kid }, claims());
       expect(denied(await gate.decide(bearer(es256))).reason).toBe('ERR_KEY_NOT_FOUND');
     });
@@ -527,15 +683,25 @@ describe('P6 key hygiene at load', () => {
   let gate: Gate;
 
   /** (bad JWK, private key that would sign for it, or undefined when no token can be minted) */
-  const badKeys = (): Array<[string, Record<string, unknown> | unknown, { key: KeyObject; alg: 'RS256' | 'ES256' } | undefined]> => {
+  const badKeys = (): Array<
+    [string, Record<string, unknown> | unknown, { key: KeyObject; alg: 'RS256' | 'ES256' } | undefined]
+  > => {
     const ecJwk = offCurve.jwk as Record<string, string>;
     const y = Buffer.from(ecJwk.y!, 'base64url');
     y[y.length - 1]! ^= 0x01;
     const e1 = { kty: 'RSA', kid: 'rsa-e1', n: goodRsa.jwk.n, e: 'AQ' };
-    const shortX = { ...goodEc.jwk, kid: 'ec-short-x', x: b64u(Buffer.from(goodEc.jwk.x as string, 'base64url').subarray(1)) };
+    const shortX = {
+      ...goodEc.jwk,
+      kid: 'ec-short-x',
+      x: b64u(Buffer.from(goodEc.jwk.x as string, 'base64url').subarray(1)),
+    };
     return [
       ['symmetric (oct)', { kty: 'oct', kid: 'sym', k: b64u('secret'), alg: 'HS256' }, undefined],
-      ['private RSA JWK (has d, p, q)', { ...(priv.privateKey.export({ format: 'jwk' }) as object), kid: 'private' }, { key: priv.privateKey, alg: 'RS256' }],
+      [
+        'private RSA JWK (has d, p, q)',
+        { ...(priv.privateKey.export({ format: 'jwk' }) as object), kid: 'private' },
+        { key: priv.privateKey, alg: 'RS256' },
+      ],
       ['use: enc', enc.jwk, { key: enc.privateKey, alg: 'RS256' }],
       ['RSA 1024 bits', small.jwk, { key: small.privateKey, alg: 'RS256' }],
       ['RSA e = 3', e3.jwk, { key: e3.privateKey, alg: 'RS256' }],
@@ -555,7 +721,9 @@ describe('P6 key hygiene at load', () => {
   };
 
   beforeAll(async () => {
-    gate = await buildGate({ issuers: [fileIssuer('a', ISS_A, [...badKeys().map(([, jwk]) => jwk), goodRsa.jwk, goodEc.jwk, goodEd.jwk])] });
+    gate = await buildGate({
+      issuers: [fileIssuer('a', ISS_A, [...badKeys().map(([, jwk]) => jwk), goodRsa.jwk, goodEc.jwk, goodEd.jwk])],
+    });
   });
   afterAll(() => gate.close());
 
@@ -582,8 +750,16 @@ describe('P6 key hygiene at load', () => {
 
   it('an e = 1 key cannot be used for the textbook forgery (signature = padded digest)', async () => {
     const input = `${b64json({ alg: 'RS256', typ: 'at+jwt', kid: 'rsa-e1' })}.${b64json(claims({ sub: 'admin' }))}`;
-    const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(input).digest()]);
-    const em = Buffer.concat([Buffer.from([0x00, 0x01]), Buffer.alloc(256 - 3 - digestInfo.length, 0xff), Buffer.from([0x00]), digestInfo]);
+    const digestInfo = Buffer.concat([
+      Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+      createHash('sha256').update(input).digest(),
+    ]);
+    const em = Buffer.concat([
+      Buffer.from([0x00, 0x01]),
+      Buffer.alloc(256 - 3 - digestInfo.length, 0xff),
+      Buffer.from([0x00]),
+      digestInfo,
+    ]);
     const d = denied(await gate.decide(bearer(`${input}.${b64u(em)}`)));
     expect(d.reason).toBe('ERR_KEY_NOT_FOUND');
   });
@@ -599,7 +775,7 @@ describe('P6 key hygiene at load', () => {
     }
   });
 
-  it('control for the signature helpers: the off-curve key\'s real twin verifies', async () => {
+  it("control for the signature helpers: the off-curve key's real twin verifies", async () => {
     const twin = await buildGate({ issuers: [fileIssuer('a', ISS_A, [offCurve.jwk])] });
     try {
       expect((await twin.decide(bearer(mint(offCurve)))).outcome).toBe('allow');
@@ -610,4 +786,3 @@ describe('P6 key hygiene at load', () => {
     }
   });
 });
-

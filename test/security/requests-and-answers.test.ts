@@ -45,10 +45,21 @@ describe('P12 explicit token locations', () => {
   beforeAll(async () => {
     gate = await buildGate({ issuers: [fileIssuer('a', ISS_A, [keyA.jwk])] });
     multi = await buildGate({
-      issuers: [fileIssuer('a', ISS_A, [keyA.jwk], { token_locations: [{ header: 'authorization', scheme: 'Bearer' }, { cookie: 'at' }, { header: 'x-access-token' }] })],
+      issuers: [
+        fileIssuer('a', ISS_A, [keyA.jwk], {
+          token_locations: [
+            { header: 'authorization', scheme: 'Bearer' },
+            { cookie: 'at' },
+            { header: 'x-access-token' },
+          ],
+        }),
+      ],
     });
     split = await buildGate({
-      issuers: [fileIssuer('a', ISS_A, [keyA.jwk]), fileIssuer('b', ISS_B, [keyB.jwk], { token_locations: [{ cookie: 'at' }] })],
+      issuers: [
+        fileIssuer('a', ISS_A, [keyA.jwk]),
+        fileIssuer('b', ISS_B, [keyB.jwk], { token_locations: [{ cookie: 'at' }] }),
+      ],
     });
   });
   afterAll(() => {
@@ -65,7 +76,11 @@ describe('P12 explicit token locations', () => {
   });
 
   it('two Authorization headers are rejected (400 ERR_MULTIPLE_TOKENS), never one picked', async () => {
-    for (const values of [[`Bearer ${t1()}`, `Bearer ${t2()}`], [`Bearer ${t1()}`, `Bearer ${t1()}`], [`Bearer ${t1()}`, `bearer ${t2()}`]]) {
+    for (const values of [
+      [`Bearer ${t1()}`, `Bearer ${t2()}`],
+      [`Bearer ${t1()}`, `Bearer ${t1()}`],
+      [`Bearer ${t1()}`, `bearer ${t2()}`],
+    ]) {
       const d = denied(await gate.decide(view({ authorization: values })));
       expect(d).toMatchObject({ reason: 'ERR_MULTIPLE_TOKENS', status: 400 });
       expect(d.challenge).toContain('error="invalid_request"');
@@ -73,7 +88,12 @@ describe('P12 explicit token locations', () => {
   });
 
   it("Envoy's comma-merged form (Bearer a,Bearer b) is a 400, never a verified first token", async () => {
-    for (const merged of [`Bearer ${t1()},Bearer ${t2()}`, `Bearer ${t1()}, Bearer ${t2()}`, `Bearer ${t1()},${t2()}`, `Bearer ${t1()}, Basic dXNlcjpwYXNz`]) {
+    for (const merged of [
+      `Bearer ${t1()},Bearer ${t2()}`,
+      `Bearer ${t1()}, Bearer ${t2()}`,
+      `Bearer ${t1()},${t2()}`,
+      `Bearer ${t1()}, Basic dXNlcjpwYXNz`,
+    ]) {
       const d = denied(await gate.decide(view({ authorization: merged })));
       expect(d.status).toBe(400);
       expect(d.challenge).toContain('error="invalid_request"');
@@ -83,17 +103,24 @@ describe('P12 explicit token locations', () => {
   it('a bearer token next to other credentials in a second Authorization line is a 400, never one picked', async () => {
     // Envoy's header_map keeps repeated field lines apart; Authorization is a singleton field
     // (RFC 9110 §11.6.2), and an upstream could act on the Basic identity while we checked the bearer one.
-    for (const values of [[`Bearer ${t1()}`, 'Basic dXNlcjpwYXNz'], ['Basic dXNlcjpwYXNz', `Bearer ${t1()}`], [`Bearer ${t1()}`, 'DPoP abc']]) {
+    for (const values of [
+      [`Bearer ${t1()}`, 'Basic dXNlcjpwYXNz'],
+      ['Basic dXNlcjpwYXNz', `Bearer ${t1()}`],
+      [`Bearer ${t1()}`, 'DPoP abc'],
+    ]) {
       const d = denied(await gate.decide(view({ authorization: values })));
       expect(d.status).toBe(400);
       expect(d.challenge).toContain('error="invalid_request"');
     }
   });
 
-  it.each([['abc!def'], ['to"ken'], ['tok en'], [''], ['a=b.c.d'], ['tökén'], ['a.b.c;'], ['a\tb']])('a token outside the b64token grammar (%j) is a 400', async (token) => {
-    const d = denied(await gate.decide(view({ authorization: `Bearer ${token}` })));
-    expect(d).toMatchObject({ reason: 'ERR_REQUEST_MALFORMED', status: 400 });
-  });
+  it.each([['abc!def'], ['to"ken'], ['tok en'], [''], ['a=b.c.d'], ['tökén'], ['a.b.c;'], ['a\tb']])(
+    'a token outside the b64token grammar (%j) is a 400',
+    async (token) => {
+      const d = denied(await gate.decide(view({ authorization: `Bearer ${token}` })));
+      expect(d).toMatchObject({ reason: 'ERR_REQUEST_MALFORMED', status: 400 });
+    },
+  );
 
   it('other schemes and unconfigured locations are not tokens: 401 with a bare challenge', async () => {
     const token = t1();
@@ -253,10 +280,19 @@ describe('P13 server-owned identity headers', () => {
 
   it('the invariant holds for arbitrary claim values (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.array(fc.string(), { maxLength: 3 }), fc.integer(), fc.boolean()), async (tenant) => {
-        const d = assertOwned(await gate.decide(spoofed(mint(keyA, { tenant, email: tenant }))));
-        for (const h of d.headersToSet) expect(h.value).not.toMatch(/[\r\n\0]/);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: 'binary' }),
+          fc.array(fc.string(), { maxLength: 3 }),
+          fc.integer(),
+          fc.boolean(),
+        ),
+        async (tenant) => {
+          const d = assertOwned(await gate.decide(spoofed(mint(keyA, { tenant, email: tenant }))));
+          for (const h of d.headersToSet) expect(h.value).not.toMatch(/[\r\n\0]/);
+        },
+      ),
       { numRuns: 150, seed: 1306 },
     );
   });
@@ -276,20 +312,41 @@ describe('P14 exact authorization', () => {
       unmatched: 'deny',
       routes: [
         { name: 'orders', match: { path: { prefix: '/orders' } }, require: { scope: 'orders' } },
-        { name: 'both', match: { path: { prefix: '/both' } }, require: { all: [{ scope: 'orders' }, { scope: 'billing' }] } },
+        {
+          name: 'both',
+          match: { path: { prefix: '/both' } },
+          require: { all: [{ scope: 'orders' }, { scope: 'billing' }] },
+        },
         { name: 'admin', match: { path: { prefix: '/admin' } }, require: { role: 'admin' } },
         { name: 'perm', match: { path: { prefix: '/perm' } }, require: { permission: 'orders:write' } },
         { name: 'gold', match: { path: { prefix: '/gold' } }, require: { claim: { path: 'tier', equals: 'gold' } } },
-        { name: 'ctor', match: { path: { prefix: '/ctor' } }, require: { claim: { path: 'constructor.name', equals: 'Object' } } },
-        { name: 'tostring', match: { path: { prefix: '/tostring' } }, require: { claim: { path: 'toString', exists: true } } },
-        { name: 'proto', match: { path: { prefix: '/proto' } }, require: { claim: { path: ['__proto__', 'tier'], equals: 'gold' } } },
-        { name: 'notbanned', match: { path: { prefix: '/notbanned' } }, require: { not: { claim: { path: 'constructor', exists: true } } } },
+        {
+          name: 'ctor',
+          match: { path: { prefix: '/ctor' } },
+          require: { claim: { path: 'constructor.name', equals: 'Object' } },
+        },
+        {
+          name: 'tostring',
+          match: { path: { prefix: '/tostring' } },
+          require: { claim: { path: 'toString', exists: true } },
+        },
+        {
+          name: 'proto',
+          match: { path: { prefix: '/proto' } },
+          require: { claim: { path: ['__proto__', 'tier'], equals: 'gold' } },
+        },
+        {
+          name: 'notbanned',
+          match: { path: { prefix: '/notbanned' } },
+          require: { not: { claim: { path: 'constructor', exists: true } } },
+        },
       ],
     });
   });
   afterAll(() => gate.close());
 
-  const at = async (path: string, overrides: Record<string, unknown>) => outcomeOf(await gate.decide(bearer(mint(keyA, overrides), path)));
+  const at = async (path: string, overrides: Record<string, unknown>) =>
+    outcomeOf(await gate.decide(bearer(mint(keyA, overrides), path)));
   /** A token whose payload is raw JSON text (so `__proto__` is a real member, as JSON.parse makes it). */
   const rawAt = async (path: string, extraJson: string) => {
     const payload = `${JSON.stringify(claims({ scope: undefined }))}`.slice(0, -1) + `,${extraJson}}`;
@@ -297,16 +354,27 @@ describe('P14 exact authorization', () => {
     return outcomeOf(await gate.decide(bearer(token, path)));
   };
 
-  it.each([['orders'], ['profile orders'], ['orders profile'], ['a orders b']])('scope %j grants orders', async (scope) => {
-    expect(await at('/orders', { scope })).toBe('allow');
-  });
-
-  it.each([['orders:read'], ['ORDERS'], ['Orders'], ['xorders'], ['orders-admin'], ['orders,profile'], ['profile\torders'], ['order'], [''], ['*']])(
-    'scope %j does not grant orders (whole, case-sensitive tokens)',
+  it.each([['orders'], ['profile orders'], ['orders profile'], ['a orders b']])(
+    'scope %j grants orders',
     async (scope) => {
-      expect(await at('/orders', { scope })).toBe('ERR_INSUFFICIENT_SCOPE');
+      expect(await at('/orders', { scope })).toBe('allow');
     },
   );
+
+  it.each([
+    ['orders:read'],
+    ['ORDERS'],
+    ['Orders'],
+    ['xorders'],
+    ['orders-admin'],
+    ['orders,profile'],
+    ['profile\torders'],
+    ['order'],
+    [''],
+    ['*'],
+  ])('scope %j does not grant orders (whole, case-sensitive tokens)', async (scope) => {
+    expect(await at('/orders', { scope })).toBe('ERR_INSUFFICIENT_SCOPE');
+  });
 
   it('scope of the wrong type grants nothing (and is not overridden by scp)', async () => {
     expect(await at('/orders', { scope: ['orders'] })).toBe('ERR_INSUFFICIENT_SCOPE');
@@ -324,7 +392,8 @@ describe('P14 exact authorization', () => {
       expect(await at('/perm', { permissions })).toBe('ERR_INSUFFICIENT_SCOPE');
     }
     expect(await at('/gold', { tier: 'gold' })).toBe('allow');
-    for (const tier of ['GOLD', 'gold ', 'golden', true, 1]) expect(await at('/gold', { tier })).toBe('ERR_INSUFFICIENT_SCOPE');
+    for (const tier of ['GOLD', 'gold ', 'golden', true, 1])
+      expect(await at('/gold', { tier })).toBe('ERR_INSUFFICIENT_SCOPE');
   });
 
   it('inherited properties (constructor, toString) never satisfy a requirement', async () => {
@@ -365,7 +434,11 @@ describe('P15 RFC 6750 answers', () => {
       issuers: [fileIssuer('a', ISS_A, [keyA.jwk])],
       routes: [
         { name: 'orders', match: { path: { prefix: '/orders' } }, require: { scope: 'orders' } },
-        { name: 'both', match: { path: { prefix: '/both' } }, require: { all: [{ scope: 'orders' }, { scope: 'billing' }] } },
+        {
+          name: 'both',
+          match: { path: { prefix: '/both' } },
+          require: { all: [{ scope: 'orders' }, { scope: 'billing' }] },
+        },
       ],
       upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }] },
     });
@@ -397,7 +470,9 @@ describe('P15 RFC 6750 answers', () => {
     for (const [token, reason] of cases) {
       const d = denied(await gate.decide(bearer(token)));
       expect(d).toMatchObject({ reason, status: 401 });
-      expect(wwwAuthenticate(d)).toEqual([`Bearer realm="${REALM}", error="invalid_token", error_description="${REASONS[reason as keyof typeof REASONS].title}"`]);
+      expect(wwwAuthenticate(d)).toEqual([
+        `Bearer realm="${REALM}", error="invalid_token", error_description="${REASONS[reason as keyof typeof REASONS].title}"`,
+      ]);
       expect(toCheckResponse(d).status.code).toBe(RpcCode.UNAUTHENTICATED);
     }
   });
@@ -405,7 +480,9 @@ describe('P15 RFC 6750 answers', () => {
   it('a malformed request: 400 invalid_request', async () => {
     const d = denied(await gate.decide(view({ authorization: [`Bearer ${mint(keyA)}`, `Bearer ${mint(keyA)}`] })));
     expect(d.status).toBe(400);
-    expect(wwwAuthenticate(d)).toEqual([`Bearer realm="${REALM}", error="invalid_request", error_description="${REASONS.ERR_MULTIPLE_TOKENS.title}"`]);
+    expect(wwwAuthenticate(d)).toEqual([
+      `Bearer realm="${REALM}", error="invalid_request", error_description="${REASONS.ERR_MULTIPLE_TOKENS.title}"`,
+    ]);
     const r = toCheckResponse(d);
     expect(r.status.code).toBe(RpcCode.INVALID_ARGUMENT);
     expect(r.denied_response?.status.code).toBe('BadRequest');
@@ -415,11 +492,17 @@ describe('P15 RFC 6750 answers', () => {
     const title = REASONS.ERR_INSUFFICIENT_SCOPE.title;
     const d1 = denied(await gate.decide(bearer(mint(keyA, { scope: 'orders:read' }), '/orders')));
     expect(d1.status).toBe(403);
-    expect(wwwAuthenticate(d1)).toEqual([`Bearer realm="${REALM}", error="insufficient_scope", error_description="${title}", scope="orders"`]);
+    expect(wwwAuthenticate(d1)).toEqual([
+      `Bearer realm="${REALM}", error="insufficient_scope", error_description="${title}", scope="orders"`,
+    ]);
     const d2 = denied(await gate.decide(bearer(mint(keyA, { scope: 'orders' }), '/both')));
-    expect(wwwAuthenticate(d2)).toEqual([`Bearer realm="${REALM}", error="insufficient_scope", error_description="${title}", scope="billing"`]);
+    expect(wwwAuthenticate(d2)).toEqual([
+      `Bearer realm="${REALM}", error="insufficient_scope", error_description="${title}", scope="billing"`,
+    ]);
     const d3 = denied(await gate.decide(bearer(mint(keyA, { scope: 'profile' }), '/both')));
-    expect(wwwAuthenticate(d3)).toEqual([`Bearer realm="${REALM}", error="insufficient_scope", error_description="${title}", scope="orders billing"`]);
+    expect(wwwAuthenticate(d3)).toEqual([
+      `Bearer realm="${REALM}", error="insufficient_scope", error_description="${title}", scope="orders billing"`,
+    ]);
     const r = toCheckResponse(d1);
     expect(r.status.code).toBe(RpcCode.PERMISSION_DENIED);
     expect(r.denied_response?.status.code).toBe('Forbidden');
@@ -432,8 +515,13 @@ describe('P15 RFC 6750 answers', () => {
       if (info.outcome === 'allow') continue;
       if (info.outcome === 'error') expect([code, challenge]).toEqual([code, undefined]);
       else if (code === 'ERR_TOKEN_MISSING') expect(challenge).toBe(`Bearer realm="${REALM}"`);
-      else if (info.status === 401) expect([code, challenge]).toEqual([code, expect.stringMatching(/^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]*"$/)]);
-      else if (info.status === 400) expect([code, challenge]).toEqual([code, expect.stringMatching(/error="invalid_request"/)]);
+      else if (info.status === 401)
+        expect([code, challenge]).toEqual([
+          code,
+          expect.stringMatching(/^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]*"$/),
+        ]);
+      else if (info.status === 400)
+        expect([code, challenge]).toEqual([code, expect.stringMatching(/error="invalid_request"/)]);
       else if (code === 'ERR_INSUFFICIENT_SCOPE') expect(challenge).toMatch(/error="insufficient_scope".*, scope="s"$/);
       if (challenge !== undefined) expect(challenge).not.toMatch(/[\r\n]/);
     }
@@ -449,7 +537,9 @@ describe('P15 RFC 6750 answers', () => {
     tenant: `tenant-${MARK}`,
     name: `Name ${MARK}`,
   };
-  const CLAIM_VALUES = Object.values(secretClaims).flatMap((v) => v.split(' ')).filter((v) => v.includes(MARK));
+  const CLAIM_VALUES = Object.values(secretClaims)
+    .flatMap((v) => v.split(' '))
+    .filter((v) => v.includes(MARK));
 
   function battery(): Array<{ path: string; headers: Record<string, string | string[]>; token: string }> {
     const unknownIss = mint(keyA, { ...secretClaims, iss: `https://iss-${MARK}.example.com` });
@@ -462,7 +552,12 @@ describe('P15 RFC 6750 answers', () => {
       mint(keyA, { ...secretClaims }, { header: { kid: `kid-${MARK}` } }),
       unknownIss,
       forged,
-      signParts('RS256', keyA.privateKey, { alg: 'RS256', typ: 'at+jwt', kid: 'a-1', crit: [`crit-${MARK}`] }, claims(secretClaims)),
+      signParts(
+        'RS256',
+        keyA.privateKey,
+        { alg: 'RS256', typ: 'at+jwt', kid: 'a-1', crit: [`crit-${MARK}`] },
+        claims(secretClaims),
+      ),
       `${b64json({ alg: `alg-${MARK}` })}.${b64json(secretClaims)}.c2ln`,
       'x'.repeat(9000),
     ];
@@ -484,10 +579,18 @@ describe('P15 RFC 6750 answers', () => {
       const d = await gate.decide(view(headers, path));
       const response = toCheckResponse(d);
       // An allow forwards identity headers upstream on purpose; everything else is the answer.
-      const visible = d.outcome === 'allow' ? { status: response.status, metadata: response.dynamic_metadata, remove: response.ok_response?.headers_to_remove } : response;
+      const visible =
+        d.outcome === 'allow'
+          ? {
+              status: response.status,
+              metadata: response.dynamic_metadata,
+              remove: response.ok_response?.headers_to_remove,
+            }
+          : response;
       if (d.outcome === 'allow') allows++;
       const text = JSON.stringify(visible);
-      for (const needle of forbidden(token)) expect([path, d.reason, text.includes(needle)]).toEqual([path, d.reason, false]);
+      for (const needle of forbidden(token))
+        expect([path, d.reason, text.includes(needle)]).toEqual([path, d.reason, false]);
     }
     expect(allows).toBeGreaterThan(0);
   });
@@ -507,7 +610,12 @@ describe('P15 RFC 6750 answers', () => {
       issuers: [fileIssuer('a', ISS_A, [keyA.jwk, { kty: 'oct', kid: `sym-${MARK}x`, k: 'c2VjcmV0' }])],
       routes: [{ name: 'orders', match: { path: { prefix: '/orders' } }, require: { scope: 'orders' } }],
       unmatched: 'authenticated',
-      upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }, { name: 'x-email', claim: 'email' }] },
+      upstream: {
+        headers: [
+          { name: 'x-user-id', claim: 'sub' },
+          { name: 'x-email', claim: 'email' },
+        ],
+      },
     });
     const app = await startClaimgate(config, { logger, nowMs: () => NOW_MS });
     const client = createCheckClient(`127.0.0.1:${app.grpcPort}`);
@@ -519,7 +627,15 @@ describe('P15 RFC 6750 answers', () => {
         for (const [k, v] of Object.entries(headers)) flat[k] = Array.isArray(v) ? v.join(',') : v;
         await client.check({ path, headers: { ...flat, cookie: `session=cookie-${MARK}`, 'x-request-id': 'req-1' } });
       }
-      logger.info({ token: all[0]!.token, authorization: `Bearer ${all[0]!.token}`, headers: { authorization: all[0]!.token }, req: { cookie: MARK } }, 'redaction probe');
+      logger.info(
+        {
+          token: all[0]!.token,
+          authorization: `Bearer ${all[0]!.token}`,
+          headers: { authorization: all[0]!.token },
+          req: { cookie: MARK },
+        },
+        'redaction probe',
+      );
       logger.flush?.();
       await new Promise((r) => setImmediate(r));
     } finally {
@@ -531,7 +647,9 @@ describe('P15 RFC 6750 answers', () => {
     expect(text).toContain('redaction probe');
     // The verified `sub` is logged by design (decision-log.ts, for audit): it is the only claim allowed.
     const verifiedSub = secretClaims.sub;
-    const unverifiedSubs = text.split('\n').filter((l) => l.includes(verifiedSub) && !/"reason":"(OK_AUTHENTICATED|ERR_INSUFFICIENT_SCOPE)"/.test(l));
+    const unverifiedSubs = text
+      .split('\n')
+      .filter((l) => l.includes(verifiedSub) && !/"reason":"(OK_AUTHENTICATED|ERR_INSUFFICIENT_SCOPE)"/.test(l));
     expect(unverifiedSubs).toEqual([]);
     expect(text).not.toContain(`cookie-${MARK}`);
     for (const { token } of battery()) {

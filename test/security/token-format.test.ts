@@ -42,7 +42,8 @@ function withStrayBits(segment: string): string {
   if (segment.length % 4 === 0) throw new Error('segment has no stray bits');
   const last = alphabet.indexOf(segment.at(-1)!);
   const altered = segment.slice(0, -1) + alphabet[last | 1];
-  if (altered === segment || !Buffer.from(altered, 'base64url').equals(Buffer.from(segment, 'base64url'))) throw new Error('helper broken');
+  if (altered === segment || !Buffer.from(altered, 'base64url').equals(Buffer.from(segment, 'base64url')))
+    throw new Error('helper broken');
   return altered;
 }
 
@@ -64,9 +65,12 @@ describe('P7 explicit typing', () => {
   });
   afterAll(() => gate.close());
 
-  it.each([['at+jwt'], ['application/at+jwt'], ['AT+JWT'], ['Application/At+Jwt']])('an RFC 9068 issuer accepts typ %s', async (typ) => {
-    expect((await gate.decide(bearer(mint(keyA, {}, { header: { typ } }))))).toMatchObject({ outcome: 'allow' });
-  });
+  it.each([['at+jwt'], ['application/at+jwt'], ['AT+JWT'], ['Application/At+Jwt']])(
+    'an RFC 9068 issuer accepts typ %s',
+    async (typ) => {
+      expect(await gate.decide(bearer(mint(keyA, {}, { header: { typ } })))).toMatchObject({ outcome: 'allow' });
+    },
+  );
 
   it.each([['JWT'], ['jwt'], ['application/jwt'], ['JOSE'], ['at+jwt '], ['at+jwt;x'], ['secevent+jwt'], [undefined]])(
     'an RFC 9068 issuer rejects typ %s (an ID token or other JWT replayed as an access token)',
@@ -77,11 +81,15 @@ describe('P7 explicit typing', () => {
   );
 
   it('a non-string typ is malformed', async () => {
-    expect(denied(await gate.decide(bearer(mint(keyA, {}, { header: { typ: ['at+jwt'] } })))).reason).toBe('ERR_TOKEN_MALFORMED');
+    expect(denied(await gate.decide(bearer(mint(keyA, {}, { header: { typ: ['at+jwt'] } })))).reason).toBe(
+      'ERR_TOKEN_MALFORMED',
+    );
   });
 
   it.each([['JWT'], ['at+jwt'], [undefined]])('the legacy switch accepts typ %s', async (typ) => {
-    expect((await gate.decide(bearer(mint(keyB, { iss: ISS_B }, { header: { typ } }))))).toMatchObject({ outcome: 'allow' });
+    expect(await gate.decide(bearer(mint(keyB, { iss: ISS_B }, { header: { typ } })))).toMatchObject({
+      outcome: 'allow',
+    });
   });
 
   it.each([['secevent+jwt'], ['logout+jwt'], ['JOSE']])('the legacy switch still rejects typ %s', async (typ) => {
@@ -90,12 +98,19 @@ describe('P7 explicit typing', () => {
   });
 
   it('with the legacy switch, aud is the defence: an ID token (aud = client id) is rejected', async () => {
-    const d = denied(await gate.decide(bearer(mint(keyB, { iss: ISS_B, aud: 'spa-client-id', nonce: 'n-1' }, { header: { typ: 'JWT' } }))));
+    const d = denied(
+      await gate.decide(
+        bearer(mint(keyB, { iss: ISS_B, aud: 'spa-client-id', nonce: 'n-1' }, { header: { typ: 'JWT' } })),
+      ),
+    );
     expect(d.reason).toBe('ERR_AUDIENCE_MISMATCH');
   });
 
   it.each([['a'], ['b']])('issuer %s: a token without aud is always rejected', async (which) => {
-    const token = which === 'a' ? mint(keyA, { aud: undefined }) : mint(keyB, { iss: ISS_B, aud: undefined }, { header: { typ: 'JWT' } });
+    const token =
+      which === 'a'
+        ? mint(keyA, { aud: undefined })
+        : mint(keyB, { iss: ISS_B, aud: undefined }, { header: { typ: 'JWT' } });
     expect(denied(await gate.decide(bearer(token))).reason).toBe('ERR_CLAIMS_INVALID');
   });
 
@@ -113,7 +128,9 @@ describe('P8 required claims', () => {
   let aged: Gate;
   let noSkew: Gate;
   beforeAll(async () => {
-    gate = await buildGate({ issuers: [fileIssuer('a', ISS_A, [keyA.jwk], { audiences: [AUD, 'https://other-api.example.com'] })] });
+    gate = await buildGate({
+      issuers: [fileIssuer('a', ISS_A, [keyA.jwk], { audiences: [AUD, 'https://other-api.example.com'] })],
+    });
     aged = await buildGate({ issuers: [fileIssuer('a', ISS_A, [keyA.jwk], { max_token_age_seconds: 600 })] });
     noSkew = await buildGate({ issuers: [fileIssuer('a', ISS_A, [keyA.jwk], { clock_skew_seconds: 0 })] });
   });
@@ -199,11 +216,15 @@ describe('P8 required claims', () => {
 
   it('a verification that was cached still expires: the same token is rejected once exp (+skew) or max age passes', async () => {
     let now = NOW_S * 1000;
-    const clocked = await buildGate({ issuers: [fileIssuer('a', ISS_A, [keyA.jwk], { max_token_age_seconds: 600 })], nowMs: () => now });
+    const clocked = await buildGate({
+      issuers: [fileIssuer('a', ISS_A, [keyA.jwk], { max_token_age_seconds: 600 })],
+      nowMs: () => now,
+    });
     try {
       const shortLived = mint(keyA, { exp: NOW_S + 100, iat: NOW_S });
       const longLived = mint(keyA, { exp: NOW_S + 7200, iat: NOW_S });
-      for (const t of [shortLived, longLived, shortLived, longLived]) expect((await clocked.decide(bearer(t))).outcome).toBe('allow');
+      for (const t of [shortLived, longLived, shortLived, longLived])
+        expect((await clocked.decide(bearer(t))).outcome).toBe('allow');
       now = (NOW_S + 100 + 60) * 1000; // exp + skew
       expect(denied(await clocked.decide(bearer(shortLived))).reason).toBe('ERR_TOKEN_EXPIRED');
       expect((await clocked.decide(bearer(longLived))).outcome).toBe('allow');
@@ -275,7 +296,12 @@ describe('P9 strict parsing', () => {
     const good = signed(HEADER, claims());
     const [h, p, s] = good.split('.') as [string, string, string];
     const inHeader = signed({ segment: `${h.slice(0, 8)}\n${h.slice(8)}` }, { segment: p });
-    for (const t of [inHeader, `${h}.${p}.${s.slice(0, 10)} ${s.slice(10)}`, `${h}.${p}.${s}\t`, ` ${good}`.slice(1) + '\r\n']) {
+    for (const t of [
+      inHeader,
+      `${h}.${p}.${s.slice(0, 10)} ${s.slice(10)}`,
+      `${h}.${p}.${s}\t`,
+      ` ${good}`.slice(1) + '\r\n',
+    ]) {
       expect(parseReason(t)).toBe('ERR_TOKEN_MALFORMED');
     }
     expect(await reasonOf(`${h}.${p}.${s.slice(0, 10)} ${s.slice(10)}`)).toBe('ERR_REQUEST_MALFORMED');
@@ -318,7 +344,13 @@ describe('P9 strict parsing', () => {
   });
 
   it('JWE (five segments) is unsupported, four or two segments malformed', async () => {
-    const jwe = [b64json({ alg: 'RSA-OAEP', enc: 'A256GCM', kid: 'a-1' }), b64u('k'.repeat(32)), b64u('iv'), b64u('ct'), b64u('tag')].join('.');
+    const jwe = [
+      b64json({ alg: 'RSA-OAEP', enc: 'A256GCM', kid: 'a-1' }),
+      b64u('k'.repeat(32)),
+      b64u('iv'),
+      b64u('ct'),
+      b64u('tag'),
+    ].join('.');
     expect(await reasonOf(jwe)).toBe('ERR_TOKEN_UNSUPPORTED');
     const good = signed(HEADER, claims());
     expect(await reasonOf(`${good}.${b64u('x')}`)).toBe('ERR_TOKEN_MALFORMED');
@@ -347,21 +379,27 @@ describe('P9 strict parsing', () => {
     expect(await reasonOf(signed({ ...HEADER, b64: false }, claims()))).toBe('ERR_TOKEN_UNSUPPORTED');
   });
 
-  it.each([[['exp']], [['http://example.com/unknown']], [['b64']], [[]], ['exp']])('crit %j is rejected', async (crit) => {
-    expect(await reasonOf(signed({ ...HEADER, crit }, claims()))).toBe('ERR_TOKEN_UNSUPPORTED');
-  });
+  it.each([[['exp']], [['http://example.com/unknown']], [['b64']], [[]], ['exp']])(
+    'crit %j is rejected',
+    async (crit) => {
+      expect(await reasonOf(signed({ ...HEADER, crit }, claims()))).toBe('ERR_TOKEN_UNSUPPORTED');
+    },
+  );
 
   it('zip (compressed payload) is rejected', async () => {
     expect(await reasonOf(signed({ ...HEADER, zip: 'DEF' }, claims()))).toBe('ERR_TOKEN_UNSUPPORTED');
   });
 
-  it.each([['JWT'], ['jwt'], ['application/JWT'], ['application/jwt']])('nested tokens (cty: %s) are rejected', async (cty) => {
-    // Inner token as the payload (what a nested JWT really is) …
-    const inner = signed(HEADER, claims());
-    expect(await reasonOf(signed({ ...HEADER, cty }, inner))).not.toBe('allow');
-    // … and even a JSON-object payload under cty JWT, validly signed.
-    expect(await reasonOf(signed({ ...HEADER, cty }, claims()))).toBe('ERR_TOKEN_UNSUPPORTED');
-  });
+  it.each([['JWT'], ['jwt'], ['application/JWT'], ['application/jwt']])(
+    'nested tokens (cty: %s) are rejected',
+    async (cty) => {
+      // Inner token as the payload (what a nested JWT really is) …
+      const inner = signed(HEADER, claims());
+      expect(await reasonOf(signed({ ...HEADER, cty }, inner))).not.toBe('allow');
+      // … and even a JSON-object payload under cty JWT, validly signed.
+      expect(await reasonOf(signed({ ...HEADER, cty }, claims()))).toBe('ERR_TOKEN_UNSUPPORTED');
+    },
+  );
 
   const invalidUtf8: Array<[string, Buffer]> = [
     ['a 0xFF byte', Buffer.from([0xff])],
@@ -371,7 +409,11 @@ describe('P9 strict parsing', () => {
     ['a Latin-1 é (E9)', Buffer.from([0xe9])],
   ];
   it.each(invalidUtf8)('invalid UTF-8 (%s) in the payload or header is rejected', async (_name, bad) => {
-    const payload = Buffer.concat([Buffer.from(JSON.stringify(claims()).slice(0, -1) + ',"name":"x', 'utf8'), bad, Buffer.from('"}', 'utf8')]);
+    const payload = Buffer.concat([
+      Buffer.from(JSON.stringify(claims()).slice(0, -1) + ',"name":"x', 'utf8'),
+      bad,
+      Buffer.from('"}', 'utf8'),
+    ]);
     expect(await reasonOf(signed(HEADER, payload))).toBe('ERR_TOKEN_MALFORMED');
     const h = Buffer.concat([Buffer.from(`${header},"x":"`, 'utf8'), bad, Buffer.from('"}', 'utf8')]);
     expect(await reasonOf(signed(h, claims()))).toBe('ERR_TOKEN_MALFORMED');
@@ -379,8 +421,12 @@ describe('P9 strict parsing', () => {
 
   it('a byte-order mark before the JSON is not JSON (RFC 8259 §8.1) and is rejected', async () => {
     const bom = Buffer.from([0xef, 0xbb, 0xbf]);
-    expect(await reasonOf(signed(HEADER, Buffer.concat([bom, Buffer.from(JSON.stringify(claims()))])))).toBe('ERR_TOKEN_MALFORMED');
-    expect(await reasonOf(signed(Buffer.concat([bom, Buffer.from(JSON.stringify(HEADER))]), claims()))).toBe('ERR_TOKEN_MALFORMED');
+    expect(await reasonOf(signed(HEADER, Buffer.concat([bom, Buffer.from(JSON.stringify(claims()))])))).toBe(
+      'ERR_TOKEN_MALFORMED',
+    );
+    expect(await reasonOf(signed(Buffer.concat([bom, Buffer.from(JSON.stringify(HEADER))]), claims()))).toBe(
+      'ERR_TOKEN_MALFORMED',
+    );
   });
 
   const notObjects: Array<[string, string, string]> = [
@@ -394,7 +440,11 @@ describe('P9 strict parsing', () => {
     ['payload uses single quotes', JSON.stringify(HEADER), JSON.stringify(claims()).replace('"sub"', "'sub'")],
     ['payload has a comment', JSON.stringify(HEADER), `${JSON.stringify(claims()).slice(0, -1)}/* c */}`],
     ['payload has NaN', JSON.stringify(HEADER), `${JSON.stringify(claims()).slice(0, -1)},"n":NaN}`],
-    ['payload has a raw control character in a string', JSON.stringify(HEADER), JSON.stringify(claims()).replace('user-1', 'user\u0001-1')],
+    [
+      'payload has a raw control character in a string',
+      JSON.stringify(HEADER),
+      JSON.stringify(claims()).replace('user-1', 'user\u0001-1'),
+    ],
     ['header alg is not a string', '{"alg":["RS256"],"typ":"at+jwt","kid":"a-1"}', JSON.stringify(claims())],
     ['header kid is not a string', '{"alg":"RS256","typ":"at+jwt","kid":1}', JSON.stringify(claims())],
     ['header without alg', '{"typ":"at+jwt","kid":"a-1"}', JSON.stringify(claims())],
@@ -414,7 +464,9 @@ describe('P10 bounded input', () => {
   let small: Gate;
   beforeAll(async () => {
     gate = await buildGate({ issuers: [fileIssuer('a', ISS_A, [keyA.jwk])] });
-    small = await buildGate({ issuers: [fileIssuer('a', ISS_A, [keyA.jwk], { max_token_bytes: 1024 }), fileIssuer('b', ISS_B, [keyB.jwk])] });
+    small = await buildGate({
+      issuers: [fileIssuer('a', ISS_A, [keyA.jwk], { max_token_bytes: 1024 }), fileIssuer('b', ISS_B, [keyB.jwk])],
+    });
   });
   afterAll(() => {
     gate.close();
@@ -451,7 +503,11 @@ describe('P10 bounded input', () => {
   });
 
   it('size is checked before any decoding: oversize garbage is TOO_LARGE, not MALFORMED', async () => {
-    for (const t of ['a'.repeat(8193), `${'a'.repeat(4000)}.${'b'.repeat(4000)}.${'c'.repeat(200)}`, `${'!'.repeat(10)}`.replace(/!/g, 'a').repeat(900)]) {
+    for (const t of [
+      'a'.repeat(8193),
+      `${'a'.repeat(4000)}.${'b'.repeat(4000)}.${'c'.repeat(200)}`,
+      `${'!'.repeat(10)}`.replace(/!/g, 'a').repeat(900),
+    ]) {
       expect(denied(await gate.decide(bearer(t))).reason).toBe('ERR_TOKEN_TOO_LARGE');
       expect(parseCompactJws(t, 8192)).toMatchObject({ ok: false, reason: 'ERR_TOKEN_TOO_LARGE' });
     }
@@ -467,12 +523,20 @@ describe('P10 bounded input', () => {
   it(`JSON nesting is bounded (${MAX_JSON_DEPTH}); deep claims are rejected even when validly signed`, async () => {
     const nested = (n: number, open: string, close: string, leaf = '1') => `${open.repeat(n)}${leaf}${close.repeat(n)}`;
     const withClaim = (value: string) => `${JSON.stringify(claims()).slice(0, -1)},"deep":${value}}`;
-    expect((await gate.decide(bearer(signed(HEADER, withClaim(nested(10, '[', ']'))))))).toMatchObject({ outcome: 'allow' });
+    expect(await gate.decide(bearer(signed(HEADER, withClaim(nested(10, '[', ']')))))).toMatchObject({
+      outcome: 'allow',
+    });
     for (const n of [MAX_JSON_DEPTH + 1, 100, 500]) {
-      expect(denied(await gate.decide(bearer(signed(HEADER, withClaim(nested(n, '[', ']')))))).reason).toBe('ERR_TOKEN_MALFORMED');
-      expect(denied(await gate.decide(bearer(signed(HEADER, withClaim(nested(n, '{"a":', '}')))))).reason).toBe('ERR_TOKEN_MALFORMED');
+      expect(denied(await gate.decide(bearer(signed(HEADER, withClaim(nested(n, '[', ']')))))).reason).toBe(
+        'ERR_TOKEN_MALFORMED',
+      );
+      expect(denied(await gate.decide(bearer(signed(HEADER, withClaim(nested(n, '{"a":', '}')))))).reason).toBe(
+        'ERR_TOKEN_MALFORMED',
+      );
     }
-    expect(denied(await gate.decide(bearer(signed(HEADER, withClaim(nested(2000, '[', ']')))))).reason).toBe('ERR_TOKEN_MALFORMED');
+    expect(denied(await gate.decide(bearer(signed(HEADER, withClaim(nested(2000, '[', ']')))))).reason).toBe(
+      'ERR_TOKEN_MALFORMED',
+    );
     const deepHeader = `{"alg":"RS256","typ":"at+jwt","kid":"a-1","x":${nested(2000, '[', ']')}}`;
     expect(denied(await gate.decide(bearer(signed(deepHeader, claims())))).reason).toBe('ERR_TOKEN_MALFORMED');
   });
@@ -490,7 +554,9 @@ describe('P10 bounded input', () => {
 
   it('audience arrays and other claims are read without unbounded work', async () => {
     const manyAud = Array.from({ length: 500 }, (_, i) => `https://aud-${i}.example.com`);
-    expect(denied(await gate.decide(bearer(mint(keyA, { aud: manyAud })))).reason).toMatch(/^ERR_(AUDIENCE_MISMATCH|TOKEN_TOO_LARGE)$/);
+    expect(denied(await gate.decide(bearer(mint(keyA, { aud: manyAud })))).reason).toMatch(
+      /^ERR_(AUDIENCE_MISMATCH|TOKEN_TOO_LARGE)$/,
+    );
   });
 
   it('AUD constant sanity', () => expect(AUD).toMatch(/^https:/));

@@ -52,7 +52,10 @@ export async function startAuth0LikeIdp(options: { audience?: string } = {}): Pr
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     counts.set(path, (counts.get(path) ?? 0) + 1);
     const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=15' });
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'public, max-age=15',
+      });
       res.end(JSON.stringify(body));
     };
     if (req.method !== 'GET') send(405, { error: 'method_not_allowed' });
@@ -103,5 +106,7 @@ function mint(
     ...(o.permissions === undefined ? {} : { permissions: [...o.permissions] }),
     ...o.extraClaims,
   };
-  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: o.typ ?? 'JWT', kid: idp.kid }).sign(idp.privateKey);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'RS256', typ: o.typ ?? 'JWT', kid: idp.kid })
+    .sign(idp.privateKey);
 }

@@ -17,7 +17,10 @@ function openssl(args: string[], cwd: string): void {
     execFileSync('openssl', args, { cwd, stdio: 'pipe' });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (err.code === 'ENOENT') throw new Error(`openssl is required for TLS tests (Debian package openssl)${process.env.CI ? ' and CI must install it' : ''}`);
+    if (err.code === 'ENOENT')
+      throw new Error(
+        `openssl is required for TLS tests (Debian package openssl)${process.env.CI ? ' and CI must install it' : ''}`,
+      );
     throw new Error(`openssl ${args[0]} failed: ${err.stderr?.toString() ?? err.message}`);
   }
 }
@@ -30,7 +33,30 @@ export class TestPki {
   ca(name: string): CertFiles {
     const key = join(this.dir, `${name}.key`);
     const cert = join(this.dir, `${name}.crt`);
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'], this.dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign',
+      ],
+      this.dir,
+    );
     return { cert, key };
   }
 
@@ -41,8 +67,44 @@ export class TestPki {
     const cert = join(this.dir, `${name}.crt`);
     const ext = join(this.dir, `${name}.ext`);
     writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=${usage}\nbasicConstraints=CA:FALSE\n`);
-    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`], this.dir);
-    openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', String(this.serial++), '-days', '2', '-out', cert, '-extfile', ext], this.dir);
+    openssl(
+      [
+        'req',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        csr,
+        '-subj',
+        `/CN=${cn}`,
+      ],
+      this.dir,
+    );
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        ca.cert,
+        '-CAkey',
+        ca.key,
+        '-set_serial',
+        String(this.serial++),
+        '-days',
+        '2',
+        '-out',
+        cert,
+        '-extfile',
+        ext,
+      ],
+      this.dir,
+    );
     return { cert, key };
   }
 

@@ -82,7 +82,9 @@ const INTEGER_RANGES: Record<string, [bigint, bigint]> = {
 
 /** Message types whose proto-JSON form is not an object of their fields. */
 const WRAPPERS = new Set(
-  ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map((t) => `.google.protobuf.${t}Value`),
+  ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map(
+    (t) => `.google.protobuf.${t}Value`,
+  ),
 );
 const SPECIAL_JSON_TYPES = new Set([
   ...WRAPPERS,
@@ -124,7 +126,12 @@ class ConfigWalker {
     this.fields(type, value, path);
   }
 
-  private fields(type: protobuf.Type, value: Record<string, unknown>, path: string, skipKeys: readonly string[] = []): void {
+  private fields(
+    type: protobuf.Type,
+    value: Record<string, unknown>,
+    path: string,
+    skipKeys: readonly string[] = [],
+  ): void {
     const setOneofs = new Map<string, string>();
     const present = new Set<protobuf.Field>();
     for (const [key, fieldValue] of Object.entries(value)) {
@@ -143,7 +150,8 @@ class ConfigWalker {
       const oneof = field.partOf;
       if (oneof) {
         const other = setOneofs.get(oneof.name);
-        if (other !== undefined) this.report(fieldPath, `oneof "${oneof.name}" of ${typeName(type)} already set by "${other}"`);
+        if (other !== undefined)
+          this.report(fieldPath, `oneof "${oneof.name}" of ${typeName(type)} already set by "${other}"`);
         else setOneofs.set(oneof.name, key);
       }
       this.fieldValue(type, field, fieldValue, fieldPath);
@@ -151,16 +159,28 @@ class ConfigWalker {
     this.requiredRules(type, present, setOneofs, path);
   }
 
-  private requiredRules(type: protobuf.Type, present: Set<protobuf.Field>, setOneofs: Map<string, string>, path: string): void {
+  private requiredRules(
+    type: protobuf.Type,
+    present: Set<protobuf.Field>,
+    setOneofs: Map<string, string>,
+    path: string,
+  ): void {
     for (const field of type.fieldsArray) {
       // A rule on a oneof member applies only when that member is the one chosen.
-      if (field.partOf === null && field.options?.['(validate.rules).message.required'] === true && !present.has(field)) {
+      if (
+        field.partOf === null &&
+        field.options?.['(validate.rules).message.required'] === true &&
+        !present.has(field)
+      ) {
         this.report(join(path, field.name), `required field "${field.name}" of ${typeName(type)} is missing`);
       }
     }
     for (const oneof of type.oneofsArray) {
       if (oneof.options?.['(validate.required)'] === true && !setOneofs.has(oneof.name)) {
-        this.report(path || '(root)', `one of ${oneof.oneof.map((f) => `"${f}"`).join(', ')} is required in ${typeName(type)}`);
+        this.report(
+          path || '(root)',
+          `one of ${oneof.oneof.map((f) => `"${f}"`).join(', ')} is required in ${typeName(type)}`,
+        );
       }
     }
   }
@@ -178,9 +198,11 @@ class ConfigWalker {
       return;
     }
     if (field.repeated) {
-      if (!Array.isArray(value)) return this.report(path, `expected a list for repeated field "${field.name}", got ${describe(value)}`);
+      if (!Array.isArray(value))
+        return this.report(path, `expected a list for repeated field "${field.name}", got ${describe(value)}`);
       const minItems = field.options?.['(validate.rules).repeated.min_items'];
-      if (typeof minItems === 'number' && value.length < minItems) this.report(path, `needs at least ${minItems} item(s)`);
+      if (typeof minItems === 'number' && value.length < minItems)
+        this.report(path, `needs at least ${minItems} item(s)`);
       value.forEach((item, i) => this.single(field, item, `${path}[${i}]`));
       return;
     }
@@ -203,7 +225,10 @@ class ConfigWalker {
   private enumValue(e: protobuf.Enum, value: unknown, path: string): void {
     if (typeof value === 'string') {
       if (!Object.hasOwn(e.values, value)) {
-        this.report(path, `unknown ${typeName(e)} value "${value}" (expected one of ${Object.keys(e.values).join(', ')})`);
+        this.report(
+          path,
+          `unknown ${typeName(e)} value "${value}" (expected one of ${Object.keys(e.values).join(', ')})`,
+        );
       }
     } else if (typeof value === 'number') {
       if (e.valuesById[value] === undefined) this.report(path, `${value} is not a defined ${typeName(e)} number`);
@@ -215,10 +240,15 @@ class ConfigWalker {
   private scalar(scalarType: string, value: unknown, path: string): void {
     const range = INTEGER_RANGES[scalarType];
     if (range !== undefined) {
-      const integer = typeof value === 'number' && Number.isInteger(value) ? BigInt(value)
-        : typeof value === 'string' && INTEGER.test(value) ? BigInt(value) : undefined;
+      const integer =
+        typeof value === 'number' && Number.isInteger(value)
+          ? BigInt(value)
+          : typeof value === 'string' && INTEGER.test(value)
+            ? BigInt(value)
+            : undefined;
       if (integer === undefined) this.report(path, `expected an integer (${scalarType}), got ${describe(value)}`);
-      else if (integer < range[0] || integer > range[1]) this.report(path, `${value} is out of range for ${scalarType}`);
+      else if (integer < range[0] || integer > range[1])
+        this.report(path, `${value} is out of range for ${scalarType}`);
       return;
     }
     switch (scalarType) {
@@ -230,10 +260,12 @@ class ConfigWalker {
         return;
       case 'double':
       case 'float':
-        if (typeof value !== 'number' && !isNumericString(value)) this.report(path, `expected a number (${scalarType}), got ${describe(value)}`);
+        if (typeof value !== 'number' && !isNumericString(value))
+          this.report(path, `expected a number (${scalarType}), got ${describe(value)}`);
         return;
       case 'bytes':
-        if (typeof value !== 'string' || !BASE64.test(value)) this.report(path, `expected base64 bytes, got ${describe(value)}`);
+        if (typeof value !== 'string' || !BASE64.test(value))
+          this.report(path, `expected base64 bytes, got ${describe(value)}`);
         return;
       default:
         this.report(path, `unsupported scalar type ${scalarType}`);
@@ -246,10 +278,12 @@ class ConfigWalker {
     if (WRAPPERS.has(name)) return this.scalar(type.fields.value!.type, value, path);
     switch (name) {
       case '.google.protobuf.Duration':
-        if (durationSeconds(value) === undefined) this.report(path, `expected a Duration string like "0.25s", got ${describe(value)}`);
+        if (durationSeconds(value) === undefined)
+          this.report(path, `expected a Duration string like "0.25s", got ${describe(value)}`);
         return;
       case '.google.protobuf.Timestamp':
-        if (typeof value !== 'string' || !TIMESTAMP.test(value)) this.report(path, `expected an RFC 3339 timestamp, got ${describe(value)}`);
+        if (typeof value !== 'string' || !TIMESTAMP.test(value))
+          this.report(path, `expected an RFC 3339 timestamp, got ${describe(value)}`);
         return;
       case '.google.protobuf.FieldMask':
         if (typeof value !== 'string') this.report(path, `expected a FieldMask string, got ${describe(value)}`);
@@ -269,7 +303,8 @@ class ConfigWalker {
 
   /** `{"@type": "type.googleapis.com/<message>", ...fields}`, or `{"@type", value}` for special WKTs. */
   private any(value: unknown, path: string): void {
-    if (!isPlainObject(value)) return this.report(path, `expected an object with "@type" (Any), got ${describe(value)}`);
+    if (!isPlainObject(value))
+      return this.report(path, `expected an object with "@type" (Any), got ${describe(value)}`);
     const typeUrl = value['@type'];
     if (typeof typeUrl !== 'string') return this.report(join(path, '@type'), 'missing "@type" in Any');
     const typeNameInUrl = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
@@ -280,11 +315,15 @@ class ConfigWalker {
       resolved = null;
     }
     if (!(resolved instanceof protobuf.Type) || !typeUrl.startsWith('type.googleapis.com/')) {
-      return this.report(join(path, '@type'), `unknown @type "${typeUrl}" (no such message in the loaded Envoy protos)`);
+      return this.report(
+        join(path, '@type'),
+        `unknown @type "${typeUrl}" (no such message in the loaded Envoy protos)`,
+      );
     }
     if (SPECIAL_JSON_TYPES.has(resolved.fullName)) {
       for (const key of Object.keys(value)) {
-        if (key !== '@type' && key !== 'value') this.report(join(path, key), `unknown field "${key}" in Any of ${typeName(resolved)}`);
+        if (key !== '@type' && key !== 'value')
+          this.report(join(path, key), `unknown field "${key}" in Any of ${typeName(resolved)}`);
       }
       this.message(resolved, value.value, join(path, 'value'));
       return;
@@ -296,7 +335,8 @@ class ConfigWalker {
   checkClusterReferences(defined: ReadonlySet<string> | undefined): void {
     if (defined === undefined) return;
     for (const ref of this.clusterRefs) {
-      if (!defined.has(ref.name)) this.report(ref.path, `cluster "${ref.name}" is not defined in static_resources.clusters`);
+      if (!defined.has(ref.name))
+        this.report(ref.path, `cluster "${ref.name}" is not defined in static_resources.clusters`);
     }
   }
 

@@ -42,7 +42,12 @@ export function generateSigningKey(alg: SigningKeyType, kid: string, options: { 
       : alg === 'EdDSA'
         ? generateKeyPairSync('ed25519')
         : generateKeyPairSync('ec', { namedCurve: { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' }[alg] });
-  const jwk = { ...pair.publicKey.export({ format: 'jwk' }), kid, use: 'sig', ...(options.withAlg === false ? {} : { alg }) };
+  const jwk = {
+    ...pair.publicKey.export({ format: 'jwk' }),
+    kid,
+    use: 'sig',
+    ...(options.withAlg === false ? {} : { alg }),
+  };
   return { kid, privateKey: pair.privateKey, jwk };
 }
 
@@ -128,7 +133,8 @@ export class FakeIdp {
 
   /** Make `path` (or both discovery and the current JWKS path, for 'all') misbehave. */
   misbehave(path: string | 'all', behavior: Behavior): void {
-    for (const p of path === 'all' ? [this.discoveryPath, ...this.jwksByPath.keys()] : [path]) this.behaviors.set(p, behavior);
+    for (const p of path === 'all' ? [this.discoveryPath, ...this.jwksByPath.keys()] : [path])
+      this.behaviors.set(p, behavior);
   }
 
   /** Answer normally again on every path (and release hanging requests with a 503). */
@@ -192,7 +198,11 @@ export class FakeIdp {
 
   private answer(path: string, res: ServerResponse): void {
     if (path === this.discoveryPath) {
-      sendJson(res, { issuer: this.discoveryIssuer, jwks_uri: this.jwksUri, id_token_signing_alg_values_supported: ['RS256'] });
+      sendJson(res, {
+        issuer: this.discoveryIssuer,
+        jwks_uri: this.jwksUri,
+        id_token_signing_alg_values_supported: ['RS256'],
+      });
       return;
     }
     const keys = this.jwksByPath.get(path);
@@ -211,14 +221,19 @@ export class FakeIdp {
 
 function sendJson(res: ServerResponse, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
+  res
+    .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
+    .end(text);
 }
 
 function sendHuge(res: ServerResponse, bytes: number, declareLength: boolean): void {
   const head = '{"keys":[],"padding":"';
   const tail = '"}';
   const padding = Math.max(0, bytes - head.length - tail.length);
-  res.writeHead(200, { 'content-type': 'application/json', ...(declareLength ? { 'content-length': String(head.length + padding + tail.length) } : {}) });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    ...(declareLength ? { 'content-length': String(head.length + padding + tail.length) } : {}),
+  });
   res.write(head);
   const chunk = 'x'.repeat(16 * 1024);
   let left = padding;
@@ -237,4 +252,3 @@ function sendHuge(res: ServerResponse, bytes: number, declareLength: boolean): v
   res.on('error', () => {});
   pump();
 }
-

@@ -24,7 +24,9 @@ export const OFFICIAL_INCLUDE_DIRS: readonly string[] = [
 ];
 
 /** Upstream version of grpc-js-xds, whose API copy predates a few fields (see FIELDS.md). */
-export const OFFICIAL_PROTOS_PACKAGE_VERSION: string = (require('@grpc/grpc-js-xds/package.json') as { version: string }).version;
+export const OFFICIAL_PROTOS_PACKAGE_VERSION: string = (
+  require('@grpc/grpc-js-xds/package.json') as { version: string }
+).version;
 
 const cache = new Map<string, protobuf.Root>();
 

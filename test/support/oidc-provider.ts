@@ -193,12 +193,18 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
           useGrantedResource: async () => true,
           getResourceServerInfo: async (_ctx: unknown, resourceIndicator: string) => {
             if (!resources.includes(resourceIndicator)) throw new errors.InvalidTarget();
-            return { scope: scopes, audience: resourceIndicator, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+            return {
+              scope: scopes,
+              audience: resourceIndicator,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'RS256' } },
+            };
           },
         },
       },
       ttl: {
-        ClientCredentials: (_ctx: unknown, _token: unknown, client: { clientId: string }) => (client.clientId === SHORT_CLIENT_ID ? SHORT_TTL_SECONDS : ttl),
+        ClientCredentials: (_ctx: unknown, _token: unknown, client: { clientId: string }) =>
+          client.clientId === SHORT_CLIENT_ID ? SHORT_TTL_SECONDS : ttl,
         AccessToken: ttl,
         Grant: ttl,
         Interaction: 60,
@@ -221,7 +227,9 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
       const clientId = mintOptions.shortLived ? SHORT_CLIENT_ID : CLIENT_ID;
       const form = new URLSearchParams({ grant_type: 'client_credentials', scope });
       if (mintOptions.resource !== undefined) form.set('resource', mintOptions.resource);
-      const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secretFor.get(clientId) ?? '')}`).toString('base64');
+      const basic = Buffer.from(
+        `${encodeURIComponent(clientId)}:${encodeURIComponent(secretFor.get(clientId) ?? '')}`,
+      ).toString('base64');
       const response = await fetch(`${issuer}/token`, {
         method: 'POST',
         headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
@@ -248,7 +256,9 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
 
     sign(payload, header = {}) {
       const key = idp.signingKey();
-      return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: key.kid, ...header }).sign(key.privateKey);
+      return new SignJWT(payload)
+        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: key.kid, ...header })
+        .sign(key.privateKey);
     },
 
     requests: (path) => counts.get(path) ?? 0,
@@ -262,4 +272,3 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
   };
   return idp;
 }
-

@@ -15,7 +15,14 @@ import { delimiter, join } from 'node:path';
 /** Finds an executable: the override variable, then PATH, then /usr/bin (where Debian puts it). */
 export function findTool(name: 'prometheus' | 'promtool'): string {
   const override = process.env[`${name.toUpperCase()}_BIN`];
-  const candidates = [...(override ? [override] : []), ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name)), join('/usr/bin', name)];
+  const candidates = [
+    ...(override ? [override] : []),
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((d) => join(d, name)),
+    join('/usr/bin', name),
+  ];
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);
@@ -153,7 +160,9 @@ async function startOnce(binary: string, options: StartPrometheusOptions): Promi
   for (;;) {
     if (exited !== undefined) {
       await stop();
-      throw new Error(`prometheus exited before it was ready (code ${exited.code}, signal ${exited.signal}):\n${stderr}`);
+      throw new Error(
+        `prometheus exited before it was ready (code ${exited.code}, signal ${exited.signal}):\n${stderr}`,
+      );
     }
     const ok = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then(
       (r) => r.status === 200,
@@ -168,14 +177,18 @@ async function startOnce(binary: string, options: StartPrometheusOptions): Promi
   }
 
   const query = async (promql: string): Promise<PromSample[]> => {
-    const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: promql })}`, { signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: promql })}`, {
+      signal: AbortSignal.timeout(5000),
+    });
     const body = (await res.json()) as {
       status: string;
       error?: string;
       data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
     };
-    if (body.status !== 'success' || body.data === undefined) throw new Error(`query ${promql} failed: ${body.error ?? res.status}`);
-    if (body.data.resultType !== 'vector') throw new Error(`query ${promql}: expected a vector, got ${body.data.resultType}`);
+    if (body.status !== 'success' || body.data === undefined)
+      throw new Error(`query ${promql} failed: ${body.error ?? res.status}`);
+    if (body.data.resultType !== 'vector')
+      throw new Error(`query ${promql}: expected a vector, got ${body.data.resultType}`);
     return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
   };
 
@@ -192,7 +205,9 @@ async function startOnce(binary: string, options: StartPrometheusOptions): Promi
         last = await query(promql);
         if (accept(last)) return last;
         if (Date.now() > until) {
-          throw new Error(`prometheus: ${promql} did not reach the expected value within ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${stderr}`);
+          throw new Error(
+            `prometheus: ${promql} did not reach the expected value within ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${stderr}`,
+          );
         }
         await sleep(250);
       }
@@ -210,7 +225,11 @@ export interface PromtoolResult {
 
 /** `promtool check metrics` with `text` (a /metrics scrape) on stdin. */
 export function promtoolCheckMetrics(text: string): PromtoolResult {
-  const result = spawnSync(findTool('promtool'), ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 15_000 });
+  const result = spawnSync(findTool('promtool'), ['check', 'metrics'], {
+    input: text,
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -235,7 +254,12 @@ export function fencedBlocks(markdown: string, lang: string): string[] {
   const re = new RegExp(`^( *)\`\`\`${lang}\\n([\\s\\S]*?)^\\1\`\`\`$`, 'gm');
   for (const m of markdown.matchAll(re)) {
     const indent = (m[1] ?? '').length;
-    blocks.push((m[2] ?? '').split('\n').map((l) => l.slice(Math.min(indent, l.length - l.trimStart().length))).join('\n'));
+    blocks.push(
+      (m[2] ?? '')
+        .split('\n')
+        .map((l) => l.slice(Math.min(indent, l.length - l.trimStart().length)))
+        .join('\n'),
+    );
   }
   return blocks;
 }

@@ -2,7 +2,12 @@
 import { SignJWT, type JWTPayload } from 'jose';
 import type { SigningKey } from './fake-idp.js';
 
-export function mintAccessToken(key: SigningKey, issuer: string, claims: JWTPayload, options: { kid?: string; alg?: string; ttl?: string } = {}): Promise<string> {
+export function mintAccessToken(
+  key: SigningKey,
+  issuer: string,
+  claims: JWTPayload,
+  options: { kid?: string; alg?: string; ttl?: string } = {},
+): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: options.alg ?? 'RS256', typ: 'at+jwt', kid: options.kid ?? key.kid })
     .setIssuer(issuer)

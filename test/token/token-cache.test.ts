@@ -7,7 +7,12 @@ import type { CompiledIssuer, VerifiedToken, VerifyResult } from '../../src/toke
 
 function makeKey(): VerifyKey {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { kid: 'k1', kty: 'EC', key: createPublicKey(publicKey.export({ format: 'pem', type: 'spki' })), algorithms: new Set(['ES256']) };
+  return {
+    kid: 'k1',
+    kty: 'EC',
+    key: createPublicKey(publicKey.export({ format: 'pem', type: 'spki' })),
+    algorithms: new Set(['ES256']),
+  };
 }
 
 const header: CompiledLocation = { id: 'header:authorization:bearer', header: 'authorization', find: () => [] };
@@ -21,7 +26,10 @@ function issuerWith(live: { key: VerifyKey | undefined }): CompiledIssuer {
   return { name: 'idp', locationIds: new Set([header.id]), keys } as unknown as CompiledIssuer;
 }
 
-function harness(outcome: (raw: string) => VerifyResult, limits: Partial<Parameters<typeof createCachedVerifier>[1]> = {}) {
+function harness(
+  outcome: (raw: string) => VerifyResult,
+  limits: Partial<Parameters<typeof createCachedVerifier>[1]> = {},
+) {
   const clock = { now: 1_000_000 };
   const calls: string[] = [];
   const results: TokenCacheResult[] = [];
@@ -38,7 +46,17 @@ function harness(outcome: (raw: string) => VerifyResult, limits: Partial<Paramet
 }
 
 function verified(issuer: CompiledIssuer, key: VerifyKey, validUntilMs: number): VerifyResult {
-  const token: VerifiedToken = { issuer, claims: { sub: 'alice' }, subject: 'alice', payloadSegment: 'e30', location: header, validUntilMs, kid: 'k1', alg: 'ES256', key };
+  const token: VerifiedToken = {
+    issuer,
+    claims: { sub: 'alice' },
+    subject: 'alice',
+    payloadSegment: 'e30',
+    location: header,
+    validUntilMs,
+    kid: 'k1',
+    alg: 'ES256',
+    key,
+  };
   return { ok: true, token };
 }
 
@@ -92,7 +110,8 @@ describe('verified-token cache', () => {
 
   it('answers a repeated bad token from the negative cache for negative_ttl, then verifies again', async () => {
     const h = harness(() => failed('ERR_SIGNATURE_INVALID'));
-    for (let i = 0; i < 5; i++) expect(await h.verify('bad', header)).toMatchObject({ ok: false, reason: 'ERR_SIGNATURE_INVALID' });
+    for (let i = 0; i < 5; i++)
+      expect(await h.verify('bad', header)).toMatchObject({ ok: false, reason: 'ERR_SIGNATURE_INVALID' });
     expect(h.calls).toHaveLength(1);
     h.clock.now += 10_000;
     await h.verify('bad', header);
@@ -100,15 +119,19 @@ describe('verified-token cache', () => {
     expect(h.results).toEqual(['miss', 'negative_hit', 'negative_hit', 'negative_hit', 'negative_hit', 'miss']);
   });
 
-  it.each<ReasonCode>(['ERR_JWKS_UNAVAILABLE', 'ERR_KEY_NOT_FOUND', 'ERR_TOKEN_NOT_YET_VALID', 'ERR_TOKEN_ISSUED_IN_FUTURE', 'ERR_TOKEN_LOCATION_NOT_ALLOWED', 'ERR_TOKEN_TOO_LARGE'])(
-    'does not cache %s, which may change for the same token',
-    async (reason) => {
-      const h = harness(() => failed(reason));
-      await h.verify('t', header);
-      await h.verify('t', header);
-      expect(h.calls).toHaveLength(2);
-    },
-  );
+  it.each<ReasonCode>([
+    'ERR_JWKS_UNAVAILABLE',
+    'ERR_KEY_NOT_FOUND',
+    'ERR_TOKEN_NOT_YET_VALID',
+    'ERR_TOKEN_ISSUED_IN_FUTURE',
+    'ERR_TOKEN_LOCATION_NOT_ALLOWED',
+    'ERR_TOKEN_TOO_LARGE',
+  ])('does not cache %s, which may change for the same token', async (reason) => {
+    const h = harness(() => failed(reason));
+    await h.verify('t', header);
+    await h.verify('t', header);
+    expect(h.calls).toHaveLength(2);
+  });
 
   it('holds at most max_entries verified tokens', async () => {
     const live = { key: makeKey() };
