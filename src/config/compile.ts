@@ -5,6 +5,7 @@
  */
 import type { KeySource } from '../keys/key-source.js';
 import { compileIdentityHeaders, type CompiledIdentity } from '../engine/identity.js';
+import { compileHeaderReadings, type HeaderReadings } from '../engine/upstream-reading.js';
 import { compileRoutes, type RouteMatch } from '../routes/match.js';
 import type { RequestView } from '../engine/types.js';
 import { compileLocation, locationId, type CompiledLocation } from '../token/extract.js';
@@ -20,6 +21,11 @@ export interface CompiledConfig {
   readonly locations: readonly CompiledLocation[];
   readonly matchRoute: (view: RequestView) => RouteMatch;
   readonly identity: CompiledIdentity;
+  /**
+   * Upstream readings of every header claimgate owns or reads as a credential (identity headers,
+   * `payload_header`, token carriers, `authorization`): another spelling of one is refused (P16).
+   */
+  readonly headerReadings: HeaderReadings;
   /** What a public route strips: every owned header, and with strip_token every token-carrying header. */
   readonly publicRouteRemovals: readonly string[];
   readonly unmatched: Config['unmatched'];
@@ -60,6 +66,8 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     ? [...locationsById.values()].map((l) => l.header).filter((h) => h !== 'cookie')
     : [];
   const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...carriers])]);
+  const credentialCarriers = [...locationsById.values()].map((l) => l.header);
+  const headerReadings = compileHeaderReadings([...identity.owned, ...credentialCarriers, 'authorization']);
   return Object.freeze({
     source: config,
     realm: config.realm,
@@ -67,6 +75,7 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     locations: Object.freeze([...locationsById.values()]),
     matchRoute: compileRoutes(config.routes, { rolesClaimFor: (name: string) => rolesClaims.get(name) ?? 'roles' }),
     identity,
+    headerReadings,
     publicRouteRemovals,
     unmatched: config.unmatched,
     maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),

@@ -1,5 +1,6 @@
 /**
- * The sequencer: one Check, top to bottom. Route → public? → extract the token → verify it against
+ * The sequencer: one Check, top to bottom. Route (path, then host) → header spellings and method
+ * override the upstream would read differently → public? → extract the token (one credential only) → verify it against
  * its issuer → evaluate the route's requirements → identity headers. Every branch ends in a Decision;
  * adapters turn it into their protocol's answer.
  */
@@ -10,6 +11,7 @@ import { createCachedVerifier, type TokenCacheResult } from '../token/token-cach
 import { verifyToken, type VerifiedToken } from '../token/verify.js';
 import { denyDecision } from './answer.js';
 import type { ReasonCode } from './reasons.js';
+import { hasForgedSpelling, hasMethodOverride } from './upstream-reading.js';
 import type { Decision, DenyDecision, RequestView } from './types.js';
 
 export type Decide = (view: RequestView) => Promise<Decision>;
@@ -69,6 +71,9 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
   return async function decide(view: RequestView): Promise<Decision> {
     const match = config.matchRoute(view);
     if (!match.ok) return deny(match.reason);
+    // What the upstream would read differently from claimgate is refused on every route, public too (P16).
+    if (hasForgedSpelling(view.headers, config.headerReadings)) return deny('ERR_HEADER_NAME_AMBIGUOUS');
+    if (hasMethodOverride(view.headers, view.path)) return deny('ERR_METHOD_OVERRIDE');
     const route: CompiledRoute | undefined = match.route;
     if (route === undefined && config.unmatched === 'deny') return deny('ERR_ROUTE_NOT_FOUND');
     const routeName = route?.name ?? '(unmatched)';

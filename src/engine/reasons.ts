@@ -34,13 +34,31 @@ export const REASONS = {
     outcome: 'deny',
     status: 400,
     bearerError: 'invalid_request',
-    title: 'more than one access token in the request',
+    title: 'more than one credential (access token or other) in the request',
   },
   ERR_PATH_INVALID: {
     outcome: 'deny',
     status: 400,
     bearerError: 'invalid_request',
     title: 'request path cannot be normalized safely',
+  },
+  ERR_HOST_INVALID: {
+    outcome: 'deny',
+    status: 400,
+    bearerError: 'invalid_request',
+    title: 'request host is not a single host with an optional port',
+  },
+  ERR_HEADER_NAME_AMBIGUOUS: {
+    outcome: 'deny',
+    status: 400,
+    bearerError: 'invalid_request',
+    title: 'a request header name reads as a header claimgate owns',
+  },
+  ERR_METHOD_OVERRIDE: {
+    outcome: 'deny',
+    status: 400,
+    bearerError: 'invalid_request',
+    title: 'the request asks to be handled as another method (method override)',
   },
 
   ERR_TOKEN_TOO_LARGE: {

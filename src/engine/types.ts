@@ -8,8 +8,13 @@ import type { ReasonCode } from './reasons.js';
 export interface RequestView {
   /** Upper-case HTTP method. */
   readonly method: string;
-  /** Host without port, lower case (from `:authority` / `Host`). */
+  /** Host without port, lower case (from `:authority` / `Host`), as parsed by routes/authority.ts. */
   readonly host: string;
+  /**
+   * The authority was not exactly one host with an optional port (userinfo, extra colons, empty, …):
+   * the engine refuses the request (400 `ERR_HOST_INVALID`) before any host-scoped route is skipped.
+   */
+  readonly hostInvalid?: boolean;
   /** Raw request target as the proxy saw it: path plus query string. */
   readonly path: string;
   /** Lower-case header name → every value received for it, in order (duplicates kept apart). */

@@ -42,6 +42,11 @@ const TABLE: readonly [string, string, Outcome, Outcome][] = [
   ['/admin%00', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
   ['/admin;x=1', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
   ['/../admin', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
+  ['/public#/../admin', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
+  ['/public%23/../admin', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
+  ['/public%3F/../admin', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
+  ['/adm%C4%B0n', '/admİn', 'no route: 403 `ERR_ROUTE_NOT_FOUND`', 'refused: 400 `ERR_PATH_INVALID`'],
+  ['/adm%C4%B1n', '/admın', 'no route: 403 `ERR_ROUTE_NOT_FOUND`', 'refused: 400 `ERR_PATH_INVALID`'],
 ];
 
 const key = rsaKey('paths');
