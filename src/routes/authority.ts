@@ -29,7 +29,9 @@ export function parseAuthority(authority: string): string | undefined {
   let rest: string;
   if (lower.startsWith('[')) {
     const close = lower.indexOf(']');
-    if (close === -1 || !isIPv6(lower.slice(1, close))) return undefined;
+    const literal = lower.slice(1, close);
+    // node:net accepts a zone id (`fe80::1%eth0`); a request authority carries none.
+    if (close === -1 || literal.includes('%') || !isIPv6(literal)) return undefined;
     host = lower.slice(0, close + 1);
     rest = lower.slice(close + 1);
   } else {
