@@ -188,7 +188,23 @@ const pathPiece = fc.constantFrom(
   '.',
   'x',
 );
-const target = fc.array(pathPiece, { minLength: 1, maxLength: 7 }).map((p) => `/${p.join('')}`);
+const adminSpelling = fc.constantFrom('admin', 'ADMIN', 'adm%C4%B0n', 'admİn', 'admın', 'ADMİN', 'adm%69n');
+/** Free mixtures, and the traversal shapes around a delimiter, where the readings part ways. */
+const target = fc.oneof(
+  fc.array(pathPiece, { minLength: 1, maxLength: 7 }).map((p) => `/${p.join('')}`),
+  fc
+    .tuple(
+      fc.constantFrom('public', 'public/x', 'x'),
+      fc.constantFrom('#', '%23', '%3F', '?', '', '?a=1#'),
+      adminSpelling,
+      fc.constantFrom('', '/users', '#x'),
+    )
+    .map(([a, delimiter, admin, tail]) => `/${a}${delimiter}/../${admin}${tail}`),
+  // …and the reverse: the admin part before the delimiter, the public part after the traversal.
+  fc
+    .tuple(adminSpelling, fc.constantFrom('#', '%23', '%3F', '?', ''), fc.constantFrom('public', 'public/x'))
+    .map(([admin, delimiter, b]) => `/${admin}${delimiter}/../${b}`),
+);
 
 const safeDecode = (s: string) => {
   try {
