@@ -15,8 +15,8 @@ import fc from 'fast-check';
 import type { Decision } from '../../src/engine/types.js';
 import { toRequestView } from '../../src/envoy/request.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
-import { buildGate, cleanupTmp, fileIssuer, mint, type Gate } from '../security/harness.js';
-import { ISS_A, RSA, configureFuzz, runs } from './support.js';
+import { buildGate, cleanupTmp, mint, upstreamReadingSetup, type Gate } from '../security/harness.js';
+import { RSA, configureFuzz, runs } from './support.js';
 
 configureFuzz();
 
@@ -25,28 +25,12 @@ const OWNED = ['x-auth-roles', 'x-user-id', 'x-access-token', 'authorization'];
 
 let gate: Gate;
 beforeAll(async () => {
+  const setup = upstreamReadingSetup(RSA);
   gate = await buildGate({
-    issuers: [
-      fileIssuer('a', ISS_A, [RSA.jwk], {
-        token_locations: [
-          { header: 'authorization', scheme: 'Bearer' },
-          { cookie: 'at' },
-          { header: 'x-access-token' },
-        ],
-      }),
-    ],
-    routes: [
-      { name: 'public', match: { path: { prefix: '/public' } }, public: true },
-      { name: 'admin-host', match: { hosts: ['admin.example.com'] }, require: { role: 'admin' } },
-      { name: 'admin', match: { path: { prefix: '/admin' }, ignore_case: true }, require: { role: 'admin' } },
-    ],
+    issuers: setup.issuers as Record<string, unknown>[],
+    routes: setup.routes,
+    upstream: setup.upstream as Record<string, unknown>,
     unmatched: 'authenticated',
-    upstream: {
-      headers: [
-        { name: 'x-auth-roles', claim: 'roles' },
-        { name: 'x-user-id', claim: 'sub' },
-      ],
-    },
   });
 });
 afterAll(() => {

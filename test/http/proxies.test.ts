@@ -265,7 +265,11 @@ describe.each(PROXIES)('$name', ({ start, outageStatus, refusalStatus }) => {
   });
 
   test('method override is refused, not judged as the line method', async () => {
-    for (const headers of [{ 'x-http-method-override': 'DELETE' }, { 'x-method-override': 'DELETE' }]) {
+    const overrides: Record<string, string>[] = [
+      { 'x-http-method-override': 'DELETE' },
+      { 'x-method-override': 'DELETE' },
+    ];
+    for (const headers of overrides) {
       expectBadRequest(await through('/orders/42', { ...bearer(readToken), ...headers }), 'ERR_METHOD_OVERRIDE');
     }
     expectBadRequest(await through('/orders/42?_method=DELETE', bearer(readToken)), 'ERR_METHOD_OVERRIDE');

@@ -10,7 +10,7 @@ import { startClaimgate, type Claimgate } from '../../src/app.js';
 import { createCheckClient, type CheckClient, type CheckInput, type CheckSummary } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { upstreamHeaderReading } from '../../src/engine/upstream-reading.js';
-import { cleanupTmp, fileIssuer, ISS_A, mint, NOW_MS, rsaKey } from './harness.js';
+import { cleanupTmp, mint, NOW_MS, rsaKey, upstreamReadingSetup } from './harness.js';
 
 const key = rsaKey('upstream-reading');
 const userToken = mint(key, { roles: ['user'] });
@@ -21,30 +21,12 @@ let app: Claimgate;
 let client: CheckClient;
 
 beforeAll(async () => {
+  const setup = upstreamReadingSetup(key);
   const config = validateConfig({
+    ...setup,
     server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', watch_config: false },
-    issuers: [
-      fileIssuer('a', ISS_A, [key.jwk], {
-        token_locations: [
-          { header: 'authorization', scheme: 'Bearer' },
-          { cookie: 'at' },
-          { header: 'x-access-token' },
-        ],
-      }),
-    ],
-    routes: [
-      { name: 'public', match: { path: { prefix: '/public' } }, public: true },
-      { name: 'admin-host', match: { hosts: ['admin.example.com'] }, require: { role: 'admin' } },
-      { name: 'admin', match: { path: { prefix: '/admin' }, ignore_case: true }, require: { role: 'admin' } },
-      { name: 'read', match: { path: { prefix: '/orders' }, methods: ['GET', 'POST'] } },
-    ],
+    routes: [...setup.routes, { name: 'read', match: { path: { prefix: '/orders' }, methods: ['GET', 'POST'] } }],
     unmatched: 'deny',
-    upstream: {
-      headers: [
-        { name: 'x-auth-roles', claim: 'roles' },
-        { name: 'x-user-id', claim: 'sub' },
-      ],
-    },
   });
   app = await startClaimgate(config, { nowMs: () => NOW_MS });
   await app.whenSettled();
