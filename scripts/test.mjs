@@ -1,0 +1,36 @@
+// The README's test command (`npm test [-- <jest args>]`) on a fresh machine: npm dependencies, the Debian
+// tools of the system tests, an up-to-date build (CLI and process tests run dist/cli.js), the suite, and
+// CI's closing line `tests: N passed, N failed` (from jest's JSON report in .tmp/jest.json).
+import { spawnSync } from 'node:child_process';
+import { delimiter } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+
+const REPORT = '.tmp/jest.json';
+// Debian puts nginx in /usr/sbin, which a non-root PATH often lacks; the tests look there too.
+const extraDirs = ['/usr/sbin', '/sbin'].filter((d) => !(process.env.PATH ?? '').split(delimiter).includes(d));
+const env = { ...process.env, PATH: [process.env.PATH ?? '', ...extraDirs].join(delimiter) };
+
+const node = (args, extraEnv = {}) =>
+  spawnSync(process.execPath, args, { stdio: 'inherit', env: { ...env, ...extraEnv } }).status ?? 1;
+
+const setup = [['scripts/ensure-deps.mjs'], ['scripts/ensure-test-tools.mjs'], ['scripts/build-if-changed.mjs']];
+for (const step of setup) {
+  const code = node(step);
+  if (code !== 0) {
+    console.log(`tests: 0 passed, 1 failed (${step[0]} failed)`);
+    process.exit(code);
+  }
+}
+
+const jestArgs = process.argv.slice(2);
+const ownReport = jestArgs.some((a) => /^--(json|outputFile|watch|watchAll|listTests)\b/.test(a));
+mkdirSync('.tmp', { recursive: true });
+rmSync(REPORT, { force: true }); // never summarise an earlier run's report
+const code = node(
+  ['node_modules/jest/bin/jest.js', ...jestArgs, ...(ownReport ? [] : ['--json', `--outputFile=${REPORT}`])],
+  {
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules`.trim(),
+  },
+);
+if (ownReport) process.exit(code);
+process.exit(node(['scripts/test-summary.mjs', REPORT]) || code);
