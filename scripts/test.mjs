@@ -13,6 +13,7 @@ const env = { ...process.env, PATH: [process.env.PATH ?? '', ...extraDirs].join(
 const node = (args, extraEnv = {}) =>
   spawnSync(process.execPath, args, { stdio: 'inherit', env: { ...env, ...extraEnv } }).status ?? 1;
 
+rmSync(REPORT, { force: true }); // never summarise an earlier run's report
 const setup = [['scripts/ensure-deps.mjs'], ['scripts/ensure-test-tools.mjs'], ['scripts/build-if-changed.mjs']];
 for (const step of setup) {
   const code = node(step);
@@ -25,7 +26,6 @@ for (const step of setup) {
 const jestArgs = process.argv.slice(2);
 const ownReport = jestArgs.some((a) => /^--(json|outputFile|watch|watchAll|listTests)\b/.test(a));
 mkdirSync('.tmp', { recursive: true });
-rmSync(REPORT, { force: true }); // never summarise an earlier run's report
 const code = node(
   ['node_modules/jest/bin/jest.js', ...jestArgs, ...(ownReport ? [] : ['--json', `--outputFile=${REPORT}`])],
   {
