@@ -5,10 +5,9 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
 
 /** Debian package → what shows it is installed. docs/testing.md says which test uses which. */
-export const APT_PACKAGES = {
+const APT_PACKAGES = {
   'ca-certificates': { files: ['/etc/ssl/certs/ca-certificates.crt'] },
   openssl: { commands: ['openssl'] },
   prometheus: { commands: ['prometheus', 'promtool'] },
@@ -36,7 +35,7 @@ function onPath(command, pathEnv) {
     });
 }
 
-export function missingPackages(pathEnv = process.env.PATH ?? '') {
+function missingPackages(pathEnv = process.env.PATH ?? '') {
   return Object.entries(APT_PACKAGES)
     .filter(
       ([, need]) =>
@@ -55,13 +54,14 @@ const run = (argv) =>
 function aptCommand(pathEnv) {
   if (!onPath('apt-get', pathEnv)) return undefined;
   if (process.getuid?.() === 0) return ['apt-get'];
-  if (onPath('sudo', pathEnv) && run(['sudo', '-n', 'true']))
+  // A probe: `sudo -n` fails at once (instead of prompting) when it would need a password.
+  if (onPath('sudo', pathEnv) && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0)
     return ['sudo', '-n', 'DEBIAN_FRONTEND=noninteractive', 'apt-get'];
   return undefined;
 }
 
 /** Returns the exit code: 0 when every package is present (installed now or before). */
-export function ensureTestTools(pathEnv = process.env.PATH ?? '') {
+function ensureTestTools(pathEnv = process.env.PATH ?? '') {
   if (!onPath('kubectl', pathEnv)) console.error(`claimgate: kubectl not found. ${KUBECTL_HINT}`);
   const missing = missingPackages(pathEnv);
   if (missing.length === 0) return 0;
@@ -83,4 +83,4 @@ export function ensureTestTools(pathEnv = process.env.PATH ?? '') {
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exit(ensureTestTools());
+process.exit(ensureTestTools());
