@@ -14,6 +14,7 @@ import { createLogger } from './log.js';
 import type { KeySourceState } from './keys/key-source.js';
 import { watchConfigFile } from './ops/config-watch.js';
 import { isClusterWorker, runPrimary, serveWorkerIpc, workerCount } from './ops/cluster.js';
+import { VERSION } from './version.js';
 
 const USAGE = `claimgate — Envoy external authorization for JWTs from allow-listed issuers
 
@@ -26,6 +27,7 @@ Usage:
   claimgate status [--admin HOST:PORT]   per-issuer key state of a running claimgate
   claimgate demo [--for SECONDS] [--port N] [--admin-port N]
                                          run with a built-in local OpenID provider on loopback
+  claimgate --version                    print the version
 `;
 
 function fail(message: string, code = 2): never {
@@ -200,6 +202,10 @@ async function main(argv: string[]): Promise<void> {
         adminPort: Number(values['admin-port']),
       });
     }
+    case '--version':
+    case '-v':
+      process.stdout.write(`${VERSION}\n`);
+      return;
     case undefined:
     case 'help':
     case '--help':
