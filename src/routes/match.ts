@@ -17,7 +17,7 @@
  */
 import type { RouteConfig } from '../config/schema.js';
 import type { RequestView } from '../engine/types.js';
-import { compileRequirement, type RequirementContext, type RequirementEvaluator } from '../engine/requirements.js';
+import { compileRequirement, type RequirementEvaluator } from '../engine/requirements.js';
 import { normalizePath } from './normalize.js';
 
 /** A route as the decision engine uses it. */
@@ -53,10 +53,9 @@ interface RouteMatcherEntry {
 
 /**
  * Compiles the ordered route list. Throws on a config path the normalizer refuses (startup error).
- * `ctx` is handed to the requirement compiler (roles claim per issuer).
  */
-export function compileRoutes(routes: readonly RouteConfig[], ctx: RequirementContext): RouteMatcher {
-  const entries = routes.map((route) => compileEntry(route, ctx));
+export function compileRoutes(routes: readonly RouteConfig[]): RouteMatcher {
+  const entries = routes.map((route) => compileEntry(route));
   return (view) => {
     const normalized = normalizePath(view.path);
     if (!normalized.ok) return PATH_INVALID;
@@ -74,11 +73,11 @@ export function compileRoutes(routes: readonly RouteConfig[], ctx: RequirementCo
   };
 }
 
-function compileEntry(route: RouteConfig, ctx: RequirementContext): RouteMatcherEntry {
+function compileEntry(route: RouteConfig): RouteMatcherEntry {
   const compiled: CompiledRoute = Object.freeze({
     name: route.name,
     public: route.public,
-    requirement: route.require === undefined ? undefined : compileRequirement(route.require, ctx),
+    requirement: route.require === undefined ? undefined : compileRequirement(route.require),
   });
   const { hosts, methods, path, ignore_case: ignoreCase } = route.match;
   return {

@@ -20,7 +20,9 @@ describe('config loading', () => {
     const config = parseConfigText(`issuers:\n${GOOD_ISSUER}`);
     const issuer = config.issuers[0]!;
     expect(issuer.algorithms).toEqual(['RS256']);
-    expect(issuer.token_type).toBe('at+jwt');
+    expect(issuer.profile).toBe('rfc9068');
+    expect(issuer.token_type).toBeUndefined(); // the profile decides: rfc9068 accepts at+jwt only
+    expect(issuer.required).toBe(false);
     expect(issuer.clock_skew_seconds).toBe(60);
     expect(issuer.token_locations).toEqual([{ header: 'authorization', scheme: 'Bearer' }]);
     expect(issuer.keys.cooldown_seconds).toBe(30);
