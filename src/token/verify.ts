@@ -128,10 +128,11 @@ export async function verifyToken(
   if (!verifySignature(alg as Algorithm, lookup.key.key, jws.signingInput, jws.signature))
     return fail('ERR_SIGNATURE_INVALID');
 
-  const claimFailure = checkClaims(jws.claims, issuer.claimPolicy, opts.nowMs() / 1000);
-  if (claimFailure !== undefined) return fail(claimFailure);
+  // Before the claim checks: an ID token of the same issuer fails here as what it is, not as a bad audience.
   const marker = issuer.accessTokenClaim;
   if (marker !== undefined && marker.read(jws.claims) !== marker.equals) return fail('ERR_TOKEN_TYPE_INVALID');
+  const claimFailure = checkClaims(jws.claims, issuer.claimPolicy, opts.nowMs() / 1000);
+  if (claimFailure !== undefined) return fail(claimFailure);
   const subject = jws.claims.sub as string;
   const principal = issuer.principalOf(jws.claims, subject, issuer.expectedTenant);
   // The iss of a template names a tenant; a token whose own tenant claim disagrees is not that tenant's.
