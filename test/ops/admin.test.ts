@@ -97,6 +97,8 @@ function issuer(name: string, iss: string) {
 function config(issuers: ReturnType<typeof issuer>[]): Config {
   return validateConfig({
     server: {
+      // Every issuer gates readiness here (the default, required_issuers, only waits for required ones).
+      readiness: 'all_issuers',
       grpc_address: '127.0.0.1:0',
       admin_address: '127.0.0.1:0',
       check_deadline_ms: 10000,
