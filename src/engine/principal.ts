@@ -9,7 +9,7 @@
  * tenant) and their `sub` are the same. No escaping is needed.
  */
 import type { ClaimField, ClaimPathSpec, PrincipalField } from '../config/profiles.js';
-import { compileClaimPath, type ClaimReader, type Claims } from './claims.js';
+import { compileClaimPath, splitClaimPath, type ClaimReader, type Claims } from './claims.js';
 
 export interface Principal {
   readonly subject: string;
@@ -93,7 +93,7 @@ interface Reader {
 
 function compileReader(path: ClaimPathSpec): Reader {
   const read = compileClaimPath(path);
-  const segments = typeof path === 'string' ? (path.includes('://') ? [path] : path.split('.')) : [...path];
+  const segments = splitClaimPath(path);
   const last = segments[segments.length - 1]!;
   const parent = segments.length === 1 ? (c: Claims) => c : compileClaimPath(segments.slice(0, -1));
   return {

@@ -7,9 +7,8 @@
  * replica out (readiness `required_issuers`, the default): /readyz and gRPC health stay SERVING and
  * C's tokens get 503 ERR_JWKS_UNAVAILABLE.
  */
-import * as grpc from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
 import { validateConfig } from '../../src/config/load.js';
+import { healthStatus } from '../support/grpc-health.js';
 import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
 import { HOST, REALM, startGate, type RunningGate } from './harness.js';
 
@@ -77,24 +76,6 @@ function keycloakToken(): Promise<string> {
       resource_access: { [KEYCLOAK_AUDIENCE]: { roles: ['admin'] } },
     },
     { typ: 'JWT' },
-  );
-}
-
-function healthStatus(port: number): Promise<string> {
-  const Client = grpc.makeGenericClientConstructor(healthService, 'Health');
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    check(
-      req: { service: string },
-      opts: grpc.CallOptions,
-      cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
-    ): void;
-  };
-  return new Promise((resolve, reject) =>
-    client.check({ service: '' }, { deadline: Date.now() + 3000 }, (err, res) => {
-      client.close();
-      if (err) reject(err);
-      else resolve(String(res?.status));
-    }),
   );
 }
 

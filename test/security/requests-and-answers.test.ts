@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { startClaimgate } from '../../src/app.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
+import { PRINCIPAL_FIELDS } from '../../src/config/profiles.js';
 import { bearerChallenge } from '../../src/engine/answer.js';
 import { REASON_CODES, REASONS } from '../../src/engine/reasons.js';
 import type { AllowDecision, Decision } from '../../src/engine/types.js';
@@ -306,18 +307,6 @@ describe('P13 server-owned identity headers', () => {
   });
 
   describe('principal headers, under both Envoy header semantics', () => {
-    const PRINCIPAL_FIELDS = [
-      'subject',
-      'qualified_subject',
-      'issuer',
-      'scopes',
-      'roles',
-      'permissions',
-      'groups',
-      'tenant',
-      'email',
-      'client_id',
-    ] as const;
     const headerFor = (field: string) => `x-principal-${field.replace('_', '-')}`;
     const PRINCIPAL_HEADERS = PRINCIPAL_FIELDS.map(headerFor);
     let principalGate: Gate;
