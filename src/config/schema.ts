@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { issValuesOf } from './issuer-values.js';
-import { PRINCIPAL_FIELDS, PROFILE_NAMES } from './profiles.js';
+import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
 
 /** Asymmetric JWS algorithms claimgate can verify. `none` and HMAC are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -203,6 +203,12 @@ const issuerSchema = z
         code: 'custom',
         message:
           'is a template: set jwks_uri (Entra ID: https://login.microsoftonline.com/common/discovery/v2.0/keys) or jwks_file',
+        path: ['issuer'],
+      });
+    if (template && (iss.claims?.tenant ?? PROFILES[iss.profile].claims.tenant).length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        message: `is a template, but profile ${iss.profile} reads no tenant claim: use profile entra or set claims.tenant`,
         path: ['issuer'],
       });
     if (template && iss.issuer_aliases !== undefined)

@@ -75,6 +75,11 @@ describe('config loading', () => {
       'issuers[0].issuer: is a template: set jwks_uri',
     ],
     [
+      'tenant template whose profile reads no tenant claim',
+      `issuers:\n  - name: t\n    issuer: https://login.example.com/{tenant}/v2.0\n    tenants: [t1]\n    jwks_uri: https://login.example.com/keys\n    audiences: [api]\n`,
+      'issuers[0].issuer: is a template, but profile rfc9068 reads no tenant claim',
+    ],
+    [
       'tenant list without a template',
       `issuers:\n${GOOD_ISSUER}    tenants: [t1]\n`,
       'issuers[0].tenants: needs an issuer template containing {tenant}',
