@@ -10,6 +10,7 @@ import { compileRoutes, type RouteMatch } from '../routes/match.js';
 import type { RequestView } from '../engine/types.js';
 import { compileLocation, locationId, type CompiledLocation } from '../token/extract.js';
 import { compileIssuer, type CompiledIssuer } from '../token/verify.js';
+import { expandIssValues } from './issuer-values.js';
 import type { Config, IssuerConfig } from './schema.js';
 
 export interface CompiledConfig {
@@ -49,7 +50,6 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
   deepFreeze(config);
   const locationsById = new Map<string, CompiledLocation>();
   const issuers = new Map<string, CompiledIssuer>();
-  const rolesClaims = new Map<string, IssuerConfig['roles_claim']>();
   for (const issuerConfig of config.issuers) {
     const ids = new Set<string>();
     for (const loc of issuerConfig.token_locations) {
@@ -57,8 +57,10 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
       ids.add(id);
       if (!locationsById.has(id)) locationsById.set(id, compileLocation(loc));
     }
-    issuers.set(issuerConfig.issuer, compileIssuer(issuerConfig, keySourceFor(issuerConfig), ids));
-    rolesClaims.set(issuerConfig.name, issuerConfig.roles_claim);
+    // One key source per entry, shared by every exact `iss` value it accepts (aliases, template tenants).
+    const keys = keySourceFor(issuerConfig);
+    for (const { iss, tenant } of expandIssValues(issuerConfig))
+      issuers.set(iss, compileIssuer(issuerConfig, keys, ids, tenant));
   }
   const identity = compileIdentityHeaders(config.upstream);
   // A cookie header carries other cookies too, so it is never stripped (documented).
@@ -73,7 +75,7 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     realm: config.realm,
     issuers,
     locations: Object.freeze([...locationsById.values()]),
-    matchRoute: compileRoutes(config.routes, { rolesClaimFor: (name: string) => rolesClaims.get(name) ?? 'roles' }),
+    matchRoute: compileRoutes(config.routes),
     identity,
     headerReadings,
     publicRouteRemovals,

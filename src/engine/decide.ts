@@ -11,10 +11,23 @@ import { createCachedVerifier, type TokenCacheResult } from '../token/token-cach
 import { verifyToken, type VerifiedToken } from '../token/verify.js';
 import { denyDecision } from './answer.js';
 import type { ReasonCode } from './reasons.js';
+import type { RequirementKind } from './requirements.js';
 import { hasForgedSpelling, hasMethodOverride } from './upstream-reading.js';
 import type { Decision, DenyDecision, RequestView } from './types.js';
 
 export type Decide = (view: RequestView) => Promise<Decision>;
+
+/** Each kind of failed requirement has its own 403 code (all with RFC 6750 `insufficient_scope`). */
+const REASON_OF_FAILED: Readonly<Record<RequirementKind, ReasonCode>> = {
+  scope: 'ERR_INSUFFICIENT_SCOPE',
+  role: 'ERR_ROLE_MISSING',
+  permission: 'ERR_PERMISSION_MISSING',
+  group: 'ERR_GROUP_MISSING',
+  tenant: 'ERR_TENANT_NOT_ALLOWED',
+  issuer: 'ERR_ISSUER_NOT_PERMITTED',
+  claim: 'ERR_CLAIM_CONDITION_FAILED',
+  not: 'ERR_CLAIM_CONDITION_FAILED',
+};
 
 export interface DecideDeps {
   readonly nowMs?: () => number;
@@ -56,7 +69,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
         headersToRemove: config.publicRouteRemovals,
       };
     }
-    const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment);
+    const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment, token.principal);
     return {
       outcome: 'allow',
       reason: 'OK_AUTHENTICATED',
@@ -90,11 +103,11 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     const token = verified.token;
 
     if (route?.requirement !== undefined) {
-      const result = route.requirement({ claims: token.claims, issuer: token.issuer.name });
+      const result = route.requirement({ claims: token.claims, issuer: token.issuer.name, principal: token.principal });
       if (!result.ok) {
         return deny(
-          'ERR_INSUFFICIENT_SCOPE',
-          { route: routeName, issuer: token.issuer.name, subject: token.subject },
+          REASON_OF_FAILED[result.failed.kind],
+          { route: routeName, issuer: token.issuer.name, subject: token.subject, requirement: result.failed.at },
           result.missingScopes,
         );
       }

@@ -15,7 +15,8 @@
  * whitespace at its edges (list parsers trim elements too).
  */
 import type { Config } from '../config/schema.js';
-import { compileClaimPath, type ClaimReader, type Claims } from './claims.js';
+import { compileClaimPath, type Claims } from './claims.js';
+import { principalField, type Principal } from './principal.js';
 import type { HeaderToSet } from './types.js';
 
 export interface IdentityHeaderPlan {
@@ -33,8 +34,9 @@ export interface CompiledIdentity {
    *   `strip_token` is on (unless it is itself an owned header, which is then already handled)
    * @param payloadSegment the token's verified payload segment (base64url JSON), forwarded as is in
    *   `payload_header` instead of re-serializing `claims`
+   * @param principal the token's principal, for `principal:` headers (absent: those headers are removed)
    */
-  build(claims: Claims, tokenCarrier?: string, payloadSegment?: string): IdentityHeaderPlan;
+  build(claims: Claims, tokenCarrier?: string, payloadSegment?: string, principal?: Principal): IdentityHeaderPlan;
   /** All owned names: what an answer without a verified token (public route) removes. */
   readonly removeAll: readonly string[];
 }
@@ -43,25 +45,38 @@ type UpstreamConfig = Config['upstream'];
 
 interface HeaderSource {
   readonly name: string;
-  readonly read: ClaimReader;
+  /** A raw claim (`claim:`) or a principal field (`principal:`). */
+  readonly read: (claims: Claims, principal: Principal | undefined) => unknown;
 }
 
 /** Compiles `upstream:` once into the per-request header builder. */
 export function compileIdentityHeaders(upstream: UpstreamConfig): CompiledIdentity {
-  const sources: readonly HeaderSource[] = upstream.headers.map((h) => ({
-    name: h.name,
-    read: compileClaimPath(h.claim),
-  }));
+  const sources: readonly HeaderSource[] = upstream.headers.map((h): HeaderSource => {
+    if ('principal' in h) {
+      const field = h.principal;
+      return {
+        name: h.name,
+        read: (_claims, principal) => (principal === undefined ? undefined : principalField(principal, field)),
+      };
+    }
+    const readClaim = compileClaimPath(h.claim);
+    return { name: h.name, read: (claims) => readClaim(claims) };
+  });
   const payloadHeader = upstream.payload_header;
   const owned = Object.freeze([...sources.map((s) => s.name), ...(payloadHeader === undefined ? [] : [payloadHeader])]);
   const ownedSet = new Set(owned);
   const { max_header_bytes: maxBytes, array_separator: separator, strip_token: stripToken } = upstream;
 
-  const build = (claims: Claims, tokenCarrier?: string, payloadSegment?: string): IdentityHeaderPlan => {
+  const build = (
+    claims: Claims,
+    tokenCarrier?: string,
+    payloadSegment?: string,
+    principal?: Principal,
+  ): IdentityHeaderPlan => {
     const set: HeaderToSet[] = [];
     const remove: string[] = [];
     for (const source of sources) {
-      const value = claimToHeaderValue(source.read(claims), separator, maxBytes);
+      const value = claimToHeaderValue(source.read(claims, principal), separator, maxBytes);
       if (value === undefined) remove.push(source.name);
       else set.push({ name: source.name, value });
     }

@@ -163,6 +163,49 @@ export const REASONS = {
   ERR_JWKS_UNAVAILABLE: { outcome: 'error', status: 503, title: 'signing keys of the issuer are unavailable' },
   ERR_OVERLOADED: { outcome: 'error', status: 503, title: 'server is overloaded' },
   ERR_INTERNAL: { outcome: 'error', status: 500, title: 'internal error while deciding' },
+
+  ERR_TENANT_MISMATCH: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: "token's tenant claim does not match the tenant its issuer names",
+  },
+  ERR_ROLE_MISSING: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'token lacks a role the route requires',
+  },
+  ERR_PERMISSION_MISSING: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'token lacks a permission the route requires',
+  },
+  ERR_GROUP_MISSING: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'token lacks a group the route requires',
+  },
+  ERR_TENANT_NOT_ALLOWED: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: "token's tenant is not one the route allows",
+  },
+  ERR_ISSUER_NOT_PERMITTED: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: "token's issuer is not one the route allows",
+  },
+  ERR_CLAIM_CONDITION_FAILED: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'a claim condition of the route does not hold',
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASONS;

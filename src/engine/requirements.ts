@@ -4,45 +4,57 @@
  * Semantics (see docs/routing.md, "Requirement predicates"):
  * - Values are compared exactly and case-sensitively; a claim of the wrong JSON type never matches
  *   (no coercion, no throwing).
- * - `scope`: the `scope` claim, a space-delimited string (RFC 6749 §3.3, RFC 9068). When the token has
- *   no `scope` claim, `scp` is read instead: an array of strings (Okta) or a space-delimited string
- *   (Entra ID). A present `scope` is authoritative, even when it has the wrong type.
- * - `permission`: Auth0's `permissions` array; `role`: the issuer's `roles_claim` (array or string);
- *   `issuer`: the configured issuer name. A list in the config means all are required (`issuer`: one of).
+ * - `scope`, `role`, `permission`, `group`, `tenant` read the token's principal (engine/principal.ts),
+ *   which the issuer's profile fills from wherever that provider puts them (`scope` or `scp`,
+ *   `realm_access.roles`, `cognito:groups`, `tid`, ...). `issuer`: the configured issuer name.
+ *   A list in the config means all are required (`issuer` and `tenant`: one of).
  * - `claim`: `equals`/`one_of` match a scalar, or an array containing a matching element; `prefix` and
  *   `regex` test string claims only; `exists` treats null like absent, so `exists: false` is exactly
  *   the negation of `exists: true`.
  * - `missingScopes` lists the required scopes that were not granted, for the RFC 6750 `scope=`
  *   parameter of the 403 challenge; `any` reports the union of its children's, `not` none.
+ * - `failed` names the first requirement that failed (its kind and place in the tree, e.g.
+ *   `all[1].role`), for the reason code and the decision log; never a token value. `all` reports its
+ *   first failing child, `any` (all children failed) its first child's failure, `not` itself.
  */
 import type { ClaimCondition, Requirement } from '../config/schema.js';
-import { compileClaimPath, type ClaimReader, type Claims } from './claims.js';
+import { compileClaimPath, type Claims } from './claims.js';
+import type { Principal } from './principal.js';
 
 /** The verified token as requirements see it. */
 export interface VerifiedToken {
   readonly claims: Claims;
   /** Configured issuer name (not the `iss` URL). */
   readonly issuer: string;
+  readonly principal: Principal;
+}
+
+export type RequirementKind = 'scope' | 'role' | 'permission' | 'group' | 'tenant' | 'issuer' | 'claim' | 'not';
+
+/** Which requirement failed: its kind and its place in the route's `require` tree. */
+export interface FailedRequirement {
+  readonly kind: RequirementKind;
+  readonly at: string;
 }
 
 /** `missingScopes` is read-only: the empty list is a shared frozen array. */
 export type RequirementResult =
-  { readonly ok: true } | { readonly ok: false; readonly missingScopes: readonly string[] };
+  | { readonly ok: true }
+  | { readonly ok: false; readonly missingScopes: readonly string[]; readonly failed: FailedRequirement };
 
 /** A compiled requirement tree. Pure and deterministic. */
 export type RequirementEvaluator = (token: VerifiedToken) => RequirementResult;
-
-/** What the compiler needs from the rest of the config. */
-export interface RequirementContext {
-  /** The `roles_claim` of the configured issuer with this name, or undefined for an unknown name. */
-  rolesClaimFor(issuerName: string): string | readonly string[] | undefined;
-}
 
 /** Longest string a `regex` condition is run against; longer values do not match (bounds regex cost). */
 export const MAX_REGEX_INPUT_LENGTH = 4096;
 
 const OK: RequirementResult = Object.freeze({ ok: true });
-const NO_SCOPE_MISSING: RequirementResult = Object.freeze({ ok: false, missingScopes: Object.freeze([]) });
+const NONE_MISSING: readonly string[] = Object.freeze([]);
+
+/** The shared failure of a leaf that reports no scope (allocated once, at compile time). */
+function failureOf(kind: RequirementKind, at: string): RequirementResult {
+  return Object.freeze({ ok: false, missingScopes: NONE_MISSING, failed: Object.freeze({ kind, at }) });
+}
 
 /** A leaf test, before results are shaped. */
 type Predicate = (token: VerifiedToken) => boolean;
@@ -52,26 +64,48 @@ type Predicate = (token: VerifiedToken) => boolean;
  * Throws on a config the schema accepts but that could never be satisfied as written (a scope
  * containing a space, an empty claim name), so the mistake surfaces at startup.
  */
-export function compileRequirement(req: Requirement | undefined, ctx: RequirementContext): RequirementEvaluator {
+export function compileRequirement(req: Requirement | undefined): RequirementEvaluator {
   if (req === undefined) return () => OK;
-  return compileNode(req, new RolesReaders(ctx));
+  return compileNode(req, '');
 }
 
-function compileNode(req: Requirement, roles: RolesReaders): RequirementEvaluator {
-  if ('all' in req) return compileAll(req.all.map((r) => compileNode(r, roles)));
-  if ('any' in req) return compileAny(req.any.map((r) => compileNode(r, roles)));
+function compileNode(req: Requirement, at: string): RequirementEvaluator {
+  const here = (key: string) => (at === '' ? key : `${at}.${key}`);
+  if ('all' in req) return compileAll(req.all.map((r, i) => compileNode(r, `${here('all')}[${i}]`)));
+  if ('any' in req) return compileAny(req.any.map((r, i) => compileNode(r, `${here('any')}[${i}]`)));
   if ('not' in req) {
-    const inner = compileNode(req.not, roles);
-    return (token) => (inner(token).ok ? NO_SCOPE_MISSING : OK);
+    const inner = compileNode(req.not, here('not'));
+    const failed = failureOf('not', here('not'));
+    return (token) => (inner(token).ok ? failed : OK);
   }
-  if ('scope' in req) return compileScope(listOf(req.scope));
-  if ('permission' in req) return fromPredicate(compilePermission(listOf(req.permission)));
-  if ('role' in req) return fromPredicate(compileRole(listOf(req.role), roles));
+  if ('scope' in req) return compileScope(listOf(req.scope), here('scope'));
+  if ('permission' in req)
+    return fromPredicate(
+      allOf(listOf(req.permission), (p) => p.permissions),
+      failureOf('permission', here('permission')),
+    );
+  if ('role' in req)
+    return fromPredicate(
+      allOf(listOf(req.role), (p) => p.roles),
+      failureOf('role', here('role')),
+    );
+  if ('group' in req)
+    return fromPredicate(
+      allOf(listOf(req.group), (p) => p.groups),
+      failureOf('group', here('group')),
+    );
+  if ('tenant' in req) {
+    const allowed = new Set(listOf(req.tenant));
+    return fromPredicate(
+      (token) => token.principal.tenant !== undefined && allowed.has(token.principal.tenant),
+      failureOf('tenant', here('tenant')),
+    );
+  }
   if ('issuer' in req) {
     const allowed = new Set(listOf(req.issuer));
-    return fromPredicate((token) => allowed.has(token.issuer));
+    return fromPredicate((token) => allowed.has(token.issuer), failureOf('issuer', here('issuer')));
   }
-  if ('claim' in req) return fromPredicate(compileClaimCondition(req.claim));
+  if ('claim' in req) return fromPredicate(compileClaimCondition(req.claim), failureOf('claim', here('claim')));
   throw new Error(`unknown requirement ${JSON.stringify(Object.keys(req))}`);
 }
 
@@ -79,32 +113,47 @@ function listOf(value: string | readonly string[]): readonly string[] {
   return typeof value === 'string' ? [value] : value;
 }
 
-function fromPredicate(test: Predicate): RequirementEvaluator {
-  return (token) => (test(token) ? OK : NO_SCOPE_MISSING);
+function fromPredicate(test: Predicate, failed: RequirementResult): RequirementEvaluator {
+  return (token) => (test(token) ? OK : failed);
 }
+
+type Failure = Extract<RequirementResult, { ok: false }>;
 
 /** Every child is evaluated even after a failure, so the 403 names every missing scope. */
 function compileAll(children: readonly RequirementEvaluator[]): RequirementEvaluator {
   return (token) => {
+    let first: Failure | undefined;
     let missing: string[] | undefined;
     for (const child of children) {
       const result = child(token);
-      if (!result.ok) missing = mergeScopes(missing, result.missingScopes);
+      if (!result.ok) {
+        first ??= result;
+        missing = mergeScopes(missing, result.missingScopes);
+      }
     }
-    return missing === undefined ? OK : missing.length === 0 ? NO_SCOPE_MISSING : { ok: false, missingScopes: missing };
+    return combined(first, missing);
   };
 }
 
 function compileAny(children: readonly RequirementEvaluator[]): RequirementEvaluator {
   return (token) => {
+    let first: Failure | undefined;
     let missing: string[] | undefined;
     for (const child of children) {
       const result = child(token);
       if (result.ok) return OK;
+      first ??= result;
       missing = mergeScopes(missing, result.missingScopes);
     }
-    return missing === undefined || missing.length === 0 ? NO_SCOPE_MISSING : { ok: false, missingScopes: missing };
+    return combined(first, missing);
   };
+}
+
+/** The first failure, carrying the union of missing scopes (shared object when nothing to add). */
+function combined(first: Failure | undefined, missing: string[] | undefined): RequirementResult {
+  if (first === undefined) return OK;
+  if (missing === undefined || missing.length === first.missingScopes.length) return first;
+  return { ok: false, missingScopes: missing, failed: first.failed };
 }
 
 /** Union preserving first-seen order (deterministic challenges). Allocates only on the deny path. */
@@ -116,35 +165,19 @@ function mergeScopes(into: string[] | undefined, add: readonly string[]): string
 
 // ---- scope -------------------------------------------------------------------------------------
 
-function compileScope(required: readonly string[]): RequirementEvaluator {
+function compileScope(required: readonly string[], at: string): RequirementEvaluator {
   for (const scope of required) {
     if (scope.includes(' ')) throw new Error(`scope ${JSON.stringify(scope)} contains a space; list scopes separately`);
   }
+  const failed: FailedRequirement = Object.freeze({ kind: 'scope', at });
   return (token) => {
-    const granted = grantedScopes(token.claims);
+    const granted = token.principal.scopes;
     let missing: string[] | undefined;
     for (const scope of required) {
-      if (!hasScope(granted, scope)) (missing ??= []).push(scope);
+      if (!granted.includes(scope)) (missing ??= []).push(scope);
     }
-    return missing === undefined ? OK : { ok: false, missingScopes: missing };
+    return missing === undefined ? OK : { ok: false, missingScopes: missing, failed };
   };
-}
-
-const hasOwn = Object.prototype.hasOwnProperty;
-
-/**
- * The token's granted scopes: `scope` when present (authoritative; RFC 9068 makes it a string, so any
- * other type grants nothing), else `scp` (string or array).
- */
-function grantedScopes(claims: Claims): unknown {
-  if (hasOwn.call(claims, 'scope')) return typeof claims['scope'] === 'string' ? claims['scope'] : undefined;
-  return hasOwn.call(claims, 'scp') ? claims['scp'] : undefined;
-}
-
-function hasScope(granted: unknown, scope: string): boolean {
-  if (typeof granted === 'string') return containsSpaceDelimitedToken(granted, scope);
-  if (Array.isArray(granted)) return granted.includes(scope);
-  return false;
 }
 
 /**
@@ -164,45 +197,13 @@ export function containsSpaceDelimitedToken(list: string, token: string): boolea
   }
 }
 
-// ---- permission and role -----------------------------------------------------------------------
+// ---- permission, role, group --------------------------------------------------------------------
 
-const readPermissions = compileClaimPath(['permissions']);
-
-function compilePermission(required: readonly string[]): Predicate {
+function allOf(required: readonly string[], granted: (p: Principal) => readonly string[]): Predicate {
   return (token) => {
-    const granted = readPermissions(token.claims);
-    return Array.isArray(granted) && required.every((p) => granted.includes(p));
+    const list = granted(token.principal);
+    return required.every((r) => list.includes(r));
   };
-}
-
-function compileRole(required: readonly string[], roles: RolesReaders): Predicate {
-  return (token) => {
-    const read = roles.readerFor(token.issuer);
-    if (read === undefined) return false;
-    const granted = read(token.claims);
-    if (typeof granted === 'string') return required.every((r) => r === granted);
-    return Array.isArray(granted) && required.every((r) => granted.includes(r));
-  };
-}
-
-/**
- * Per-issuer readers for the roles claim. Issuer names are a closed, configured set, so each reader
- * is compiled on first use and kept; unknown names are not cached (they cannot grow the map).
- */
-class RolesReaders {
-  private readonly readers = new Map<string, ClaimReader>();
-  constructor(private readonly ctx: RequirementContext) {}
-
-  readerFor(issuer: string): ClaimReader | undefined {
-    let reader = this.readers.get(issuer);
-    if (reader === undefined) {
-      const path = this.ctx.rolesClaimFor(issuer);
-      if (path === undefined) return undefined;
-      reader = compileClaimPath(path);
-      this.readers.set(issuer, reader);
-    }
-    return reader;
-  }
 }
 
 // ---- claim -------------------------------------------------------------------------------------

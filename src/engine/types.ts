@@ -57,6 +57,8 @@ export interface DenyDecision {
   readonly route?: string;
   readonly issuer?: string;
   readonly subject?: string;
+  /** Where in the route's `require` tree the first failed requirement is (`all[1].role`); 403s only. */
+  readonly requirement?: string;
 }
 
 export type Decision = AllowDecision | DenyDecision;

@@ -13,7 +13,7 @@ import { AUD, ISS_A, buildGate, cleanupTmp, fileIssuer, mint, rsaKey, view, type
 
 /** What a cell of the docs table means, as (no token, user token, admin token) reasons. */
 const OUTCOMES = {
-  'admin route: 401 / 403 / allow': ['ERR_TOKEN_MISSING', 'ERR_INSUFFICIENT_SCOPE', 'OK_AUTHENTICATED'],
+  'admin route: 401 / 403 / allow': ['ERR_TOKEN_MISSING', 'ERR_ROLE_MISSING', 'OK_AUTHENTICATED'],
   'no route: 403 `ERR_ROUTE_NOT_FOUND`': ['ERR_ROUTE_NOT_FOUND', 'ERR_ROUTE_NOT_FOUND', 'ERR_ROUTE_NOT_FOUND'],
   'public route: allow': ['OK_PUBLIC_ROUTE', 'OK_PUBLIC_ROUTE', 'OK_PUBLIC_ROUTE'],
   'refused: 400 `ERR_PATH_INVALID`': ['ERR_PATH_INVALID', 'ERR_PATH_INVALID', 'ERR_PATH_INVALID'],
