@@ -100,7 +100,7 @@ describe('P16 decide on what the upstream will read', () => {
     }
     // A well-formed authority with a port still reaches the host route: the user token lacks the role.
     expect(outcome(await check({ host: 'ADMIN.example.com:8443', path: '/orders', token: userToken }))).toBe(
-      '403 ERR_INSUFFICIENT_SCOPE',
+      '403 ERR_ROLE_MISSING',
     );
     expect(outcome(await check({ host: 'admin.example.com.', path: '/orders', token: adminToken }))).toBe('allow');
   });
@@ -115,7 +115,7 @@ describe('P16 decide on what the upstream will read', () => {
     for (const path of ['/adm%C4%B0n', '/adm%C4%B1n', '/ADMİN', '/%C5%BFecret', '/orders/%E2%84%AA']) {
       expect([path, outcome(await check({ path, token: userToken }))]).toEqual([path, '400 ERR_PATH_INVALID']);
     }
-    expect(outcome(await check({ path: '/ADMIN', token: userToken }))).toBe('403 ERR_INSUFFICIENT_SCOPE');
+    expect(outcome(await check({ path: '/ADMIN', token: userToken }))).toBe('403 ERR_ROLE_MISSING');
   });
 
   it('method override (any header spelling, or _method in the query) is refused, never judged as the line method', async () => {
