@@ -113,6 +113,12 @@ export async function answerHttp(
       result = forwardAuthView(req, settings.trust.trusted(req.peer));
     } else {
       result = { ok: false, problem: PROBLEMS.unknownEndpoint };
+      // A proxy may route the RFC 9728 metadata path straight here; only that document is answered.
+      const direct = await settings.decide({ method: req.method, host: '', path: req.url, headers: new Map() });
+      if (direct.outcome !== 'allow' && direct.document !== undefined) {
+        settings.observe?.(undefined, direct, started);
+        return { answer: toHttpAnswer(direct, 'direct') };
+      }
     }
     if (result.ok) {
       view = result.view;
