@@ -8,7 +8,7 @@ import { ASYMMETRIC_ALGORITHMS, configSchema, type Algorithm, type IssuerConfig 
 import { describeFetchError, isLoopbackUrl } from './urls.js';
 import { DiscoveryError, discoveryUrl, jwksUriFromDiscovery } from '../keys/discovery.js';
 import { fetchJson, type FetchedJson } from '../keys/fetch.js';
-import { importJwk, MAX_KEYS_PER_SET } from '../keys/jwk.js';
+import { bitLength, importJwk, MAX_KEYS_PER_SET } from '../keys/jwk.js';
 import { createKeySource } from '../keys/key-source.js';
 import { parseMaxAge } from '../keys/refresh-policy.js';
 import { compileLocation, locationId } from '../token/extract.js';
@@ -260,18 +260,13 @@ function inspectKeys(body: Record<string, unknown>, out: KeyReport[], note: Note
 
 function sizeOf(jwk: Record<string, unknown>): { size?: string } {
   if (jwk.kty === 'RSA' && typeof jwk.n === 'string') {
-    const n = Buffer.from(jwk.n, 'base64url');
-    let i = 0;
-    while (i < n.length && n[i] === 0) i++;
-    const bits = i === n.length ? 0 : (n.length - i - 1) * 8 + (32 - Math.clz32(n[i]!));
+    const bits = bitLength(Buffer.from(jwk.n, 'base64url'));
     return { size: `${bits} bits` };
   }
   return typeof jwk.crv === 'string' ? { size: jwk.crv } : {};
 }
 
-type DecodedSample = SampleTokenReport;
-
-function decodeSample(token: string, note: Note): DecodedSample | undefined {
+function decodeSample(token: string, note: Note): SampleTokenReport | undefined {
   const parsed = parseCompactJws(token.trim(), MAX_TOKEN_BYTES);
   if (!parsed.ok) {
     note('error', 'token_unreadable', `sample token is not a signed JWT: ${parsed.reason} (${parsed.problem})`);
@@ -336,7 +331,7 @@ function issuerBlock(
   loopback: boolean,
   audience: string | undefined,
   algorithms: Algorithm[],
-  token: DecodedSample | undefined,
+  token: SampleTokenReport | undefined,
 ): Record<string, unknown> {
   const legacy = token !== undefined && !(token.typ !== undefined && /^(application\/)?at\+jwt$/i.test(token.typ));
   const roles = token?.shape?.roles?.claim;
