@@ -24,6 +24,18 @@ export interface DemoOptions {
   readonly out?: (line: string) => void;
 }
 
+/** The embedded config, written to a temporary file for the user to read; the demo runs without it if it cannot. */
+function writeReadableCopy(text: string): { path?: string; dir?: string; problem?: string } {
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'claimgate-demo-'));
+    const path = join(dir, 'claimgate-demo.yaml');
+    writeFileSync(path, text);
+    return { path, dir };
+  } catch (e) {
+    return { problem: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
+  }
+}
+
 export const DEMO_AUDIENCE = DEMO_IDP_DEFAULTS.audience;
 
 function line(s: CheckSummary): string {
@@ -42,14 +54,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     ttlSeconds: 300,
   });
   const idp = demoIdp.idp;
-  const dir = mkdtempSync(join(tmpdir(), 'claimgate-demo-'));
   let app: Claimgate | undefined;
+  const address = `127.0.0.1:${options.grpcPort}`;
+  const configText = demoConfigYaml(idp.issuer, address, `127.0.0.1:${options.adminPort ?? 9090}`);
+  const copy = writeReadableCopy(configText);
   try {
-    const configPath = join(dir, 'claimgate-demo.yaml');
-    const address = `127.0.0.1:${options.grpcPort}`;
-    const configText = demoConfigYaml(idp.issuer, address, `127.0.0.1:${options.adminPort ?? 9090}`);
-    writeFileSync(configPath, configText);
-    const config = parseConfigText(configText, configPath);
+    const config = parseConfigText(configText, copy.path ?? 'embedded demo config');
     app = await startClaimgate(config, { logger: createLogger(config.logging.level), configFileText: configText });
     await app.whenSettled();
     const grpcAddress = `127.0.0.1:${app.grpcPort}`;
@@ -64,7 +74,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const denied = await idp.mint({ sub: 'bob', aud: DEMO_AUDIENCE, scope: 'profile', roles: ['customer'] });
 
     out(`claimgate demo — ext_authz gRPC on ${grpcAddress}, local OpenID provider at ${idp.issuer}`);
-    out(`  config file:   ${configPath}   (the embedded config; read it, copy it)`);
+    out(
+      copy.path === undefined
+        ? `  config file:   (no copy written: ${copy.problem}; \`claimgate demo\` runs the embedded config)`
+        : `  config file:   ${copy.path}   (the embedded config; read it, copy it)`,
+    );
     out(`  admin:         http://${adminAddress}  (/status, /metrics, /readyz)`);
     out('');
     const client = createCheckClient(grpcAddress);
@@ -113,7 +127,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   } finally {
     await app?.close(1000);
     await demoIdp.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (copy.dir !== undefined) rmSync(copy.dir, { recursive: true, force: true });
   }
   out('demo stopped');
 }
