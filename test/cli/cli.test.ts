@@ -214,3 +214,24 @@ function runAsync(
     });
   });
 }
+
+describe('claimgate CLI data output', () => {
+  it('check-config --json prints one JSON object', () => {
+    const r = run(['check-config', '--json', file('good-json.yaml', GOOD)]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ ok: true, file: join(dir, 'good-json.yaml'), issuers: 1, routes: 0 });
+  });
+
+  it('issuer inspect refuses a token on the command line (it would show in ps)', () => {
+    const r = run(['issuer', 'inspect', 'https://idp.example.com/', '--token', 'a.b.c']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--token-file or --token-stdin');
+  });
+
+  it('issuer inspect --json on a non-HTTPS issuer reports the finding as data and exits 1, without a request', () => {
+    const r = run(['issuer', 'inspect', 'http://idp.example.com/', '--json']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { findings: { code: string; severity: string }[] };
+    expect(report.findings).toEqual([expect.objectContaining({ code: 'not_https', severity: 'error' })]);
+  });
+});
