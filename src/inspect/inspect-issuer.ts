@@ -119,7 +119,7 @@ export async function inspectIssuer(options: InspectOptions): Promise<InspectRep
     note(
       'error',
       'issuer_mismatch',
-      `discovery names a different issuer: asked for "${url}", the document says ${JSON.stringify(found)}` +
+      `discovery names a different issuer: asked for "${url}", the document says ${JSON.stringify(found ?? null).slice(0, 200)}` +
         (sameOrigin ? ' (claimgate compares byte for byte: configure the document\u2019s value)' : ''),
     );
     if (!sameOrigin) return { ...base };
@@ -154,6 +154,12 @@ export async function inspectIssuer(options: InspectOptions): Promise<InspectRep
   const algorithms = chooseAlgorithms(token?.alg, keyAlgs, advertised);
   const audience = options.audience ?? audienceOf(token?.aud);
   const block = issuerBlock(issuer, parsedUrl, loopback, audience, algorithms, token);
+  if (options.audience === undefined && audience !== undefined)
+    note(
+      'info',
+      'audience_from_token',
+      `audience "${audience}" taken from the sample token: confirm it is the agreed one`,
+    );
   if (audience === undefined)
     missing.push('audiences: the audience value this partner puts in `aud` for your API (pass --audience)');
   if (options.token === undefined)
