@@ -166,10 +166,15 @@ function readConfigOrExit(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(
-      new ConfigError(path, [`cannot read file: ${code ?? (e as Error).message}`]).message +
-        (code === 'ENOENT' ? '\n  hint: check the path (relative paths are from the current directory)' : ''),
-    );
+    const hint =
+      code === 'ENOENT'
+        ? ' (no such file: relative paths are from the current directory)'
+        : code === 'EACCES'
+          ? ' (no permission to read it)'
+          : code === 'EISDIR'
+            ? ' (a directory: give the config file inside it)'
+            : '';
+    throw new CliError(`config ${path}: cannot read file: ${code ?? (e as Error).message}${hint}`);
   }
 }
 

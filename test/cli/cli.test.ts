@@ -72,7 +72,9 @@ describe('claimgate CLI', () => {
   it('check-config reports a missing file clearly', () => {
     const r = run(['check-config', join(dir, 'nope.yaml')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('cannot read file: ENOENT');
+    expect(r.stderr).toBe(
+      `claimgate: config ${join(dir, 'nope.yaml')}: cannot read file: ENOENT (no such file: relative paths are from the current directory)\n`,
+    );
   });
 
   it('schema prints a JSON Schema that rejects unknown keys', () => {
