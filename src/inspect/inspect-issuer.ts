@@ -4,51 +4,17 @@
  * Every fetch, key check and token check is the serving code's own (keys/*, token/*); this module only
  * collects what they say into findings a person can act on.
  */
-import { ASYMMETRIC_ALGORITHMS, configSchema, type Algorithm, type IssuerConfig } from '../config/schema.js';
-import { describeFetchError, isLoopbackUrl } from './urls.js';
 import { DiscoveryError, discoveryUrl, jwksUriFromDiscovery } from '../keys/discovery.js';
 import { fetchJson, type FetchedJson } from '../keys/fetch.js';
-import { bitLength, importJwk, MAX_KEYS_PER_SET } from '../keys/jwk.js';
-import { createKeySource } from '../keys/key-source.js';
-import { parseMaxAge } from '../keys/refresh-policy.js';
-import { compileLocation, locationId } from '../token/extract.js';
-import { parseCompactJws } from '../token/parse.js';
-import { compileIssuer, verifyToken } from '../token/verify.js';
-import { describeTokenShape, type TokenShape } from './token-shape.js';
+import { strings, type Finding, type Severity } from './findings.js';
+import { chooseAlgorithms, issuerBlock } from './issuer-block.js';
+import { checkAdvertised, checkCacheControl, inspectKeys, type KeyReport } from './published-keys.js';
+import { audienceList, audienceOf, decodeSample, verifySample, type SampleTokenReport } from './sample-token.js';
+import { describeFetchError, isLoopbackUrl } from './urls.js';
 
-export type Severity = 'ok' | 'info' | 'warning' | 'error';
-
-export interface Finding {
-  readonly severity: Severity;
-  /** Stable short code, for tools and tests. */
-  readonly code: string;
-  readonly message: string;
-}
-
-export interface KeyReport {
-  readonly kid?: string;
-  readonly kty?: string;
-  readonly alg?: string;
-  readonly use?: string;
-  /** RSA modulus bits, or the curve name. */
-  readonly size?: string;
-  readonly usable: boolean;
-  /** Why claimgate would skip it (keys/jwk.ts reason code). */
-  readonly skipped?: string;
-}
-
-export interface SampleTokenReport {
-  readonly alg?: string;
-  readonly typ?: string;
-  readonly kid?: string;
-  readonly iss?: unknown;
-  readonly aud?: unknown;
-  readonly sub?: unknown;
-  readonly expiresAt?: string;
-  /** `OK` or the reason code claimgate would deny it with; absent when no usable key allowed a check. */
-  readonly verification?: string;
-  readonly shape?: TokenShape;
-}
+export type { Finding, Severity } from './findings.js';
+export type { KeyReport } from './published-keys.js';
+export type { SampleTokenReport } from './sample-token.js';
 
 export interface InspectReport {
   readonly url: string;
@@ -76,7 +42,6 @@ export interface InspectOptions {
 }
 
 const MAX_BYTES = 512 * 1024;
-const MAX_TOKEN_BYTES = 65536;
 
 export async function inspectIssuer(options: InspectOptions): Promise<InspectReport> {
   const findings: Finding[] = [];
@@ -192,190 +157,4 @@ export async function inspectIssuer(options: InspectOptions): Promise<InspectRep
     issuerBlock: block,
     missing,
   };
-}
-
-type Note = (severity: Severity, code: string, message: string) => void;
-
-function strings(value: unknown): string[] | undefined {
-  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : undefined;
-}
-
-function checkAdvertised(advertised: readonly string[] | undefined, note: Note): void {
-  if (advertised === undefined) {
-    note('info', 'algorithms_not_advertised', 'discovery advertises no id_token_signing_alg_values_supported');
-    return;
-  }
-  const usable = advertised.filter((a) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a));
-  const refused = advertised.filter((a) => !usable.includes(a));
-  note('info', 'algorithms_advertised', `advertised signing algorithms: ${advertised.join(', ')}`);
-  if (refused.length > 0)
-    note('warning', 'algorithms_refused', `claimgate never accepts ${refused.join(', ')} (symmetric or none)`);
-}
-
-function checkCacheControl(cacheControl: string | null, note: Note): void {
-  const maxAge = parseMaxAge(cacheControl);
-  if (maxAge === undefined)
-    note('info', 'jwks_no_max_age', 'JWKS has no Cache-Control max-age: claimgate refreshes every min_refresh_seconds');
-  else note('ok', 'jwks_max_age', `JWKS Cache-Control max-age=${maxAge} s (clamped into min/max_refresh_seconds)`);
-}
-
-/** Each JWK as serve would import it (every algorithm allowed, so the report shows what the key can do). */
-function inspectKeys(body: Record<string, unknown>, out: KeyReport[], note: Note): Set<Algorithm> {
-  const list = Array.isArray(body.keys) ? (body.keys as unknown[]) : undefined;
-  const algs = new Set<Algorithm>();
-  if (list === undefined) {
-    note('error', 'not_jwks', 'JWKS document has no "keys" array');
-    return algs;
-  }
-  const all = new Set<Algorithm>(ASYMMETRIC_ALGORITHMS);
-  list.forEach((raw, index) => {
-    const jwk = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
-    const result = index >= MAX_KEYS_PER_SET ? undefined : importJwk(raw, all);
-    const report: KeyReport = {
-      ...(typeof jwk.kid === 'string' ? { kid: jwk.kid } : {}),
-      ...(typeof jwk.kty === 'string' ? { kty: jwk.kty } : {}),
-      ...(typeof jwk.alg === 'string' ? { alg: jwk.alg } : {}),
-      ...(typeof jwk.use === 'string' ? { use: jwk.use } : {}),
-      ...sizeOf(jwk),
-      usable: result?.ok === true,
-      ...(result?.ok === true ? {} : { skipped: result?.reason ?? 'too_many_keys' }),
-    };
-    out.push(report);
-    if (result?.ok === true) {
-      // The JWK's own `alg` is what the IdP signs with; without one the key type decides.
-      if (typeof jwk.alg === 'string' && result.key.algorithms.has(jwk.alg as Algorithm))
-        algs.add(jwk.alg as Algorithm);
-      else if (result.key.kty === 'RSA') algs.add('RS256');
-      else for (const a of result.key.algorithms) algs.add(a);
-    } else {
-      const name = report.kid === undefined ? `key #${index}` : `key "${report.kid}"`;
-      note(
-        'warning',
-        'key_skipped',
-        `${name} (${report.kty ?? '?'} ${report.size ?? ''}) would be skipped: ${report.skipped}`,
-      );
-    }
-  });
-  const usable = out.filter((k) => k.usable).length;
-  if (usable === 0) note('error', 'no_usable_keys', `none of the ${list.length} published key(s) is usable`);
-  else if (usable === 1)
-    note('info', 'one_key', '1 usable key: ask how the partner rotates (a new key should be published before use)');
-  else note('ok', 'keys', `${usable} usable key(s) of ${list.length} published`);
-  return algs;
-}
-
-function sizeOf(jwk: Record<string, unknown>): { size?: string } {
-  if (jwk.kty === 'RSA' && typeof jwk.n === 'string') {
-    const bits = bitLength(Buffer.from(jwk.n, 'base64url'));
-    return { size: `${bits} bits` };
-  }
-  return typeof jwk.crv === 'string' ? { size: jwk.crv } : {};
-}
-
-function decodeSample(token: string, note: Note): SampleTokenReport | undefined {
-  const parsed = parseCompactJws(token.trim(), MAX_TOKEN_BYTES);
-  if (!parsed.ok) {
-    note('error', 'token_unreadable', `sample token is not a signed JWT: ${parsed.reason} (${parsed.problem})`);
-    return undefined;
-  }
-  const { header, claims } = parsed.jws;
-  const typ = header.typ;
-  if (typ === undefined || !/^(application\/)?at\+jwt$/i.test(typ))
-    note(
-      'warning',
-      'typ_legacy',
-      `typ is ${typ === undefined ? 'absent' : `"${typ}"`}, not at+jwt (RFC 9068): needs token_type: legacy`,
-    );
-  else note('ok', 'typ', `typ "${typ}" (RFC 9068 access token)`);
-  const exp = typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString() : undefined;
-  return {
-    alg: header.alg,
-    ...(typ !== undefined ? { typ } : {}),
-    ...(header.kid !== undefined ? { kid: header.kid } : {}),
-    iss: claims.iss,
-    aud: claims.aud,
-    sub: claims.sub,
-    ...(exp ? { expiresAt: exp } : {}),
-    shape: describeTokenShape(claims, typ),
-  };
-}
-
-function audienceList(aud: unknown): string[] {
-  if (typeof aud === 'string') return [aud];
-  return strings(aud) ?? [];
-}
-
-function audienceOf(aud: unknown): string | undefined {
-  const list = audienceList(aud);
-  return list.length === 1 ? list[0] : undefined;
-}
-
-function chooseAlgorithms(
-  tokenAlg: string | undefined,
-  keyAlgs: ReadonlySet<Algorithm>,
-  advertised: readonly string[] | undefined,
-): Algorithm[] {
-  if (tokenAlg !== undefined && keyAlgs.has(tokenAlg as Algorithm)) return [tokenAlg as Algorithm];
-  const fromKeys = [...keyAlgs];
-  const narrowed = advertised ? fromKeys.filter((a) => advertised.includes(a)) : fromKeys;
-  return narrowed.length > 0 ? narrowed : fromKeys.length > 0 ? fromKeys : ['RS256'];
-}
-
-function shortName(url: URL): string {
-  if (/^[\d.]+$|:/.test(url.hostname)) return 'partner';
-  const name =
-    url.hostname
-      .split('.')[0]
-      ?.toLowerCase()
-      .replace(/[^a-z0-9_.-]/g, '-') ?? 'partner';
-  return /^[a-z0-9]/.test(name) ? name.slice(0, 63) : 'partner';
-}
-
-function issuerBlock(
-  issuer: string,
-  url: URL,
-  loopback: boolean,
-  audience: string | undefined,
-  algorithms: Algorithm[],
-  token: SampleTokenReport | undefined,
-): Record<string, unknown> {
-  const legacy = token !== undefined && !(token.typ !== undefined && /^(application\/)?at\+jwt$/i.test(token.typ));
-  const roles = token?.shape?.roles?.claim;
-  return {
-    name: shortName(url),
-    issuer,
-    audiences: [audience ?? 'REPLACE-WITH-AUDIENCE'],
-    algorithms,
-    ...(legacy ? { token_type: 'legacy' } : {}),
-    ...(roles !== undefined && roles !== 'roles' ? { roles_claim: roles } : {}),
-    ...(url.protocol === 'http:' && loopback ? { allow_insecure_http: true } : {}),
-  };
-}
-
-/** The real verifier, with the real key source, over the proposed block. */
-async function verifySample(
-  token: string,
-  block: Record<string, unknown>,
-  nowMs: () => number,
-  fetchImpl: typeof fetch | undefined,
-): Promise<string> {
-  const parsed = configSchema.safeParse({ issuers: [block] });
-  if (!parsed.success) return `proposed block invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`;
-  const issuerConfig: IssuerConfig = parsed.data.issuers[0]!;
-  const source = createKeySource(issuerConfig, fetchImpl ? { fetch: fetchImpl } : {});
-  source.start();
-  try {
-    await source.whenSettled();
-    const location = compileLocation(issuerConfig.token_locations[0]!);
-    const compiled = compileIssuer(issuerConfig, source, new Set([locationId(issuerConfig.token_locations[0]!)]));
-    const result = await verifyToken(token.trim(), location, {
-      issuers: new Map([[issuerConfig.issuer, compiled]]),
-      maxTokenBytes: MAX_TOKEN_BYTES,
-      nowMs,
-      keyDeadlineMs: 5000,
-    });
-    return result.ok ? 'OK' : result.reason;
-  } finally {
-    source.close();
-  }
 }

@@ -5,6 +5,9 @@
  */
 import type { Claims } from '../token/parse.js';
 
+/** RFC 9068 §2.1 `typ` of an access token, with or without the media-type prefix. */
+export const AT_JWT = /^(application\/)?at\+jwt$/i;
+
 export type ProviderGuess = 'auth0' | 'okta' | 'entra' | 'keycloak' | 'cognito' | 'google' | 'rfc9068' | 'unknown';
 
 export interface ClaimLocation {
@@ -79,7 +82,7 @@ function guessProvider(claims: Claims, typ: string | undefined): { provider: Pro
     return { provider: 'google', because: ['a Google issuer host'] };
   if (host.includes('okta') || (has('cid') && has('scp')))
     return { provider: 'okta', because: ['an Okta issuer host or `cid` with `scp`'] };
-  if (typ !== undefined && /^(application\/)?at\+jwt$/i.test(typ) && has('client_id'))
+  if (typ !== undefined && AT_JWT.test(typ) && has('client_id'))
     return { provider: 'rfc9068', because: ['typ at+jwt with `client_id` (RFC 9068 profile)'] };
   return { provider: 'unknown', because: [] };
 }
