@@ -51,8 +51,15 @@ export function readToken(sources: TokenSources): string | undefined {
     throw new CliError('give the token one way: --token-file, --token-stdin or --token', 2);
   let text: string | undefined;
   if (sources['token-file'] !== undefined) text = readFileOrFail(sources['token-file'], 'token file');
-  else if (sources['token-stdin'] === true) text = readFileOrFail(0, 'standard input');
-  else text = sources.token;
+  else if (sources['token-stdin'] === true) {
+    // A terminal would wait for typed input that nobody expects to give: say how to pipe one instead.
+    if (process.stdin.isTTY)
+      throw new CliError(
+        '--token-stdin reads a piped token, e.g. `claimgate demo token | claimgate check --token-stdin`',
+        2,
+      );
+    text = readFileOrFail(0, 'standard input');
+  } else text = sources.token;
   if (text === undefined) return undefined;
   const token = text.trim();
   if (token === '') throw new CliError('the token is empty', 2);

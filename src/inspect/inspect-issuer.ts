@@ -41,6 +41,7 @@ export interface InspectOptions {
   readonly timeoutMs?: number;
 }
 
+/** Largest discovery or JWKS body read: serve's default `keys.max_response_bytes`. */
 const MAX_BYTES = 512 * 1024;
 
 export async function inspectIssuer(options: InspectOptions): Promise<InspectReport> {
