@@ -296,10 +296,11 @@ async function check(v: Record<string, unknown>): Promise<void> {
       out(JSON.stringify(data));
     } else printSummary(summary);
   } catch (e) {
-    const unreachable = (e as grpc.ServiceError).code === grpc.status.UNAVAILABLE;
-    throw new CliError(
-      `check failed: ${(e as Error).message}${unreachable ? ` (is claimgate listening on ${address}? pass --address)` : ''}`,
-    );
+    if ((e as grpc.ServiceError).code === grpc.status.UNAVAILABLE) {
+      const cause = /\bE[A-Z]{3,}\b/.exec((e as grpc.ServiceError).details ?? '')?.[0] ?? 'unavailable';
+      throw new CliError(`cannot reach claimgate at ${address} (${cause}): is it listening there? pass --address`);
+    }
+    throw new CliError(`check failed: ${(e as Error).message}`);
   } finally {
     client.close();
   }
