@@ -12,6 +12,7 @@ import { compileLocation, locationId, type CompiledLocation } from '../token/ext
 import { compileIssuer, type CompiledIssuer } from '../token/verify.js';
 import { expandIssValues } from './issuer-values.js';
 import type { Config, IssuerConfig } from './schema.js';
+import { buildResourceMetadata, type ResourceMetadata } from '../engine/resource-metadata.js';
 
 export interface CompiledConfig {
   readonly source: Config;
@@ -33,6 +34,8 @@ export interface CompiledConfig {
   readonly maxTokenBytes: number;
   readonly keyDeadlineMs: number;
   readonly tokenCache: Config['token_cache'];
+  /** RFC 9728 document, when `resource_metadata` is configured. */
+  readonly resourceMetadata: ResourceMetadata | undefined;
 }
 
 /** Supplies the key source of an issuer; lets a reload keep the caches of unchanged issuers. */
@@ -83,5 +86,6 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),
     keyDeadlineMs: config.server.check_deadline_ms,
     tokenCache: config.token_cache,
+    resourceMetadata: buildResourceMetadata(config),
   });
 }

@@ -468,6 +468,24 @@ export const configSchema = z
         array_separator: z.string().min(1).max(4).default(','),
       })
       .prefault({}),
+    /**
+     * RFC 9728 protected-resource metadata, served at the API's own origin through the Check (off when
+     * omitted); its URL is then added to every Bearer challenge as `resource_metadata`.
+     */
+    resource_metadata: z
+      .strictObject({
+        /** The API's resource identifier: an https URL without a fragment (RFC 9728 §2); usually the audience. */
+        resource: z
+          .url({ error: 'must be an absolute URL' })
+          .refine((u) => u.startsWith('https://') && !u.includes('#'), {
+            error: 'must be an https URL without a fragment (RFC 9728 §2)',
+          }),
+        /** Human-readable name of the API, shown to people choosing what to call. */
+        resource_name: z.string().min(1).max(200).optional(),
+        /** URL of the API's documentation for developers. */
+        resource_documentation: z.url({ error: 'must be an absolute URL' }).optional(),
+      })
+      .optional(),
     /** HTTP front doors (Envoy HTTP ext_authz, nginx/Traefik/Caddy forward auth); no listener when omitted. */
     http: z
       .strictObject({

@@ -56,8 +56,22 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     deps.onTokenCache,
   );
 
+  const metadata = config.resourceMetadata;
   const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision =>
-    denyDecision(reason, config.realm, scopes, extra);
+    denyDecision(reason, config.realm, scopes, extra, metadata?.url);
+  const metadataAnswer: DenyDecision | undefined =
+    metadata === undefined
+      ? undefined
+      : Object.freeze({
+          ...denyDecision('OK_RESOURCE_METADATA'),
+          document: { contentType: 'application/json', body: metadata.body },
+          headersToRemove: config.publicRouteRemovals,
+        });
+  const isMetadataRequest = (view: RequestView): boolean => {
+    if (metadata === undefined || (view.method !== 'GET' && view.method !== 'HEAD')) return false;
+    const q = view.path.indexOf('?');
+    return (q === -1 ? view.path : view.path.slice(0, q)) === metadata.path;
+  };
 
   const allow = (route: string, token: VerifiedToken | undefined): Decision => {
     if (token === undefined) {
@@ -82,6 +96,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
   };
 
   return async function decide(view: RequestView): Promise<Decision> {
+    if (metadataAnswer !== undefined && isMetadataRequest(view)) return metadataAnswer;
     const match = config.matchRoute(view);
     if (!match.ok) return deny(match.reason);
     // What the upstream would read differently from claimgate is refused on every route, public too (P16).
