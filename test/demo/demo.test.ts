@@ -66,7 +66,7 @@ describe('claimgate demo', () => {
     await demo;
     expect(checks).toEqual([
       '/admin/users 200',
-      '/admin/users 403 ERR_INSUFFICIENT_SCOPE',
+      '/admin/users 403 ERR_ROLE_MISSING',
       '/orders/1 200',
       '/orders/1 401 ERR_TOKEN_EXPIRED',
     ]);
