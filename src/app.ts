@@ -176,6 +176,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       address: initial.server.grpc_address,
       decider: () => limit.decide,
       observe,
+      realm: () => current.config.realm,
       ...(grpcTls === undefined
         ? {}
         : { credentials: grpcTls.credentials, clientAllowed: compileClientCheck(initial.tls?.allowed_clients) }),

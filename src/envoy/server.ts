@@ -27,6 +27,8 @@ export interface GrpcServerOptions {
   readonly credentials?: grpc.ServerCredentials;
   /** With mutual TLS: whether the caller's verified certificate names an allowed proxy. */
   readonly clientAllowed?: ClientCheck;
+  /** Realm of the challenge on the adapter's own refusals (a malformed request); `claimgate` by default. */
+  readonly realm?: () => string;
 }
 
 export interface GrpcServer {
@@ -95,17 +97,33 @@ function responseFor(decision: Decision): CheckResponseMessage {
   return response;
 }
 
-/** The Authorization service whose serializer reuses attached wire bytes. */
+/**
+ * What the deserializer yields for bytes that are not a CheckRequest. grpc-js answers a throwing
+ * deserializer with a transport error (INTERNAL), which an Envoy with failure_mode_allow would turn into
+ * an allow; with this marker the handler answers in band instead.
+ */
+const MALFORMED_REQUEST: unique symbol = Symbol('claimgate.malformedCheckRequest');
+type IncomingRequest = CheckRequestMessage | typeof MALFORMED_REQUEST;
+
+/** The Authorization service whose deserializer never throws and whose serializer reuses attached wire bytes. */
 function checkService(): grpc.ServiceDefinition {
   const service = loadAuthorizationService();
   const check = service.Check!;
+  const decode = check.requestDeserialize;
+  const deserialize = (bytes: Buffer): IncomingRequest => {
+    try {
+      return decode(bytes) as CheckRequestMessage;
+    } catch {
+      return MALFORMED_REQUEST;
+    }
+  };
   const encode = check.responseSerialize;
   const serialize = (value: Encodable): Buffer => {
     if (value[ENCODED] !== undefined) return value[ENCODED];
     const bytes = encode(value) as Buffer;
     return value[METADATA_BYTES] === undefined ? bytes : Buffer.concat([bytes, value[METADATA_BYTES]]);
   };
-  return { ...service, Check: { ...check, responseSerialize: serialize } };
+  return { ...service, Check: { ...check, requestDeserialize: deserialize, responseSerialize: serialize } };
 }
 
 const INTERNAL_ERROR_RESPONSE = encodeOnce(toCheckResponse(INTERNAL_ERROR_DECISION));
@@ -139,6 +157,13 @@ export async function answerCheck(
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const clientAllowed = options.clientAllowed;
+  const realmOf = () => {
+    try {
+      return options.realm?.() ?? 'claimgate';
+    } catch {
+      return 'claimgate';
+    }
+  };
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024,
@@ -147,20 +172,23 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   });
   server.addService(checkService(), {
     Check(
-      call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>,
+      call: grpc.ServerUnaryCall<IncomingRequest, CheckResponseMessage>,
       callback: grpc.sendUnaryData<CheckResponseMessage>,
     ) {
+      const request = call.request ?? {};
       // A caller that is not an allowed proxy gets an in-band denial (never a transport error, which an
       // Envoy with failure_mode_allow would turn into an allow), and the engine is never consulted.
       if (clientAllowed !== undefined && !clientAllowed(call.getAuthContext()?.sslPeerCertificate)) {
-        void answerCheck(call.request ?? {}, refuseClient, options.observe).then((response) =>
-          callback(null, response),
-        );
+        void answerCheck({}, refuseClient, options.observe).then((response) => callback(null, response));
         return;
       }
-      void answerCheck(call.request ?? {}, options.decider(), options.observe).then((response) =>
-        callback(null, response),
-      );
+      if (request === MALFORMED_REQUEST) {
+        // Bytes that are not a CheckRequest: 400 invalid_request, answered in band like every other refusal.
+        const refusal = denyDecision('ERR_REQUEST_MALFORMED', realmOf());
+        void answerCheck({}, async () => refusal, options.observe).then((response) => callback(null, response));
+        return;
+      }
+      void answerCheck(request, options.decider(), options.observe).then((response) => callback(null, response));
     },
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });
