@@ -10,7 +10,7 @@ import { configSchema } from './config/schema.js';
 import { startClaimgate } from './app.js';
 import { createCheckClient, type CheckSummary } from './cli/check-client.js';
 import { runDemo } from './demo/run-demo.js';
-import { createLogger } from './log.js';
+import { boundedStderr, createLogger } from './log.js';
 import type { KeySourceState } from './keys/key-source.js';
 import { watchConfigFile } from './ops/config-watch.js';
 import { isClusterWorker, runPrimary, serveWorkerIpc, workerCount } from './ops/cluster.js';
@@ -71,7 +71,7 @@ async function serve(args: string[]): Promise<void> {
   if (!path) fail('serve needs --config FILE or CLAIMGATE_CONFIG');
   const text = readConfigOrExit(path);
   const config = parseOrExit(text, path);
-  const logger = createLogger(config.logging.level);
+  const logger = createLogger(config.logging.level, boundedStderr(config.logging.max_buffer_bytes));
   if (!isClusterWorker() && workerCount(config) > 1) {
     await runPrimary(config, logger);
     logger.info('stopped');

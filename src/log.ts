@@ -42,7 +42,30 @@ function cachedIsoTime(): () => string {
 
 export type { Logger };
 
-export function createLogger(level: LevelWithSilent = 'info', destination?: pino.DestinationStream): Logger {
+/** Default bound on log output waiting to be written (`logging.max_buffer_bytes`). */
+export const DEFAULT_LOG_BUFFER_BYTES = 8 * 1024 * 1024;
+
+let droppedLines = 0;
+/** Log lines this process dropped because its output buffer was full (claimgate_log_lines_dropped_total). */
+export const logLinesDropped = (): number => droppedLines;
+
+/**
+ * stderr, written asynchronously through a buffer of at most `maxBufferBytes`. A reader that falls behind
+ * (a slow pipe, a stalled log collector) costs dropped, counted lines: never a blocked event loop, never
+ * a buffer that grows with the backlog (sonic-boom's `maxLength` refuses a write that would pass it).
+ */
+export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.DestinationStream {
+  const stream = pino.destination({ dest: 2, sync: false, maxLength: maxBufferBytes });
+  stream.on('drop', () => {
+    droppedLines++;
+  });
+  return stream;
+}
+
+export function createLogger(
+  level: LevelWithSilent = 'info',
+  destination: pino.DestinationStream = boundedStderr(),
+): Logger {
   return pino(
     {
       level,
@@ -51,7 +74,7 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: pino
       redact: { paths: [...REDACTED_FIELDS], censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 2, sync: false }),
+    destination,
   );
 }
 

@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { ClientCheck } from '../net/tls.js';
+import { GRPC_BOUNDS, type GrpcListenerBounds } from '../net/listener-bounds.js';
 import type { Decide } from '../engine/decide.js';
 import { denyDecision } from '../engine/answer.js';
 import type { AllowDecision, Decision, RequestView } from '../engine/types.js';
@@ -29,6 +30,10 @@ export interface GrpcServerOptions {
   readonly clientAllowed?: ClientCheck;
   /** Realm of the challenge on the adapter's own refusals (a malformed request); `claimgate` by default. */
   readonly realm?: () => string;
+  /** Stream, memory and connection-age bounds (`limits.grpc`); {@link GRPC_BOUNDS} by default. */
+  readonly bounds?: GrpcListenerBounds;
+  /** Counts a stream cancelled because its request did not arrive in time (metrics, a log line). */
+  readonly streamTimedOut?: () => void;
 }
 
 export interface GrpcServer {
@@ -155,7 +160,63 @@ export async function answerCheck(
   return response;
 }
 
+/**
+ * Cancels a call whose request has not fully arrived within `timeoutMs`: a half-open stream (headers
+ * sent, message never finished) would otherwise hold its slot and memory for as long as the connection
+ * lives. Once the request is in, the Check's own deadline (check_deadline_ms) bounds the rest.
+ */
+function requestDeadline(timeoutMs: number, timedOut: () => void): grpc.ServerInterceptor {
+  return (_method, call) => {
+    let timer: NodeJS.Timeout | undefined;
+    const clear = () => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
+    return new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        timer = setTimeout(() => {
+          timer = undefined;
+          try {
+            timedOut();
+          } catch {
+            // Observability must never change an answer.
+          }
+          call.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: 'request not received in time' });
+        }, timeoutMs);
+        timer.unref();
+        next(
+          new grpc.ServerListenerBuilder()
+            .withOnReceiveHalfClose((halfClose) => {
+              clear();
+              halfClose();
+            })
+            .withOnCancel(clear)
+            .build(),
+        );
+      },
+      sendStatus(status, next) {
+        clear();
+        next(status);
+      },
+    });
+  };
+}
+
+/** grpc-js server options for the bounds (those grpc-js 1.14 honours on the server side). */
+function grpcServerOptions(bounds: GrpcListenerBounds): grpc.ServerOptions {
+  return {
+    'grpc.max_concurrent_streams': bounds.max_concurrent_streams,
+    'grpc-node.max_session_memory': bounds.max_session_memory_mib,
+    'grpc.max_connection_idle_ms': bounds.max_connection_idle_ms,
+    'grpc.max_connection_age_ms': bounds.max_connection_age_ms,
+    'grpc.max_connection_age_grace_ms': bounds.max_connection_age_grace_ms,
+    'grpc.keepalive_time_ms': bounds.keepalive_time_ms,
+    'grpc.keepalive_timeout_ms': bounds.keepalive_timeout_ms,
+  };
+}
+
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const bounds = options.bounds ?? GRPC_BOUNDS;
   const clientAllowed = options.clientAllowed;
   const realmOf = () => {
     try {
@@ -169,6 +230,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     'grpc.max_send_message_length': 64 * 1024,
     // Channelz bookkeeping costs several µs per call (measured in docs/benchmarks.md) and nothing reads it.
     'grpc.enable_channelz': 0,
+    ...grpcServerOptions(bounds),
+    interceptors: [requestDeadline(bounds.request_timeout_ms, options.streamTimedOut ?? (() => undefined))],
   });
   server.addService(checkService(), {
     Check(
