@@ -81,6 +81,19 @@ interface NegativeEntry {
   readonly untilMs: number;
 }
 
+/**
+ * A token taken out of a header or cookie is a V8 slice of that whole value (a Cookie header may be
+ * kilobytes), and `payloadSegment` a slice of the token: kept as a cache key they would hold the whole
+ * value alive, beyond what the estimate counts. The entry gets its own flat copy (a verified token is
+ * ASCII, so latin1 round-trips it) and a payload segment sliced from that copy.
+ */
+function ownedEntry(raw: string, token: VerifiedToken): { raw: string; token: VerifiedToken } {
+  const own = Buffer.from(raw, 'latin1').toString('latin1');
+  const start = own.indexOf('.') + 1;
+  const payloadSegment = own.slice(start, start + token.payloadSegment.length);
+  return { raw: own, token: payloadSegment === token.payloadSegment ? { ...token, payloadSegment } : token };
+}
+
 export function createCachedVerifier(
   verify: Verify,
   limits: TokenCacheLimits,
@@ -128,8 +141,10 @@ export function createCachedVerifier(
     }
     onResult('miss');
     const result = await verify(raw, location);
-    if (result.ok) positive.set(raw, result.token);
-    else if (limits.maxNegativeEntries > 0 && NEGATIVE_CACHEABLE.has(result.reason))
+    if (result.ok) {
+      const entry = ownedEntry(raw, result.token);
+      positive.set(entry.raw, entry.token);
+    } else if (limits.maxNegativeEntries > 0 && NEGATIVE_CACHEABLE.has(result.reason))
       negative.set(raw, { reason: result.reason, issuer: result.issuer, untilMs: now + limits.negativeTtlMs });
     return result;
   };

@@ -159,6 +159,24 @@ describe('verified-token cache', () => {
     expect(perEntry).toBeGreaterThanOrEqual(2 * token(10).length);
   });
 
+  it('answers a hit for a token sliced out of a larger header with the same payload segment', async () => {
+    const live = { key: makeKey() };
+    const issuer = issuerWith(live);
+    const cookie = `other=${'x'.repeat(4000)}; session=aGVhZA.eyJzdWIiOiJhbGljZSJ9.c2ln`;
+    const raw = cookie.slice(cookie.indexOf('session=') + 8);
+    const h = harness(() => ({
+      ok: true,
+      token: {
+        ...(verified(issuer, live.key, 2_000_000) as { token: VerifiedToken }).token,
+        payloadSegment: raw.split('.')[1]!,
+      },
+    }));
+    await h.verify(raw, header);
+    const hit = await h.verify(raw, header);
+    expect(h.calls).toHaveLength(1);
+    expect(hit.ok && hit.token.payloadSegment).toBe('eyJzdWIiOiJhbGljZSJ9');
+  });
+
   it('reports failed tokens held by the negative cache', async () => {
     const h = harness(() => failed('ERR_TOKEN_MALFORMED'));
     await h.verify('bad-a', header);
