@@ -21,6 +21,8 @@ import { parseListenAddress } from '../net/address.js';
 import { compileClientCheck, readSecureContextOptions, watchSecureContext, type TlsConfig } from '../net/tls.js';
 import {
   applyHttpBounds,
+  descriptorLimit,
+  descriptorWarning,
   HTTP_BOUNDS,
   httpServerOptions,
   type BoundReason,
@@ -274,6 +276,8 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
           (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'),
         );
   applyHttpBounds(server, bounds, { listener: 'http', logger: log, refused: options.refused });
+  const fdWarning = descriptorWarning(bounds.max_connections, descriptorLimit());
+  if (fdWarning !== undefined) log.warn({ setting: 'limits.http.max_connections' }, fdWarning);
   // Header lines beyond this are dropped by Node; one more than the adapter accepts lets it notice.
   server.maxHeadersCount = 201;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
