@@ -15,6 +15,7 @@ import { buildCheckRequest, createCheckClient } from '../../src/cli/check-client
 import { checkMessageTypes } from '../../src/envoy/proto.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
+import { waitForLine } from '../support/child-lines.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const AUDIENCE = 'https://api.example.com';
@@ -26,21 +27,6 @@ const MAX_STREAMS = 100;
 const SESSION_MIB = 32;
 const HTTP_MAX_CONNECTIONS = 500;
 const GRPC_REQUEST_TIMEOUT_MS = 1000;
-
-function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern}:\n${buffer}`)), timeoutMs);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const line = buffer.split('\n').find((l) => pattern.test(l));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-  });
-}
 
 const rssBytes = (pid: number) =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
@@ -170,9 +156,13 @@ issuers:
 
     expect(await metric(ports.admin_port, timedOut)).toBe(HALF_OPEN);
     // Every idle connection the server closed was one past the cap (none of the held ones has timed out
-    // yet), and each is counted. (Connects past the listen backlog may still be in SYN retries.)
-    expect(closedByServer).toBeGreaterThanOrEqual(IDLE_CONNECTIONS / 2);
-    expect(await metric(ports.admin_port, dropped)).toBe(closedByServer);
+    // yet) and was counted before the client saw it close; connects past the listen backlog may still be
+    // in SYN retries, so the count can only be bounded from both sides.
+    const closedSeen = closedByServer;
+    expect(closedSeen).toBeGreaterThanOrEqual(IDLE_CONNECTIONS / 2);
+    const droppedCount = await metric(ports.admin_port, dropped);
+    expect(droppedCount).toBeGreaterThanOrEqual(closedSeen);
+    expect(droppedCount).toBeLessThanOrEqual(IDLE_CONNECTIONS - HTTP_MAX_CONNECTIONS);
     // Descriptors: at most the HTTP door's cap plus a few for the gRPC connections and the scrapes.
     expect(fdGrowth).toBeLessThanOrEqual(HTTP_MAX_CONNECTIONS + 10);
     // Memory: one connection holds at most its session memory; idle sockets are a few KiB each.
