@@ -10,10 +10,13 @@ import { configSchema } from './config/schema.js';
 import { startClaimgate } from './app.js';
 import { createCheckClient, type CheckSummary } from './cli/check-client.js';
 import { runDemo } from './demo/run-demo.js';
-import { boundedStderr, createLogger } from './log.js';
+import { boundedStderr, createLogger, flushThen } from './log.js';
 import type { KeySourceState } from './keys/key-source.js';
 import { watchConfigFile } from './ops/config-watch.js';
 import { isClusterWorker, runPrimary, serveWorkerIpc, workerCount } from './ops/cluster.js';
+
+/** How long shutdown waits for the last log lines to be written before exiting anyway. */
+const EXIT_FLUSH_MS = 2000;
 
 const USAGE = `claimgate — Envoy external authorization for JWTs from allow-listed issuers
 
@@ -75,7 +78,7 @@ async function serve(args: string[]): Promise<void> {
   if (!isClusterWorker() && workerCount(config) > 1) {
     await runPrimary(config, logger);
     logger.info('stopped');
-    logger.flush(() => process.exit(0));
+    flushThen(logger, EXIT_FLUSH_MS, () => process.exit(0));
     return;
   }
   const worker = isClusterWorker();
@@ -104,7 +107,7 @@ async function serve(args: string[]): Promise<void> {
     logger.info({ signal }, 'shutting down: health NOT_SERVING, draining in-flight checks');
     void app.close().then(() => {
       logger.info('stopped');
-      logger.flush(() => process.exit(0));
+      flushThen(logger, EXIT_FLUSH_MS, () => process.exit(0));
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

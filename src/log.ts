@@ -3,6 +3,10 @@
  * fields never reach the output, so no token, cookie or secret is ever logged.
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import sonicBoom from 'sonic-boom';
+
+// sonic-boom is CommonJS: its module object is the class, which also carries itself as `SonicBoom`.
+const { SonicBoom } = sonicBoom;
 
 /** Field names that are always censored. */
 const SENSITIVE = [
@@ -53,13 +57,36 @@ export const logLinesDropped = (): number => droppedLines;
  * stderr, written asynchronously through a buffer of at most `maxBufferBytes`. A reader that falls behind
  * (a slow pipe, a stalled log collector) costs dropped, counted lines: never a blocked event loop, never
  * a buffer that grows with the backlog (sonic-boom's `maxLength` refuses a write that would pass it).
+ *
+ * Built on sonic-boom directly rather than `pino.destination()`, which also flushes synchronously when the
+ * process exits: into a stalled pipe that write never returns, so the process could never exit. Callers
+ * flush with a bound instead ({@link flushThen}).
  */
 export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.DestinationStream {
-  const stream = pino.destination({ dest: 2, sync: false, maxLength: maxBufferBytes });
+  const stream = new SonicBoom({ fd: 2, sync: false, maxLength: maxBufferBytes });
   stream.on('drop', () => {
     droppedLines++;
   });
+  // A closed stderr (EPIPE) must not crash the server: logging stops, Checks go on.
+  stream.on('error', () => undefined);
   return stream;
+}
+
+/** Flushes the log, then calls `done`; after `timeoutMs` calls it anyway (a stalled reader never drains). */
+export function flushThen(log: Logger, timeoutMs: number, done: () => void): void {
+  let called = false;
+  const once = () => {
+    if (called) return;
+    called = true;
+    clearTimeout(timer);
+    done();
+  };
+  const timer = setTimeout(once, timeoutMs);
+  try {
+    log.flush(() => once());
+  } catch {
+    once();
+  }
 }
 
 export function createLogger(
