@@ -12,12 +12,13 @@ import { readFileSync } from 'node:fs';
 import { compileConfig, type CompiledConfig } from './config/compile.js';
 import { ConfigError, parseConfigText } from './config/load.js';
 import type { Config, IssuerConfig } from './config/schema.js';
-import { createDecider, type Decide } from './engine/decide.js';
+import { createDecider, type Decide, type Decider } from './engine/decide.js';
 import { startGrpcServer, type DecisionObserver, type GrpcServer } from './envoy/server.js';
 import { createKeySource, type KeySource, type KeySourceDeps } from './keys/key-source.js';
 import { silentLogger, type Logger } from './log.js';
 import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from './http/server.js';
 import { compileClientCheck, grpcServerCredentials } from './net/tls.js';
+import { refusalReporter } from './net/listener-bounds.js';
 import { startAdminServer, type AdminServer, type AdminStatus } from './ops/admin-server.js';
 import { createDecisionLogger } from './ops/decision-log.js';
 import { limitConcurrency } from './ops/concurrency.js';
@@ -73,7 +74,7 @@ export interface Claimgate {
 interface Generation {
   readonly config: Config;
   readonly compiled: CompiledConfig;
-  readonly decide: Decide;
+  readonly decide: Decider;
   readonly sources: ReadonlyMap<string, KeySource>;
   readonly loadedAt: Date;
 }
@@ -159,10 +160,16 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     () => current.config.server.max_concurrent_checks,
   );
   metrics.setInFlight(limit.inFlight);
+  metrics.setTokenCacheStats(() => current.decide.tokenCacheStats());
   const status = (): AdminStatus => ({
     ready: ready(),
     config_loaded_at: current.loadedAt.toISOString(),
     issuers: [...current.sources.values()].map((s) => s.state()),
+  });
+  const grpcRefused = refusalReporter({
+    listener: 'grpc',
+    logger: log,
+    refused: (r) => metrics.observeRefused('grpc', r),
   });
   let grpcTls: ReturnType<typeof grpcServerCredentials> | undefined;
   let grpc: GrpcServer | undefined;
@@ -180,6 +187,9 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       address: initial.server.grpc_address,
       decider: () => limit.decide,
       observe,
+      realm: () => current.config.realm,
+      bounds: initial.limits.grpc,
+      streamTimedOut: () => grpcRefused('request_timeout'),
       ...(grpcTls === undefined
         ? {}
         : { credentials: grpcTls.credentials, clientAllowed: compileClientCheck(initial.tls?.allowed_clients) }),
@@ -191,6 +201,9 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         metricsContentType: metrics.registry.contentType,
         ready,
         status,
+        bounds: initial.limits.admin,
+        logger: log,
+        refused: (reason) => metrics.observeRefused('admin', reason),
       });
     }
     if (initial.http !== undefined) {
@@ -201,6 +214,8 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
           observe,
           logger: log,
           tls: initial.tls,
+          bounds: initial.limits.http,
+          refused: (reason) => metrics.observeRefused('http', reason),
         }),
       );
     }
@@ -272,7 +287,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       if (config.server[key] !== old.config.server[key])
         log.warn({ setting: `server.${key}` }, 'listen address changes take effect on restart only');
     }
-    for (const key of ['http', 'tls'] as const) {
+    for (const key of ['http', 'tls', 'limits'] as const) {
       if (JSON.stringify(config[key]) !== JSON.stringify(old.config[key]))
         log.warn(
           { setting: key },

@@ -94,6 +94,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
 
   const admin = await startAdminServer({
     address: config.server.admin_address,
+    bounds: config.limits.admin,
+    logger: log,
     metrics: () => aggregator.clusterMetrics(),
     metricsContentType: aggregator.contentType,
     ready: async () => {
