@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { compileConfig, type CompiledConfig } from './config/compile.js';
 import { ConfigError, parseConfigText } from './config/load.js';
 import type { Config, IssuerConfig } from './config/schema.js';
-import { createDecider, type Decide } from './engine/decide.js';
+import { createDecider, type Decide, type DecideDeps } from './engine/decide.js';
 import { startGrpcServer, type DecisionObserver, type GrpcServer } from './envoy/server.js';
 import { createKeySource, type KeySource, type KeySourceDeps } from './keys/key-source.js';
 import { silentLogger, type Logger } from './log.js';
@@ -79,6 +79,47 @@ interface Generation {
 
 const READINESS_POLL_MS = 500;
 
+interface GenerationDeps {
+  readonly createSource: (issuer: IssuerConfig) => KeySource;
+  /** Whether a previous generation's source can serve this issuer as it is now configured. */
+  readonly isReusable: (old: KeySource, issuer: IssuerConfig) => boolean;
+  readonly decider: DecideDeps;
+}
+
+/**
+ * Builds a generation, reusing `previousSources` whose issuer settings are identical (they keep their
+ * keys; remote ones also heal on their own). Lives in its own function scope on purpose: V8 gives every
+ * closure of a scope one shared context, so a closure the new generation keeps (its decider's) must not
+ * be created in a scope whose other closures read the previous generation, or each generation would
+ * keep the one before it, token cache and all, for ever. Only `previousSources` is read, never kept.
+ */
+function buildGeneration(
+  config: Config,
+  previousSources: ReadonlyMap<string, KeySource> | undefined,
+  deps: GenerationDeps,
+): { generation: Generation; fresh: KeySource[] } {
+  const sources = new Map<string, KeySource>();
+  const fresh: KeySource[] = [];
+  const compiled = compileConfig(config, (issuer) => {
+    const old = previousSources?.get(issuer.name);
+    const source = old !== undefined && deps.isReusable(old, issuer) ? old : deps.createSource(issuer);
+    if (source !== old) fresh.push(source);
+    sources.set(issuer.name, source);
+    return source;
+  });
+  return { generation: generationOf(config, compiled, sources, deps.decider), fresh };
+}
+
+/** A separate scope again: the decider's context holds only what this function receives. */
+function generationOf(
+  config: Config,
+  compiled: CompiledConfig,
+  sources: ReadonlyMap<string, KeySource>,
+  deciderDeps: DecideDeps,
+): Generation {
+  return { config, compiled, decide: createDecider(compiled, deciderDeps), sources, loadedAt: new Date() };
+}
+
 function fingerprint(issuer: IssuerConfig): string {
   return JSON.stringify(issuer);
 }
@@ -98,30 +139,17 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     return source;
   };
 
-  /** Builds a generation; reuses `previous` key sources whose issuer settings are identical. */
-  const build = (config: Config, previous?: Generation): { generation: Generation; fresh: KeySource[] } => {
-    const sources = new Map<string, KeySource>();
-    const fresh: KeySource[] = [];
-    const compiled = compileConfig(config, (issuer) => {
-      const old = previous?.sources.get(issuer.name);
-      // Sources with identical settings keep their keys (remote ones also heal on their own). A JWKS
-      // file that could not be read is never retried by its source, so a reload reads it again.
-      const reusable =
-        old !== undefined &&
-        sourceFingerprints.get(old) === fingerprint(issuer) &&
-        (issuer.jwks_file === undefined || old.ready());
-      if (old !== undefined && reusable) {
-        sources.set(issuer.name, old);
-        return old;
-      }
-      const source = createSource(issuer);
-      fresh.push(source);
-      sources.set(issuer.name, source);
-      return source;
-    });
-    const decide = createDecider(compiled, { nowMs: options.nowMs, onTokenCache: (r) => metrics.observeTokenCache(r) });
-    return { generation: { config, compiled, decide, sources, loadedAt: new Date() }, fresh };
+  const isReusable = (old: KeySource, issuer: IssuerConfig) =>
+    sourceFingerprints.get(old) === fingerprint(issuer) &&
+    // A JWKS file that could not be read is never retried by its source, so a reload reads it again.
+    (issuer.jwks_file === undefined || old.ready());
+  // Made once, here: a closure made next to the code that reads the previous generation would keep it alive.
+  const generationDeps: GenerationDeps = {
+    createSource,
+    isReusable,
+    decider: { nowMs: options.nowMs, onTokenCache: (r) => metrics.observeTokenCache(r) },
   };
+  const build = (config: Config, previous?: Generation) => buildGeneration(config, previous?.sources, generationDeps);
 
   let current = build(initial).generation;
   for (const source of current.sources.values()) source.start();
