@@ -17,6 +17,8 @@ export interface BigConfigOptions {
   readonly extraIssuers?: readonly string[];
   /** Extra routes placed first. */
   readonly extraRoutes?: readonly string[];
+  /** Changes every tenant issuer's settings (clock skew), so a reload to another variant replaces all their key sources. */
+  readonly variant?: number;
 }
 
 /** Writes one JWKS file per issuer into `dir` (once) and returns the config text. */
@@ -34,6 +36,7 @@ export function bigConfigText(o: BigConfigOptions): string {
       `    jwks_file: "${file}"`,
       '    token_type: legacy',
       '    roles_claim: realm_access.roles',
+      `    clock_skew_seconds: ${60 + (o.variant ?? 0)}`,
     );
   }
   lines.push('routes:', ...(o.extraRoutes ?? []));
