@@ -53,29 +53,60 @@ const workerAvailable = import.meta.url.endsWith('.js') && existsSync(fileURLToP
 
 /** Bounds a hostile or runaway config's parse: the worker dies, the reload is rejected, the server lives. */
 const WORKER_HEAP_MB = 512;
+/**
+ * The reader thread stays for bursts of reloads (a ConfigMap rollout, repeated SIGHUPs) and is ended
+ * after this long without one, so an idle server holds no second V8 heap with the YAML and schema code.
+ */
+export const READER_IDLE_MS = 30_000;
 
-/** Reads and validates on a fresh worker thread (one per reload; reloads are rare, and it frees its memory). */
+interface ReaderThread {
+  readonly worker: Worker;
+  readonly pending: Map<number, (read: ConfigFileRead) => void>;
+  idleTimer?: NodeJS.Timeout;
+}
+
+let reader: ReaderThread | undefined;
+let nextRequestId = 1;
+
+/** Ends the reader thread; requests still waiting get a problem answer. */
+function discardReader(thread: ReaderThread, why: string): void {
+  if (reader === thread) reader = undefined;
+  clearTimeout(thread.idleTimer);
+  void thread.worker.terminate();
+  for (const settle of thread.pending.values())
+    settle({ kind: 'invalid', problems: [`config reader failed (${why})`] });
+  thread.pending.clear();
+}
+
+function readerThread(): ReaderThread {
+  if (reader !== undefined) return reader;
+  const worker = new Worker(WORKER_SCRIPT, {
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+    stdout: true,
+    stderr: true,
+  });
+  worker.unref(); // never what keeps the process alive
+  const thread: ReaderThread = { worker, pending: new Map() };
+  worker.on('message', ({ id, read }: { id: number; read: ConfigFileRead }) => {
+    thread.pending.get(id)?.(read);
+    thread.pending.delete(id);
+    if (thread.pending.size === 0)
+      thread.idleTimer = setTimeout(() => discardReader(thread, 'idle'), READER_IDLE_MS).unref();
+  });
+  worker.on('error', (e) => discardReader(thread, e.message));
+  worker.on('exit', (code) => discardReader(thread, `exited with code ${code}`));
+  reader = thread;
+  return thread;
+}
+
+/** Reads and validates on the reader thread (started on first use, ended after READER_IDLE_MS idle). */
 export function readConfigFileOffThread(request: ConfigFileRequest): Promise<ConfigFileRead> {
   if (!workerAvailable) return Promise.resolve(readConfigFile(request));
+  const thread = readerThread();
+  clearTimeout(thread.idleTimer);
+  const id = nextRequestId++;
   return new Promise((resolve) => {
-    const worker = new Worker(WORKER_SCRIPT, {
-      workerData: request,
-      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
-      stdout: true,
-      stderr: true,
-    });
-    let answered = false;
-    worker.once('message', (read: ConfigFileRead) => {
-      answered = true;
-      resolve(read);
-    });
-    worker.once('error', (e) => {
-      answered = true;
-      resolve({ kind: 'invalid', problems: [`cannot read ${request.path}: config reader failed (${e.message})`] });
-    });
-    worker.once('exit', (code) => {
-      if (!answered)
-        resolve({ kind: 'invalid', problems: [`cannot read ${request.path}: config reader exited (code ${code})`] });
-    });
+    thread.pending.set(id, resolve);
+    thread.worker.postMessage({ id, request });
   });
 }
