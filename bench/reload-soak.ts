@@ -9,6 +9,10 @@
  * decided on the new generation, filling its fresh token cache. Reported: heap used after GC at reload
  * 10 and at the end, how many replaced generations were collected (FinalizationRegistry), and the
  * Checks: h2load failures and claimgate's own decision counters (all must be allows).
+ *
+ * A few of the most recent generations can still be alive at the end: optimised code (TurboFan) that
+ * inlined a recent generation's decider holds it until that code is replaced. With `--no-opt` every
+ * replaced generation is collected; either way the heap stays flat, which is the property that matters.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,8 +71,8 @@ writeFileSync(configFile, configText(0));
 const app = await startClaimgate(parseConfigText(configText(0)), { configFileText: configText(0) });
 await app.whenSettled();
 
-const collected = { count: 0 };
-const registry = new FinalizationRegistry<number>(() => collected.count++);
+const collected = { count: 0, ids: new Set<number>() };
+const registry = new FinalizationRegistry<number>((id) => (collected.count++, collected.ids.add(id)));
 registry.register(app.compiled(), 0);
 
 async function heapAfterGc(): Promise<number> {
@@ -127,7 +131,8 @@ reloading = false;
 await load;
 const checks = (await app.metrics.registry.getSingleMetric('claimgate_checks_total')?.get())?.values ?? [];
 await app.close(1000);
-await heapAfterGc();
+// Finalization callbacks run as tasks after a collection; give them rounds until every replaced one has.
+for (let i = 0; i < 20 && collected.count < RELOADS; i++) await heapAfterGc();
 
 const MiB = (b: number) => (b / 1024 / 1024).toFixed(1);
 const wrongChecks = checks.filter((v) => v.labels.reason !== 'OK_AUTHENTICATED').reduce((n, v) => n + v.value, 0);
@@ -139,6 +144,9 @@ process.stdout.write(
     `load: ${loadRuns.length} h2load runs, ${loadRuns.reduce((n, r) => n + r.done, 0)} Checks, ${failed} failed`,
     `claimgate checks_total: ${allChecks}, not OK_AUTHENTICATED: ${wrongChecks}; wrong fill decisions: ${wrongFills}`,
     `heap after GC: reload 10 ${MiB(heapAt10)} MiB, reload ${RELOADS} ${MiB(heapAtEnd)} MiB (${heapAtEnd >= heapAt10 ? '+' : ''}${MiB(heapAtEnd - heapAt10)} MiB)`,
-    `replaced generations collected: ${collected.count} of ${RELOADS}`,
+    `replaced generations collected: ${collected.count} of ${RELOADS}` +
+      (collected.count < RELOADS
+        ? ` (alive: ${[...Array(RELOADS).keys()].filter((i) => !collected.ids.has(i)).join(', ')})`
+        : ''),
   ].join('\n') + '\n',
 );
