@@ -137,8 +137,11 @@ issuers:
     // every generation would add ~30 MiB (the leak this guards against measured +235 MiB over 50 reloads
     // of 1,000 tokens). Allow a few generations of noise.
     expect(heapAfterLast - heapAfter10).toBeLessThan(3 * 1024 * 1024);
-    // Only the current generation is alive.
-    expect(weakGenerations.filter((w) => w.deref() !== undefined)).toHaveLength(1);
+    // Every replaced generation but the most recent few is collected. Optimised code that inlined a recent
+    // generation's hot decider can hold it until that code is replaced (bench/reload-soak.ts: all are
+    // collected with --no-opt); the heap bound above covers those few.
+    expect(weakGenerations.slice(0, -10).filter((w) => w.deref() !== undefined)).toEqual([]);
+    expect(weakGenerations.at(-1)?.deref() === gate.compiled()).toBe(true);
   }, 120_000); // ~25,000 signature verifications: seconds on a busy shared machine
 
   it('frees generations replaced through file reloads (the SIGHUP path) too', async () => {
