@@ -230,16 +230,16 @@ async function serve(configOption: string | undefined): Promise<void> {
   if (worker)
     serveWorkerIpc({
       status: app.status,
-      reload: () => app.reloadFromFile(path, true),
+      reload: () => void app.reloadFromFile(path, true),
       registry: app.metrics.registry,
     });
   const stopWatching = config.server.watch_config
-    ? watchConfigFile(path, () => app.reloadFromFile(path))
+    ? watchConfigFile(path, () => void app.reloadFromFile(path))
     : () => undefined;
   process.on('SIGHUP', () => {
     logger.info({ file: path }, 'SIGHUP: reloading config');
     // An explicit SIGHUP reloads even an unchanged file (e.g. to re-read a repaired JWKS file).
-    app.reloadFromFile(path, true);
+    void app.reloadFromFile(path, true);
   });
   let stopping = false;
   const stop = (signal: string) => {
