@@ -9,14 +9,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { compileConfig } from '../src/config/compile.js';
+import { compileConfig } from '../src/engine/compile.js';
 import { validateConfig } from '../src/config/load.js';
 import { createDecider } from '../src/engine/decide.js';
 import { loadAuthorizationService } from '../src/envoy/proto.js';
 import { toRequestView } from '../src/envoy/request.js';
 import { toCheckResponse } from '../src/envoy/response.js';
 import { createKeySource } from '../src/keys/key-source.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/core/log.js';
 import { createDecisionLogger } from '../src/ops/decision-log.js';
 import { createMetrics } from '../src/ops/metrics.js';
 import {

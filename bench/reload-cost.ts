@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { parseDocument } from 'yaml';
-import { compileConfig } from '../src/config/compile.js';
+import { compileConfig } from '../src/engine/compile.js';
 import { validateConfig } from '../src/config/load.js';
 import { createDecider } from '../src/engine/decide.js';
 import { createKeySource } from '../src/keys/key-source.js';

@@ -3,7 +3,7 @@
  * must stay flat and every Check must be right. `npm run build && npm run build:bench && node
  * --expose-gc dist-bench/bench/reload-soak.js [--reloads 200] [--tokens 500]`.
  *
- * The built server (dist/app.js) runs in this process so the heap can be collected and measured;
+ * The built server (dist/app/claimgate.js) runs in this process so the heap can be collected and measured;
  * h2load (CPU 1) keeps sending Checks over gRPC throughout. Each reload goes through reloadFromFile
  * (worker-thread parse, as SIGHUP does) with a changed file, then `--tokens` distinct tokens are
  * decided on the new generation, filling its fresh token cache. Reported: heap used after GC at reload
@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type * as App from '../src/app.js';
+import type * as App from '../src/app/claimgate.js';
 import type * as Load from '../src/config/load.js';
 import {
   AUDIENCE,
@@ -42,7 +42,7 @@ const { values: opts } = parseArgs({
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const { startClaimgate } = (await import(join(ROOT, 'dist/app.js'))) as typeof App;
+const { startClaimgate } = (await import(join(ROOT, 'dist/app/claimgate.js'))) as typeof App;
 const { parseConfigText } = (await import(join(ROOT, 'dist/config/load.js'))) as typeof Load;
 const RELOADS = Number(opts.reloads);
 const TOKENS = Number(opts.tokens);

@@ -13,7 +13,7 @@
  * Prints one JSON line.
  */
 import { PROFILES } from '../src/config/profiles.js';
-import { compilePrincipalReader } from '../src/engine/principal.js';
+import { compilePrincipalReader } from '../src/token/principal.js';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { CompiledLocation } from '../src/token/extract.js';

@@ -10,18 +10,18 @@ import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { ConfigError, parseConfigText } from './config/load.js';
 import { configSchema, type Config } from './config/schema.js';
-import { startClaimgate } from './app.js';
+import { startClaimgate } from './app/claimgate.js';
 import { createCheckClient, type CheckSummary } from './cli/check-client.js';
 import { CliError, exitQuietlyOnEpipe, out, readToken, startFailure, usageError } from './cli/io.js';
 import { runDemo } from './demo/run-demo.js';
 import { DEFAULT_DEMO_IDP, requestDemoToken } from './demo/demo-token.js';
 import { inspectIssuer } from './inspect/inspect-issuer.js';
 import { hasErrors, renderInspectReport } from './inspect/render.js';
-import { boundedStderr, createLogger, flushThen } from './log.js';
+import { boundedStderr, createLogger, flushThen } from './core/log.js';
 import type { KeySourceState } from './keys/key-source.js';
 import { watchConfigFile } from './ops/config-watch.js';
 import { isClusterWorker, runPrimary, serveWorkerIpc, workerCount } from './ops/cluster.js';
-import { VERSION } from './version.js';
+import { VERSION } from './core/version.js';
 
 /** How long shutdown waits for the last log lines to be written before exiting anyway. */
 const EXIT_FLUSH_MS = 2000;

@@ -4,16 +4,16 @@
  * its issuer → evaluate the route's requirements → identity headers. Every branch ends in a Decision;
  * adapters turn it into their protocol's answer.
  */
-import type { CompiledConfig } from '../config/compile.js';
-import type { CompiledRoute } from '../routes/match.js';
+import type { CompiledConfig } from './compile.js';
+import type { CompiledRoute } from './routes.js';
 import { extractToken } from '../token/extract.js';
 import { createCachedVerifier, type TokenCacheResult, type TokenCacheStats } from '../token/token-cache.js';
 import { verifyToken, type VerifiedToken } from '../token/verify.js';
-import { denyDecision } from './answer.js';
-import type { ReasonCode } from './reasons.js';
+import { denyDecision } from '../core/answer.js';
+import type { ReasonCode } from '../core/reasons.js';
 import type { RequirementKind } from './requirements.js';
 import { hasForgedSpelling, hasMethodOverride } from './upstream-reading.js';
-import type { Decision, DenyDecision, RequestView } from './types.js';
+import type { Decision, DenyDecision, RequestView } from '../core/types.js';
 
 export type Decide = (view: RequestView) => Promise<Decision>;
 

@@ -15,9 +15,9 @@
  * whitespace at its edges (list parsers trim elements too).
  */
 import type { Config } from '../config/schema.js';
-import { compileClaimPath, type Claims } from './claims.js';
-import { principalField, type Principal } from './principal.js';
-import type { HeaderToSet } from './types.js';
+import { compileClaimPath, type Claims } from '../token/claims.js';
+import { principalField, type Principal } from '../token/principal.js';
+import type { HeaderToSet } from '../core/types.js';
 
 export interface IdentityHeaderPlan {
   readonly set: HeaderToSet[];

@@ -4,7 +4,7 @@
  * Semantics (see docs/routing.md, "Requirement predicates"):
  * - Values are compared exactly and case-sensitively; a claim of the wrong JSON type never matches
  *   (no coercion, no throwing).
- * - `scope`, `role`, `permission`, `group`, `tenant` read the token's principal (engine/principal.ts),
+ * - `scope`, `role`, `permission`, `group`, `tenant` read the token's principal (token/principal.ts),
  *   which the issuer's profile fills from wherever that provider puts them (`scope` or `scp`,
  *   `realm_access.roles`, `cognito:groups`, `tid`, ...). `issuer`: the configured issuer name.
  *   A list in the config means all are required (`issuer` and `tenant`: one of).
@@ -18,8 +18,8 @@
  *   first failing child, `any` (all children failed) its first child's failure, `not` itself.
  */
 import type { ClaimCondition, Requirement } from '../config/schema.js';
-import { compileClaimPath, type Claims } from './claims.js';
-import type { Principal } from './principal.js';
+import { compileClaimPath, type Claims } from '../token/claims.js';
+import type { Principal } from '../token/principal.js';
 
 /** The verified token as requirements see it. */
 export interface VerifiedToken {

@@ -3,7 +3,7 @@
  * throws, bounds its work, and leaves judgement to the engine: a request it cannot read becomes a
  * view with empty method/path, which the engine denies.
  */
-import type { RequestView } from '../engine/types.js';
+import type { RequestView } from '../core/types.js';
 import { parseAuthority } from '../routes/authority.js';
 import type { CheckRequestMessage, HeaderValueMessage, HttpRequestMessage } from './messages.js';
 

@@ -3,8 +3,8 @@
  * `status.code` plus the HTTP answer Envoy should send. Every header is sent with
  * OVERWRITE_IF_EXISTS_OR_ADD because Envoy's default action (0) appends to a client's copy.
  */
-import { denialHeaders, problemBody } from '../engine/answer.js';
-import type { AllowDecision, Decision, DenyDecision, HeaderToSet } from '../engine/types.js';
+import { denialHeaders, problemBody } from '../core/answer.js';
+import type { AllowDecision, Decision, DenyDecision, HeaderToSet } from '../core/types.js';
 import type {
   CheckResponseMessage,
   DeniedHttpResponseMessage,

@@ -14,7 +14,7 @@
  * Everything here is pure (no sockets) and never throws: a request it cannot read becomes a refusal
  * with a fixed problem text, never a guess. Judgement of the described request is the engine's.
  */
-import type { RequestView } from '../engine/types.js';
+import type { RequestView } from '../core/types.js';
 import { hostOf, MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES } from '../envoy/request.js';
 
 export { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES };

@@ -1,6 +1,6 @@
 /**
  * Decision → HTTP answer, the HTTP analogue of `src/envoy/response.ts`. Denials reuse the shared
- * challenge, problem body and reason header (`src/engine/answer.ts`); this file only decides which
+ * challenge, problem body and reason header (`src/core/answer.ts`); this file only decides which
  * headers an allow carries for each front door.
  *
  * - **Envoy HTTP service mode**: 200 with each identity header claimgate sets (Envoy copies those
@@ -13,8 +13,8 @@
  *   config clears client copies of every owned header (see docs/proxies.md); this answer lists nothing
  *   to remove because no forward-auth proxy reads such a list.
  */
-import { denialHeaders, problemBody, REASON_HEADER } from '../engine/answer.js';
-import type { AllowDecision, Decision, DenyDecision } from '../engine/types.js';
+import { denialHeaders, problemBody, REASON_HEADER } from '../core/answer.js';
+import type { AllowDecision, Decision, DenyDecision } from '../core/types.js';
 
 /** The response header Envoy's HTTP ext_authz client reads for upstream header removals. */
 export const ENVOY_HEADERS_TO_REMOVE = 'x-envoy-auth-headers-to-remove';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 
 export interface HttpListenerBounds {
   /** Open connections; more are closed as soon as they are accepted. */

@@ -14,7 +14,7 @@ import {
   type BoundReason,
   type HttpListenerBounds,
 } from '../net/listener-bounds.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 
 export interface AdminServerOptions {
   readonly address: string;

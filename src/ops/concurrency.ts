@@ -5,8 +5,8 @@
  * failure_mode_allow would judge.
  */
 import type { Decide } from '../engine/decide.js';
-import { denyDecision } from '../engine/answer.js';
-import type { Decision } from '../engine/types.js';
+import { denyDecision } from '../core/answer.js';
+import type { Decision } from '../core/types.js';
 
 export const OVERLOADED_DECISION: Decision = Object.freeze(denyDecision('ERR_OVERLOADED'));
 

@@ -7,8 +7,8 @@
  * bounded number of lines per second per kind, with one summary line of what was left out. Metrics
  * still count every Check.
  */
-import type { Decision, RequestView } from '../engine/types.js';
-import { decisionLoggerOf, type Logger } from '../log.js';
+import type { Decision, RequestView } from '../core/types.js';
+import { decisionLoggerOf, type Logger } from '../core/log.js';
 
 export interface DecisionLogOptions {
   /** Fraction of allows logged (0–1). */

@@ -3,10 +3,10 @@
  * catalogue, never from token contents, so cardinality is bounded by the config.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
-import type { Decision } from '../engine/types.js';
+import type { Decision } from '../core/types.js';
 import type { KeySource } from '../keys/key-source.js';
 import type { TokenCacheStats } from '../token/token-cache.js';
-import { logLinesDropped } from '../log.js';
+import { logLinesDropped } from '../core/log.js';
 import type { BoundReason } from '../net/listener-bounds.js';
 
 /** Buckets fine enough for a sub-millisecond hot path, wide enough to see a cold key fetch. */
@@ -209,7 +209,7 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     registers: [registry],
   });
 
-  // The count lives with the log destination (src/log.ts), which exists before any registry.
+  // The count lives with the log destination (src/core/log.ts), which exists before any registry.
   let logDroppedSeen = 0;
   new Counter({
     name: 'claimgate_log_lines_dropped_total',

@@ -2,7 +2,7 @@
  * Registered-claim checks after the signature is verified (SECURITY.md principles 7 and 8): required
  * claims with the right JSON types, audience by exact match, time with a bounded clock skew.
  */
-import type { ReasonCode } from '../engine/reasons.js';
+import type { ReasonCode } from '../core/reasons.js';
 import type { Claims } from './parse.js';
 
 export interface ClaimPolicy {

@@ -9,7 +9,7 @@
  * read: the upstream or a framework in front of it may act on the other one.
  */
 import type { TokenLocation } from '../config/schema.js';
-import type { RequestView } from '../engine/types.js';
+import type { RequestView } from '../core/types.js';
 
 /** RFC 6750 §2.1 b64token. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;

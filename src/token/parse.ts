@@ -5,7 +5,7 @@
  */
 import { parseStrictJsonObject } from './strict-json.js';
 
-/** Claims of a token, read only through own properties (see engine/claims.ts). */
+/** Claims of a token, read only through own properties (see token/claims.ts). */
 export type Claims = Readonly<Record<string, unknown>>;
 
 export interface JoseHeader {

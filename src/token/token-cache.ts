@@ -12,7 +12,7 @@
  * the future) are not.
  */
 import { LRUCache } from 'lru-cache';
-import type { ReasonCode } from '../engine/reasons.js';
+import type { ReasonCode } from '../core/reasons.js';
 import type { CompiledLocation } from './extract.js';
 import type { CompiledIssuer, VerifiedToken, VerifyResult } from './verify.js';
 

@@ -5,9 +5,9 @@
  */
 import { resolveProfile, type Profile } from '../config/profiles.js';
 import type { Algorithm, IssuerConfig } from '../config/schema.js';
-import { compileClaimPath, type ClaimReader } from '../engine/claims.js';
-import { compilePrincipalReader, type Principal, type PrincipalReader } from '../engine/principal.js';
-import type { ReasonCode } from '../engine/reasons.js';
+import { compileClaimPath, type ClaimReader } from './claims.js';
+import { compilePrincipalReader, type Principal, type PrincipalReader } from './principal.js';
+import type { ReasonCode } from '../core/reasons.js';
 import type { KeySource, VerifyKey } from '../keys/key-source.js';
 import { checkClaims, type ClaimPolicy } from './claims-check.js';
 import type { CompiledLocation } from './extract.js';

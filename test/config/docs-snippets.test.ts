@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { parseConfigText, validateConfig } from '../../src/config/load.js';
 import { startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
 

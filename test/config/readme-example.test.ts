@@ -4,11 +4,11 @@
  * example's own discovery-based key sources run unchanged.
  */
 import { readFileSync } from 'node:fs';
-import { compileConfig } from '../../src/config/compile.js';
+import { compileConfig } from '../../src/engine/compile.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
-import type { AllowDecision, Decision } from '../../src/engine/types.js';
+import type { AllowDecision, Decision } from '../../src/core/types.js';
 import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
 import { NOW_MS, NOW_S, rsaKey, signParts, view } from '../security/harness.js';
 import { SHAPES } from '../support/provider-tokens.js';

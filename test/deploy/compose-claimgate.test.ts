@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { startDemoIdp, parseIdpArgs, type DemoIdp } from '../../src/demo/idp-main.js';

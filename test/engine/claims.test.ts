@@ -1,4 +1,4 @@
-import { compileClaimPath, splitClaimPath } from '../../src/engine/claims.js';
+import { compileClaimPath, splitClaimPath } from '../../src/token/claims.js';
 
 /** Claims as the verifier hands them over: parsed JSON. */
 const parse = (json: string) => JSON.parse(json) as Record<string, unknown>;

@@ -5,10 +5,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileConfig } from '../../src/config/compile.js';
+import { compileConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
-import type { RequestView } from '../../src/engine/types.js';
+import type { RequestView } from '../../src/core/types.js';
 import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';

@@ -18,7 +18,7 @@ import {
   type Gate,
   type TestKey,
 } from '../security/harness.js';
-import type { AllowDecision, Decision } from '../../src/engine/types.js';
+import type { AllowDecision, Decision } from '../../src/core/types.js';
 import { ENTRA_OTHER_TENANT, ENTRA_TENANT, PROVIDERS, SHAPES, type ProviderName } from '../support/provider-tokens.js';
 
 const keys = Object.fromEntries(PROVIDERS.map((p) => [p, rsaKey(`${p}-key`)])) as Record<ProviderName, TestKey>;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { REASONS, type ReasonInfo } from '../../src/engine/reasons.js';
+import { REASONS, type ReasonInfo } from '../../src/core/reasons.js';
 
 /** Rows of the catalogue table in docs/reasons.md: code → [outcome, status, bearer error, text]. */
 function documentedReasons(): Map<string, string[]> {

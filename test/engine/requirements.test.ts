@@ -9,7 +9,7 @@ import {
   type VerifiedToken,
 } from '../../src/engine/requirements.js';
 import { resolveProfile } from '../../src/config/profiles.js';
-import { compilePrincipalReader } from '../../src/engine/principal.js';
+import { compilePrincipalReader } from '../../src/token/principal.js';
 
 const ROLES: Record<string, string | string[]> = {
   keycloak: 'realm_access.roles',

@@ -3,7 +3,7 @@ import { service as healthService } from 'grpc-health-check';
 import { createCheckClient, summarise } from '../../src/cli/check-client.js';
 import type { CheckResponseMessage } from '../../src/envoy/messages.js';
 import type { Decide } from '../../src/engine/decide.js';
-import type { Decision, RequestView } from '../../src/engine/types.js';
+import type { Decision, RequestView } from '../../src/core/types.js';
 import { answerCheck, startGrpcServer, type GrpcServer } from '../../src/envoy/server.js';
 import { toCheckResponse } from '../../src/envoy/response.js';
 

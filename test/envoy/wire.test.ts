@@ -12,8 +12,8 @@ import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
-import { bearerChallenge, problemBody, REASON_HEADER } from '../../src/engine/answer.js';
-import type { AllowDecision, DenyDecision } from '../../src/engine/types.js';
+import { bearerChallenge, problemBody, REASON_HEADER } from '../../src/core/answer.js';
+import type { AllowDecision, DenyDecision } from '../../src/core/types.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import {
   AUTHORIZATION_SERVICE,

@@ -12,7 +12,7 @@
  *   count cap, over the size cap) must not be allowed on the strength of the lines that were.
  */
 import fc from 'fast-check';
-import type { RequestView } from '../../src/engine/types.js';
+import type { RequestView } from '../../src/core/types.js';
 import type { CheckRequestMessage, HeaderValueMessage } from '../../src/envoy/messages.js';
 import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES, toRequestView } from '../../src/envoy/request.js';
 import { envoyView, forwardAuthView, readHeaders } from '../../src/http/request.js';

@@ -8,10 +8,10 @@
  * A failing property prints its seed, path and shrunk counterexample; re-run with the same FUZZ_SEED.
  */
 import fc from 'fast-check';
-import { compileConfig } from '../../src/config/compile.js';
+import { compileConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
-import type { Decision, RequestView } from '../../src/engine/types.js';
+import type { Decision, RequestView } from '../../src/core/types.js';
 import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
 import {
   AUD,

@@ -12,7 +12,7 @@
  * - credential locations: an allow needs exactly one credential in the whole request, a valid token.
  */
 import fc from 'fast-check';
-import type { Decision } from '../../src/engine/types.js';
+import type { Decision } from '../../src/core/types.js';
 import { toRequestView } from '../../src/envoy/request.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { buildGate, cleanupTmp, mint, upstreamReadingSetup, type Gate } from '../security/harness.js';

@@ -9,7 +9,7 @@
  * real decider in bounded batches, and a sample through real gRPC.
  */
 import { createCheckClient } from '../../src/cli/check-client.js';
-import { compileConfig } from '../../src/config/compile.js';
+import { compileConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';

@@ -16,7 +16,7 @@ import { MAX_KEYS_PER_SET } from '../../src/keys/jwk.js';
 import { MAX_KID_LENGTH, NEGATIVE_CACHE_ENTRIES } from '../../src/keys/key-source.js';
 import { MAX_PATH_LENGTH } from '../../src/routes/normalize.js';
 import { MAX_JSON_DEPTH } from '../../src/token/parse.js';
-import { compileConfig } from '../../src/config/compile.js';
+import { compileConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createDecider } from '../../src/engine/decide.js';
 import { createKeySource, type KeySource } from '../../src/keys/key-source.js';

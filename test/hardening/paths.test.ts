@@ -8,7 +8,7 @@
  * times: without a token, with a valid token lacking the role, with a valid admin token.
  */
 import { readFileSync } from 'node:fs';
-import type { Decision } from '../../src/engine/types.js';
+import type { Decision } from '../../src/core/types.js';
 import { AUD, ISS_A, buildGate, cleanupTmp, fileIssuer, mint, rsaKey, view, type Gate } from '../security/harness.js';
 
 /** What a cell of the docs table means, as (no token, user token, admin token) reasons. */

@@ -6,7 +6,7 @@
  * is a denial; 5xx an error). Forward-auth parsing (trust, missing, duplicated, conflicting headers)
  * is covered here too; the real proxies are in proxies.test.ts.
  */
-import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import type { Decide } from '../../src/engine/decide.js';
 import {

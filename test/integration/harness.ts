@@ -4,7 +4,7 @@
  * issue, and small helpers for reading answers.
  */
 import { decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
-import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient, type CheckInput, type CheckSummary } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';

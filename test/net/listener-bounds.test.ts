@@ -3,7 +3,7 @@
  * (The bounds themselves are exercised on the real process in test/hardening/listener-bounds.test.ts.)
  */
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/core/log.js';
 import {
   descriptorLimit,
   descriptorWarning,

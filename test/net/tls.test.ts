@@ -6,7 +6,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { compileClientCheck, subjectAltNames } from '../../src/net/tls.js';

@@ -6,7 +6,7 @@
  * deterministically.
  */
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { healthStatus } from '../support/grpc-health.js';
 import { createCheckClient, type CheckClient, type CheckSummary } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';

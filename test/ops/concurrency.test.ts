@@ -1,6 +1,6 @@
 /** server.max_concurrent_checks: past the bound, an immediate error answer; never an allow, never a transport error. */
 import type { Decide } from '../../src/engine/decide.js';
-import type { Decision, RequestView } from '../../src/engine/types.js';
+import type { Decision, RequestView } from '../../src/core/types.js';
 import { answerCheck } from '../../src/envoy/server.js';
 import { limitConcurrency } from '../../src/ops/concurrency.js';
 

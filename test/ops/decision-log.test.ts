@@ -1,6 +1,6 @@
 import { createDecisionLogger } from '../../src/ops/decision-log.js';
-import { createLogger } from '../../src/log.js';
-import type { Decision } from '../../src/engine/types.js';
+import { createLogger } from '../../src/core/log.js';
+import type { Decision } from '../../src/core/types.js';
 
 const allow: Decision = {
   outcome: 'allow',

@@ -1,12 +1,12 @@
 /**
  * The log buffer is bounded: a process whose stderr is a pipe nobody reads keeps logging without
  * blocking and without growing its memory; the lines it cannot write are dropped and counted. Runs the
- * built logger (dist/log.js) in a child process whose stderr the test never reads.
+ * built logger (dist/core/log.js) in a child process whose stderr the test never reads.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const LOG_MODULE = new URL('../../dist/log.js', import.meta.url).href;
+const LOG_MODULE = new URL('../../dist/core/log.js', import.meta.url).href;
 const METRICS_MODULE = new URL('../../dist/ops/metrics.js', import.meta.url).href;
 
 /** Logs `lines` lines of ~300 bytes through a 1 MiB buffer, then prints memory and the drop count. */

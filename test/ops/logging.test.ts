@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
-import type { Decision } from '../../src/engine/types.js';
-import { createLogger, REDACTED_FIELDS } from '../../src/log.js';
+import type { Decision } from '../../src/core/types.js';
+import { createLogger, REDACTED_FIELDS } from '../../src/core/log.js';
 import { createDecisionLogger } from '../../src/ops/decision-log.js';
 
 const ISSUER = 'https://idp.acme.test';

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
-import { REASON_CODES } from '../../src/engine/reasons.js';
+import { REASON_CODES } from '../../src/core/reasons.js';
 import { CHECK_DURATION_BUCKETS, createMetrics, type Metrics } from '../../src/ops/metrics.js';
 
 const ISSUER = 'https://idp.acme.test';

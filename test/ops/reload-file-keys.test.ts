@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startClaimgate } from '../../src/app.js';
+import { startClaimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { generateSigningKey } from '../support/fake-idp.js';

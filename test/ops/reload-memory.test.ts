@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { parseConfigText } from '../../src/config/load.js';
-import type { Decision, RequestView } from '../../src/engine/types.js';
+import type { Decision, RequestView } from '../../src/core/types.js';
 import { generateSigningKey, type SigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
 

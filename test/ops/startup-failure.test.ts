@@ -1,6 +1,6 @@
 /** A listener that cannot start stops everything started before it: no half-running process. */
 import { createServer } from 'node:net';
-import { startClaimgate } from '../../src/app.js';
+import { startClaimgate } from '../../src/app/claimgate.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 

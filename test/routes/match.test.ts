@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { configSchema, type RouteConfig } from '../../src/config/schema.js';
-import type { RequestView } from '../../src/engine/types.js';
-import { compileRoutes, type RouteMatch } from '../../src/routes/match.js';
+import type { RequestView } from '../../src/core/types.js';
+import { compileRoutes, type RouteMatch } from '../../src/engine/routes.js';
 
 /** Routes parsed through the schema, as the config loader produces them. */
 function routes(list: unknown[]): RouteConfig[] {

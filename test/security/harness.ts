@@ -9,11 +9,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileConfig, type CompiledConfig } from '../../src/config/compile.js';
+import { compileConfig, type CompiledConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config, IssuerConfig } from '../../src/config/schema.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
-import type { Decision, DenyDecision, RequestView } from '../../src/engine/types.js';
+import type { Decision, DenyDecision, RequestView } from '../../src/core/types.js';
 import { createKeySource, type KeySource, type KeySourceDeps } from '../../src/keys/key-source.js';
 
 // ---- time ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * engine (config loader → compileConfig → key sources → createDecider) with real signatures.
  */
 import { createHash, createHmac, type KeyObject } from 'node:crypto';
-import { compileConfig } from '../../src/config/compile.js';
+import { compileConfig } from '../../src/engine/compile.js';
 import { ConfigError, validateConfig } from '../../src/config/load.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';

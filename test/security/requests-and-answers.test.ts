@@ -4,18 +4,18 @@
  */
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
-import { startClaimgate } from '../../src/app.js';
+import { startClaimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { PRINCIPAL_FIELDS } from '../../src/config/profiles.js';
-import { bearerChallenge } from '../../src/engine/answer.js';
-import { REASON_CODES, REASONS } from '../../src/engine/reasons.js';
-import type { AllowDecision, Decision } from '../../src/engine/types.js';
+import { bearerChallenge } from '../../src/core/answer.js';
+import { REASON_CODES, REASONS } from '../../src/core/reasons.js';
+import type { AllowDecision, Decision } from '../../src/core/types.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { RpcCode, toCheckResponse } from '../../src/envoy/response.js';
 import { answerCheck } from '../../src/envoy/server.js';
 import { toHttpAnswer } from '../../src/http/response.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/core/log.js';
 import {
   AUD,
   b64json,

@@ -6,7 +6,7 @@
  * WSGI-style upstream in test/http/proxies.test.ts.
  */
 import fc from 'fast-check';
-import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient, type CheckInput, type CheckSummary } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { upstreamHeaderReading } from '../../src/engine/upstream-reading.js';

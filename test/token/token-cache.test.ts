@@ -1,7 +1,7 @@
 import { PROFILES } from '../../src/config/profiles.js';
-import { compilePrincipalReader } from '../../src/engine/principal.js';
+import { compilePrincipalReader } from '../../src/token/principal.js';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import type { ReasonCode } from '../../src/engine/reasons.js';
+import type { ReasonCode } from '../../src/core/reasons.js';
 import type { KeyLookup, KeySource, VerifyKey } from '../../src/keys/key-source.js';
 import type { CompiledLocation } from '../../src/token/extract.js';
 import { createCachedVerifier, estimateEntryBytes, type TokenCacheResult } from '../../src/token/token-cache.js';

@@ -7,22 +7,22 @@
  * decider once when it starts, so it finishes on the config it started with, and no Check ever sees a
  * half-applied config. Key sources of issuers whose settings did not change are carried over.
  */
-import { compileConfig, type CompiledConfig } from './config/compile.js';
-import { configTextHash, readConfigFileOffThread } from './config/config-file.js';
-import type { Config, IssuerConfig } from './config/schema.js';
-import { createDecider, type Decide, type DecideDeps, type Decider } from './engine/decide.js';
-import { startGrpcServer, type DecisionObserver, type GrpcServer } from './envoy/server.js';
-import { createKeySource, type KeySource, type KeySourceDeps } from './keys/key-source.js';
-import { silentLogger, type Logger } from './log.js';
-import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from './http/server.js';
-import { compileClientCheck, grpcServerCredentials } from './net/tls.js';
-import { refusalReporter } from './net/listener-bounds.js';
-import { startAdminServer, type AdminServer, type AdminStatus } from './ops/admin-server.js';
-import { createDecisionLogger } from './ops/decision-log.js';
-import { limitConcurrency } from './ops/concurrency.js';
-import { createMetrics, type Metrics } from './ops/metrics.js';
-import { isReady } from './ops/readiness.js';
-import { VERSION } from './version.js';
+import { compileConfig, type CompiledConfig } from '../engine/compile.js';
+import { configTextHash, readConfigFileOffThread } from '../config/config-file.js';
+import type { Config, IssuerConfig } from '../config/schema.js';
+import { createDecider, type Decide, type DecideDeps, type Decider } from '../engine/decide.js';
+import { startGrpcServer, type DecisionObserver, type GrpcServer } from '../envoy/server.js';
+import { createKeySource, type KeySource, type KeySourceDeps } from '../keys/key-source.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from '../http/server.js';
+import { compileClientCheck, grpcServerCredentials } from '../net/tls.js';
+import { refusalReporter } from '../net/listener-bounds.js';
+import { startAdminServer, type AdminServer, type AdminStatus } from '../ops/admin-server.js';
+import { createDecisionLogger } from '../ops/decision-log.js';
+import { limitConcurrency } from '../ops/concurrency.js';
+import { createMetrics, type Metrics } from '../ops/metrics.js';
+import { isReady } from '../ops/readiness.js';
+import { VERSION } from '../core/version.js';
 
 export interface ClaimgateOptions {
   readonly logger?: Logger;

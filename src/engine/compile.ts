@@ -4,15 +4,15 @@
  * Runs once per load; the result is frozen and never changes while requests use it.
  */
 import type { KeySource } from '../keys/key-source.js';
-import { compileIdentityHeaders, type CompiledIdentity } from '../engine/identity.js';
-import { compileHeaderReadings, type HeaderReadings } from '../engine/upstream-reading.js';
-import { compileRoutes, type RouteMatch } from '../routes/match.js';
-import type { RequestView } from '../engine/types.js';
+import { compileIdentityHeaders, type CompiledIdentity } from './identity.js';
+import { compileHeaderReadings, type HeaderReadings } from './upstream-reading.js';
+import { compileRoutes, type RouteMatch } from './routes.js';
+import type { RequestView } from '../core/types.js';
 import { compileLocation, locationId, type CompiledLocation } from '../token/extract.js';
 import { compileIssuer, type CompiledIssuer } from '../token/verify.js';
-import { expandIssValues } from './issuer-values.js';
-import type { Config, IssuerConfig } from './schema.js';
-import { buildResourceMetadata, type ResourceMetadata } from '../engine/resource-metadata.js';
+import { expandIssValues } from '../config/issuer-values.js';
+import type { Config, IssuerConfig } from '../config/schema.js';
+import { buildResourceMetadata, type ResourceMetadata } from './resource-metadata.js';
 
 export interface CompiledConfig {
   readonly source: Config;

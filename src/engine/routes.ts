@@ -19,10 +19,10 @@
  *   could map onto ASCII (`İ`, `ı`, `ſ`, Kelvin `K`, `ß`, `ﬁ`, …; case-fold.ts) is `ERR_PATH_INVALID`.
  */
 import type { RouteConfig } from '../config/schema.js';
-import type { RequestView } from '../engine/types.js';
-import { compileRequirement, type RequirementEvaluator } from '../engine/requirements.js';
-import { hasAmbiguousFolding } from './case-fold.js';
-import { normalizePath } from './normalize.js';
+import type { RequestView } from '../core/types.js';
+import { compileRequirement, type RequirementEvaluator } from './requirements.js';
+import { hasAmbiguousFolding } from '../routes/case-fold.js';
+import { normalizePath } from '../routes/normalize.js';
 
 /** A route as the decision engine uses it. */
 export interface CompiledRoute {
