@@ -4,25 +4,10 @@
  * error rather than a silently ignored setting.
  */
 import { z } from 'zod';
+import { ASYMMETRIC_ALGORITHMS } from '../core/algorithms.js';
 import { issValuesOf } from './issuer-values.js';
 import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
 import { ADMIN_BOUNDS, GRPC_BOUNDS, HTTP_BOUNDS, type HttpListenerBounds } from '../net/listener-bounds.js';
-
-/** Asymmetric JWS algorithms claimgate can verify. `none` and HMAC are never accepted. */
-export const ASYMMETRIC_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-] as const;
-export type Algorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 
 const nonEmpty = (what: string) => z.string().min(1, { error: `must be a non-empty ${what}` });
 

@@ -3,7 +3,7 @@
  * problem body and the reason header. Adapters only move these into their own message types.
  */
 import { REASONS, reasonInfo, type ReasonCode } from './reasons.js';
-import type { DenyDecision, HeaderToSet } from './types.js';
+import type { Decision, DenyDecision, HeaderToSet } from './types.js';
 
 /** Response header that carries the stable reason code to the client (and to proxy logs). */
 export const REASON_HEADER = 'x-claimgate-reason';
@@ -69,3 +69,9 @@ export function denialHeaders(decision: DenyDecision): HeaderToSet[] {
   headers.push({ name: REASON_HEADER, value: decision.reason });
   return headers;
 }
+
+/** The answer when deciding threw: fail closed. */
+export const INTERNAL_ERROR_DECISION: Decision = Object.freeze(denyDecision('ERR_INTERNAL'));
+
+/** The answer to a caller whose mutual-TLS certificate names no allowed proxy. */
+export const CLIENT_NOT_ALLOWED_DECISION: Decision = Object.freeze(denyDecision('ERR_CLIENT_NOT_ALLOWED'));

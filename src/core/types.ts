@@ -68,3 +68,6 @@ export interface DenyDecision {
 }
 
 export type Decision = AllowDecision | DenyDecision;
+
+/** Called once per answered request (metrics, decision logs). Must not throw. */
+export type DecisionObserver = (view: RequestView | undefined, decision: Decision, startedNs: bigint) => void;

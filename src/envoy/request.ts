@@ -4,17 +4,9 @@
  * view with empty method/path, which the engine denies.
  */
 import type { RequestView } from '../core/types.js';
-import { parseAuthority } from '../routes/authority.js';
+import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES } from '../core/request-limits.js';
+import { hostOf } from '../routes/authority.js';
 import type { CheckRequestMessage, HeaderValueMessage, HttpRequestMessage } from './messages.js';
-
-/** Header entries beyond this many are ignored (Envoy's own default limit is 100 headers). */
-export const MAX_HEADER_ENTRIES = 200;
-
-/**
- * Header names or values longer than this many bytes are dropped, not truncated: a cut token could
- * never verify anyway, and dropping keeps the work per header bounded.
- */
-export const MAX_HEADER_VALUE_BYTES = 64 * 1024;
 
 /**
  * Decodes `raw_value` bytes as UTF-8 with U+FFFD for invalid sequences (non-fatal). A Latin-1 byte
@@ -126,28 +118,6 @@ function exceedsByteCap(text: string): boolean {
   if (text.length > MAX_HEADER_VALUE_BYTES) return true;
   if (text.length * 3 <= MAX_HEADER_VALUE_BYTES) return false;
   return Buffer.byteLength(text, 'utf8') > MAX_HEADER_VALUE_BYTES;
-}
-
-/**
- * `api.example.com:8443` → `api.example.com`, `[::1]:8080` → `[::1]` (brackets kept, as in
- * WHATWG `URL.hostname`), lower-cased. Anything that is not a host[:port] shape is returned
- * lower-cased as is, so it simply fails to match a configured host.
- */
-export function hostWithoutPort(authority: string): string {
-  const lower = authority.toLowerCase();
-  if (lower.startsWith('[')) {
-    const close = lower.indexOf(']');
-    return close === -1 ? lower : lower.slice(0, close + 1);
-  }
-  const colon = lower.indexOf(':');
-  if (colon === -1 || lower.indexOf(':', colon + 1) !== -1) return lower;
-  return lower.slice(0, colon);
-}
-
-/** The view's host fields for an authority: the strictly parsed host, or the flag that refuses it. */
-export function hostOf(authority: string): Pick<RequestView, 'host' | 'hostInvalid'> {
-  const host = parseAuthority(authority);
-  return host === undefined ? { host: hostWithoutPort(authority), hostInvalid: true } : { host };
 }
 
 function firstValue(headers: ReadonlyMap<string, readonly string[]>, name: string): string {

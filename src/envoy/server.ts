@@ -8,15 +8,12 @@ import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { ClientCheck } from '../net/tls.js';
 import { GRPC_BOUNDS, type GrpcListenerBounds } from '../net/listener-bounds.js';
 import type { Decide } from '../engine/decide.js';
-import { denyDecision } from '../core/answer.js';
-import type { AllowDecision, Decision, RequestView } from '../core/types.js';
+import { CLIENT_NOT_ALLOWED_DECISION, denyDecision, INTERNAL_ERROR_DECISION } from '../core/answer.js';
+import type { AllowDecision, Decision, DecisionObserver, RequestView } from '../core/types.js';
 import type { CheckRequestMessage, CheckResponseMessage } from './messages.js';
 import { AUTHORIZATION_SERVICE, loadAuthorizationService } from './proto.js';
 import { toRequestView } from './request.js';
 import { allowResponseWithoutMetadata, decisionMetadata, toCheckResponse } from './response.js';
-
-/** Called once per answered Check (metrics, decision logs). Must not throw. */
-export type DecisionObserver = (view: RequestView | undefined, decision: Decision, startedNs: bigint) => void;
 
 export interface GrpcServerOptions {
   readonly address: string;
@@ -44,9 +41,6 @@ export interface GrpcServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export const INTERNAL_ERROR_DECISION: Decision = Object.freeze(denyDecision('ERR_INTERNAL'));
-
-export const CLIENT_NOT_ALLOWED_DECISION: Decision = Object.freeze(denyDecision('ERR_CLIENT_NOT_ALLOWED'));
 const refuseClient: Decide = async () => CLIENT_NOT_ALLOWED_DECISION;
 
 /** Wire bytes attached to a reused response object, so the serializer does not encode it again. */

@@ -15,7 +15,8 @@
  * with a fixed problem text, never a guess. Judgement of the described request is the engine's.
  */
 import type { RequestView } from '../core/types.js';
-import { hostOf, MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES } from '../envoy/request.js';
+import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES } from '../core/request-limits.js';
+import { hostOf } from '../routes/authority.js';
 
 export { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES };
 

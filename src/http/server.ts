@@ -12,11 +12,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { denyDecision } from '../core/answer.js';
+import { CLIENT_NOT_ALLOWED_DECISION, denyDecision, INTERNAL_ERROR_DECISION } from '../core/answer.js';
 import { WELL_KNOWN_SUFFIX } from '../engine/resource-metadata.js';
 import type { Decide } from '../engine/decide.js';
-import type { Decision, DenyDecision, RequestView } from '../core/types.js';
-import { CLIENT_NOT_ALLOWED_DECISION, INTERNAL_ERROR_DECISION, type DecisionObserver } from '../envoy/server.js';
+import type { Decision, DecisionObserver, DenyDecision, RequestView } from '../core/types.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { parseListenAddress } from '../net/address.js';
 import { compileClientCheck, readSecureContextOptions, watchSecureContext, type TlsConfig } from '../net/tls.js';

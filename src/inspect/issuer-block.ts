@@ -1,5 +1,5 @@
 /** The issuer entry `issuer inspect` proposes for the config, from what the IdP and the sample token say. */
-import type { Algorithm } from '../config/schema.js';
+import type { Algorithm } from '../core/algorithms.js';
 import type { SampleTokenReport } from './sample-token.js';
 import { AT_JWT } from './token-shape.js';
 

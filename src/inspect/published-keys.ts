@@ -3,7 +3,7 @@
  * header, and each JWK through keys/jwk.ts's own import (with every algorithm allowed, so the report
  * shows what each key can do and why a key would be skipped).
  */
-import { ASYMMETRIC_ALGORITHMS, type Algorithm } from '../config/schema.js';
+import { ASYMMETRIC_ALGORITHMS, type Algorithm } from '../core/algorithms.js';
 import { bitLength, importJwk, MAX_KEYS_PER_SET } from '../keys/jwk.js';
 import { parseMaxAge } from '../keys/refresh-policy.js';
 import type { Note } from './findings.js';

@@ -2,7 +2,7 @@
  * Which JWS algorithms a key of a given type and curve can verify. The key set can only narrow the
  * issuer's allow-list (SECURITY.md principle 5), never widen it.
  */
-import { ASYMMETRIC_ALGORITHMS, type Algorithm } from '../config/schema.js';
+import { ASYMMETRIC_ALGORITHMS, type Algorithm } from '../core/algorithms.js';
 
 const RSA_ALGORITHMS: readonly Algorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
 

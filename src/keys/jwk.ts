@@ -4,7 +4,7 @@
  * the rest of the set. Only a document that is not `{ "keys": [...] }` fails as a whole.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { Algorithm } from '../config/schema.js';
+import type { Algorithm } from '../core/algorithms.js';
 import {
   algorithmsForJwkAlg,
   algorithmsForKey,

@@ -2,7 +2,7 @@
  * An immutable, indexed key set of one issuer. Lookups are two Map reads and return a pre-built
  * result object, so the hot path allocates nothing.
  */
-import type { Algorithm } from '../config/schema.js';
+import type { Algorithm } from '../core/algorithms.js';
 import type { VerifyKey } from './jwk.js';
 
 /** A successful lookup; built once per (key, algorithm) when the set is loaded. */

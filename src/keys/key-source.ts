@@ -5,7 +5,8 @@
  * Policy and knobs: docs/keys.md.
  */
 import { LRUCache } from 'lru-cache';
-import type { Algorithm, IssuerConfig, KeysPolicy } from '../config/schema.js';
+import type { Algorithm } from '../core/algorithms.js';
+import type { IssuerConfig, KeysPolicy } from '../config/schema.js';
 import type { SkippedKey, VerifyKey } from './jwk.js';
 import { KeySet } from './key-set.js';
 import { KeyLoadError, loadFileKeys, loadJwksUri, loadRemoteKeys, type LoadedKeys, type LoadStep } from './load.js';

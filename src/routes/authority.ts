@@ -15,6 +15,7 @@
  * lists, and anything longer than 255 characters. nginx and Envoy, for example, resolve `host:1:2` and
  * `user@host` to a virtual host in their own ways; claimgate does not guess which.
  */
+import type { RequestView } from '../core/types.js';
 import { isIPv6 } from 'node:net';
 
 const MAX_AUTHORITY_LENGTH = 255 + 1 + 5;
@@ -54,4 +55,26 @@ function isDnsName(host: string): boolean {
 
 function isPort(text: string): boolean {
   return PORT.test(text) && Number(text) <= 65535;
+}
+
+/**
+ * `api.example.com:8443` → `api.example.com`, `[::1]:8080` → `[::1]` (brackets kept, as in
+ * WHATWG `URL.hostname`), lower-cased. Anything that is not a host[:port] shape is returned
+ * lower-cased as is, so it simply fails to match a configured host.
+ */
+export function hostWithoutPort(authority: string): string {
+  const lower = authority.toLowerCase();
+  if (lower.startsWith('[')) {
+    const close = lower.indexOf(']');
+    return close === -1 ? lower : lower.slice(0, close + 1);
+  }
+  const colon = lower.indexOf(':');
+  if (colon === -1 || lower.indexOf(':', colon + 1) !== -1) return lower;
+  return lower.slice(0, colon);
+}
+
+/** The view's host fields for an authority: the strictly parsed host, or the flag that refuses it. */
+export function hostOf(authority: string): Pick<RequestView, 'host' | 'hostInvalid'> {
+  const host = parseAuthority(authority);
+  return host === undefined ? { host: hostWithoutPort(authority), hostInvalid: true } : { host };
 }

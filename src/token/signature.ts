@@ -4,7 +4,7 @@
  * path on one core, see docs/benchmarks.md).
  */
 import { constants, verify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
-import type { Algorithm } from '../config/schema.js';
+import type { Algorithm } from '../core/algorithms.js';
 
 interface AlgorithmSpec {
   readonly hash: string | null;

@@ -4,7 +4,8 @@
  * issuers), token location, algorithm, type, key, signature, registered claims.
  */
 import { resolveProfile, type Profile } from '../config/profiles.js';
-import type { Algorithm, IssuerConfig } from '../config/schema.js';
+import type { Algorithm } from '../core/algorithms.js';
+import type { IssuerConfig } from '../config/schema.js';
 import { compileClaimPath, type ClaimReader } from './claims.js';
 import { compilePrincipalReader, type Principal, type PrincipalReader } from './principal.js';
 import type { ReasonCode } from '../core/reasons.js';

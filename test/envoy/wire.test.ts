@@ -23,7 +23,9 @@ import {
   loadAuthorizationService,
   loadProtoRoot,
 } from '../../src/envoy/proto.js';
-import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES, hostWithoutPort, toRequestView } from '../../src/envoy/request.js';
+import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES } from '../../src/core/request-limits.js';
+import { toRequestView } from '../../src/envoy/request.js';
+import { hostWithoutPort } from '../../src/routes/authority.js';
 import { HTTP_STATUS_NAMES, METADATA_NAMESPACE, toCheckResponse } from '../../src/envoy/response.js';
 import { loadOfficialProtos } from '../support/official-envoy-protos.js';
 

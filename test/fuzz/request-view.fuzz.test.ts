@@ -14,7 +14,8 @@
 import fc from 'fast-check';
 import type { RequestView } from '../../src/core/types.js';
 import type { CheckRequestMessage, HeaderValueMessage } from '../../src/envoy/messages.js';
-import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES, toRequestView } from '../../src/envoy/request.js';
+import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES } from '../../src/core/request-limits.js';
+import { toRequestView } from '../../src/envoy/request.js';
 import { envoyView, forwardAuthView, readHeaders } from '../../src/http/request.js';
 import { cleanupTmp } from '../security/harness.js';
 import {

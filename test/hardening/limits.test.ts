@@ -10,7 +10,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
-import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES, toRequestView } from '../../src/envoy/request.js';
+import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES } from '../../src/core/request-limits.js';
+import { toRequestView } from '../../src/envoy/request.js';
 import { startGrpcServer, type GrpcServer } from '../../src/envoy/server.js';
 import { MAX_KEYS_PER_SET } from '../../src/keys/jwk.js';
 import { MAX_KID_LENGTH, NEGATIVE_CACHE_ENTRIES } from '../../src/keys/key-source.js';

@@ -1,5 +1,5 @@
 import { createPublicKey, generateKeyPairSync, verify, sign, type JsonWebKey } from 'node:crypto';
-import type { Algorithm } from '../../src/config/schema.js';
+import type { Algorithm } from '../../src/core/algorithms.js';
 import { importJwks, MAX_KEYS_PER_SET, NotAJwksError } from '../../src/keys/jwk.js';
 import { isPointOnCurve } from '../../src/keys/ec-point.js';
 
