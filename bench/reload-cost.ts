@@ -48,7 +48,9 @@ const time = <T>(name: string, f: () => T): T => {
 };
 
 for (let rep = 0; rep < Number(values.reps) + 1; rep++) {
-  const raw = time('parse (YAML → JS)', () => parseDocument(text, { uniqueKeys: true }).toJS({ maxAliasCount: 100 }));
+  const raw = time('parse (YAML → JS)', (): unknown =>
+    parseDocument(text, { uniqueKeys: true }).toJS({ maxAliasCount: 100 }),
+  );
   const config = time('validate (zod)', () => validateConfig(raw));
   const bytes = time('clone: serialize (worker side)', () => serialize(config));
   const received = time('clone: deserialize (main side)', () => deserialize(bytes) as typeof config);

@@ -423,10 +423,10 @@ async function runScenario(ctx: Context, s: Scenario, rep: number): Promise<RepR
     let counters: ServerCounters | undefined;
     if (target.adminPort !== undefined && before !== undefined) {
       const after = await scrapeCounters(target.adminPort);
-      const diff = (a: Record<string, number>, b: Record<string, number>) =>
+      const diff = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
         Object.fromEntries(
           Object.entries(a)
-            .map(([k, v]) => [k, v - (b[k] ?? 0)])
+            .map(([k, v]): [string, number] => [k, v - (b[k] ?? 0)])
             .filter(([, v]) => v !== 0),
         );
       counters = {
@@ -759,7 +759,7 @@ async function main(): Promise<void> {
     /** 1/5/15-minute load averages: a shared machine busy with other work skews every figure. */
     loadavgStart: loadavg(),
   };
-  console.log(`claimgate bench (${out.mode}): ${JSON.stringify(out.machine)}`);
+  console.log(`claimgate bench (${QUICK ? 'quick' : 'full'}): ${JSON.stringify(out.machine)}`);
   if (suite === 'scenarios' || suite === 'all') {
     const s = await runScenarios();
     console.log('');

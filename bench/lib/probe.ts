@@ -2,7 +2,7 @@
  * One real request per scenario before and a counter scrape after each load run: a benchmark that
  * measured denials (an expired token, a wrong route) instead of the intended path would be worthless.
  */
-import { connect } from 'node:http2';
+import { connect, type IncomingHttpHeaders } from 'node:http2';
 import { checkMessageTypes } from '../../src/envoy/proto.js';
 
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
@@ -33,12 +33,12 @@ export async function probeGrpc(port: number, frame: Buffer): Promise<GrpcProbe>
         const s = headers['grpc-status'];
         if (typeof s === 'string') grpcStatus = s;
       });
-      req.on('trailers', (trailers) => {
+      req.on('trailers', (trailers: IncomingHttpHeaders) => {
         const s = trailers['grpc-status'];
         if (typeof s === 'string') grpcStatus = s;
       });
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.once('error', (e) => (clearTimeout(timer), reject(e)));
+      req.once('error', (e: Error) => (clearTimeout(timer), reject(e)));
       req.once('end', () => {
         clearTimeout(timer);
         const data = Buffer.concat(chunks);

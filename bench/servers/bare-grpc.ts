@@ -14,8 +14,8 @@ import type { CheckRequestMessage, CheckResponseMessage } from '../../src/envoy/
 
 const { values } = parseArgs({ options: { verify: { type: 'string' }, port: { type: 'string', default: '0' } } });
 
-const OK: CheckResponseMessage = { status: { code: 0 }, ok_response: {} } as CheckResponseMessage;
-const DENIED: CheckResponseMessage = { status: { code: 16 } } as CheckResponseMessage;
+const OK: CheckResponseMessage = { status: { code: 0 }, ok_response: {} };
+const DENIED: CheckResponseMessage = { status: { code: 16 } };
 
 let perCall: () => boolean = () => true;
 if (values.verify !== undefined) {

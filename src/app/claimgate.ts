@@ -60,7 +60,7 @@ export interface Claimgate {
   /** The readiness policy holds and the server is not draining. */
   ready(): boolean;
   /** Readiness and per-issuer key state (admin `/status`, `claimgate status`). */
-  status(): AdminStatus;
+  readonly status: () => AdminStatus;
   /** Resolves once every current issuer's first key fetch has settled (success or failure). */
   whenSettled(): Promise<void>;
   /** Validates, compiles and swaps in a new config; the old one keeps serving on failure. */

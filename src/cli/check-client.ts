@@ -98,7 +98,7 @@ export function createCheckClient(
   };
   return {
     check(input, deadlineMs = 5000) {
-      const request = 'attributes' in input ? (input as CheckRequestMessage) : buildCheckRequest(input as CheckInput);
+      const request = 'attributes' in input ? input : buildCheckRequest(input as CheckInput);
       return new Promise((resolve, reject) => {
         client.Check(request, { deadline: Date.now() + deadlineMs }, (err, res) =>
           err ? reject(err) : resolve(summarise(res ?? { status: {} })),

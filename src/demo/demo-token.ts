@@ -29,6 +29,12 @@ export async function requestDemoToken(request: DemoTokenRequest): Promise<Recor
   }
   const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok || typeof body.access_token !== 'string')
-    throw new Error(`demo IdP answered ${response.status}: ${String(body.error_description ?? body.error ?? '')}`);
+    throw new Error(`demo IdP answered ${response.status}: ${describeError(body)}`);
   return body;
+}
+
+/** The IdP's own words for a refusal (`error_description`, else `error`), when it sent text. */
+function describeError(body: Record<string, unknown>): string {
+  const detail = body.error_description ?? body.error;
+  return typeof detail === 'string' ? detail : '';
 }

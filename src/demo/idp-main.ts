@@ -72,7 +72,7 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
   return {
     idp,
     port: idp.port,
-    close: () => idp!.close(),
+    close: () => idp.close(),
   };
 }
 

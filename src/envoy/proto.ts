@@ -4,7 +4,7 @@
  * messages directly use the protobufjs reflection root.
  */
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 
@@ -45,7 +45,7 @@ export function loadAuthorizationService(): grpc.ServiceDefinition {
     if (service === undefined || !('Check' in service)) {
       throw new Error(`${AUTHORIZATION_SERVICE} not found in ${PROTO_DIR}${EXTERNAL_AUTH_PROTO}`);
     }
-    cachedService = service as unknown as grpc.ServiceDefinition;
+    cachedService = service;
   }
   return cachedService;
 }

@@ -60,7 +60,7 @@ function metadataBytes(decision: AllowDecision): Buffer {
     if (cachedMetadata.size >= MAX_CACHED_METADATA) cachedMetadata.clear();
     bytes = loadAuthorizationService().Check!.responseSerialize({
       dynamic_metadata: decisionMetadata(decision),
-    }) as Buffer;
+    });
     cachedMetadata.set(key, bytes);
   }
   return bytes;
@@ -76,7 +76,7 @@ const cachedDenials = new Map<string, Encodable>();
 
 function encodeOnce(response: CheckResponseMessage): Encodable {
   const encodable = response as Encodable;
-  encodable[ENCODED] = loadAuthorizationService().Check!.responseSerialize(response) as Buffer;
+  encodable[ENCODED] = loadAuthorizationService().Check!.responseSerialize(response);
   return encodable;
 }
 
@@ -121,7 +121,7 @@ function checkService(): grpc.ServiceDefinition {
   const encode = check.responseSerialize;
   const serialize = (value: Encodable): Buffer => {
     if (value[ENCODED] !== undefined) return value[ENCODED];
-    const bytes = encode(value) as Buffer;
+    const bytes = encode(value);
     return value[METADATA_BYTES] === undefined ? bytes : Buffer.concat([bytes, value[METADATA_BYTES]]);
   };
   return { ...service, Check: { ...check, requestDeserialize: deserialize, responseSerialize: serialize } };

@@ -199,7 +199,7 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
       }
       send(
         res,
-        { answer: toHttpAnswer(CLIENT_NOT_ALLOWED_DECISION as DenyDecision, 'forward-auth'), close: true },
+        { answer: toHttpAnswer(CLIENT_NOT_ALLOWED_DECISION, 'forward-auth'), close: true },
         req.method === 'HEAD',
       );
       return;

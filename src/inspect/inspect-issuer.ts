@@ -4,7 +4,7 @@
  * Every fetch, key check and token check is the serving code's own (keys/*, token/*); this module only
  * collects what they say into findings a person can act on.
  */
-import { DiscoveryError, discoveryUrl, jwksUriFromDiscovery } from '../keys/discovery.js';
+import { type DiscoveryError, discoveryUrl, jwksUriFromDiscovery } from '../keys/discovery.js';
 import { fetchJson, type FetchedJson } from '../keys/fetch.js';
 import { strings, type Finding, type Severity } from './findings.js';
 import { chooseAlgorithms, issuerBlock } from './issuer-block.js';
@@ -89,7 +89,7 @@ export async function inspectIssuer(options: InspectOptions): Promise<InspectRep
         (sameOrigin ? ' (claimgate compares byte for byte: configure the document\u2019s value)' : ''),
     );
     if (!sameOrigin) return { ...base };
-    issuer = found as string;
+    issuer = found;
   } else note('ok', 'issuer_match', `discovery issuer matches exactly: "${issuer}"`);
 
   let jwksUri: string;

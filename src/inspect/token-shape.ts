@@ -27,7 +27,7 @@ export interface TokenShape {
 
 const strings = (v: unknown): string[] | undefined => {
   if (typeof v === 'string') return v.split(' ').filter((s) => s !== '');
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
   return undefined;
 };
 

@@ -17,7 +17,12 @@ export function describeFetchError(error: unknown): string {
       return `${error.message} (IdP too slow or unreachable)`;
     case 'http_status':
       return `${error.message}${error.status === 404 ? ' (no discovery document here: is this the issuer URL?)' : ''}`;
-    default:
+    case 'aborted':
+    case 'bad_json':
+    case 'insecure_url':
+    case 'redirect_cross_origin':
+    case 'too_large':
+    case 'too_many_redirects':
       return `${error.code}: ${error.message}`;
   }
 }

@@ -137,7 +137,7 @@ async function readCapped(response: Response, maxBytes: number, controller: Abor
     throw new FetchError('too_large', `body of ${declared} bytes exceeds ${maxBytes}`);
   }
   if (response.body === null) return new Uint8Array(0);
-  const reader = response.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
   // Cancel the read ourselves on abort: the deadline must hold even if a fetch implementation ignores the signal mid-body.
   const cancelRead = () => void reader.cancel().catch(() => {});
   controller.signal.addEventListener('abort', cancelRead, { once: true });

@@ -125,7 +125,7 @@ export function importJwk(
   }
   const postImport = checkImported(key, checked.shape);
   if (postImport !== undefined) return { ok: false, reason: postImport };
-  const kid = jwk.kid as string | undefined;
+  const kid = jwk.kid;
   const verifyKey: VerifyKey =
     kid === undefined ? { kty: checked.shape.kty, key, algorithms } : { kid, kty: checked.shape.kty, key, algorithms };
   return { ok: true, key: Object.freeze(verifyKey) };

@@ -27,7 +27,7 @@ export class KeySet {
         this.byAlgorithm.set(alg, this.byAlgorithm.has(alg) ? null : found);
         if (key.kid === undefined) continue;
         let forKid = this.byKid.get(key.kid);
-        if (forKid === undefined) this.byKid.set(key.kid, (forKid = new Map()));
+        if (forKid === undefined) this.byKid.set(key.kid, (forKid = new Map<Algorithm, KeyFound>()));
         if (forKid.has(alg)) ambiguous.add(key.kid);
         else forKid.set(alg, found);
       }

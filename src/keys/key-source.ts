@@ -14,7 +14,7 @@ import { backoffDelayMs, refreshDelayMs } from './refresh-policy.js';
 import { unrefTimer, type CancelTimer, type SetTimer } from './timers.js';
 
 export type { VerifyKey } from './jwk.js';
-export type { SetTimer, CancelTimer } from './timers.js';
+export type { SetTimer } from './timers.js';
 
 /** The outcome of a lookup. `ERR_JWKS_UNAVAILABLE` is an outage (error answer), never a bad token. */
 export type KeyLookup =

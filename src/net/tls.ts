@@ -92,7 +92,7 @@ export function readSecureContextOptions(
   return {
     cert: readFileSync(tls.cert_file),
     key: readFileSync(tls.key_file),
-    ...(mutual ? { ca: readFileSync(tls.client_ca_file!) } : {}),
+    ...(mutual ? { ca: readFileSync(tls.client_ca_file) } : {}),
     requestCert: mutual,
     rejectUnauthorized: mutual,
     minVersion: 'TLSv1.2',

@@ -13,7 +13,7 @@ export const OVERLOADED_DECISION: Decision = Object.freeze(denyDecision('ERR_OVE
 export interface ConcurrencyLimit {
   /** A decider that counts itself in and out; it reads `current()` once per Check. */
   readonly decide: Decide;
-  inFlight(): number;
+  readonly inFlight: () => number;
 }
 
 /** `max()` is read per Check (a reload may change it); 0 means no bound. */

@@ -14,8 +14,6 @@ export type Claims = Readonly<Record<string, unknown>>;
 /** Reads one claim (possibly nested) from a payload; `undefined` when it is not there. */
 export type ClaimReader = (claims: Claims) => unknown;
 
-const hasOwn = Object.prototype.hasOwnProperty;
-
 /**
  * Splits a configured claim path into property names.
  * A string containing `://` is one namespaced claim name (Auth0: `https://example.com/roles`);
@@ -34,7 +32,7 @@ export function splitClaimPath(path: string | readonly string[]): readonly strin
 /** One step of a walk: an own property of a plain (non-array) object, else undefined. */
 function ownMember(value: unknown, name: string): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  return hasOwn.call(value, name) ? (value as Record<string, unknown>)[name] : undefined;
+  return Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : undefined;
 }
 
 /**

@@ -29,7 +29,6 @@ export interface Principal {
 export type PrincipalReader = (claims: Claims, subject: string, tenantQualifier: string | undefined) => Principal;
 
 const EMPTY: readonly string[] = Object.freeze([]);
-const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * - scopes: the first path present wins (a present `scope` is authoritative even with a wrong type,
@@ -101,7 +100,7 @@ function compileReader(path: ClaimPathSpec): Reader {
     stringOnly: last === 'scope',
     present: (claims) => {
       const p = parent(claims);
-      return typeof p === 'object' && p !== null && !Array.isArray(p) && hasOwn.call(p, last);
+      return typeof p === 'object' && p !== null && !Array.isArray(p) && Object.hasOwn(p, last);
     },
   };
 }

@@ -106,8 +106,10 @@ class Scanner {
     for (; this.i < this.s.length; this.i++) {
       const c = this.s.charCodeAt(this.i);
       if (c < 0x20) return undefined;
-      if (c === 0x5c) ((escaped = true), this.i++);
-      else if (c === 0x22) {
+      if (c === 0x5c) {
+        escaped = true;
+        this.i++;
+      } else if (c === 0x22) {
         const raw = this.s.slice(start, ++this.i);
         if (!escaped) return raw.slice(1, -1);
         try {

@@ -8,7 +8,7 @@ import { compileConfig } from '../../src/engine/compile.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
-import type { AllowDecision, Decision } from '../../src/core/types.js';
+import type { Decision } from '../../src/core/types.js';
 import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
 import { NOW_MS, NOW_S, rsaKey, signParts, view } from '../security/harness.js';
 import { SHAPES } from '../support/provider-tokens.js';
@@ -69,7 +69,7 @@ const keycloakToken = (o: Record<string, unknown> = {}) => {
 const get = (token: string, path: string) => decide(view({ authorization: `Bearer ${token}` }, path));
 const headersOf = (d: Decision) => {
   if (d.outcome !== 'allow') throw new Error(`expected allow, got ${d.reason}`);
-  return Object.fromEntries((d as AllowDecision).headersToSet.map((h) => [h.name, h.value]));
+  return Object.fromEntries(d.headersToSet.map((h) => [h.name, h.value]));
 };
 
 describe("the README's partner example, as written", () => {

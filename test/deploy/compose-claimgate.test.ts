@@ -15,7 +15,7 @@ import { startDemoIdp, parseIdpArgs, type DemoIdp } from '../../src/demo/idp-mai
 const CONFIG_FILE = fileURLToPath(new URL('../../deploy/compose/claimgate.yaml', import.meta.url));
 const COMPOSE_FILE = fileURLToPath(new URL('../../deploy/compose/docker-compose.yaml', import.meta.url));
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML of any shape, read by path in assertions
 
 describe('compose demo claimgate config, on loopback', () => {
   let idp: DemoIdp;

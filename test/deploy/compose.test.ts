@@ -17,7 +17,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const COMPOSE_DIR = path.join(ROOT, 'deploy/compose');
 const COMPOSE_FILE = path.join(COMPOSE_DIR, 'docker-compose.yaml');
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML of any shape, read by path in assertions
 
 function dockerComposeConfig(): { available: boolean; status: number | null; stdout: string; stderr: string } {
   const run = spawnSync('docker-compose', ['-f', COMPOSE_FILE, 'config'], {

@@ -36,7 +36,9 @@ const STRICT: ValidatorSettings = {
 };
 
 function lint(text: string): string[] {
-  return validate(text, STRICT).map((d) => `line ${d.range.start.line + 1}: ${d.message}`);
+  return validate(text, STRICT).map(
+    (d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`,
+  );
 }
 
 interface Instruction {

@@ -24,7 +24,7 @@ import { parseAllDocuments, parse } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML of any shape, read by path in assertions
 
 function kustomize(dir: string): { available: boolean; status: number | null; objects: Json[]; stderr: string } {
   const run = spawnSync('kubectl', ['kustomize', path.join(ROOT, dir)], { encoding: 'utf8', timeout: 60_000 });

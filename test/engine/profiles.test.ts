@@ -77,7 +77,7 @@ const reasonOf = async (token: string, path = '/me') => denied(await gate.decide
 
 const headersOf = (d: Decision): Record<string, string> => {
   if (d.outcome !== 'allow') throw new Error(`expected allow, got ${d.reason}`);
-  return Object.fromEntries((d as AllowDecision).headersToSet.map((h) => [h.name, h.value]));
+  return Object.fromEntries(d.headersToSet.map((h) => [h.name, h.value]));
 };
 
 describe('provider profiles: one route table, one header mapping', () => {

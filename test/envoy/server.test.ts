@@ -146,9 +146,9 @@ describe('answerCheck', () => {
   });
 
   it('answers a synchronous throw inside the decider as ERR_INTERNAL', async () => {
-    const response = await answerCheck({}, (() => {
+    const response = await answerCheck({}, () => {
       throw new Error('sync');
-    }) as unknown as Decide);
+    });
     expect(response.status?.code).toBe(13);
     expect(response.error_response).toBeDefined();
   });
@@ -172,6 +172,6 @@ describe('reused denial responses', () => {
     expect(second).toBe(first);
     const [symbol] = Object.getOwnPropertySymbols(first);
     const attached = (first as unknown as Record<symbol, Buffer>)[symbol!];
-    expect(Buffer.compare(attached!, serialize(toCheckResponse(denial)) as Buffer)).toBe(0);
+    expect(Buffer.compare(attached!, serialize(toCheckResponse(denial)))).toBe(0);
   });
 });

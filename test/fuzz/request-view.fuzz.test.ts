@@ -119,7 +119,7 @@ interface RawLine {
   readonly raw: boolean;
 }
 
-const filler = fc.record({ key: otherName as fc.Arbitrary<unknown>, text: value, raw: fc.boolean() });
+const filler = fc.record({ key: otherName, text: value, raw: fc.boolean() });
 
 /** A header list with 0-2 Authorization lines at random places, sometimes past the count cap. */
 const headerLines = fc
@@ -133,7 +133,7 @@ const headerLines = fc
           .map((n) => Array.from({ length: n }, (_, i): RawLine => ({ key: `x-f${i}`, text: 'v', raw: false }))),
       },
     ),
-    fc.array(fc.record({ key: authName as fc.Arbitrary<unknown>, text: credential, raw: fc.boolean(), at: fc.nat() }), {
+    fc.array(fc.record({ key: authName, text: credential, raw: fc.boolean(), at: fc.nat() }), {
       maxLength: 2,
     }),
   )
@@ -230,7 +230,7 @@ describe('toRequestView (gRPC CheckRequest)', () => {
       { attributes: { request: {} } },
       withHttp({ headers: { authorization: `Bearer ${VALID[0]}` } }),
     ]) {
-      const d = await gate.decide(toRequestView(req as CheckRequestMessage));
+      const d = await gate.decide(toRequestView(req));
       expect(d.outcome).not.toBe('allow');
       expect(d.reason).toBe('ERR_PATH_INVALID');
     }

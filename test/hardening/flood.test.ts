@@ -36,7 +36,7 @@ const START_MS = 1_750_000_000_000;
 let clock = START_MS;
 let idp: FakeIdp;
 let traps: CountingServer[] = [];
-let sources: KeySource[] = [];
+const sources: KeySource[] = [];
 let decide: Decide;
 const cacheReports: TokenCacheResult[] = [];
 const key = generateSigningKey('RS256', 'live');
@@ -188,12 +188,11 @@ describe('flooding with unknown issuers and unknown kids', () => {
 
     it('400 Checks (unknown issuers and unknown kids, 100 at a time): all refused, still no outbound request to unknown issuers', async () => {
       const client = createCheckClient(`127.0.0.1:${server.port}`);
-      const request = (authorization: string): CheckRequestMessage =>
-        ({
-          attributes: {
-            request: { http: { method: 'GET', path: '/api', host: 'api.example.com', headers: { authorization } } },
-          },
-        }) as CheckRequestMessage;
+      const request = (authorization: string): CheckRequestMessage => ({
+        attributes: {
+          request: { http: { method: 'GET', path: '/api', host: 'api.example.com', headers: { authorization } } },
+        },
+      });
       try {
         const fetchesBefore = idp.count('/jwks');
         for (let round = 0; round < 4; round++) {

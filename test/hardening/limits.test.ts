@@ -34,10 +34,9 @@ afterAll(() => {
 });
 
 const TOKEN = signed(goodHeader(RSA), claims());
-const http = (h: Record<string, unknown>): CheckRequestMessage =>
-  ({
-    attributes: { request: { http: { method: 'GET', host: 'api.example.com', path: '/api/items', ...h } } },
-  }) as CheckRequestMessage;
+const http = (h: Record<string, unknown>): CheckRequestMessage => ({
+  attributes: { request: { http: { method: 'GET', host: 'api.example.com', path: '/api/items', ...h } } },
+});
 const fillers = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ key: `x-f${from + i}`, value: 'v' }));
 const decideRequest = (req: CheckRequestMessage) => gate.decide(toRequestView(req));
 

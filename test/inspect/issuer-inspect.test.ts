@@ -52,10 +52,10 @@ describe('claimgate issuer inspect', () => {
     let requests = 0;
     const report = await inspectIssuer({
       url: 'http://idp.example.com',
-      fetch: (async () => {
+      fetch: async () => {
         requests++;
         throw new Error('no network in this test');
-      }) as typeof fetch,
+      },
     });
     expect(codes(report, 'error')).toEqual(['not_https']);
     expect(requests).toBe(0);

@@ -3,7 +3,7 @@
  * the provider's real token endpoint (client credentials, RFC 8707 resource indicators, RFC 9068 JWT
  * access tokens), keys from its real discovery and JWKS, and every decision travels over real gRPC.
  */
-import { REASONS } from '../../src/core/reasons.js';
+import type { REASONS } from '../../src/core/reasons.js';
 import {
   DEFAULT_AUDIENCE,
   SHORT_TTL_SECONDS,

@@ -23,7 +23,7 @@ class HeldKeyServer {
 
   readonly fetch: typeof fetch = (input, init) =>
     new Promise<Response>((resolve, reject) => {
-      const url = String(input);
+      const url = input instanceof Request ? input.url : String(input);
       this.calls.push(url);
       const signal = init?.signal ?? undefined;
       const onAbort = () => reject(new DOMException('aborted', 'AbortError'));
@@ -107,7 +107,7 @@ async function makeKey(kid: string) {
 async function token(key: { privateKey: CryptoKey; jwk: JWK }): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ scope: 'orders:read', client_id: 'web' })
-    .setProtectedHeader({ alg: 'ES256', kid: key.jwk.kid as string, typ: 'at+jwt' })
+    .setProtectedHeader({ alg: 'ES256', kid: key.jwk.kid, typ: 'at+jwt' })
     .setIssuer(ACME)
     .setAudience(AUDIENCE)
     .setSubject('user-1')

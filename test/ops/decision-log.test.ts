@@ -77,7 +77,9 @@ describe('denial line limit', () => {
     log(undefined, other, 0.001);
     clock.now = 1000;
     log(undefined, bad, 0.001);
-    expect(lines.map((l) => `${String(l.msg)}:${String(l.reason)}:${String(l.suppressed ?? '')}`)).toEqual([
+    expect(
+      lines.map((l) => `${String(l.msg)}:${String(l.reason)}:${String((l.suppressed as number | undefined) ?? '')}`),
+    ).toEqual([
       'decision:ERR_SIGNATURE_INVALID:',
       'decision:ERR_SIGNATURE_INVALID:',
       'decision:ERR_SIGNATURE_INVALID:',

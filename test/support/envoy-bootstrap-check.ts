@@ -248,7 +248,7 @@ class ConfigWalker {
             : undefined;
       if (integer === undefined) this.report(path, `expected an integer (${scalarType}), got ${describe(value)}`);
       else if (integer < range[0] || integer > range[1])
-        this.report(path, `${value} is out of range for ${scalarType}`);
+        this.report(path, `${String(value)} is out of range for ${scalarType}`);
       return;
     }
     switch (scalarType) {

@@ -132,7 +132,7 @@ export class FakeIdp {
   }
 
   /** Make `path` (or both discovery and the current JWKS path, for 'all') misbehave. */
-  misbehave(path: string | 'all', behavior: Behavior): void {
+  misbehave(path: string, behavior: Behavior): void {
     for (const p of path === 'all' ? [this.discoveryPath, ...this.jwksByPath.keys()] : [path])
       this.behaviors.set(p, behavior);
   }

@@ -23,11 +23,6 @@ export const OFFICIAL_INCLUDE_DIRS: readonly string[] = [
   path.dirname(require.resolve('protobufjs/package.json')),
 ];
 
-/** Upstream version of grpc-js-xds, whose API copy predates a few fields (see FIELDS.md). */
-export const OFFICIAL_PROTOS_PACKAGE_VERSION: string = (
-  require('@grpc/grpc-js-xds/package.json') as { version: string }
-).version;
-
 const cache = new Map<string, protobuf.Root>();
 
 /**

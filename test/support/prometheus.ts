@@ -177,7 +177,7 @@ async function startOnce(binary: string, options: StartPrometheusOptions): Promi
   }
 
   const query = async (promql: string): Promise<PromSample[]> => {
-    const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: promql })}`, {
+    const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: promql }).toString()}`, {
       signal: AbortSignal.timeout(5000),
     });
     const body = (await res.json()) as {
