@@ -7,7 +7,8 @@
  * decider once when it starts, so it finishes on the config it started with, and no Check ever sees a
  * half-applied config. Key sources of issuers whose settings did not change are carried over.
  */
-import { compileConfig, type CompiledConfig } from '../engine/compile.js';
+import type { CompiledConfig } from '../engine/compile.js';
+import { compileWithKeySources } from '../engine/engine.js';
 import { configTextHash, readConfigFileOffThread } from '../config/config-file.js';
 import type { Config, IssuerConfig } from '../config/schema.js';
 import { createDecider, type Decide, type DecideDeps, type Decider } from '../engine/decide.js';
@@ -111,14 +112,10 @@ function compileGeneration(
   previousSources: ReadonlyMap<string, KeySource> | undefined,
   deps: GenerationDeps,
 ): CompiledGeneration {
-  const sources = new Map<string, KeySource>();
-  const fresh: KeySource[] = [];
-  const compiled = compileConfig(config, (issuer) => {
+  const { compiled, sources, fresh } = compileWithKeySources(config, (issuer) => {
     const old = previousSources?.get(issuer.name);
-    const source = old !== undefined && deps.isReusable(old, issuer) ? old : deps.createSource(issuer);
-    if (source !== old) fresh.push(source);
-    sources.set(issuer.name, source);
-    return source;
+    if (old !== undefined && deps.isReusable(old, issuer)) return { source: old, fresh: false };
+    return { source: deps.createSource(issuer), fresh: true };
   });
   return { config, compiled, sources, fresh };
 }

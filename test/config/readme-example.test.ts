@@ -4,12 +4,11 @@
  * example's own discovery-based key sources run unchanged.
  */
 import { readFileSync } from 'node:fs';
-import { compileConfig } from '../../src/engine/compile.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { createDecider, type Decide } from '../../src/engine/decide.js';
+import type { Decide } from '../../src/engine/decide.js';
+import { createEngine, type Engine } from '../../src/engine/engine.js';
 import type { Decision } from '../../src/core/types.js';
-import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
 import { NOW_MS, NOW_S, rsaKey, signParts, view } from '../security/harness.js';
 import { SHAPES } from '../support/provider-tokens.js';
 
@@ -27,7 +26,7 @@ const auth0Key = rsaKey('readme-auth0');
 
 let config: Config;
 let decide: Decide;
-const sources: KeySource[] = [];
+let engine: Engine;
 
 beforeAll(async () => {
   config = readmeConfig();
@@ -47,16 +46,11 @@ beforeAll(async () => {
     }
     return new Response('not found', { status: 404 });
   };
-  const compiled = compileConfig(config, (issuer) => {
-    const source = createKeySource(issuer, { fetch: idps });
-    sources.push(source);
-    return source;
-  });
-  for (const s of sources) s.start();
-  await Promise.all(sources.map((s) => s.whenSettled()));
-  decide = createDecider(compiled, { nowMs: () => NOW_MS });
+  engine = createEngine(config, { keys: { fetch: idps }, decider: { nowMs: () => NOW_MS } });
+  await engine.whenSettled();
+  decide = engine.decide;
 });
-afterAll(() => sources.forEach((s) => s.close()));
+afterAll(() => engine.close());
 
 const oktaToken = (o: Record<string, unknown> = {}) => {
   const { header, payload } = SHAPES.okta.token(NOW_S, { aud: 'api://orders', ...o });
@@ -74,7 +68,7 @@ const headersOf = (d: Decision) => {
 
 describe("the README's partner example, as written", () => {
   it('every issuer of the example gets its keys through discovery', () => {
-    expect(sources.map((s) => s.ready())).toEqual([true, true, true]);
+    expect([...engine.sources.values()].map((s) => s.ready())).toEqual([true, true, true]);
   });
 
   it('an Okta-shaped token reads orders and reaches admin through its groups', async () => {

@@ -5,11 +5,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/config/load.js';
-import { createDecider, type Decide } from '../../src/engine/decide.js';
+import type { Decide } from '../../src/engine/decide.js';
+import { createEngine, type Engine } from '../../src/engine/engine.js';
 import type { RequestView } from '../../src/core/types.js';
-import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
 
@@ -19,23 +18,19 @@ const key = generateSigningKey('RS256', 'k1');
 const jwksFile = join(mkdtempSync(join(tmpdir(), 'claimgate-decide-')), 'jwks.json');
 writeFileSync(jwksFile, JSON.stringify({ keys: [key.jwk] }));
 
-const sources: KeySource[] = [];
+const engines: Engine[] = [];
 async function decider(overrides: Record<string, unknown>): Promise<Decide> {
   const config = validateConfig({
     issuers: [{ name: 'idp', issuer: ISSUER, audiences: [AUDIENCE], jwks_file: jwksFile }],
     upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }], strip_token: true },
     ...overrides,
   });
-  const compiled = compileConfig(config, (issuer) => {
-    const source = createKeySource(issuer);
-    sources.push(source);
-    return source;
-  });
-  for (const s of sources) s.start();
-  await Promise.all(sources.map((s) => s.whenSettled()));
-  return createDecider(compiled);
+  const engine = createEngine(config);
+  engines.push(engine);
+  await engine.whenSettled();
+  return engine.decide;
 }
-afterAll(() => sources.forEach((s) => s.close()));
+afterAll(() => engines.forEach((e) => e.close()));
 
 const token = () => mintAccessToken(key, ISSUER, { sub: 'alice', aud: AUDIENCE, scope: 'read' });
 

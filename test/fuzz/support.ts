@@ -8,11 +8,11 @@
  * A failing property prints its seed, path and shrunk counterexample; re-run with the same FUZZ_SEED.
  */
 import fc from 'fast-check';
-import { compileConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/config/load.js';
-import { createDecider, type Decide } from '../../src/engine/decide.js';
+import type { Decide } from '../../src/engine/decide.js';
+import { createEngine } from '../../src/engine/engine.js';
 import type { Decision, RequestView } from '../../src/core/types.js';
-import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
+import type { KeySource } from '../../src/keys/key-source.js';
 import {
   AUD,
   ISS_A,
@@ -80,16 +80,9 @@ export async function fuzzGate(opts: { cacheEntries?: number; adminIgnoreCase?: 
     upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }] },
     token_cache: { max_entries: opts.cacheEntries ?? 1000 },
   });
-  const sources: KeySource[] = [];
-  const compiled = compileConfig(config, (issuer) => {
-    const s = createKeySource(issuer);
-    sources.push(s);
-    return s;
-  });
-  for (const s of sources) s.start();
-  await Promise.all(sources.map((s) => s.whenSettled()));
-  const decide = createDecider(compiled, { nowMs: () => NOW_MS });
-  return { decide, sources, close: () => sources.forEach((s) => s.close()) };
+  const engine = createEngine(config, { decider: { nowMs: () => NOW_MS } });
+  await engine.whenSettled();
+  return { decide: engine.decide, sources: [...engine.sources.values()], close: engine.close };
 }
 
 /** A good token of issuer A signed by `key` (RS256 or ES256), over exactly these header/payload texts. */

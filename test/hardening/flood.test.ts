@@ -9,12 +9,12 @@
  * real decider in bounded batches, and a sample through real gRPC.
  */
 import { createCheckClient } from '../../src/cli/check-client.js';
-import { compileConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/config/load.js';
-import { createDecider, type Decide } from '../../src/engine/decide.js';
+import type { Decide } from '../../src/engine/decide.js';
+import { createEngine } from '../../src/engine/engine.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { startGrpcServer, type GrpcServer } from '../../src/envoy/server.js';
-import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
+import type { KeySource } from '../../src/keys/key-source.js';
 import type { TokenCacheResult } from '../../src/token/token-cache.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
 import {
@@ -92,14 +92,13 @@ beforeAll(async () => {
     unmatched: 'authenticated',
     token_cache: { max_entries: 1000, max_negative_entries: 1000 },
   });
-  const compiled = compileConfig(config, (issuer) => {
-    const s = createKeySource(issuer, { now: () => clock });
-    sources.push(s);
-    return s;
+  const engine = createEngine(config, {
+    keys: { now: () => clock },
+    decider: { nowMs: () => clock, onTokenCache: (r) => cacheReports.push(r) },
   });
-  for (const s of sources) s.start();
-  await Promise.all(sources.map((s) => s.whenSettled()));
-  decide = createDecider(compiled, { nowMs: () => clock, onTokenCache: (r) => cacheReports.push(r) });
+  sources.push(...engine.sources.values());
+  await engine.whenSettled();
+  decide = engine.decide;
 });
 
 afterAll(async () => {

@@ -17,10 +17,8 @@ import { MAX_KEYS_PER_SET } from '../../src/keys/jwk.js';
 import { MAX_KID_LENGTH, NEGATIVE_CACHE_ENTRIES } from '../../src/keys/key-source.js';
 import { MAX_PATH_LENGTH } from '../../src/routes/normalize.js';
 import { MAX_JSON_DEPTH } from '../../src/token/parse.js';
-import { compileConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/config/load.js';
-import { createDecider } from '../../src/engine/decide.js';
-import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
+import { createEngine } from '../../src/engine/engine.js';
 import { ISS_A, NOW_MS, buildGate, cleanupTmp, fileIssuer, mint, rsaKey, view } from '../security/harness.js';
 import { RSA, claims, fuzzGate, goodHeader, signed, type FuzzGate } from '../fuzz/support.js';
 
@@ -176,15 +174,9 @@ describe('cache and key-set bounds', () => {
       unmatched: 'authenticated',
       token_cache: { max_entries: 10, max_negative_entries: 50 },
     });
-    const sources: KeySource[] = [];
-    const compiled = compileConfig(config, (i) => {
-      const s = createKeySource(i);
-      sources.push(s);
-      return s;
-    });
-    for (const s of sources) s.start();
-    await Promise.all(sources.map((s) => s.whenSettled()));
-    const decide = createDecider(compiled, { nowMs: () => NOW_MS, onTokenCache: (r) => results.push(r) });
+    const engine = createEngine(config, { decider: { nowMs: () => NOW_MS, onTokenCache: (r) => results.push(r) } });
+    await engine.whenSettled();
+    const decide = engine.decide;
     try {
       const tokens = Array.from({ length: 120 }, (_, i) => `Bearer ${mint(key, { aud: `other-${i}` })}`);
       for (const t of tokens) expect((await decide(view({ authorization: t }))).reason).toBe('ERR_AUDIENCE_MISMATCH');
@@ -193,7 +185,7 @@ describe('cache and key-set bounds', () => {
       await decide(view({ authorization: tokens[0]! })); // evicted long ago
       expect(results).toEqual(['negative_hit', 'miss']);
     } finally {
-      for (const s of sources) s.close();
+      engine.close();
     }
   });
 
