@@ -8,18 +8,25 @@
  * half-applied config. Key sources of issuers whose settings did not change are carried over.
  */
 import type { CompiledConfig } from '../engine/compile.js';
-import { compileWithKeySources } from '../engine/engine.js';
 import { configTextHash, readConfigFileOffThread } from '../config/config-file.js';
-import type { Config, IssuerConfig } from '../config/schema.js';
-import { createDecider, type Decide, type DecideDeps, type Decider } from '../engine/decide.js';
-import { startGrpcServer, type GrpcServer } from '../envoy/server.js';
+import type { Config } from '../config/schema.js';
+import type { Decide } from '../engine/decide.js';
+import type { GrpcServer } from '../envoy/server.js';
 import type { DecisionObserver } from '../core/types.js';
-import { createKeySource, type KeySource, type KeySourceDeps } from '../keys/key-source.js';
+import type { KeySource, KeySourceDeps, SetTimer } from '../keys/key-source.js';
+import { unrefTimer } from '../keys/timers.js';
+import {
+  closeLater,
+  compileGeneration,
+  generationOf,
+  keySourceFactory,
+  type CompiledGeneration,
+  type Generation,
+  type GenerationDeps,
+} from './generation.js';
+import { startListeners, type Listeners } from './listeners.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from '../http/server.js';
-import { compileClientCheck, grpcServerCredentials } from '../net/tls.js';
-import { refusalReporter } from '../net/listener-bounds.js';
-import { startAdminServer, type AdminServer, type AdminStatus } from '../ops/admin-server.js';
+import type { AdminStatus } from '../ops/admin-server.js';
 import { createDecisionLogger } from '../ops/decision-log.js';
 import { limitConcurrency } from '../ops/concurrency.js';
 import { createMetrics, type Metrics } from '../ops/metrics.js';
@@ -28,7 +35,10 @@ import { VERSION } from '../core/version.js';
 
 export interface ClaimgateOptions {
   readonly logger?: Logger;
+  /** The one clock of the process (config load times, reload metrics, token expiry); `Date.now` by default. */
   readonly nowMs?: () => number;
+  /** The one timer of the process (readiness polling, closing replaced key sources); unref'd real timers by default. */
+  readonly setTimer?: SetTimer;
   /** Overrides for key sources (tests inject fetch and clocks). */
   readonly keyDeps?: KeySourceDeps;
   /** Extra observer of every answered Check (tests). */
@@ -74,62 +84,7 @@ export interface Claimgate {
   close(graceMs?: number): Promise<void>;
 }
 
-interface Generation {
-  readonly config: Config;
-  readonly compiled: CompiledConfig;
-  readonly decide: Decider;
-  readonly sources: ReadonlyMap<string, KeySource>;
-  readonly loadedAt: Date;
-}
-
 const READINESS_POLL_MS = 500;
-
-interface GenerationDeps {
-  readonly createSource: (issuer: IssuerConfig) => KeySource;
-  /** Whether a previous generation's source can serve this issuer as it is now configured. */
-  readonly isReusable: (old: KeySource, issuer: IssuerConfig) => boolean;
-  readonly decider: DecideDeps;
-}
-
-/** A compiled config with its key sources, before its decider (and token cache) is made. */
-interface CompiledGeneration {
-  readonly config: Config;
-  readonly compiled: CompiledConfig;
-  readonly sources: ReadonlyMap<string, KeySource>;
-  /** Sources made for this generation (not carried over); started when it is swapped in. */
-  readonly fresh: readonly KeySource[];
-}
-
-/**
- * Compiles a generation, reusing `previousSources` whose issuer settings are identical (they keep their
- * keys; remote ones also heal on their own). Lives in its own function scope on purpose: V8 gives every
- * closure of a scope one shared context, so a closure the new generation keeps (its decider's) must not
- * be created in a scope whose other closures read the previous generation, or each generation would
- * keep the one before it, token cache and all, for ever. Only `previousSources` is read, never kept.
- */
-function compileGeneration(
-  config: Config,
-  previousSources: ReadonlyMap<string, KeySource> | undefined,
-  deps: GenerationDeps,
-): CompiledGeneration {
-  const { compiled, sources, fresh } = compileWithKeySources(config, (issuer) => {
-    const old = previousSources?.get(issuer.name);
-    if (old !== undefined && deps.isReusable(old, issuer)) return { source: old, fresh: false };
-    return { source: deps.createSource(issuer), fresh: true };
-  });
-  return { config, compiled, sources, fresh };
-}
-
-/** A separate scope again: the decider's context holds only what this function receives. */
-function generationOf(c: CompiledGeneration, deciderDeps: DecideDeps): Generation {
-  const { config, compiled, sources } = c;
-  return { config, compiled, decide: createDecider(compiled, deciderDeps), sources, loadedAt: new Date() };
-}
-
-/** Closes key sources a replaced generation no longer shares, once its Checks can no longer wait on them. */
-function closeLater(sources: readonly KeySource[], afterMs: number): void {
-  if (sources.length > 0) setTimeout(() => sources.forEach((source) => source.close()), afterMs).unref();
-}
 
 /** Lets the event loop answer Checks between the steps of a reload. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -139,41 +94,23 @@ const SHUTTING_DOWN: ReloadResult = Object.freeze({
   problems: Object.freeze(['shutting down: reload ignored']),
 });
 
-function fingerprint(issuer: IssuerConfig): string {
-  return JSON.stringify(issuer);
-}
-
 export async function startClaimgate(initial: Config, options: ClaimgateOptions = {}): Promise<Claimgate> {
   const log = options.logger ?? silentLogger;
+  const nowMs = options.nowMs ?? Date.now;
+  const setTimer = options.setTimer ?? unrefTimer;
   const metrics = options.metrics ?? createMetrics({ version: VERSION });
-  const sourceFingerprints = new WeakMap<KeySource, string>();
-
-  const createSource = (issuer: IssuerConfig): KeySource => {
-    const source = createKeySource(issuer, {
-      log: (level, msg, fields) => log[level]({ issuer: issuer.name, ...fields }, msg),
-      onFetch: (result, kind) => metrics.observeKeyFetch(issuer.name, kind, result),
-      ...options.keyDeps,
-    });
-    sourceFingerprints.set(source, fingerprint(issuer));
-    return source;
-  };
-
-  const isReusable = (old: KeySource, issuer: IssuerConfig) =>
-    sourceFingerprints.get(old) === fingerprint(issuer) &&
-    // A JWKS file that could not be read is never retried by its source, so a reload reads it again.
-    (issuer.jwks_file === undefined || old.ready());
   // Made once, here: a closure made next to the code that reads the previous generation would keep it alive.
   const generationDeps: GenerationDeps = {
-    createSource,
-    isReusable,
+    ...keySourceFactory(log, metrics, options.keyDeps),
     decider: { nowMs: options.nowMs, onTokenCache: (r) => metrics.observeTokenCache(r) },
+    nowMs,
   };
   const compileOn = (config: Config, previous?: Generation) =>
     compileGeneration(config, previous?.sources, generationDeps);
 
-  let current = generationOf(compileOn(initial), generationDeps.decider);
+  let current = generationOf(compileOn(initial), generationDeps);
   for (const source of current.sources.values()) source.start();
-  metrics.markConfigLoaded(Date.now());
+  metrics.markConfigLoaded(nowMs());
   let draining = false;
 
   const ready = () => {
@@ -212,66 +149,23 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     config_loaded_at: current.loadedAt.toISOString(),
     issuers: [...current.sources.values()].map((s) => s.state()),
   });
-  const grpcRefused = refusalReporter({
-    listener: 'grpc',
-    logger: log,
-    refused: (r) => metrics.observeRefused('grpc', r),
-  });
-  let grpcTls: ReturnType<typeof grpcServerCredentials> | undefined;
-  let grpc: GrpcServer | undefined;
-  let admin: AdminServer | undefined;
-  let frontDoor: HttpFrontDoor | undefined;
-  // Listeners start in order; if one fails, everything started before it is stopped again.
+  let listeners: Listeners;
   try {
-    grpcTls =
-      initial.tls === undefined
-        ? undefined
-        : grpcServerCredentials(initial.tls, (e) =>
-            log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'),
-          );
-    grpc = await startGrpcServer({
-      address: initial.server.grpc_address,
+    listeners = await startListeners(initial, {
+      log,
+      metrics,
       decider: () => limit.decide,
-      observe,
       realm: () => current.config.realm,
-      bounds: initial.limits.grpc,
-      streamTimedOut: () => grpcRefused('request_timeout'),
-      ...(grpcTls === undefined
-        ? {}
-        : { credentials: grpcTls.credentials, clientAllowed: compileClientCheck(initial.tls?.allowed_clients) }),
+      observe,
+      ready,
+      status,
+      admin: options.admin !== false,
     });
-    if (options.admin !== false) {
-      admin = await startAdminServer({
-        address: initial.server.admin_address,
-        metrics: () => metrics.registry.metrics(),
-        metricsContentType: metrics.registry.contentType,
-        ready,
-        status,
-        bounds: initial.limits.admin,
-        logger: log,
-        refused: (reason) => metrics.observeRefused('admin', reason),
-      });
-    }
-    if (initial.http !== undefined) {
-      frontDoor = await startHttpFrontDoor(
-        frontDoorOptionsFromConfig(initial.http, {
-          decider: () => limit.decide,
-          realm: () => current.config.realm,
-          observe,
-          logger: log,
-          tls: initial.tls,
-          bounds: initial.limits.http,
-          refused: (reason) => metrics.observeRefused('http', reason),
-        }),
-      );
-    }
   } catch (e) {
-    await Promise.all([grpc?.shutdown(0), admin?.close(), frontDoor?.close(0)]);
-    grpcTls?.stop();
     for (const source of current.sources.values()) source.close();
     throw e;
   }
-  const grpcServer = grpc;
+  const { grpc: grpcServer, admin, frontDoor, grpcTls } = listeners;
 
   let serving = false;
   const updateHealth = () => {
@@ -284,8 +178,10 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     }
   };
   updateHealth();
-  const readinessTimer = setInterval(updateHealth, READINESS_POLL_MS);
-  readinessTimer.unref();
+  let cancelReadinessPoll = setTimer(function poll() {
+    updateHealth();
+    cancelReadinessPoll = setTimer(poll, READINESS_POLL_MS);
+  }, READINESS_POLL_MS);
   const settledOf = (g: Generation) =>
     Promise.all([...g.sources.values()].map((s) => s.whenSettled())).then(() => updateHealth());
 
@@ -306,7 +202,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   let lastFileHash = options.configFileText === undefined ? undefined : configTextHash(options.configFileText);
 
   const reject = (problems: readonly string[], fields: Record<string, unknown> = {}): ReloadResult => {
-    metrics.observeReload('failure', Date.now());
+    metrics.observeReload('failure', nowMs());
     log.error({ ...fields, problems }, 'config reload rejected; the previous config keeps serving');
     return { ok: false, problems };
   };
@@ -314,7 +210,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   /** Swaps in a compiled generation: from here on new Checks use it; Checks in flight finish on theirs. */
   const commit = (next: CompiledGeneration): ReloadResult => {
     const { config } = next;
-    const generation = generationOf(next, generationDeps.decider);
+    const generation = generationOf(next, generationDeps);
     for (const source of next.fresh) source.start();
     const old = current;
     current = generation;
@@ -325,6 +221,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     closeLater(
       [...old.sources].filter(([name, source]) => current.sources.get(name) !== source).map(([, source]) => source),
       old.config.server.check_deadline_ms + 1000,
+      setTimer,
     );
     for (const key of ['grpc_address', 'admin_address'] as const) {
       if (config.server[key] !== old.config.server[key])
@@ -337,7 +234,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
           `${key} settings take effect on restart only (certificate files are re-read on their own)`,
         );
     }
-    metrics.observeReload('success', Date.now());
+    metrics.observeReload('success', nowMs());
     log.info(
       { issuers: config.issuers.map((i) => i.name), routes: config.routes.length, new_key_sources: next.fresh.length },
       'config reloaded',
@@ -407,7 +304,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     },
     async close(graceMs = current.config.server.shutdown_grace_ms) {
       draining = true;
-      clearInterval(readinessTimer);
+      cancelReadinessPoll();
       updateHealth();
       await Promise.all([grpcServer.shutdown(graceMs), frontDoor?.close(graceMs)]);
       grpcTls?.stop();
