@@ -21,8 +21,8 @@ import type { ClaimCondition, Requirement } from '../config/schema.js';
 import { compileClaimPath, type Claims } from '../token/claims.js';
 import type { Principal } from '../token/principal.js';
 
-/** The verified token as requirements see it. */
-export interface VerifiedToken {
+/** What requirements read of a verified token (token/verify.ts has the whole VerifiedToken). */
+export interface RequirementInput {
   readonly claims: Claims;
   /** Configured issuer name (not the `iss` URL). */
   readonly issuer: string;
@@ -43,7 +43,7 @@ export type RequirementResult =
   | { readonly ok: false; readonly missingScopes: readonly string[]; readonly failed: FailedRequirement };
 
 /** A compiled requirement tree. Pure and deterministic. */
-export type RequirementEvaluator = (token: VerifiedToken) => RequirementResult;
+export type RequirementEvaluator = (token: RequirementInput) => RequirementResult;
 
 /** Longest string a `regex` condition is run against; longer values do not match (bounds regex cost). */
 export const MAX_REGEX_INPUT_LENGTH = 4096;
@@ -57,7 +57,7 @@ function failureOf(kind: RequirementKind, at: string): RequirementResult {
 }
 
 /** A leaf test, before results are shaped. */
-type Predicate = (token: VerifiedToken) => boolean;
+type Predicate = (token: RequirementInput) => boolean;
 
 /**
  * Compiles a route's requirement tree. `undefined` (no `require:`) compiles to "any verified token".

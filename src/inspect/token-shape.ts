@@ -3,7 +3,7 @@
  * and where they live, and which provider issued it. A heuristic for onboarding (`issuer inspect`),
  * never used to decide a request.
  */
-import type { Claims } from '../token/parse.js';
+import type { Claims } from '../token/claims.js';
 
 /** RFC 9068 §2.1 `typ` of an access token, with or without the media-type prefix. */
 export const AT_JWT = /^(application\/)?at\+jwt$/i;

@@ -3,7 +3,7 @@
  * claims with the right JSON types, audience by exact match, time with a bounded clock skew.
  */
 import type { ReasonCode } from '../core/reasons.js';
-import type { Claims } from './parse.js';
+import type { Claims } from './claims.js';
 
 export interface ClaimPolicy {
   readonly audiences: ReadonlySet<string>;

@@ -3,10 +3,8 @@
  * signature is checked, so it does the minimum: bound the size, split, decode canonically, parse
  * strict JSON, and refuse JOSE features claimgate does not implement.
  */
+import type { Claims } from './claims.js';
 import { parseStrictJsonObject } from './strict-json.js';
-
-/** Claims of a token, read only through own properties (see token/claims.ts). */
-export type Claims = Readonly<Record<string, unknown>>;
 
 export interface JoseHeader {
   readonly alg: string;

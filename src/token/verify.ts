@@ -6,13 +6,13 @@
 import { resolveProfile, type Profile } from '../config/profiles.js';
 import type { Algorithm } from '../core/algorithms.js';
 import type { IssuerConfig } from '../config/schema.js';
-import { compileClaimPath, type ClaimReader } from './claims.js';
+import { compileClaimPath, type ClaimReader, type Claims } from './claims.js';
 import { compilePrincipalReader, type Principal, type PrincipalReader } from './principal.js';
 import type { ReasonCode } from '../core/reasons.js';
 import type { KeySource, VerifyKey } from '../keys/key-source.js';
 import { checkClaims, type ClaimPolicy } from './claims-check.js';
 import type { CompiledLocation } from './extract.js';
-import { issuerOf, parseCompactJws, type Claims } from './parse.js';
+import { issuerOf, parseCompactJws } from './parse.js';
 import { verifySignature } from './signature.js';
 
 /** An allow-listed issuer, compiled from config, with its key source. */

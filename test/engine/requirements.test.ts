@@ -6,7 +6,7 @@ import {
   compileRequirement,
   containsSpaceDelimitedToken,
   type RequirementResult,
-  type VerifiedToken,
+  type RequirementInput,
 } from '../../src/engine/requirements.js';
 import { resolveProfile } from '../../src/config/profiles.js';
 import { compilePrincipalReader } from '../../src/token/principal.js';
@@ -18,7 +18,7 @@ const ROLES: Record<string, string | string[]> = {
 };
 
 /** The token as the engine hands it over: claims, issuer name, and the principal its profile reads. */
-function tok(claims: Record<string, unknown>, issuer = 'plain'): VerifiedToken {
+function tok(claims: Record<string, unknown>, issuer = 'plain'): RequirementInput {
   const profile = resolveProfile({ profile: 'rfc9068', audiences: ['api'], roles_claim: ROLES[issuer] });
   const sub = typeof claims.sub === 'string' ? claims.sub : 'user';
   return { claims, issuer, principal: compilePrincipalReader(issuer, profile.claims)(claims, sub, undefined) };
