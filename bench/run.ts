@@ -36,6 +36,7 @@ import {
   signToken,
   type KeyMaterial,
 } from './lib/fixtures.js';
+import { stringify as stringifyYaml } from 'yaml';
 import { runH2load, type H2loadResult, type LoadShape } from './lib/h2load.js';
 import {
   commandExists,
@@ -51,42 +52,54 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** node flags for a server: `--cpu-prof` into --profile DIR when asked. */
 function profileFlags(id: string): string[] {
-  return opts.profile === undefined
+  return args.opts.profile === undefined
     ? []
-    : ['--cpu-prof', '--cpu-prof-dir', resolve(opts.profile), '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`];
+    : ['--cpu-prof', '--cpu-prof-dir', resolve(args.opts.profile), '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`];
 }
 /** Repository root (this file runs from dist-bench/bench/). */
 const ROOT = resolve(HERE, '../..');
 const CLAIMGATE_CLI = join(ROOT, 'dist/cli.js');
 
-const { values: opts, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    out: { type: 'string' },
-    reps: { type: 'string' },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    'server-cpu': { type: 'string', default: '0' },
-    'load-cpu': { type: 'string', default: '1' },
-    /** Diagnostics: claimgate's logging.level and logging.allow_sample_rate (default info and 0). */
-    'log-level': { type: 'string', default: 'info' },
-    'allow-sample-rate': { type: 'string', default: '0' },
-    /** Write a V8 CPU profile of every server into this directory (node --cpu-prof). */
-    profile: { type: 'string' },
-  },
-});
-const suite = positionals[0] ?? 'scenarios';
-if (!['scenarios', 'jose', 'cache-memory', 'all'].includes(suite))
-  throw new Error(`unknown suite ${suite}: scenarios | jose | cache-memory | all`);
-const QUICK = opts.quick ?? false;
-const REPS = Number(opts.reps ?? (QUICK ? 1 : 3));
-const DURATION_S = Number(opts.duration ?? (QUICK ? 1 : 10));
-const WARMUP_S = Number(opts.warmup ?? (QUICK ? 0.5 : 3));
-const SERVER_CPU = Number(opts['server-cpu']);
-const LOAD_CPU = availableParallelism() >= 2 ? Number(opts['load-cpu']) : SERVER_CPU;
-const OUT = resolve(opts.out ?? join(ROOT, 'bench/results/latest.json'));
+/** The command line, read by main() (importing this module reads no arguments). */
+function parseBenchArgs(argv: string[]) {
+  const { values: opts, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      reps: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      'server-cpu': { type: 'string', default: '0' },
+      'load-cpu': { type: 'string', default: '1' },
+      /** Diagnostics: claimgate's logging.level and logging.allow_sample_rate (default info and 0). */
+      'log-level': { type: 'string', default: 'info' },
+      'allow-sample-rate': { type: 'string', default: '0' },
+      /** Write a V8 CPU profile of every server into this directory (node --cpu-prof). */
+      profile: { type: 'string' },
+    },
+  });
+  const suite = positionals[0] ?? 'scenarios';
+  if (!['scenarios', 'jose', 'cache-memory', 'all'].includes(suite))
+    throw new Error(`unknown suite ${suite}: scenarios | jose | cache-memory | all`);
+  const quick = opts.quick ?? false;
+  const serverCpu = Number(opts['server-cpu']);
+  return {
+    opts,
+    suite,
+    quick,
+    reps: Number(opts.reps ?? (quick ? 1 : 3)),
+    durationS: Number(opts.duration ?? (quick ? 1 : 10)),
+    warmupS: Number(opts.warmup ?? (quick ? 0.5 : 3)),
+    serverCpu,
+    loadCpu: availableParallelism() >= 2 ? Number(opts['load-cpu']) : serverCpu,
+    out: resolve(opts.out ?? join(ROOT, 'bench/results/latest.json')),
+  };
+}
+type BenchArgs = ReturnType<typeof parseBenchArgs>;
+let args: BenchArgs;
 
 const LOADED: LoadShape = { c: 4, m: 16 };
 const UNLOADED: LoadShape = { c: 1, m: 1 };
@@ -135,7 +148,7 @@ function bareServer(id: string, title: string, verify: boolean): Scenario {
     title,
     async start(ctx) {
       const proc = startPinned(
-        SERVER_CPU,
+        args.serverCpu,
         process.execPath,
         [...profileFlags(id), join(HERE, 'servers/bare-grpc.js'), ...(verify ? ['--verify', ctx.verifyMaterial] : [])],
         join(ctx.work, `${id}.stderr`),
@@ -167,31 +180,28 @@ function claimgateConfig(
   ports: { grpc: number; admin: number; http?: number },
   v: ClaimgateVariant,
 ): string {
-  const lines = [
-    'server:',
-    `  grpc_address: "127.0.0.1:${ports.grpc}"`,
-    `  admin_address: "127.0.0.1:${ports.admin}"`,
-    '  watch_config: false',
-    'logging:',
-    `  level: ${opts['log-level']}`,
-    `  allow_sample_rate: ${Number(opts['allow-sample-rate'])}`,
-    ...(v.cacheEntries === undefined ? [] : ['token_cache:', `  max_entries: ${v.cacheEntries}`]),
-    'issuers:',
-    '  - name: bench',
-    `    issuer: "${ISSUER}"`,
-    `    jwks_file: "${ctx.jwksFile}"`,
-    `    audiences: [${AUDIENCE}]`,
-    '    algorithms: [RS256, ES256]',
-    'routes:',
-    '  - name: orders',
-    `    match: { methods: [GET], path: { prefix: ${ROUTE_PREFIX} } }`,
-    `    require: { scope: "${REQUIRED_SCOPE}" }`,
-    'upstream:',
-    '  headers:',
-    ...IDENTITY_HEADERS.map((h) => `    - { name: ${h.name}, claim: ${h.claim} }`),
-    ...(ports.http === undefined ? [] : ['http:', `  address: "127.0.0.1:${ports.http}"`]),
-  ];
-  return `${lines.join('\n')}\n`;
+  const config = {
+    server: {
+      grpc_address: `127.0.0.1:${ports.grpc}`,
+      admin_address: `127.0.0.1:${ports.admin}`,
+      watch_config: false,
+    },
+    logging: { level: args.opts['log-level'], allow_sample_rate: Number(args.opts['allow-sample-rate']) },
+    ...(v.cacheEntries === undefined ? {} : { token_cache: { max_entries: v.cacheEntries } }),
+    issuers: [
+      { name: 'bench', issuer: ISSUER, jwks_file: ctx.jwksFile, audiences: [AUDIENCE], algorithms: ['RS256', 'ES256'] },
+    ],
+    routes: [
+      {
+        name: 'orders',
+        match: { methods: ['GET'], path: { prefix: ROUTE_PREFIX } },
+        require: { scope: REQUIRED_SCOPE },
+      },
+    ],
+    upstream: { headers: IDENTITY_HEADERS.map((h) => ({ name: h.name, claim: h.claim })) },
+    ...(ports.http === undefined ? {} : { http: { address: `127.0.0.1:${ports.http}` } }),
+  };
+  return stringifyYaml(config);
 }
 
 /** The forward-auth request (nginx auth_request style): the original request's headers plus X-Forwarded-*. */
@@ -223,7 +233,7 @@ function claimgateScenario(
       const configFile = join(ctx.work, `${id}.yaml`);
       writeFileSync(configFile, claimgateConfig(ctx, ports, v));
       const proc = startPinned(
-        SERVER_CPU,
+        args.serverCpu,
         process.execPath,
         [...profileFlags(id), CLAIMGATE_CLI, 'serve', '--config', configFile],
         join(ctx.work, `${id}.stderr`),
@@ -272,7 +282,7 @@ const tutorialScenario: Scenario = {
   title: 'tutorial: node:http + jsonwebtoken + jwks-rsa (cache on), forward auth',
   async start(ctx) {
     const proc = startPinned(
-      SERVER_CPU,
+      args.serverCpu,
       process.execPath,
       [
         ...profileFlags('F-tutorial'),
@@ -372,7 +382,7 @@ async function measure(
   const before = treeCpuSeconds(target.proc.pid);
   const h2load = await runH2load({
     url: target.url,
-    cpu: LOAD_CPU,
+    cpu: args.loadCpu,
     shape,
     durationS,
     ...(target.h1 ? { h1: true } : {}),
@@ -408,17 +418,17 @@ async function runScenario(ctx: Context, s: Scenario, rep: number): Promise<RepR
     const warmShape = target.h1 ? LOADED_H1 : LOADED;
     await runH2load({
       url: target.url,
-      cpu: LOAD_CPU,
+      cpu: args.loadCpu,
       shape: warmShape,
-      durationS: WARMUP_S,
+      durationS: args.warmupS,
       headers: target.headers,
       logFile: join(ctx.work, `${s.id}.warmup.log`),
       ...(target.h1 ? { h1: true } : {}),
       ...(target.dataFile ? { dataFile: target.dataFile } : {}),
     });
     const before = target.adminPort === undefined ? undefined : await scrapeCounters(target.adminPort);
-    const loaded = await measure(target, warmShape, DURATION_S, ctx.work, `${s.id}.${rep}.loaded`);
-    const unloaded = await measure(target, UNLOADED, DURATION_S, ctx.work, `${s.id}.${rep}.unloaded`);
+    const loaded = await measure(target, warmShape, args.durationS, ctx.work, `${s.id}.${rep}.loaded`);
+    const unloaded = await measure(target, UNLOADED, args.durationS, ctx.work, `${s.id}.${rep}.unloaded`);
     const errors = [...runErrors(loaded, 'loaded'), ...runErrors(unloaded, 'unloaded')];
     let counters: ServerCounters | undefined;
     if (target.adminPort !== undefined && before !== undefined) {
@@ -582,10 +592,10 @@ function printTable(results: readonly ScenarioResult[], rs: readonly Ratio[]): v
 // ---------------------------------------------------------------------------------------------
 // Micro-benchmarks run as pinned child processes that print one JSON line.
 
-function runChildJson(script: string, nodeFlags: string[], args: string[]): unknown {
+function runChildJson(script: string, nodeFlags: string[], scriptArgs: string[]): unknown {
   const r = spawnSync(
     'taskset',
-    ['-c', String(SERVER_CPU), process.execPath, ...nodeFlags, join(HERE, script), ...args],
+    ['-c', String(args.serverCpu), process.execPath, ...nodeFlags, join(HERE, script), ...scriptArgs],
     {
       encoding: 'utf8',
       timeout: 15 * 60 * 1000,
@@ -610,8 +620,8 @@ function machine() {
     cpuModel,
     node: process.version,
     h2load: h2.stdout?.trim() ?? 'missing',
-    serverCpu: SERVER_CPU,
-    loadCpu: LOAD_CPU,
+    serverCpu: args.serverCpu,
+    loadCpu: args.loadCpu,
   };
 }
 
@@ -634,12 +644,12 @@ async function runScenarios(): Promise<{
 }> {
   if (!commandExists('h2load')) throw new Error('h2load not found: install the Debian package nghttp2-client');
   if (!commandExists('taskset')) throw new Error('taskset not found (util-linux)');
-  const only = opts.only?.split(',').map((s) => s.trim().toUpperCase());
+  const only = args.opts.only?.split(',').map((s) => s.trim().toUpperCase());
   const chosen = SCENARIOS.filter(
     (s) => only === undefined || only.some((o) => s.id.toUpperCase() === o || s.id.toUpperCase().startsWith(`${o}-`)),
   );
   if (chosen.length === 0)
-    throw new Error(`--only ${opts.only} matches no scenario (${SCENARIOS.map((s) => s.id).join(', ')})`);
+    throw new Error(`--only ${args.opts.only} matches no scenario (${SCENARIOS.map((s) => s.id).join(', ')})`);
 
   const work = mkdtempSync(join(tmpdir(), 'claimgate-bench-'));
   const keys = generateKeys();
@@ -678,14 +688,14 @@ async function runScenarios(): Promise<{
   const reps = new Map<string, RepResult[]>(chosen.map((s) => [s.id, []]));
   const failures = new Map<string, string[]>(chosen.map((s) => [s.id, []]));
   try {
-    for (let rep = 1; rep <= REPS; rep++) {
+    for (let rep = 1; rep <= args.reps; rep++) {
       for (const s of chosen) {
         const t0 = Date.now();
         try {
           const r = await runScenario(ctx, s, rep);
           reps.get(s.id)?.push(r);
           console.log(
-            `[${rep}/${REPS}] ${s.id.padEnd(12)} ${f(r.loaded.h2load.rps).padStart(7)} req/s  p99 ${f(r.loaded.h2load.p99Ms, 3)} ms  ` +
+            `[${rep}/${args.reps}] ${s.id.padEnd(12)} ${f(r.loaded.h2load.rps).padStart(7)} req/s  p99 ${f(r.loaded.h2load.p99Ms, 3)} ms  ` +
               `unloaded p50 ${f(r.unloaded.h2load.p50Ms, 3)} ms  ${f(r.loaded.serverCpuUsPerRequest, 1)} µs CPU/req  (${((Date.now() - t0) / 1000).toFixed(1)} s)` +
               (r.errors.length > 0 ? `  ERRORS: ${r.errors.join('; ')}` : ''),
           );
@@ -702,7 +712,7 @@ async function runScenarios(): Promise<{
           } catch {
             // no stderr file
           }
-          console.log(`[${rep}/${REPS}] ${s.id}: FAILED: ${msg}${tail ? `\n  server stderr:\n${tail}` : ''}`);
+          console.log(`[${rep}/${args.reps}] ${s.id}: FAILED: ${msg}${tail ? `\n  server stderr:\n${tail}` : ''}`);
         }
       }
     }
@@ -740,27 +750,28 @@ async function runScenarios(): Promise<{
 }
 
 async function main(): Promise<void> {
+  args = parseBenchArgs(process.argv.slice(2));
   const started = new Date();
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   const out: Record<string, unknown> = {
     date: started.toISOString(),
     command,
-    mode: QUICK ? 'quick' : 'full',
+    mode: args.quick ? 'quick' : 'full',
     settings: {
-      reps: REPS,
-      durationS: DURATION_S,
-      warmupS: WARMUP_S,
+      reps: args.reps,
+      durationS: args.durationS,
+      warmupS: args.warmupS,
       loaded: LOADED,
       loadedHttp1: LOADED_H1,
       unloaded: UNLOADED,
-      claimgateLogging: { level: opts['log-level'], allow_sample_rate: Number(opts['allow-sample-rate']) },
+      claimgateLogging: { level: args.opts['log-level'], allow_sample_rate: Number(args.opts['allow-sample-rate']) },
     },
     machine: machine(),
     /** 1/5/15-minute load averages: a shared machine busy with other work skews every figure. */
     loadavgStart: loadavg(),
   };
-  console.log(`claimgate bench (${QUICK ? 'quick' : 'full'}): ${JSON.stringify(out.machine)}`);
-  if (suite === 'scenarios' || suite === 'all') {
+  console.log(`claimgate bench (${args.quick ? 'quick' : 'full'}): ${JSON.stringify(out.machine)}`);
+  if (args.suite === 'scenarios' || args.suite === 'all') {
     const s = await runScenarios();
     console.log('');
     printTable(s.results, s.ratios);
@@ -768,29 +779,29 @@ async function main(): Promise<void> {
     out.scenarios = s.results;
     out.ratios = s.ratios;
   }
-  if (suite === 'jose' || suite === 'all') {
+  if (args.suite === 'jose' || args.suite === 'all') {
     console.log('\njose.jwtVerify vs node:crypto verify (one core):');
-    const jose = runChildJson('jose-vs-crypto.js', [], QUICK ? ['--quick'] : []);
+    const jose = runChildJson('jose-vs-crypto.js', [], args.quick ? ['--quick'] : []);
     out.joseVsCrypto = jose;
   }
-  if (suite === 'cache-memory' || suite === 'all') {
+  if (args.suite === 'cache-memory' || args.suite === 'all') {
     console.log('\ntoken cache memory:');
     const flags = ['--expose-gc', '--max-old-space-size=8192'];
-    const entries = QUICK ? '20000' : '1000000';
+    const entries = args.quick ? '20000' : '1000000';
     const unbounded = runChildJson('token-cache-memory.js', flags, ['--entries', entries]);
     const bounded = runChildJson('token-cache-memory.js', flags, [
       '--entries',
       entries,
       '--max-bytes',
-      String(QUICK ? 4 * 1024 * 1024 : 64 * 1024 * 1024),
+      String(args.quick ? 4 * 1024 * 1024 : 64 * 1024 * 1024),
     ]);
     out.tokenCacheMemory = { unbounded, bounded };
   }
   out.loadavgEnd = loadavg();
   out.finished = new Date().toISOString();
-  mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
-  console.log(`\nresults: ${OUT}`);
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`\nresults: ${args.out}`);
 }
 
 main().catch((e: Error) => {
