@@ -247,7 +247,7 @@ describe('admin listener and health', () => {
     const closing = gate.close(5000);
     let closed = false;
     void closing.then(() => (closed = true));
-    await sleep(50);
+    await waitUntil('the drain to start', () => !gate.ready());
     expect(closed).toBe(false); // the in-flight Check holds the drain open
     expect((await get('/readyz')).status).toBe(503);
     expect((await get('/healthz')).status).toBe(200);

@@ -206,11 +206,13 @@ describe('check metric labels are bounded by config and catalogue', () => {
 describe('reload counters', () => {
   let gate: Claimgate;
   let configFile: string;
+  // The gate's clock: real time plus what the test lets pass, so reload timestamps move without sleeping.
+  let elapsedMs = 0;
 
   beforeAll(async () => {
     configFile = join(dir, 'claimgate.yaml');
     writeFileSync(configFile, JSON.stringify(configObject()));
-    gate = await startClaimgate(validateConfig(configObject()));
+    gate = await startClaimgate(validateConfig(configObject()), { nowMs: () => Date.now() + elapsedMs });
     await gate.whenSettled();
   });
 
@@ -222,7 +224,7 @@ describe('reload counters', () => {
     const loadedAt = await valueOf(m, 'claimgate_config_last_reload_success_timestamp_seconds');
     expect(loadedAt).toBeGreaterThan(1_600_000_000);
 
-    await new Promise((r) => setTimeout(r, 20));
+    elapsedMs += 1000;
     expect(await gate.reloadFromFile(configFile)).toEqual({ ok: true, changed: true });
     expect(await valueOf(m, 'claimgate_config_reloads_total', { result: 'success' })).toBe(1);
     const reloadedAt = await valueOf(m, 'claimgate_config_last_reload_success_timestamp_seconds');
