@@ -23,6 +23,7 @@ import { createDecisionLogger } from './ops/decision-log.js';
 import { limitConcurrency } from './ops/concurrency.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { isReady } from './ops/readiness.js';
+import type { HttpDeps } from './lookup/http.js';
 import { VERSION } from './version.js';
 
 export interface ClaimgateOptions {
@@ -36,6 +37,8 @@ export interface ClaimgateOptions {
   readonly metrics?: Metrics;
   /** Text of the config file `initial` came from, so reloadFromFile skips an unchanged file. */
   readonly configFileText?: string;
+  /** Overrides for introspection and enrichment calls (tests inject fetch). */
+  readonly lookupDeps?: HttpDeps;
   /** Start the admin listener (default true; cluster workers leave it to the primary). */
   readonly admin?: boolean;
 }
@@ -120,7 +123,16 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       sources.set(issuer.name, source);
       return source;
     });
-    const decide = createDecider(compiled, { nowMs: options.nowMs, onTokenCache: (r) => metrics.observeTokenCache(r) });
+    const decide = createDecider(compiled, {
+      nowMs: options.nowMs,
+      onTokenCache: (r) => metrics.observeTokenCache(r),
+      lookups: {
+        ...options.lookupDeps,
+        log: (level, msg, fields) => log[level](fields, msg),
+        onCall: (kind, name, result, seconds) => metrics.observeLookup(kind, name, result, seconds),
+        onCache: (kind, name, result) => metrics.observeLookupCache(kind, name, result),
+      },
+    });
     return { generation: { config, compiled, decide, sources, loadedAt: new Date() }, fresh };
   };
 
@@ -163,6 +175,9 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     ready: ready(),
     config_loaded_at: current.loadedAt.toISOString(),
     issuers: [...current.sources.values()].map((s) => s.state()),
+    ...(current.compiled.upstreamIdentity === undefined
+      ? {}
+      : { upstream_identity_jwks: current.compiled.upstreamIdentity.jwks }),
   });
   let grpcTls: ReturnType<typeof grpcServerCredentials> | undefined;
   let grpc: GrpcServer | undefined;
@@ -191,6 +206,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         metricsContentType: metrics.registry.contentType,
         ready,
         status,
+        jwks: () => current.compiled.upstreamIdentity?.jwks,
       });
     }
     if (initial.http !== undefined) {

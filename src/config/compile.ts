@@ -10,6 +10,7 @@ import { compileRoutes, type RouteMatch } from '../routes/match.js';
 import type { RequestView } from '../engine/types.js';
 import { compileLocation, locationId, type CompiledLocation } from '../token/extract.js';
 import { compileIssuer, type CompiledIssuer } from '../token/verify.js';
+import { createIdentitySigner, type IdentitySigner } from '../upstream-identity/signer.js';
 import { expandIssValues } from './issuer-values.js';
 import type { Config, IssuerConfig } from './schema.js';
 
@@ -33,6 +34,8 @@ export interface CompiledConfig {
   readonly maxTokenBytes: number;
   readonly keyDeadlineMs: number;
   readonly tokenCache: Config['token_cache'];
+  /** Signs the upstream identity JWT, when `upstream.identity_jwt` is set (keys read at compile time). */
+  readonly upstreamIdentity?: IdentitySigner;
 }
 
 /** Supplies the key source of an issuer; lets a reload keep the caches of unchanged issuers. */
@@ -67,9 +70,12 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
   const carriers = config.upstream.strip_token
     ? [...locationsById.values()].map((l) => l.header).filter((h) => h !== 'cookie')
     : [];
-  const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...carriers])]);
+  const upstreamIdentity =
+    config.upstream.identity_jwt === undefined ? undefined : createIdentitySigner(config.upstream.identity_jwt);
+  const signed = upstreamIdentity === undefined ? [] : [upstreamIdentity.header];
+  const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...signed, ...carriers])]);
   const credentialCarriers = [...locationsById.values()].map((l) => l.header);
-  const headerReadings = compileHeaderReadings([...identity.owned, ...credentialCarriers, 'authorization']);
+  const headerReadings = compileHeaderReadings([...identity.owned, ...signed, ...credentialCarriers, 'authorization']);
   return Object.freeze({
     source: config,
     realm: config.realm,
@@ -83,5 +89,6 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),
     keyDeadlineMs: config.server.check_deadline_ms,
     tokenCache: config.token_cache,
+    ...(upstreamIdentity === undefined ? {} : { upstreamIdentity }),
   });
 }

@@ -8,7 +8,10 @@ import type { CompiledConfig } from '../config/compile.js';
 import type { CompiledRoute } from '../routes/match.js';
 import { extractToken } from '../token/extract.js';
 import { createCachedVerifier, type TokenCacheResult } from '../token/token-cache.js';
-import { verifyToken, type VerifiedToken } from '../token/verify.js';
+import { verifyToken } from '../token/verify.js';
+import { createEnrichers, enrichPrincipal } from '../enrichment/enrich.js';
+import type { AuthenticatedToken, LookupDeps } from '../introspection/introspector.js';
+import { createOpaqueRouter } from '../introspection/opaque.js';
 import { denyDecision } from './answer.js';
 import type { ReasonCode } from './reasons.js';
 import type { RequirementKind } from './requirements.js';
@@ -33,6 +36,8 @@ export interface DecideDeps {
   readonly nowMs?: () => number;
   /** Reports each verified-token cache lookup (metrics). */
   readonly onTokenCache?: (result: TokenCacheResult) => void;
+  /** Introspection and enrichment calls: fetch, logging and metrics hooks (docs/opaque-tokens.md). */
+  readonly lookups?: Omit<LookupDeps, 'nowMs'>;
 }
 
 export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decide {
@@ -56,10 +61,15 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     deps.onTokenCache,
   );
 
+  const lookupDeps: LookupDeps = { ...deps.lookups, nowMs };
+  const opaque = createOpaqueRouter(config, lookupDeps);
+  const enrichers = createEnrichers(config, lookupDeps);
+  const signer = config.upstreamIdentity;
+
   const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision =>
     denyDecision(reason, config.realm, scopes, extra);
 
-  const allow = (route: string, token: VerifiedToken | undefined): Decision => {
+  const allow = (route: string, token: AuthenticatedToken | undefined): Decision => {
     if (token === undefined) {
       return {
         outcome: 'allow',
@@ -70,6 +80,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       };
     }
     const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment, token.principal);
+    if (signer !== undefined) headers.set.push({ name: signer.header, value: signer.sign(token.principal, nowMs()) });
     return {
       outcome: 'allow',
       reason: 'OK_AUTHENTICATED',
@@ -98,9 +109,23 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     if (extraction.kind === 'none') return deny('ERR_TOKEN_MISSING', { route: routeName });
     if (extraction.kind === 'error') return deny(extraction.reason, { route: routeName });
 
-    const verified = await verify(extraction.token, extraction.location);
+    const introspector = opaque?.(extraction.token);
+    const verified =
+      introspector === undefined
+        ? await verify(extraction.token, extraction.location)
+        : await introspector.introspect(extraction.token, extraction.location);
     if (!verified.ok) return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
-    const token = verified.token;
+    let token: AuthenticatedToken = verified.token;
+    if (enrichers.length > 0) {
+      const enriched = await enrichPrincipal(enrichers, token.principal);
+      if (enriched === undefined)
+        return deny('ERR_ENRICHMENT_UNAVAILABLE', {
+          route: routeName,
+          issuer: token.issuer.name,
+          subject: token.subject,
+        });
+      token = { ...token, principal: enriched };
+    }
 
     if (route?.requirement !== undefined) {
       const result = route.requirement({ claims: token.claims, issuer: token.issuer.name, principal: token.principal });

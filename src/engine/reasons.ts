@@ -128,6 +128,12 @@ export const REASONS = {
     title: 'token audience is not accepted',
   },
   ERR_TOKEN_EXPIRED: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token has expired' },
+  ERR_TOKEN_INACTIVE: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'introspection says the token is not active (revoked, expired or unknown)',
+  },
   ERR_TOKEN_NOT_YET_VALID: {
     outcome: 'deny',
     status: 401,
@@ -162,6 +168,12 @@ export const REASONS = {
 
   ERR_JWKS_UNAVAILABLE: { outcome: 'error', status: 503, title: 'signing keys of the issuer are unavailable' },
   ERR_OVERLOADED: { outcome: 'error', status: 503, title: 'server is overloaded' },
+  ERR_INTROSPECTION_UNAVAILABLE: {
+    outcome: 'error',
+    status: 503,
+    title: "the issuer's introspection endpoint failed, timed out or refused claimgate's credentials",
+  },
+  ERR_ENRICHMENT_UNAVAILABLE: { outcome: 'error', status: 503, title: 'an enrichment lookup failed or timed out' },
   ERR_INTERNAL: { outcome: 'error', status: 500, title: 'internal error while deciding' },
 
   ERR_TENANT_MISMATCH: {
