@@ -63,7 +63,7 @@ export function createIntrospector(
   const jwtCheck = introspection.jwt_response
     ? {
         issuer: config.issuer,
-        clientId: introspection.client_id,
+        recipients: new Set([introspection.client_id, ...config.audiences]),
         keys: issuer.keys,
         algorithms: issuer.algorithms,
         keyDeadlineMs: checkDeadlineMs,
@@ -164,6 +164,8 @@ export function createIntrospector(
         !(typeof claims.token_type === 'string' && /^(bearer|access_token)$/i.test(claims.token_type))
       )
         return fail('ERR_TOKEN_TYPE_INVALID');
+      // A sender-constrained token (RFC 8705/9449 `cnf`) is only good with its proof: not as a bearer token.
+      if (claims.cnf !== undefined) return fail('ERR_TOKEN_TYPE_INVALID');
       // Client-credentials tokens may carry no `sub`: the client is the subject (as RFC 9068 §2.2 has it).
       const subject = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : claims.client_id;
       if (typeof subject !== 'string' || subject === '') return fail('ERR_CLAIMS_INVALID');

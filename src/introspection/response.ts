@@ -15,8 +15,11 @@ const MAX_JWT_RESPONSE_BYTES = 64 * 1024;
 
 export interface JwtResponseCheck {
   readonly issuer: string;
-  /** claimgate's client id: the response's audience (RFC 9701 §5). */
-  readonly clientId: string;
+  /**
+   * Who the response is for (RFC 9701 §5 "the resource server"): claimgate's client id, or one of the
+   * issuer's configured audiences (oidc-provider puts the introspected token's `aud` there).
+   */
+  readonly recipients: ReadonlySet<string>;
   readonly keys: KeySource;
   readonly algorithms: ReadonlySet<string>;
   readonly keyDeadlineMs: number;
@@ -44,8 +47,9 @@ export async function introspectionClaims(
     throw new LookupError('bad_body', 'JWT response: signature does not verify');
   if (claims.iss !== jwt.issuer) throw new LookupError('bad_body', 'JWT response: iss is not the issuer');
   const aud = claims.aud;
-  if (!(aud === jwt.clientId || (Array.isArray(aud) && aud.includes(jwt.clientId))))
-    throw new LookupError('bad_body', "JWT response: aud is not claimgate's client id");
+  const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+  if (!auds.some((a) => typeof a === 'string' && jwt.recipients.has(a)))
+    throw new LookupError('bad_body', "JWT response: aud is neither claimgate's client id nor a configured audience");
   const inner = claims.token_introspection;
   if (typeof inner !== 'object' || inner === null || Array.isArray(inner))
     throw new LookupError('bad_body', 'JWT response: no token_introspection object');
