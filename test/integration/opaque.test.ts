@@ -178,6 +178,32 @@ describe('opaque tokens introspected at a real oidc-provider', () => {
     }
   });
 
+  test('the secret file is re-read on reload: fixing it heals the next Check; a missing file is refused', async () => {
+    const file = secretFile('rotating.secret', 'stale-secret');
+    const gate = await startOpaqueGate({ secretFile: file });
+    try {
+      const token = await op.mintClientCredentialsToken('orders:read');
+      expect((await gate.check(token)).reason).toBe('ERR_INTROSPECTION_UNAVAILABLE');
+      writeFileSync(file, op.introspectionClients.basic.secret);
+      const config = gate.gate.compiled().source;
+      expect(gate.gate.reload(config).ok).toBe(true);
+      expect((await gate.check(token)).kind).toBe('allow');
+      const missing = {
+        ...config,
+        issuers: config.issuers.map((i) => ({
+          ...i,
+          introspection: { ...i.introspection!, client_secret_file: join(dir, 'absent.secret') },
+        })),
+      };
+      const result = gate.gate.reload(missing);
+      expect(result.ok).toBe(false);
+      expect(JSON.stringify(result)).toContain('absent.secret (ENOENT)');
+      expect((await gate.check(token)).kind).toBe('allow');
+    } finally {
+      await gate.close();
+    }
+  });
+
   test('1,000 concurrent Checks with one new token make one introspection call', async () => {
     const gate = await startOpaqueGate();
     try {
