@@ -80,7 +80,12 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       };
     }
     const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment, token.principal);
-    if (signer !== undefined) headers.set.push({ name: signer.header, value: signer.sign(token.principal, nowMs()) });
+    if (signer !== undefined) {
+      const jwt = signer.sign(token.principal, nowMs());
+      // Like every identity header: a value too long to forward is removed, never truncated (P13).
+      if (jwt.length <= config.source.upstream.max_header_bytes) headers.set.push({ name: signer.header, value: jwt });
+      else headers.remove.push(signer.header);
+    }
     return {
       outcome: 'allow',
       reason: 'OK_AUTHENTICATED',

@@ -55,7 +55,10 @@ export function createEnricher(config: EnrichmentConfig, checkDeadlineMs: number
   const log = deps.log ?? (() => undefined);
 
   const lookup = async (principal: Principal, retried = false): Promise<Extra> => {
-    const url = config.url.replace('{subject}', encodeURIComponent(principal.subject));
+    // URL parsing turns a `.` or `..` segment (encoded or not) into a step up the path: never send those.
+    if (principal.subject === '.' || principal.subject === '..')
+      throw new LookupError('insecure_url', 'the subject cannot be a URL path segment');
+    const url = config.url.replace(/\{subject\}|%7Bsubject%7D/, encodeURIComponent(principal.subject));
     const bearer = m2m === undefined ? undefined : await m2m.get();
     const answer = await exchange(
       {

@@ -103,6 +103,20 @@ describe('enrichment from an Auth0-Management-API-shaped service', () => {
     }
   });
 
+  test('a subject is one path segment: `|` and `/` are encoded, `..` is never sent', async () => {
+    api.roles.set('auth0|a/b', ['admin']);
+    const gate = await startGate();
+    try {
+      expect((await gate.check(await idp.mint({ sub: 'auth0|a/b', roles: [] }), '/admin/x')).kind).toBe('allow');
+      const before = api.roleLookups();
+      const climbing = await gate.check(await idp.mint({ sub: '..', roles: [] }), '/admin/x');
+      expect(climbing.reason).toBe('ERR_ENRICHMENT_UNAVAILABLE');
+      expect(api.roleLookups()).toBe(before);
+    } finally {
+      await gate.close();
+    }
+  });
+
   test('the M2M token is fetched once and reused until shortly before it expires', async () => {
     api.roles.set(USER, ['admin']);
     const gate = await startGate();
