@@ -5,7 +5,7 @@
  * `expires_in`. While a renewal fails, the held token is used until it actually expires.
  */
 import { compileClientAuth, type ClientAuthConfig } from '../lookup/client-auth.js';
-import { exchange, jsonBody, LookupError, type HttpDeps } from '../lookup/http.js';
+import { exchange, jsonBody, LookupError, reported, type HttpDeps } from '../lookup/http.js';
 
 export interface ClientCredentialsConfig extends ClientAuthConfig {
   readonly token_url: string;
@@ -43,10 +43,8 @@ export function createM2mToken(
   let held: Held | undefined;
   let pending: Promise<Held> | undefined;
 
-  const fetchToken = async (): Promise<Held> => {
-    const started = process.hrtime.bigint();
-    let result = 'ok';
-    try {
+  const fetchToken = (): Promise<Held> =>
+    reported(deps.onCall, async () => {
       const form = new URLSearchParams({ grant_type: 'client_credentials' });
       if (config.audience !== undefined) form.set('audience', config.audience);
       if (config.scope !== undefined) form.set('scope', config.scope);
@@ -73,13 +71,7 @@ export function createM2mToken(
       const now = deps.nowMs();
       const renewAfterMs = Math.max(lifetimeMs / 2, lifetimeMs - config.renew_before_seconds * 1000);
       return { token, renewAtMs: now + renewAfterMs, expiresAtMs: now + lifetimeMs };
-    } catch (e) {
-      result = e instanceof LookupError ? e.code : 'error';
-      throw e;
-    } finally {
-      deps.onCall?.(result, Number(process.hrtime.bigint() - started) / 1e9);
-    }
-  };
+    });
 
   const renew = (): Promise<Held> => {
     pending ??= fetchToken()

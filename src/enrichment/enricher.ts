@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { compileClaimPath } from '../engine/claims.js';
 import type { Principal } from '../engine/principal.js';
 import { createLookupCache, withDeadline } from '../lookup/cache.js';
-import { exchange, jsonBody, LookupError } from '../lookup/http.js';
+import { exchange, jsonBody, LookupError, reported } from '../lookup/http.js';
 import type { LookupDeps } from '../introspection/introspector.js';
 import { createM2mToken } from './client-credentials.js';
 
@@ -83,23 +83,16 @@ export function createEnricher(config: EnrichmentConfig, checkDeadlineMs: number
     return extra;
   };
 
-  const call = async (principal: Principal) => {
-    const started = process.hrtime.bigint();
-    let result = 'ok';
-    try {
-      return { value: await lookup(principal), untilMs: deps.nowMs() + config.cache_ttl_seconds * 1000 };
-    } catch (e) {
-      result = e instanceof LookupError ? e.code : 'error';
-      log('warn', 'enrichment lookup failed', {
-        enrichment: config.name,
-        problem: result,
-        detail: (e as Error).message,
-      });
+  const onCall = (result: string, seconds: number) => deps.onCall?.('enrichment', config.name, result, seconds);
+  const call = (principal: Principal) =>
+    reported(onCall, async () => ({
+      value: await lookup(principal),
+      untilMs: deps.nowMs() + config.cache_ttl_seconds * 1000,
+    })).catch((e: unknown) => {
+      const problem = e instanceof LookupError ? e.code : 'error';
+      log('warn', 'enrichment lookup failed', { enrichment: config.name, problem, detail: (e as Error).message });
       throw e;
-    } finally {
-      deps.onCall?.('enrichment', config.name, result, Number(process.hrtime.bigint() - started) / 1e9);
-    }
-  };
+    });
 
   return {
     name: config.name,

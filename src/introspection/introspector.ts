@@ -13,7 +13,7 @@ import type { ReasonCode } from '../engine/reasons.js';
 import { fetchJson } from '../keys/fetch.js';
 import { compileClientAuth } from '../lookup/client-auth.js';
 import { createLookupCache, withDeadline, type LookupCacheResult } from '../lookup/cache.js';
-import { exchange, LookupError, type HttpDeps } from '../lookup/http.js';
+import { exchange, LookupError, reported, type HttpDeps } from '../lookup/http.js';
 import type { CompiledLocation } from '../token/extract.js';
 import type { Claims } from '../token/parse.js';
 import type { CompiledIssuer, VerifiedToken } from '../token/verify.js';
@@ -88,47 +88,39 @@ export function createIntrospector(
     return endpoint;
   };
 
-  const call = async (raw: string): Promise<{ value: Answer; untilMs: number }> => {
-    const started = process.hrtime.bigint();
-    let result = 'ok';
-    try {
-      const url = await endpointUrl();
-      const form = new URLSearchParams({ token: raw });
-      if (introspection.token_type_hint !== false) form.set('token_type_hint', introspection.token_type_hint);
-      const headers = {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: introspection.jwt_response ? JWT_RESPONSE_TYPE : 'application/json',
-        ...auth(form, url, deps.nowMs()),
-      };
-      const answer = await exchange({ url, method: 'POST', headers, body: form.toString() }, limits, deps);
-      if (answer.status === 401 || answer.status === 403)
-        throw new LookupError('client_rejected', `introspection endpoint answered ${answer.status}`, answer.status);
-      if (answer.status !== 200)
-        throw new LookupError('http_status', `introspection endpoint answered ${answer.status}`, answer.status);
-      const claims = await introspectionClaims(answer, jwtCheck);
-      const now = deps.nowMs();
-      const maxUntil = now + introspection.max_cache_ttl_seconds * 1000;
-      if (claims.active !== true) return { value: { active: false }, untilMs: maxUntil };
-      const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : maxUntil;
-      return { value: { active: true, claims }, untilMs: Math.min(exp, maxUntil) };
-    } catch (e) {
+  const onCall = (result: string, seconds: number) => deps.onCall?.('introspection', config.name, result, seconds);
+  const request = async (raw: string): Promise<{ value: Answer; untilMs: number }> => {
+    const url = await endpointUrl();
+    const form = new URLSearchParams({ token: raw });
+    if (introspection.token_type_hint !== false) form.set('token_type_hint', introspection.token_type_hint);
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: introspection.jwt_response ? JWT_RESPONSE_TYPE : 'application/json',
+      ...auth(form, url, deps.nowMs()),
+    };
+    const answer = await exchange({ url, method: 'POST', headers, body: form.toString() }, limits, deps);
+    if (answer.status === 401 || answer.status === 403)
+      throw new LookupError('client_rejected', `introspection endpoint answered ${answer.status}`, answer.status);
+    if (answer.status !== 200)
+      throw new LookupError('http_status', `introspection endpoint answered ${answer.status}`, answer.status);
+    const claims = await introspectionClaims(answer, jwtCheck);
+    const maxUntil = deps.nowMs() + introspection.max_cache_ttl_seconds * 1000;
+    if (claims.active !== true) return { value: { active: false }, untilMs: maxUntil };
+    const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : maxUntil;
+    return { value: { active: true, claims }, untilMs: Math.min(exp, maxUntil) };
+  };
+  const call = (raw: string) =>
+    reported(onCall, () => request(raw)).catch((e: unknown) => {
       const error = e instanceof LookupError ? e : new LookupError('bad_body', (e as Error).message);
-      result = error.code;
       if (error.code === 'client_rejected')
         log(
           'error',
           "introspection endpoint rejected claimgate's client credentials: check introspection.client_id, auth_method and the secret or key",
-          {
-            issuer: config.name,
-            status: error.status,
-          },
+          { issuer: config.name, status: error.status },
         );
       else log('warn', 'introspection failed', { issuer: config.name, problem: error.code, detail: error.message });
       throw error;
-    } finally {
-      deps.onCall?.('introspection', config.name, result, Number(process.hrtime.bigint() - started) / 1e9);
-    }
-  };
+    });
 
   const fail = (reason: ReasonCode): IntrospectionResult => ({ ok: false, reason, issuer });
   const skewMs = config.clock_skew_seconds * 1000;

@@ -116,3 +116,20 @@ export function jsonBody(answer: HttpAnswer, array = false): unknown {
     throw new LookupError('bad_body', array ? 'body is not a JSON object or array' : 'body is not a JSON object');
   return value;
 }
+
+/** Runs one remote call and reports its result (`ok` or the LookupError code) and duration. */
+export async function reported<T>(
+  report: ((result: string, seconds: number) => void) | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
+  const started = process.hrtime.bigint();
+  let result = 'ok';
+  try {
+    return await run();
+  } catch (e) {
+    result = e instanceof LookupError ? e.code : 'error';
+    throw e;
+  } finally {
+    report?.(result, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+}
