@@ -13,6 +13,7 @@ import { compileIssuer, type CompiledIssuer } from '../token/verify.js';
 import { createIdentitySigner, type IdentitySigner } from '../upstream-identity/signer.js';
 import { expandIssValues } from './issuer-values.js';
 import type { Config, IssuerConfig } from './schema.js';
+import { buildResourceMetadata, type ResourceMetadata } from '../engine/resource-metadata.js';
 
 export interface CompiledConfig {
   readonly source: Config;
@@ -36,6 +37,8 @@ export interface CompiledConfig {
   readonly tokenCache: Config['token_cache'];
   /** Signs the upstream identity JWT, when `upstream.identity_jwt` is set (keys read at compile time). */
   readonly upstreamIdentity?: IdentitySigner;
+  /** RFC 9728 document, when `resource_metadata` is configured. */
+  readonly resourceMetadata: ResourceMetadata | undefined;
 }
 
 /** Supplies the key source of an issuer; lets a reload keep the caches of unchanged issuers. */
@@ -90,5 +93,6 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     keyDeadlineMs: config.server.check_deadline_ms,
     tokenCache: config.token_cache,
     ...(upstreamIdentity === undefined ? {} : { upstreamIdentity }),
+    resourceMetadata: buildResourceMetadata(config),
   });
 }

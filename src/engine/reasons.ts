@@ -22,6 +22,11 @@ export interface ReasonInfo {
 export const REASONS = {
   OK_AUTHENTICATED: { outcome: 'allow', status: 200, title: 'token verified and route requirements met' },
   OK_PUBLIC_ROUTE: { outcome: 'allow', status: 200, title: 'public route, no token required' },
+  OK_RESOURCE_METADATA: {
+    outcome: 'deny',
+    status: 200,
+    title: 'protected resource metadata (RFC 9728), answered by claimgate itself',
+  },
 
   ERR_TOKEN_MISSING: { outcome: 'deny', status: 401, title: 'no access token in the request' },
   ERR_REQUEST_MALFORMED: {

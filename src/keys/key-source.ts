@@ -124,8 +124,15 @@ class IssuerKeySource implements KeySource {
   private lastOnDemandAt = -Infinity;
   private cancelRefresh: CancelTimer | undefined;
   private nextRefreshAt: number | undefined;
-  /** kid/alg → when a lookup last found it missing; answers repeats within the cooldown without a fetch. */
-  private readonly unknownKids = new LRUCache<string, number>({ max: NEGATIVE_CACHE_ENTRIES });
+  /**
+   * kid/alg → when a lookup last found it missing; answers repeats within the cooldown without a fetch.
+   * Made on first use: lru-cache preallocates its capacity (~0.7 ms for 10,000), which a reload creating
+   * hundreds of sources would pay on the event loop for a cache most issuers never need.
+   */
+  private unknownKidsCache: LRUCache<string, number> | undefined;
+  private get unknownKids(): LRUCache<string, number> {
+    return (this.unknownKidsCache ??= new LRUCache<string, number>({ max: NEGATIVE_CACHE_ENTRIES }));
+  }
   private readonly waiters = new Set<(fetched: boolean) => void>();
   private firstAttemptSettled!: () => void;
   private readonly firstAttempt = new Promise<void>((resolve) => (this.firstAttemptSettled = resolve));

@@ -34,6 +34,10 @@ export interface OidcProviderOptions {
    * claimgate (`introspectionClient`).
    */
   readonly opaqueTokens?: boolean;
+  /** The issuer the provider publishes, from its base URL (e.g. add a trailing slash for a mismatch). */
+  readonly publishedIssuer?: (base: string) => string;
+  /** More private JWKs published after the signing key (e.g. a weak RSA 1024 key). */
+  readonly extraPrivateJwks?: readonly JWK[];
 }
 
 /** A client claimgate authenticates as at the introspection endpoint. */
@@ -208,7 +212,7 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
   const adapter = memoryAdapterFactory();
 
   const buildProvider = (): ProviderInstance => {
-    const provider = new Provider(issuer, {
+    const provider = new Provider(options.publishedIssuer?.(issuer) ?? issuer, {
       adapter,
       clients: [CLIENT_ID, SHORT_CLIENT_ID]
         .map((client_id) => ({
@@ -220,7 +224,9 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
           token_endpoint_auth_method: 'client_secret_basic',
         }))
         .concat(introspectorClients as never[]),
-      jwks: { keys: keys.map((k) => k.privateJwk as Record<string, unknown>) },
+      jwks: {
+        keys: [...keys.map((k) => k.privateJwk), ...(options.extraPrivateJwks ?? [])] as Record<string, unknown>[],
+      },
       cookies: { keys: [crypto.randomUUID()] },
       features: {
         devInteractions: { enabled: false },
