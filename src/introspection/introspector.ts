@@ -8,6 +8,7 @@
  * token introspected at one issuer is never reused for another. Answers are cached until the token's
  * `exp`, never longer than `max_cache_ttl_seconds`; single-flight per token.
  */
+import { createHash } from 'node:crypto';
 import type { IssuerConfig } from '../config/schema.js';
 import type { ReasonCode } from '../engine/reasons.js';
 import { fetchJson } from '../keys/fetch.js';
@@ -132,8 +133,10 @@ export function createIntrospector(
       if (!issuer.locationIds.has(location.id)) return fail('ERR_TOKEN_LOCATION_NOT_ALLOWED');
       let answer: Answer;
       try {
+        // Keyed by a digest: the cache's memory is bounded by its entry count, whatever the token sizes.
+        const key = createHash('sha256').update(raw).digest('base64url');
         answer = await withDeadline(
-          cache.get(raw, () => call(raw)),
+          cache.get(key, () => call(raw)),
           checkDeadlineMs,
           deps.setTimer,
         );
