@@ -63,8 +63,17 @@ const tokenLocation = z.union(
 export const DEFAULT_TOKEN_LOCATIONS = [{ header: 'authorization', scheme: 'Bearer' }] as const;
 
 const keysPolicy = z.strictObject({
-  /** Minimum seconds between two refetches caused by an unknown `kid`. */
-  cooldown_seconds: z.number().min(0).max(3600).default(30),
+  /**
+   * Issuer-wide minimum seconds between two on-demand refetches (an unknown `kid`, or a signature
+   * failure under a known one). Bounds IdP traffic under a flood of random kids, and is also the
+   * longest a newly published key waits for a refetch under such a flood (docs/keys.md).
+   */
+  cooldown_seconds: z.number().min(0).max(3600).default(2),
+  /**
+   * Per kid: a kid a refetch did not find triggers no other refetch for this long (so one hot unknown
+   * kid cannot use every issuer-wide slot), yet is re-checked within seconds once its key is published.
+   */
+  kid_cooldown_seconds: z.number().min(0).max(3600).default(5),
   /** Key set TTL bounds; the IdP's `Cache-Control: max-age` is clamped into them. */
   min_refresh_seconds: z.number().min(1).max(86400).default(60),
   max_refresh_seconds: z.number().min(1).max(86400).default(600),

@@ -98,11 +98,21 @@ export async function verifyToken(
   let lookup = issuer.keys.lookup(jws.header.kid, alg as Algorithm, opts.keyDeadlineMs);
   if (lookup instanceof Promise) lookup = await lookup;
   if (!lookup.ok) return fail(lookup.reason);
-  if (!verifySignature(alg as Algorithm, lookup.key.key, jws.signingInput, jws.signature))
-    return fail('ERR_SIGNATURE_INVALID');
+  let key = lookup.key;
+  if (!verifySignature(alg as Algorithm, key.key, jws.signingInput, jws.signature)) {
+    // The IdP may have replaced the key behind this kid: one rate-limited refetch (P19), then decide.
+    let renewed = issuer.keys.recheck?.(jws.header.kid, alg as Algorithm, key, opts.keyDeadlineMs);
+    if (renewed instanceof Promise) renewed = await renewed;
+    if (renewed === undefined || !verifySignature(alg as Algorithm, renewed.key, jws.signingInput, jws.signature))
+      return fail('ERR_SIGNATURE_INVALID');
+    key = renewed;
+  }
 
   const claimFailure = checkClaims(jws.claims, issuer.claimPolicy, opts.nowMs() / 1000);
   if (claimFailure !== undefined) return fail(claimFailure);
+  // P20: a sender-constrained token (RFC 7800 `cnf`: DPoP `jkt`, mTLS `x5t#S256`, …) needs its proof,
+  // which claimgate does not check yet; presented as a plain bearer token it is refused.
+  if (Object.hasOwn(jws.claims, 'cnf')) return fail('ERR_TOKEN_BOUND');
 
   const skew = issuer.claimPolicy.clockSkewSeconds;
   const maxAge = issuer.claimPolicy.maxTokenAgeSeconds;
@@ -119,7 +129,7 @@ export async function verifyToken(
       validUntilMs: validUntilS * 1000,
       kid: jws.header.kid,
       alg: alg as Algorithm,
-      key: lookup.key,
+      key,
     },
   };
 }
