@@ -65,7 +65,10 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     realm: config.realm,
     issuers,
     locations: Object.freeze([...locationsById.values()]),
-    matchRoute: compileRoutes(config.routes, { rolesClaimFor: (name: string) => rolesClaims.get(name) ?? 'roles' }),
+    matchRoute: compileRoutes(config.routes, {
+      rolesClaimFor: (name: string) => rolesClaims.get(name) ?? 'roles',
+      separator: config.upstream.array_separator,
+    }),
     identity,
     publicRouteRemovals,
     unmatched: config.unmatched,

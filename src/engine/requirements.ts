@@ -12,10 +12,24 @@
  * - `claim`: `equals`/`one_of` match a scalar, or an array containing a matching element; `prefix` and
  *   `regex` test string claims only; `exists` treats null like absent, so `exists: false` is exactly
  *   the negation of `exists: true`.
+ * - Claim values are read by the one rule of engine/claim-values.ts (the same one identity headers use).
+ *   A leaf gives true, false, or "cannot tell" when the claim is there but unusable (a control
+ *   character, edge whitespace, the separator inside), of another JSON type than the check compares
+ *   (`"true"` for `equals: true`), or behind an ambiguous dotted path. "Cannot tell" fails the route and
+ *   stays a failure under `not` (three-valued logic: `not` of it is still "cannot tell"), so a value the
+ *   check cannot read never lets a request through.
  * - `missingScopes` lists the required scopes that were not granted, for the RFC 6750 `scope=`
  *   parameter of the 403 challenge; `any` reports the union of its children's, `not` none.
  */
 import type { ClaimCondition, Requirement } from '../config/schema.js';
+import {
+  readClaimValue,
+  scalarType,
+  SCOPE_STRING,
+  SCOPE_TOKEN,
+  type ClaimScalar,
+  type ClaimValue,
+} from './claim-values.js';
 import { compileClaimPath, type ClaimReader, type Claims } from './claims.js';
 
 /** The verified token as requirements see it. */
@@ -25,9 +39,12 @@ export interface VerifiedToken {
   readonly issuer: string;
 }
 
-/** `missingScopes` is read-only: the empty list is a shared frozen array. */
+/**
+ * `missingScopes` is read-only: the empty list is a shared frozen array. `undecided` marks a failure
+ * that is "cannot tell" rather than "no": `not` keeps it a failure.
+ */
 export type RequirementResult =
-  { readonly ok: true } | { readonly ok: false; readonly missingScopes: readonly string[] };
+  { readonly ok: true } | { readonly ok: false; readonly missingScopes: readonly string[]; readonly undecided?: true };
 
 /** A compiled requirement tree. Pure and deterministic. */
 export type RequirementEvaluator = (token: VerifiedToken) => RequirementResult;
@@ -36,6 +53,8 @@ export type RequirementEvaluator = (token: VerifiedToken) => RequirementResult;
 export interface RequirementContext {
   /** The `roles_claim` of the configured issuer with this name, or undefined for an unknown name. */
   rolesClaimFor(issuerName: string): string | readonly string[] | undefined;
+  /** `upstream.array_separator`: a string holding it is unusable (claim-values.ts). Default `,`. */
+  readonly separator?: string;
 }
 
 /** Longest string a `regex` condition is run against; longer values do not match (bounds regex cost). */
@@ -43,9 +62,13 @@ export const MAX_REGEX_INPUT_LENGTH = 4096;
 
 const OK: RequirementResult = Object.freeze({ ok: true });
 const NO_SCOPE_MISSING: RequirementResult = Object.freeze({ ok: false, missingScopes: Object.freeze([]) });
+const UNDECIDED: RequirementResult = Object.freeze({ ok: false, missingScopes: Object.freeze([]), undecided: true });
+
+/** A leaf's answer: yes, no, or cannot tell (fails closed, also under `not`). */
+type Verdict = boolean | 'undecided';
 
 /** A leaf test, before results are shaped. */
-type Predicate = (token: VerifiedToken) => boolean;
+type Predicate = (token: VerifiedToken) => Verdict;
 
 /**
  * Compiles a route's requirement tree. `undefined` (no `require:`) compiles to "any verified token".
@@ -54,24 +77,27 @@ type Predicate = (token: VerifiedToken) => boolean;
  */
 export function compileRequirement(req: Requirement | undefined, ctx: RequirementContext): RequirementEvaluator {
   if (req === undefined) return () => OK;
-  return compileNode(req, new RolesReaders(ctx));
+  return compileNode(req, new RolesReaders(ctx), ctx.separator ?? ',');
 }
 
-function compileNode(req: Requirement, roles: RolesReaders): RequirementEvaluator {
-  if ('all' in req) return compileAll(req.all.map((r) => compileNode(r, roles)));
-  if ('any' in req) return compileAny(req.any.map((r) => compileNode(r, roles)));
+function compileNode(req: Requirement, roles: RolesReaders, sep: string): RequirementEvaluator {
+  if ('all' in req) return compileAll(req.all.map((r) => compileNode(r, roles, sep)));
+  if ('any' in req) return compileAny(req.any.map((r) => compileNode(r, roles, sep)));
   if ('not' in req) {
-    const inner = compileNode(req.not, roles);
-    return (token) => (inner(token).ok ? NO_SCOPE_MISSING : OK);
+    const inner = compileNode(req.not, roles, sep);
+    return (token) => {
+      const result = inner(token);
+      return result.ok ? NO_SCOPE_MISSING : result.undecided ? UNDECIDED : OK;
+    };
   }
-  if ('scope' in req) return compileScope(listOf(req.scope));
-  if ('permission' in req) return fromPredicate(compilePermission(listOf(req.permission)));
-  if ('role' in req) return fromPredicate(compileRole(listOf(req.role), roles));
+  if ('scope' in req) return compileScope(listOf(req.scope), sep);
+  if ('permission' in req) return fromPredicate(compilePermission(listOf(req.permission), sep));
+  if ('role' in req) return fromPredicate(compileRole(listOf(req.role), roles, sep));
   if ('issuer' in req) {
     const allowed = new Set(listOf(req.issuer));
     return fromPredicate((token) => allowed.has(token.issuer));
   }
-  if ('claim' in req) return fromPredicate(compileClaimCondition(req.claim));
+  if ('claim' in req) return fromPredicate(compileClaimCondition(req.claim, sep));
   throw new Error(`unknown requirement ${JSON.stringify(Object.keys(req))}`);
 }
 
@@ -80,30 +106,47 @@ function listOf(value: string | readonly string[]): readonly string[] {
 }
 
 function fromPredicate(test: Predicate): RequirementEvaluator {
-  return (token) => (test(token) ? OK : NO_SCOPE_MISSING);
-}
-
-/** Every child is evaluated even after a failure, so the 403 names every missing scope. */
-function compileAll(children: readonly RequirementEvaluator[]): RequirementEvaluator {
   return (token) => {
-    let missing: string[] | undefined;
-    for (const child of children) {
-      const result = child(token);
-      if (!result.ok) missing = mergeScopes(missing, result.missingScopes);
-    }
-    return missing === undefined ? OK : missing.length === 0 ? NO_SCOPE_MISSING : { ok: false, missingScopes: missing };
+    const verdict = test(token);
+    return verdict === true ? OK : verdict === false ? NO_SCOPE_MISSING : UNDECIDED;
   };
 }
 
+function failure(missing: readonly string[], undecided: boolean): RequirementResult {
+  if (missing.length === 0) return undecided ? UNDECIDED : NO_SCOPE_MISSING;
+  return undecided ? { ok: false, missingScopes: missing, undecided: true } : { ok: false, missingScopes: missing };
+}
+
+/**
+ * Every child is evaluated even after a failure, so the 403 names every missing scope. Undecided only
+ * when no child definitely failed (a definite "no" decides `all`).
+ */
+function compileAll(children: readonly RequirementEvaluator[]): RequirementEvaluator {
+  return (token) => {
+    let missing: string[] | undefined;
+    let definitelyFailed = false;
+    for (const child of children) {
+      const result = child(token);
+      if (result.ok) continue;
+      missing = mergeScopes(missing, result.missingScopes);
+      if (!result.undecided) definitelyFailed = true;
+    }
+    return missing === undefined ? OK : failure(missing, !definitelyFailed);
+  };
+}
+
+/** Undecided when no child passed and some child could not tell. */
 function compileAny(children: readonly RequirementEvaluator[]): RequirementEvaluator {
   return (token) => {
     let missing: string[] | undefined;
+    let undecided = false;
     for (const child of children) {
       const result = child(token);
       if (result.ok) return OK;
       missing = mergeScopes(missing, result.missingScopes);
+      if (result.undecided) undecided = true;
     }
-    return missing === undefined || missing.length === 0 ? NO_SCOPE_MISSING : { ok: false, missingScopes: missing };
+    return failure(missing ?? [], undecided);
   };
 }
 
@@ -116,35 +159,48 @@ function mergeScopes(into: string[] | undefined, add: readonly string[]): string
 
 // ---- scope -------------------------------------------------------------------------------------
 
-function compileScope(required: readonly string[]): RequirementEvaluator {
+function compileScope(required: readonly string[], sep: string): RequirementEvaluator {
   for (const scope of required) {
-    if (scope.includes(' ')) throw new Error(`scope ${JSON.stringify(scope)} contains a space; list scopes separately`);
+    if (!SCOPE_TOKEN.test(scope))
+      throw new Error(
+        `scope ${JSON.stringify(scope)} contains a space or a character outside the RFC 6749 scope-token grammar; list scopes separately`,
+      );
   }
   return (token) => {
-    const granted = grantedScopes(token.claims);
+    const granted = grantedScopes(token.claims, sep);
     let missing: string[] | undefined;
     for (const scope of required) {
-      if (!hasScope(granted, scope)) (missing ??= []).push(scope);
+      if (granted === 'undecided' || !hasScope(granted, scope)) (missing ??= []).push(scope);
     }
-    return missing === undefined ? OK : { ok: false, missingScopes: missing };
+    if (missing === undefined) return OK;
+    return granted === 'undecided'
+      ? { ok: false, missingScopes: missing, undecided: true }
+      : { ok: false, missingScopes: missing };
   };
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
- * The token's granted scopes: `scope` when present (authoritative; RFC 9068 makes it a string, so any
- * other type grants nothing), else `scp` (string or array).
+ * The token's granted scopes: `scope` when present (authoritative; RFC 9068 makes it a string), else
+ * `scp` (string or array). A string outside the RFC 6749 grammar (TAB, double or edge spaces), an
+ * array element that is not a scope-token, or another type cannot be read: undecided.
  */
-function grantedScopes(claims: Claims): unknown {
-  if (hasOwn.call(claims, 'scope')) return typeof claims['scope'] === 'string' ? claims['scope'] : undefined;
-  return hasOwn.call(claims, 'scp') ? claims['scp'] : undefined;
+function grantedScopes(claims: Claims, sep: string): string | readonly ClaimScalar[] | undefined | 'undecided' {
+  const fromScope = hasOwn.call(claims, 'scope');
+  const raw = fromScope ? claims['scope'] : hasOwn.call(claims, 'scp') ? claims['scp'] : undefined;
+  const value = readClaimValue(raw, sep);
+  if (fromScope && value.kind === 'list') return 'undecided'; // RFC 9068 §2.2.3: `scope` is a string
+  if (value.kind === 'absent') return undefined;
+  if (value.kind === 'scalar' && typeof value.value === 'string' && SCOPE_STRING.test(value.value)) return value.value;
+  if (value.kind === 'list' && value.values.every((e) => typeof e === 'string' && SCOPE_TOKEN.test(e)))
+    return value.values;
+  return 'undecided';
 }
 
-function hasScope(granted: unknown, scope: string): boolean {
+function hasScope(granted: string | readonly ClaimScalar[] | undefined, scope: string): boolean {
   if (typeof granted === 'string') return containsSpaceDelimitedToken(granted, scope);
-  if (Array.isArray(granted)) return granted.includes(scope);
-  return false;
+  return granted !== undefined && granted.includes(scope);
 }
 
 /**
@@ -168,20 +224,27 @@ export function containsSpaceDelimitedToken(list: string, token: string): boolea
 
 const readPermissions = compileClaimPath(['permissions']);
 
-function compilePermission(required: readonly string[]): Predicate {
-  return (token) => {
-    const granted = readPermissions(token.claims);
-    return Array.isArray(granted) && required.every((p) => granted.includes(p));
-  };
+/** Every required string is granted: a list of usable strings, or (`single`) one usable string. */
+function grantsAll(value: ClaimValue, required: readonly string[], single: boolean): Verdict {
+  if (value.kind === 'absent') return false;
+  if (value.kind === 'list' && value.values.every((e) => typeof e === 'string'))
+    return required.every((r) => value.values.includes(r));
+  if (single && value.kind === 'scalar' && typeof value.value === 'string')
+    return required.every((r) => r === value.value);
+  return 'undecided';
 }
 
-function compileRole(required: readonly string[], roles: RolesReaders): Predicate {
+/** Auth0's `permissions`: an array of strings. */
+function compilePermission(required: readonly string[], sep: string): Predicate {
+  return (token) => grantsAll(readClaimValue(readPermissions(token.claims), sep), required, false);
+}
+
+/** The issuer's roles claim: an array of strings, or one string (a single role). */
+function compileRole(required: readonly string[], roles: RolesReaders, sep: string): Predicate {
   return (token) => {
     const read = roles.readerFor(token.issuer);
     if (read === undefined) return false;
-    const granted = read(token.claims);
-    if (typeof granted === 'string') return required.every((r) => r === granted);
-    return Array.isArray(granted) && required.every((r) => granted.includes(r));
+    return grantsAll(readClaimValue(read(token.claims), sep), required, true);
   };
 }
 
@@ -205,41 +268,64 @@ class RolesReaders {
   }
 }
 
-// ---- claim -------------------------------------------------------------------------------------
+// ---- claim ----------------------------------------------------------------------------------------
 
 type Scalar = string | number | boolean;
 
-function compileClaimCondition(cond: ClaimCondition): Predicate {
+function compileClaimCondition(cond: ClaimCondition, sep: string): Predicate {
   const read = compileClaimPath(cond.path);
   const test = compileValueTest(cond);
-  return (token) => test(read(token.claims));
+  return (token) => test(readClaimValue(read(token.claims), sep));
 }
 
-function compileValueTest(cond: ClaimCondition): (value: unknown) => boolean {
-  if (cond.equals !== undefined) {
-    const expected: Scalar = cond.equals;
-    return (v) => v === expected || (Array.isArray(v) && v.includes(expected));
-  }
-  if (cond.one_of !== undefined) {
-    const allowed = new Set<unknown>(cond.one_of);
-    return (v) => (isScalar(v) ? allowed.has(v) : Array.isArray(v) && v.some((e) => isScalar(e) && allowed.has(e)));
-  }
+/**
+ * Type-strict: a present value of another JSON type than the configured one(s) is undecided, never
+ * "not equal" (so `not: {claim: {path: suspended, equals: true}}` does not pass on `"true"`).
+ */
+function compileValueTest(cond: ClaimCondition): (value: ClaimValue) => Verdict {
+  if (cond.equals !== undefined) return matchScalars([cond.equals]);
+  if (cond.one_of !== undefined) return matchScalars(cond.one_of);
   if (cond.prefix !== undefined) {
     const prefix = cond.prefix;
-    return (v) => typeof v === 'string' && v.startsWith(prefix);
+    return stringTest((v) => v.startsWith(prefix));
   }
   if (cond.regex !== undefined) {
     // No `g`/`y` flag: `test` keeps no state between requests. Anchoring is the author's job.
     const re = new RegExp(cond.regex, 'u');
-    return (v) => typeof v === 'string' && v.length <= MAX_REGEX_INPUT_LENGTH && re.test(v);
+    return stringTest((v) => v.length <= MAX_REGEX_INPUT_LENGTH && re.test(v));
   }
   if (cond.exists !== undefined) {
     const wanted = cond.exists;
-    return (v) => (v !== undefined && v !== null) === wanted;
+    // An ambiguous path is unusable: whether the claim exists cannot be told.
+    return (v) => (v.kind === 'unusable' ? 'undecided' : (v.kind !== 'absent') === wanted);
   }
   throw new Error('claim condition must set exactly one of equals, one_of, prefix, regex, exists');
 }
 
-function isScalar(v: unknown): v is Scalar {
-  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+/** `equals` / `one_of`: a scalar, or an array with a matching element; other types undecided. */
+function matchScalars(allowed: readonly Scalar[]): (value: ClaimValue) => Verdict {
+  const set = new Set<unknown>(allowed);
+  const types = new Set(allowed.map((a) => typeof a));
+  const one = (e: ClaimScalar): Verdict => (set.has(e) ? true : types.has(scalarType(e)) ? false : 'undecided');
+  return (value) => {
+    if (value.kind === 'absent') return false;
+    if (value.kind === 'scalar') return one(value.value);
+    if (value.kind !== 'list') return 'undecided';
+    let verdict: Verdict = false;
+    for (const e of value.values) {
+      const r = one(e);
+      if (r === true) return true;
+      if (r === 'undecided') verdict = 'undecided';
+    }
+    return verdict;
+  };
+}
+
+/** `prefix` / `regex`: a string claim only; another type is undecided. */
+function stringTest(test: (v: string) => boolean): (value: ClaimValue) => Verdict {
+  return (value) => {
+    if (value.kind === 'absent') return false;
+    if (value.kind === 'scalar' && typeof value.value === 'string') return test(value.value);
+    return 'undecided';
+  };
 }

@@ -202,7 +202,7 @@ class Builder {
       this.i++;
       const out: Record<string, unknown> = {};
       this.ws();
-      if (this.s.charAt(this.i) === '}') return this.i++, out;
+      if (this.s.charAt(this.i) === '}') return (this.i++, out);
       for (;;) {
         this.ws();
         const name = this.string();
@@ -217,7 +217,7 @@ class Builder {
       this.i++;
       const out: unknown[] = [];
       this.ws();
-      if (this.s.charAt(this.i) === ']') return this.i++, out;
+      if (this.s.charAt(this.i) === ']') return (this.i++, out);
       for (;;) {
         out.push(this.value());
         this.ws();
