@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { compileConfig, type CompiledConfig } from './config/compile.js';
+import { lintConfig } from './config/lint.js';
 import { ConfigError, parseConfigText } from './config/load.js';
 import type { Config, IssuerConfig } from './config/schema.js';
 import { createDecider, type Decide } from './engine/decide.js';
@@ -102,6 +103,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   const build = (config: Config, previous?: Generation): { generation: Generation; fresh: KeySource[] } => {
     const sources = new Map<string, KeySource>();
     const fresh: KeySource[] = [];
+    for (const warning of lintConfig(config)) log.warn({ warning }, 'config lint warning');
     const compiled = compileConfig(config, (issuer) => {
       const old = previous?.sources.get(issuer.name);
       // Sources with identical settings keep their keys (remote ones also heal on their own). A JWKS

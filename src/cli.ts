@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
+import { lintConfig } from './config/lint.js';
 import { ConfigError, parseConfigText } from './config/load.js';
 import { configSchema } from './config/schema.js';
 import { startClaimgate } from './app.js';
@@ -173,7 +174,11 @@ async function main(argv: string[]): Promise<void> {
     case 'check-config': {
       const file = rest[0] ?? fail('check-config needs a FILE');
       const config = loadOrExit(file);
-      process.stdout.write(`${file}: OK (${config.issuers.length} issuer(s), ${config.routes.length} route(s))\n`);
+      const warnings = lintConfig(config);
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+      process.stdout.write(
+        `${file}: OK (${config.issuers.length} issuer(s), ${config.routes.length} route(s)${warnings.length > 0 ? `, ${warnings.length} warning(s)` : ''})\n`,
+      );
       return;
     }
     case 'schema':

@@ -9,7 +9,7 @@ export function discoveryUrl(issuer: string): string {
   return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
 }
 
-export type DiscoveryErrorCode = 'issuer_mismatch' | 'bad_discovery';
+export type DiscoveryErrorCode = 'issuer_mismatch' | 'bad_discovery' | 'jwks_uri_not_allowed';
 
 export class DiscoveryError extends Error {
   constructor(

@@ -364,7 +364,10 @@ class IssuerKeySource implements KeySource {
       return discovered;
     } catch (error) {
       const transient =
-        error instanceof KeyLoadError && error.code !== 'issuer_mismatch' && error.code !== 'bad_discovery';
+        error instanceof KeyLoadError &&
+        error.code !== 'issuer_mismatch' &&
+        error.code !== 'bad_discovery' &&
+        error.code !== 'jwks_uri_not_allowed';
       if (known === undefined || !transient || this.closed) throw error;
       this.lastError = describeError(error);
       this.log('warn', 'discovery refresh failed; keeping the known jwks_uri', {
