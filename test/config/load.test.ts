@@ -23,7 +23,8 @@ describe('config loading', () => {
     expect(issuer.token_type).toBe('at+jwt');
     expect(issuer.clock_skew_seconds).toBe(60);
     expect(issuer.token_locations).toEqual([{ header: 'authorization', scheme: 'Bearer' }]);
-    expect(issuer.keys.cooldown_seconds).toBe(30);
+    expect(issuer.keys.cooldown_seconds).toBe(2);
+    expect(issuer.keys.kid_cooldown_seconds).toBe(5);
     expect(config.server.check_deadline_ms).toBe(150);
     expect(config.unmatched).toBe('deny');
   });
