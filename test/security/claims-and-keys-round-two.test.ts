@@ -184,6 +184,28 @@ async function jwksIdp(keys: () => unknown[]): Promise<CountingServer> {
   return idp;
 }
 
+interface Rotation {
+  readonly gate: Running;
+  readonly clock: FakeClock;
+  readonly idp: CountingServer;
+  /** Replace what the IdP publishes from now on. */
+  publish(keys: unknown[]): void;
+}
+
+/** A gate on a loopback IdP publishing keyA, with key timing on a fake clock; torn down afterwards. */
+async function withRotatingIdp(body: (r: Rotation) => Promise<void>): Promise<void> {
+  let published: unknown[] = [keyA.jwk];
+  const idp = await jwksIdp(() => published);
+  const clock = new FakeClock();
+  const gate = await start({ issuers: [remote(idp)] }, clock);
+  try {
+    await body({ gate, clock, idp, publish: (keys) => (published = keys) });
+  } finally {
+    await gate.close();
+    await idp.close();
+  }
+}
+
 const remote = (idp: CountingServer, keys: Record<string, unknown> = {}) => ({
   name: 'a',
   issuer: ISS_A,
@@ -194,12 +216,8 @@ const remote = (idp: CountingServer, keys: Record<string, unknown> = {}) => ({
 });
 
 describe('P19 keys and IdP documents cannot be starved or misdirected', () => {
-  it('under a continuous flood of random kids, a newly published key is accepted within cooldown_seconds of its first appearance, and fetches stay bounded', async () => {
-    let published = [keyA.jwk];
-    const idp = await jwksIdp(() => published);
-    const clock = new FakeClock();
-    const gate = await start({ issuers: [remote(idp)] }, clock);
-    try {
+  it('under a continuous flood of random kids, a newly published key is accepted within cooldown_seconds of its first appearance, and fetches stay bounded', () =>
+    withRotatingIdp(async ({ gate, clock, idp, publish }) => {
       const stepMs = 250;
       let firstSeenAt: number | undefined;
       let acceptedAt: number | undefined;
@@ -209,7 +227,7 @@ describe('P19 keys and IdP documents cannot be starved or misdirected', () => {
           const forged = mint({ ...keyA, kid: randomUUID() });
           expect((await gate.check(forged)).kind).not.toBe('allow');
         }
-        if (t === 8_000) published = [keyA.jwk, keyA2.jwk];
+        if (t === 8_000) publish([keyA.jwk, keyA2.jwk]);
         if (t >= 8_000 && acceptedAt === undefined) {
           firstSeenAt ??= clock.now();
           if ((await gate.check(mint(keyA2))).kind === 'allow') acceptedAt = clock.now();
@@ -222,21 +240,13 @@ describe('P19 keys and IdP documents cannot be starved or misdirected', () => {
       // Bound: one prefetch plus at most one on-demand fetch per cooldown window.
       const windows = Math.ceil((clock.now() - startAt) / cooldownMs);
       expect(idp.count('/jwks')).toBeLessThanOrEqual(1 + windows);
-    } finally {
-      await gate.close();
-      await idp.close();
-    }
-  });
+    }));
 
-  it('a kid seen two seconds before its key is published is re-checked within seconds, not after 30', async () => {
-    let published = [keyA.jwk];
-    const idp = await jwksIdp(() => published);
-    const clock = new FakeClock();
-    const gate = await start({ issuers: [remote(idp)] }, clock);
-    try {
+  it('a kid seen two seconds before its key is published is re-checked within seconds, not after 30', () =>
+    withRotatingIdp(async ({ gate, clock, idp, publish }) => {
       expect((await gate.check(mint(keyA2))).reason).toBe('ERR_KEY_NOT_FOUND');
       await clock.advance(2_000);
-      published = [keyA.jwk, keyA2.jwk];
+      publish([keyA.jwk, keyA2.jwk]);
       let refused = 0;
       let acceptedAfterMs: number | undefined;
       for (let t = 0; t <= 30_000 && acceptedAfterMs === undefined; t += 100) {
@@ -251,21 +261,13 @@ describe('P19 keys and IdP documents cannot be starved or misdirected', () => {
       expect(acceptedAfterMs!).toBeLessThanOrEqual(3_000);
       expect(refused).toBeLessThanOrEqual(31);
       expect(idp.count('/jwks')).toBe(3); // prefetch, the early miss, the re-check
-    } finally {
-      await gate.close();
-      await idp.close();
-    }
-  });
+    }));
 
-  it('an IdP that replaces the key behind the same kid: one rate-limited refetch, then the new key verifies', async () => {
-    let published = [keyA.jwk];
-    const idp = await jwksIdp(() => published);
-    const clock = new FakeClock();
-    const gate = await start({ issuers: [remote(idp)] }, clock);
-    try {
+  it('an IdP that replaces the key behind the same kid: one rate-limited refetch, then the new key verifies', () =>
+    withRotatingIdp(async ({ gate, idp, publish }) => {
       expect((await gate.check(mint(keyA))).kind).toBe('allow');
       const replacement = { ...keyA2, kid: 'a-1' };
-      published = [{ ...keyA2.jwk, kid: 'a-1' }];
+      publish([{ ...keyA2.jwk, kid: 'a-1' }]);
       const answer = await gate.check(mint(replacement));
       expect(answer.kind).toBe('allow');
       expect(idp.count('/jwks')).toBe(2);
@@ -276,11 +278,7 @@ describe('P19 keys and IdP documents cannot be starved or misdirected', () => {
         expect((await gate.check(forged)).reason).toBe('ERR_SIGNATURE_INVALID');
       }
       expect(idp.count('/jwks')).toBeLessThanOrEqual(3);
-    } finally {
-      await gate.close();
-      await idp.close();
-    }
-  });
+    }));
 
   describe('egress policy for a discovered jwks_uri', () => {
     /** A loopback IdP whose discovery document names `jwksUri`, and a trap server it may point at. */
