@@ -85,6 +85,7 @@ function claimgateVerifier(alg: Alg, publicKey: KeyObject): (raw: string) => Pro
     issuer: ISSUER,
     audiences: [AUDIENCE],
     algorithms: [alg],
+    profile: 'rfc9068',
     token_type: 'at+jwt',
     clock_skew_seconds: 60,
     max_token_bytes: 8192,

@@ -12,6 +12,8 @@
  *   --max-bytes B    cache max_bytes (default: effectively unbounded, to measure per-entry cost)
  * Prints one JSON line.
  */
+import { PROFILES } from '../src/config/profiles.js';
+import { compilePrincipalReader } from '../src/engine/principal.js';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { CompiledLocation } from '../src/token/extract.js';
@@ -46,6 +48,9 @@ const issuer = {
   keys: { lookup: () => ({ ok: true, key }) },
 } as unknown as CompiledIssuer;
 
+// The principal each cached entry carries, read as the default profile reads it.
+const principalOf = compilePrincipalReader('bench', PROFILES.rfc9068.claims);
+
 const HEADER = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: RSA_KID })).toString('base64url');
 const nowS = Math.floor(Date.now() / 1000);
 
@@ -72,6 +77,7 @@ function stubVerify(raw: string): Promise<VerifyResult> {
     claims,
     subject: claims.sub as string,
     payloadSegment,
+    principal: principalOf(claims, claims.sub as string, undefined),
     location,
     validUntilMs: ((claims.exp as number) + 60) * 1000,
     kid: RSA_KID,

@@ -23,6 +23,7 @@ import { startAdminServer, type AdminServer, type AdminStatus } from './ops/admi
 import { createDecisionLogger } from './ops/decision-log.js';
 import { limitConcurrency } from './ops/concurrency.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
+import { isReady } from './ops/readiness.js';
 import { VERSION } from './version.js';
 
 export interface ClaimgateOptions {
@@ -132,8 +133,11 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
 
   const ready = () => {
     if (draining) return false;
-    const states = [...current.sources.values()].map((s) => s.ready());
-    return current.config.server.readiness === 'any_issuer' ? states.some(Boolean) : states.every(Boolean);
+    const issuers = current.config.issuers.map((i) => ({
+      ready: current.sources.get(i.name)?.ready() ?? false,
+      required: i.required,
+    }));
+    return isReady(current.config.server.readiness, issuers);
   };
   metrics.setKeySources(() => current.sources.values());
   metrics.setReady(ready);

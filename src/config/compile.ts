@@ -5,11 +5,14 @@
  */
 import type { KeySource } from '../keys/key-source.js';
 import { compileIdentityHeaders, type CompiledIdentity } from '../engine/identity.js';
+import { compileHeaderReadings, type HeaderReadings } from '../engine/upstream-reading.js';
 import { compileRoutes, type RouteMatch } from '../routes/match.js';
 import type { RequestView } from '../engine/types.js';
 import { compileLocation, locationId, type CompiledLocation } from '../token/extract.js';
 import { compileIssuer, type CompiledIssuer } from '../token/verify.js';
+import { expandIssValues } from './issuer-values.js';
 import type { Config, IssuerConfig } from './schema.js';
+import { buildResourceMetadata, type ResourceMetadata } from '../engine/resource-metadata.js';
 
 export interface CompiledConfig {
   readonly source: Config;
@@ -20,12 +23,19 @@ export interface CompiledConfig {
   readonly locations: readonly CompiledLocation[];
   readonly matchRoute: (view: RequestView) => RouteMatch;
   readonly identity: CompiledIdentity;
+  /**
+   * Upstream readings of every header claimgate owns or reads as a credential (identity headers,
+   * `payload_header`, token carriers, `authorization`): another spelling of one is refused (P16).
+   */
+  readonly headerReadings: HeaderReadings;
   /** What a public route strips: every owned header, and with strip_token every token-carrying header. */
   readonly publicRouteRemovals: readonly string[];
   readonly unmatched: Config['unmatched'];
   readonly maxTokenBytes: number;
   readonly keyDeadlineMs: number;
   readonly tokenCache: Config['token_cache'];
+  /** RFC 9728 document, when `resource_metadata` is configured. */
+  readonly resourceMetadata: ResourceMetadata | undefined;
 }
 
 /** Supplies the key source of an issuer; lets a reload keep the caches of unchanged issuers. */
@@ -43,7 +53,6 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
   deepFreeze(config);
   const locationsById = new Map<string, CompiledLocation>();
   const issuers = new Map<string, CompiledIssuer>();
-  const rolesClaims = new Map<string, IssuerConfig['roles_claim']>();
   for (const issuerConfig of config.issuers) {
     const ids = new Set<string>();
     for (const loc of issuerConfig.token_locations) {
@@ -51,8 +60,10 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
       ids.add(id);
       if (!locationsById.has(id)) locationsById.set(id, compileLocation(loc));
     }
-    issuers.set(issuerConfig.issuer, compileIssuer(issuerConfig, keySourceFor(issuerConfig), ids));
-    rolesClaims.set(issuerConfig.name, issuerConfig.roles_claim);
+    // One key source per entry, shared by every exact `iss` value it accepts (aliases, template tenants).
+    const keys = keySourceFor(issuerConfig);
+    for (const { iss, tenant } of expandIssValues(issuerConfig))
+      issuers.set(iss, compileIssuer(issuerConfig, keys, ids, tenant, config.upstream.array_separator));
   }
   const identity = compileIdentityHeaders(config.upstream);
   // A cookie header carries other cookies too, so it is never stripped (documented).
@@ -60,20 +71,21 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     ? [...locationsById.values()].map((l) => l.header).filter((h) => h !== 'cookie')
     : [];
   const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...carriers])]);
+  const credentialCarriers = [...locationsById.values()].map((l) => l.header);
+  const headerReadings = compileHeaderReadings([...identity.owned, ...credentialCarriers, 'authorization']);
   return Object.freeze({
     source: config,
     realm: config.realm,
     issuers,
     locations: Object.freeze([...locationsById.values()]),
-    matchRoute: compileRoutes(config.routes, {
-      rolesClaimFor: (name: string) => rolesClaims.get(name) ?? 'roles',
-      separator: config.upstream.array_separator,
-    }),
+    matchRoute: compileRoutes(config.routes, { separator: config.upstream.array_separator }),
     identity,
+    headerReadings,
     publicRouteRemovals,
     unmatched: config.unmatched,
     maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),
     keyDeadlineMs: config.server.check_deadline_ms,
     tokenCache: config.token_cache,
+    resourceMetadata: buildResourceMetadata(config),
   });
 }

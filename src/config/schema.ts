@@ -4,6 +4,8 @@
  * error rather than a silently ignored setting.
  */
 import { z } from 'zod';
+import { issValuesOf } from './issuer-values.js';
+import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
 
 /** Asymmetric JWS algorithms claimgate can verify. `none` and HMAC are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -94,6 +96,19 @@ const keysPolicy = z.strictObject({
     .default(512 * 1024),
 });
 
+/** One or more claim paths; list fields take the union, single fields the first present. */
+const claimPaths = z.array(claimPath).min(1, { error: 'must list at least one claim path' });
+
+const principalClaims = z.strictObject({
+  scopes: claimPaths.optional(),
+  roles: claimPaths.optional(),
+  permissions: claimPaths.optional(),
+  groups: claimPaths.optional(),
+  tenant: claimPaths.optional(),
+  email: claimPaths.optional(),
+  client_id: claimPaths.optional(),
+});
+
 const issuerSchema = z
   .strictObject({
     /** Short name used in logs, metrics and route requirements. */
@@ -117,8 +132,33 @@ const issuerSchema = z
       )
       .min(1)
       .default(['RS256']),
-    /** `at+jwt` requires RFC 9068 typing; `legacy` also accepts `JWT` or no `typ`. */
-    token_type: z.enum(['at+jwt', 'legacy']).default('at+jwt'),
+    /** What this provider puts in its access tokens (typ, claim names); see docs/providers.md. */
+    profile: z.enum(PROFILE_NAMES, { error: `must be one of ${PROFILE_NAMES.join(', ')}` }).default('rfc9068'),
+    /** Several exact `iss` values sharing this entry's keys (Auth0 custom domains, Google's two forms). */
+    issuer_aliases: z.array(nonEmpty('issuer URL')).min(1).optional(),
+    /** The tenants a `{tenant}` issuer template allows (Entra ID); required with a template. */
+    tenants: z
+      .array(
+        z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$/, {
+          error: 'must be a tenant id (letters, digits, dots, dashes), e.g. a directory GUID',
+        }),
+      )
+      .min(1)
+      .optional(),
+    /** Readiness: the replica is not ready while a required issuer has no usable keys. */
+    required: z.boolean().default(false),
+    /** `at+jwt` requires RFC 9068 typing; `legacy` also accepts `JWT` or no `typ`. Default: the profile's. */
+    token_type: z.enum(['at+jwt', 'legacy']).optional(),
+    /** Claim the audience check reads: `aud`, or `client_id` (Cognito access tokens have no `aud`). */
+    audience_claim: z.enum(['aud', 'client_id']).optional(),
+    /** A claim that marks an access token (Cognito `token_use: access`, Keycloak `typ: Bearer`); false = none. */
+    access_token_claim: z
+      .union([z.strictObject({ path: claimPath, equals: nonEmpty('value') }), z.literal(false)], {
+        error: 'must be {path, equals} or false',
+      })
+      .optional(),
+    /** Where the principal's fields live in this issuer's tokens; each overrides the profile's. */
+    claims: principalClaims.optional(),
     clock_skew_seconds: z.number().min(0).max(600).default(60),
     max_token_age_seconds: z.number().positive().optional(),
     max_token_bytes: z.number().int().min(256).max(65536).default(8192),
@@ -126,8 +166,8 @@ const issuerSchema = z
       .array(tokenLocation)
       .min(1)
       .default([...DEFAULT_TOKEN_LOCATIONS]),
-    /** Claim that the `role` requirement reads, e.g. `realm_access.roles` or `https://example.com/roles`. */
-    roles_claim: claimPath.default('roles'),
+    /** Claim that the `role` requirement reads, e.g. `realm_access.roles`; same as `claims.roles: [path]`. */
+    roles_claim: claimPath.optional(),
     /**
      * Egress policy (docs/keys.md): hosts (`host` or `host:port`, port when not the scheme's default)
      * besides the issuer's own origin that a discovery document's `jwks_uri` may point at.
@@ -172,6 +212,32 @@ const issuerSchema = z
         });
       }
     }
+    const template = iss.issuer.includes('{tenant}');
+    if (template && iss.tenants === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'is a {tenant} template: list the allowed tenants in tenants (no list means no tenant is allowed)',
+        path: ['issuer'],
+      });
+    if (!template && iss.tenants !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'needs an issuer template containing {tenant}', path: ['tenants'] });
+    if (template && iss.jwks_uri === undefined && iss.jwks_file === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'is a template: set jwks_uri (Entra ID: https://login.microsoftonline.com/common/discovery/v2.0/keys) or jwks_file',
+        path: ['issuer'],
+      });
+    if (template && (iss.claims?.tenant ?? PROFILES[iss.profile].claims.tenant).length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        message: `is a template, but profile ${iss.profile} reads no tenant claim: use profile entra or set claims.tenant`,
+        path: ['issuer'],
+      });
+    if (template && iss.issuer_aliases !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'cannot be combined with an issuer template', path: ['issuer_aliases'] });
+    if ((iss.issuer.match(/\{/g) ?? []).length !== (template ? 1 : 0))
+      ctx.addIssue({ code: 'custom', message: 'may contain {tenant} once and no other placeholder', path: ['issuer'] });
     if (iss.keys.min_refresh_seconds > iss.keys.max_refresh_seconds) {
       ctx.addIssue({
         code: 'custom',
@@ -189,6 +255,8 @@ export type Requirement =
   | { scope: string | string[] }
   | { permission: string | string[] }
   | { role: string | string[] }
+  | { group: string | string[] }
+  | { tenant: string | string[] }
   | { issuer: string | string[] }
   | { claim: ClaimCondition };
 
@@ -244,10 +312,12 @@ export const requirementSchema: z.ZodType<Requirement> = z.lazy(() =>
       z.strictObject({ scope: oneOrMany('scope') }),
       z.strictObject({ permission: oneOrMany('permission') }),
       z.strictObject({ role: oneOrMany('role') }),
+      z.strictObject({ group: oneOrMany('group') }),
+      z.strictObject({ tenant: oneOrMany('tenant') }),
       z.strictObject({ issuer: oneOrMany('issuer name') }),
       z.strictObject({ claim: claimCondition }),
     ],
-    { error: 'must be exactly one of all, any, not, scope, permission, role, issuer, claim' },
+    { error: 'must be exactly one of all, any, not, scope, permission, role, group, tenant, issuer, claim' },
   ),
 );
 
@@ -300,10 +370,17 @@ const routeSchema = z
       ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
   });
 
-const identityHeader = z.strictObject({
-  name: headerName,
-  claim: claimPath,
-});
+/** A header from a raw claim path, or from a field of the principal (the same whatever the issuer). */
+const identityHeader = z.union(
+  [
+    z.strictObject({ name: headerName, claim: claimPath }),
+    z.strictObject({
+      name: headerName,
+      principal: z.enum(PRINCIPAL_FIELDS, { error: `must be one of ${PRINCIPAL_FIELDS.join(', ')}` }),
+    }),
+  ],
+  { error: 'must be {name, claim} or {name, principal}' },
+);
 
 export const configSchema = z
   .strictObject({
@@ -314,8 +391,11 @@ export const configSchema = z
         admin_address: listenAddress.default('127.0.0.1:9090'),
         /** Longest a Check may wait for keys before it gets an error answer. */
         check_deadline_ms: z.number().int().min(1).max(10000).default(150),
-        /** Ready (health SERVING) when every issuer has keys, or when any has. */
-        readiness: z.enum(['all_issuers', 'any_issuer']).default('all_issuers'),
+        /**
+         * Ready (health SERVING): `required_issuers` when every issuer marked `required` has keys and at
+         * least one issuer has; `all_issuers` when every issuer has; `any_issuer` when any has.
+         */
+        readiness: z.enum(['required_issuers', 'all_issuers', 'any_issuer']).default('required_issuers'),
         /** How long in-flight Checks may take to finish on shutdown. */
         shutdown_grace_ms: z.number().int().min(0).max(120000).default(10000),
         /** Reload when the config file changes (also on SIGHUP, always). */
@@ -411,6 +491,24 @@ export const configSchema = z
         array_separator: z.string().min(1).max(4).default(','),
       })
       .prefault({}),
+    /**
+     * RFC 9728 protected-resource metadata, served at the API's own origin through the Check (off when
+     * omitted); its URL is then added to every Bearer challenge as `resource_metadata`.
+     */
+    resource_metadata: z
+      .strictObject({
+        /** The API's resource identifier: an https URL without a fragment (RFC 9728 §2); usually the audience. */
+        resource: z
+          .url({ error: 'must be an absolute URL' })
+          .refine((u) => u.startsWith('https://') && !u.includes('#'), {
+            error: 'must be an https URL without a fragment (RFC 9728 §2)',
+          }),
+        /** Human-readable name of the API, shown to people choosing what to call. */
+        resource_name: z.string().min(1).max(200).optional(),
+        /** URL of the API's documentation for developers. */
+        resource_documentation: z.url({ error: 'must be an absolute URL' }).optional(),
+      })
+      .optional(),
     /** HTTP front doors (Envoy HTTP ext_authz, nginx/Traefik/Caddy forward auth); no listener when omitted. */
     http: z
       .strictObject({
@@ -475,14 +573,16 @@ export const configSchema = z
     });
     const byIss = new Map<string, number>();
     cfg.issuers.forEach((iss, i) => {
-      const previous = byIss.get(iss.issuer);
-      if (previous !== undefined)
-        ctx.addIssue({
-          code: 'custom',
-          message: `duplicates the issuer of issuers[${previous}]`,
-          path: ['issuers', i, 'issuer'],
-        });
-      byIss.set(iss.issuer, i);
+      for (const value of issValuesOf(iss)) {
+        const previous = byIss.get(value);
+        if (previous !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            message: `duplicates the issuer of issuers[${previous}]${value === iss.issuer ? '' : ` (${value})`}`,
+            path: ['issuers', i, 'issuer'],
+          });
+        byIss.set(value, i);
+      }
     });
     const routeNames = new Set<string>();
     cfg.routes.forEach((r, i) => {
@@ -559,7 +659,7 @@ function checkIssuerRefs(
 
 /**
  * Requirement spellings that read one way and mean another, refused outright:
- * - a list of scopes/permissions/roles directly under `not` means "not all of them" (`not: {role:
+ * - a list of scopes/permissions/roles/groups directly under `not` means "not all of them" (`not: {role:
  *   [banned, suspended]}` lets a user who is only `banned` through), almost never what was meant;
  * - a number in `equals`/`one_of` that a double cannot hold exactly (an integer beyond 2^53, more than
  *   15 significant digits): the YAML reader has already rounded it, so it would match another value.
@@ -574,7 +674,7 @@ function checkRequirementTraps(
   else if ('any' in req) req.any.forEach((r, i) => checkRequirementTraps(r, [...path, 'any', i], false, ctx));
   else if ('not' in req) checkRequirementTraps(req.not, [...path, 'not'], true, ctx);
   else if (underNot) {
-    for (const key of ['scope', 'permission', 'role'] as const) {
+    for (const key of ['scope', 'permission', 'role', 'group'] as const) {
       const value = (req as Record<string, unknown>)[key];
       if (Array.isArray(value) && value.length > 1)
         ctx.addIssue({

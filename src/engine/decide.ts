@@ -1,5 +1,6 @@
 /**
- * The sequencer: one Check, top to bottom. Route → public? → extract the token → verify it against
+ * The sequencer: one Check, top to bottom. Route (path, then host) → header spellings and method
+ * override the upstream would read differently → public? → extract the token (one credential only) → verify it against
  * its issuer → evaluate the route's requirements → identity headers. Every branch ends in a Decision;
  * adapters turn it into their protocol's answer.
  */
@@ -10,9 +11,23 @@ import { createCachedVerifier, type TokenCacheResult } from '../token/token-cach
 import { verifyToken, type VerifiedToken } from '../token/verify.js';
 import { denyDecision } from './answer.js';
 import type { ReasonCode } from './reasons.js';
+import type { RequirementKind } from './requirements.js';
+import { hasForgedSpelling, hasMethodOverride } from './upstream-reading.js';
 import type { Decision, DenyDecision, RequestView } from './types.js';
 
 export type Decide = (view: RequestView) => Promise<Decision>;
+
+/** Each kind of failed requirement has its own 403 code (all with RFC 6750 `insufficient_scope`). */
+const REASON_OF_FAILED: Readonly<Record<RequirementKind, ReasonCode>> = {
+  scope: 'ERR_INSUFFICIENT_SCOPE',
+  role: 'ERR_ROLE_MISSING',
+  permission: 'ERR_PERMISSION_MISSING',
+  group: 'ERR_GROUP_MISSING',
+  tenant: 'ERR_TENANT_NOT_ALLOWED',
+  issuer: 'ERR_ISSUER_NOT_PERMITTED',
+  claim: 'ERR_CLAIM_CONDITION_FAILED',
+  not: 'ERR_CLAIM_CONDITION_FAILED',
+};
 
 export interface DecideDeps {
   readonly nowMs?: () => number;
@@ -41,8 +56,22 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     deps.onTokenCache,
   );
 
+  const metadata = config.resourceMetadata;
   const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision =>
-    denyDecision(reason, config.realm, scopes, extra);
+    denyDecision(reason, config.realm, scopes, extra, metadata?.url);
+  const metadataAnswer: DenyDecision | undefined =
+    metadata === undefined
+      ? undefined
+      : Object.freeze({
+          ...denyDecision('OK_RESOURCE_METADATA'),
+          document: { contentType: 'application/json', body: metadata.body },
+          headersToRemove: config.publicRouteRemovals,
+        });
+  const isMetadataRequest = (view: RequestView): boolean => {
+    if (metadata === undefined || (view.method !== 'GET' && view.method !== 'HEAD')) return false;
+    const q = view.path.indexOf('?');
+    return (q === -1 ? view.path : view.path.slice(0, q)) === metadata.path;
+  };
 
   const allow = (route: string, token: VerifiedToken | undefined): Decision => {
     if (token === undefined) {
@@ -54,7 +83,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
         headersToRemove: config.publicRouteRemovals,
       };
     }
-    const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment);
+    const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment, token.principal);
     return {
       outcome: 'allow',
       reason: 'OK_AUTHENTICATED',
@@ -67,8 +96,12 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
   };
 
   return async function decide(view: RequestView): Promise<Decision> {
+    if (metadataAnswer !== undefined && isMetadataRequest(view)) return metadataAnswer;
     const match = config.matchRoute(view);
     if (!match.ok) return deny(match.reason);
+    // What the upstream would read differently from claimgate is refused on every route, public too (P16).
+    if (hasForgedSpelling(view.headers, config.headerReadings)) return deny('ERR_HEADER_NAME_AMBIGUOUS');
+    if (hasMethodOverride(view.headers, view.path)) return deny('ERR_METHOD_OVERRIDE');
     const route: CompiledRoute | undefined = match.route;
     if (route === undefined && config.unmatched === 'deny') return deny('ERR_ROUTE_NOT_FOUND');
     const routeName = route?.name ?? '(unmatched)';
@@ -85,11 +118,11 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     const token = verified.token;
 
     if (route?.requirement !== undefined) {
-      const result = route.requirement({ claims: token.claims, issuer: token.issuer.name });
+      const result = route.requirement({ claims: token.claims, issuer: token.issuer.name, principal: token.principal });
       if (!result.ok) {
         return deny(
-          'ERR_INSUFFICIENT_SCOPE',
-          { route: routeName, issuer: token.issuer.name, subject: token.subject },
+          REASON_OF_FAILED[result.failed.kind],
+          { route: routeName, issuer: token.issuer.name, subject: token.subject, requirement: result.failed.at },
           result.missingScopes,
         );
       }

@@ -13,12 +13,15 @@
  * goes to `remove`): unusable values (a control character such as TAB, edge whitespace, the separator
  * inside a string or an element, an ambiguous dotted path), JSON holding an inexact number, values that
  * are empty or exceed `max_header_bytes` in UTF-8, and for the `scope`/`scp` claims anything outside the
- * RFC 6749 §3.3 grammar (scope-tokens separated by single spaces).
+ * RFC 6749 §3.3 grammar (scope-tokens separated by single spaces). `principal:` headers go through the
+ * same conversion; the principal itself is read by the same rule (engine/principal.ts), so an
+ * unreadable principal field is empty and its header removed.
  */
 import type { Config } from '../config/schema.js';
 import { InexactNumber } from '../token/strict-json.js';
 import { readClaimValue, scalarText, SCOPE_STRING, SCOPE_TOKEN } from './claim-values.js';
-import { compileClaimPath, type ClaimReader, type Claims } from './claims.js';
+import { compileClaimPath, type Claims } from './claims.js';
+import { principalField, type Principal } from './principal.js';
 import type { HeaderToSet } from './types.js';
 
 export interface IdentityHeaderPlan {
@@ -36,8 +39,9 @@ export interface CompiledIdentity {
    *   `strip_token` is on (unless it is itself an owned header, which is then already handled)
    * @param payloadSegment the token's verified payload segment (base64url JSON), forwarded as is in
    *   `payload_header` instead of re-serializing `claims`
+   * @param principal the token's principal, for `principal:` headers (absent: those headers are removed)
    */
-  build(claims: Claims, tokenCarrier?: string, payloadSegment?: string): IdentityHeaderPlan;
+  build(claims: Claims, tokenCarrier?: string, payloadSegment?: string, principal?: Principal): IdentityHeaderPlan;
   /** All owned names: what an answer without a verified token (public route) removes. */
   readonly removeAll: readonly string[];
 }
@@ -46,8 +50,9 @@ type UpstreamConfig = Config['upstream'];
 
 interface HeaderSource {
   readonly name: string;
-  readonly read: ClaimReader;
-  /** The claim is `scope` or `scp`: its strings must also follow the RFC 6749 scope grammar. */
+  /** A raw claim (`claim:`) or a principal field (`principal:`). */
+  readonly read: (claims: Claims, principal: Principal | undefined) => unknown;
+  /** The claim is `scope` or `scp` (or the principal's scopes): its strings must also follow the RFC 6749 scope grammar. */
   readonly scopes: boolean;
 }
 
@@ -55,21 +60,37 @@ const SCOPE_CLAIMS = new Set(['scope', 'scp']);
 
 /** Compiles `upstream:` once into the per-request header builder. */
 export function compileIdentityHeaders(upstream: UpstreamConfig): CompiledIdentity {
-  const sources: readonly HeaderSource[] = upstream.headers.map((h) => ({
-    name: h.name,
-    read: compileClaimPath(h.claim),
-    scopes: SCOPE_CLAIMS.has(typeof h.claim === 'string' ? h.claim : h.claim.length === 1 ? h.claim[0]! : ''),
-  }));
+  const sources: readonly HeaderSource[] = upstream.headers.map((h): HeaderSource => {
+    if ('principal' in h) {
+      const field = h.principal;
+      return {
+        name: h.name,
+        read: (_claims, principal) => (principal === undefined ? undefined : principalField(principal, field)),
+        scopes: field === 'scopes',
+      };
+    }
+    const readClaim = compileClaimPath(h.claim);
+    return {
+      name: h.name,
+      read: (claims) => readClaim(claims),
+      scopes: SCOPE_CLAIMS.has(typeof h.claim === 'string' ? h.claim : h.claim.length === 1 ? h.claim[0]! : ''),
+    };
+  });
   const payloadHeader = upstream.payload_header;
   const owned = Object.freeze([...sources.map((s) => s.name), ...(payloadHeader === undefined ? [] : [payloadHeader])]);
   const ownedSet = new Set(owned);
   const { max_header_bytes: maxBytes, array_separator: separator, strip_token: stripToken } = upstream;
 
-  const build = (claims: Claims, tokenCarrier?: string, payloadSegment?: string): IdentityHeaderPlan => {
+  const build = (
+    claims: Claims,
+    tokenCarrier?: string,
+    payloadSegment?: string,
+    principal?: Principal,
+  ): IdentityHeaderPlan => {
     const set: HeaderToSet[] = [];
     const remove: string[] = [];
     for (const source of sources) {
-      const value = claimToHeaderValue(source.read(claims), separator, maxBytes, source.scopes);
+      const value = claimToHeaderValue(source.read(claims, principal), separator, maxBytes, source.scopes);
       if (value === undefined) remove.push(source.name);
       else set.push({ name: source.name, value });
     }

@@ -22,6 +22,11 @@ export interface ReasonInfo {
 export const REASONS = {
   OK_AUTHENTICATED: { outcome: 'allow', status: 200, title: 'token verified and route requirements met' },
   OK_PUBLIC_ROUTE: { outcome: 'allow', status: 200, title: 'public route, no token required' },
+  OK_RESOURCE_METADATA: {
+    outcome: 'deny',
+    status: 200,
+    title: 'protected resource metadata (RFC 9728), answered by claimgate itself',
+  },
 
   ERR_TOKEN_MISSING: { outcome: 'deny', status: 401, title: 'no access token in the request' },
   ERR_REQUEST_MALFORMED: {
@@ -34,13 +39,31 @@ export const REASONS = {
     outcome: 'deny',
     status: 400,
     bearerError: 'invalid_request',
-    title: 'more than one access token in the request',
+    title: 'more than one credential (access token or other) in the request',
   },
   ERR_PATH_INVALID: {
     outcome: 'deny',
     status: 400,
     bearerError: 'invalid_request',
     title: 'request path cannot be normalized safely',
+  },
+  ERR_HOST_INVALID: {
+    outcome: 'deny',
+    status: 400,
+    bearerError: 'invalid_request',
+    title: 'request host is not a single host with an optional port',
+  },
+  ERR_HEADER_NAME_AMBIGUOUS: {
+    outcome: 'deny',
+    status: 400,
+    bearerError: 'invalid_request',
+    title: 'a request header name reads as a header claimgate owns',
+  },
+  ERR_METHOD_OVERRIDE: {
+    outcome: 'deny',
+    status: 400,
+    bearerError: 'invalid_request',
+    title: 'the request asks to be handled as another method (method override)',
   },
 
   ERR_TOKEN_TOO_LARGE: {
@@ -151,6 +174,49 @@ export const REASONS = {
   ERR_JWKS_UNAVAILABLE: { outcome: 'error', status: 503, title: 'signing keys of the issuer are unavailable' },
   ERR_OVERLOADED: { outcome: 'error', status: 503, title: 'server is overloaded' },
   ERR_INTERNAL: { outcome: 'error', status: 500, title: 'internal error while deciding' },
+
+  ERR_TENANT_MISMATCH: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: "token's tenant claim does not match the tenant its issuer names",
+  },
+  ERR_ROLE_MISSING: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'token lacks a role the route requires',
+  },
+  ERR_PERMISSION_MISSING: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'token lacks a permission the route requires',
+  },
+  ERR_GROUP_MISSING: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'token lacks a group the route requires',
+  },
+  ERR_TENANT_NOT_ALLOWED: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: "token's tenant is not one the route allows",
+  },
+  ERR_ISSUER_NOT_PERMITTED: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: "token's issuer is not one the route allows",
+  },
+  ERR_CLAIM_CONDITION_FAILED: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'a claim condition of the route does not hold',
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASONS;

@@ -4,39 +4,49 @@
  * Semantics (see docs/routing.md, "Requirement predicates"):
  * - Values are compared exactly and case-sensitively; a claim of the wrong JSON type never matches
  *   (no coercion, no throwing).
- * - `scope`: the `scope` claim, a space-delimited string (RFC 6749 §3.3, RFC 9068). When the token has
- *   no `scope` claim, `scp` is read instead: an array of strings (Okta) or a space-delimited string
- *   (Entra ID). A present `scope` is authoritative, even when it has the wrong type.
- * - `permission`: Auth0's `permissions` array; `role`: the issuer's `roles_claim` (array or string);
- *   `issuer`: the configured issuer name. A list in the config means all are required (`issuer`: one of).
+ * - `scope`, `role`, `permission`, `group`, `tenant` read the token's principal (engine/principal.ts),
+ *   which the issuer's profile fills from wherever that provider puts them (`scope` or `scp`,
+ *   `realm_access.roles`, `cognito:groups`, `tid`, ...). `issuer`: the configured issuer name.
+ *   A list in the config means all are required (`issuer` and `tenant`: one of).
  * - `claim`: `equals`/`one_of` match a scalar, or an array containing a matching element; `prefix` and
  *   `regex` test string claims only; `exists` treats null like absent, so `exists: false` is exactly
  *   the negation of `exists: true`.
- * - Claim values are read by the one rule of engine/claim-values.ts (the same one identity headers use).
- *   A leaf gives true, false, or "cannot tell" when the claim is there but unusable (a control
- *   character, edge whitespace, the separator inside), of another JSON type than the check compares
- *   (`"true"` for `equals: true`), or behind an ambiguous dotted path. "Cannot tell" fails the route and
- *   stays a failure under `not` (three-valued logic: `not` of it is still "cannot tell"), so a value the
- *   check cannot read never lets a request through.
+ * - Claim values are read by the one rule of engine/claim-values.ts (the same one identity headers and
+ *   the principal use). A leaf gives true, false, or "cannot tell" when the claim is there but unusable
+ *   (a control character, edge whitespace, the separator inside), of another JSON type than the check
+ *   compares (`"true"` for `equals: true`), behind an ambiguous dotted path, or a principal field the
+ *   principal marks unreadable. "Cannot tell" fails the route and stays a failure under `not`
+ *   (three-valued logic: `not` of it is still "cannot tell"), so a value the check cannot read never
+ *   lets a request through.
  * - `missingScopes` lists the required scopes that were not granted, for the RFC 6750 `scope=`
  *   parameter of the 403 challenge; `any` reports the union of its children's, `not` none.
+ * - `failed` names the first requirement that failed (its kind and place in the tree, e.g.
+ *   `all[1].role`), for the reason code and the decision log; never a token value. `all` reports its
+ *   first failing child, `any` (all children failed) its first child's failure, `not` itself when its
+ *   child passed. A "cannot tell" keeps the leaf that could not tell (so `not: {role: admin}` over an
+ *   unreadable roles claim reports `not.role`, ERR_ROLE_MISSING): the code always names the kind of
+ *   the leaf that decided the failure, whether it said no or could not tell.
  */
 import type { ClaimCondition, Requirement } from '../config/schema.js';
-import {
-  readClaimValue,
-  scalarType,
-  SCOPE_STRING,
-  SCOPE_TOKEN,
-  type ClaimScalar,
-  type ClaimValue,
-} from './claim-values.js';
-import { compileClaimPath, type ClaimReader, type Claims } from './claims.js';
+import type { ClaimField } from '../config/profiles.js';
+import { readClaimValue, scalarType, SCOPE_TOKEN, type ClaimScalar, type ClaimValue } from './claim-values.js';
+import { compileClaimPath, type Claims } from './claims.js';
+import type { Principal } from './principal.js';
 
 /** The verified token as requirements see it. */
 export interface VerifiedToken {
   readonly claims: Claims;
   /** Configured issuer name (not the `iss` URL). */
   readonly issuer: string;
+  readonly principal: Principal;
+}
+
+export type RequirementKind = 'scope' | 'role' | 'permission' | 'group' | 'tenant' | 'issuer' | 'claim' | 'not';
+
+/** Which requirement failed: its kind and its place in the route's `require` tree. */
+export interface FailedRequirement {
+  readonly kind: RequirementKind;
+  readonly at: string;
 }
 
 /**
@@ -44,25 +54,42 @@ export interface VerifiedToken {
  * that is "cannot tell" rather than "no": `not` keeps it a failure.
  */
 export type RequirementResult =
-  { readonly ok: true } | { readonly ok: false; readonly missingScopes: readonly string[]; readonly undecided?: true };
-
-/** A compiled requirement tree. Pure and deterministic. */
-export type RequirementEvaluator = (token: VerifiedToken) => RequirementResult;
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly missingScopes: readonly string[];
+      readonly failed: FailedRequirement;
+      readonly undecided?: true;
+    };
 
 /** What the compiler needs from the rest of the config. */
 export interface RequirementContext {
-  /** The `roles_claim` of the configured issuer with this name, or undefined for an unknown name. */
-  rolesClaimFor(issuerName: string): string | readonly string[] | undefined;
   /** `upstream.array_separator`: a string holding it is unusable (claim-values.ts). Default `,`. */
   readonly separator?: string;
 }
+
+/** A compiled requirement tree. Pure and deterministic. */
+export type RequirementEvaluator = (token: VerifiedToken) => RequirementResult;
 
 /** Longest string a `regex` condition is run against; longer values do not match (bounds regex cost). */
 export const MAX_REGEX_INPUT_LENGTH = 4096;
 
 const OK: RequirementResult = Object.freeze({ ok: true });
-const NO_SCOPE_MISSING: RequirementResult = Object.freeze({ ok: false, missingScopes: Object.freeze([]) });
-const UNDECIDED: RequirementResult = Object.freeze({ ok: false, missingScopes: Object.freeze([]), undecided: true });
+const NONE_MISSING: readonly string[] = Object.freeze([]);
+
+/** The shared failures ("no", "cannot tell") of a leaf that reports no scope (allocated at compile time). */
+interface LeafFailures {
+  readonly no: RequirementResult;
+  readonly undecided: RequirementResult;
+}
+
+function failureOf(kind: RequirementKind, at: string): LeafFailures {
+  const failed = Object.freeze({ kind, at });
+  return {
+    no: Object.freeze({ ok: false, missingScopes: NONE_MISSING, failed }),
+    undecided: Object.freeze({ ok: false, missingScopes: NONE_MISSING, failed, undecided: true }),
+  };
+}
 
 /** A leaf's answer: yes, no, or cannot tell (fails closed, also under `not`). */
 type Verdict = boolean | 'undecided';
@@ -75,29 +102,49 @@ type Predicate = (token: VerifiedToken) => Verdict;
  * Throws on a config the schema accepts but that could never be satisfied as written (a scope
  * containing a space, an empty claim name), so the mistake surfaces at startup.
  */
-export function compileRequirement(req: Requirement | undefined, ctx: RequirementContext): RequirementEvaluator {
+export function compileRequirement(req: Requirement | undefined, ctx: RequirementContext = {}): RequirementEvaluator {
   if (req === undefined) return () => OK;
-  return compileNode(req, new RolesReaders(ctx), ctx.separator ?? ',');
+  return compileNode(req, '', ctx.separator ?? ',');
 }
 
-function compileNode(req: Requirement, roles: RolesReaders, sep: string): RequirementEvaluator {
-  if ('all' in req) return compileAll(req.all.map((r) => compileNode(r, roles, sep)));
-  if ('any' in req) return compileAny(req.any.map((r) => compileNode(r, roles, sep)));
+function compileNode(req: Requirement, at: string, sep: string): RequirementEvaluator {
+  const here = (key: string) => (at === '' ? key : `${at}.${key}`);
+  if ('all' in req) return compileAll(req.all.map((r, i) => compileNode(r, `${here('all')}[${i}]`, sep)));
+  if ('any' in req) return compileAny(req.any.map((r, i) => compileNode(r, `${here('any')}[${i}]`, sep)));
   if ('not' in req) {
-    const inner = compileNode(req.not, roles, sep);
+    const inner = compileNode(req.not, here('not'), sep);
+    const failed = failureOf('not', here('not')).no;
     return (token) => {
       const result = inner(token);
-      return result.ok ? NO_SCOPE_MISSING : result.undecided ? UNDECIDED : OK;
+      if (result.ok) return failed;
+      if (result.undecided !== true) return OK;
+      // Cannot tell stays a failure, names the leaf that could not tell, and (as `not`) no scope.
+      return result.missingScopes.length === 0
+        ? result
+        : { ok: false, missingScopes: NONE_MISSING, failed: result.failed, undecided: true };
     };
   }
-  if ('scope' in req) return compileScope(listOf(req.scope), sep);
-  if ('permission' in req) return fromPredicate(compilePermission(listOf(req.permission), sep));
-  if ('role' in req) return fromPredicate(compileRole(listOf(req.role), roles, sep));
+  if ('scope' in req) return compileScope(listOf(req.scope), here('scope'));
+  if ('permission' in req)
+    return fromPredicate(allOf(listOf(req.permission), 'permissions'), failureOf('permission', here('permission')));
+  if ('role' in req) return fromPredicate(allOf(listOf(req.role), 'roles'), failureOf('role', here('role')));
+  if ('group' in req) return fromPredicate(allOf(listOf(req.group), 'groups'), failureOf('group', here('group')));
+  if ('tenant' in req) {
+    const allowed = new Set(listOf(req.tenant));
+    return fromPredicate(
+      (token) => {
+        const { tenant } = token.principal;
+        if (tenant !== undefined) return allowed.has(tenant);
+        return unreadable(token.principal, 'tenant') ? 'undecided' : false;
+      },
+      failureOf('tenant', here('tenant')),
+    );
+  }
   if ('issuer' in req) {
     const allowed = new Set(listOf(req.issuer));
-    return fromPredicate((token) => allowed.has(token.issuer));
+    return fromPredicate((token) => allowed.has(token.issuer), failureOf('issuer', here('issuer')));
   }
-  if ('claim' in req) return fromPredicate(compileClaimCondition(req.claim, sep));
+  if ('claim' in req) return fromPredicate(compileClaimCondition(req.claim, sep), failureOf('claim', here('claim')));
   throw new Error(`unknown requirement ${JSON.stringify(Object.keys(req))}`);
 }
 
@@ -105,17 +152,18 @@ function listOf(value: string | readonly string[]): readonly string[] {
   return typeof value === 'string' ? [value] : value;
 }
 
-function fromPredicate(test: Predicate): RequirementEvaluator {
+function fromPredicate(test: Predicate, failures: LeafFailures): RequirementEvaluator {
   return (token) => {
     const verdict = test(token);
-    return verdict === true ? OK : verdict === false ? NO_SCOPE_MISSING : UNDECIDED;
+    return verdict === true ? OK : verdict === false ? failures.no : failures.undecided;
   };
 }
 
-function failure(missing: readonly string[], undecided: boolean): RequirementResult {
-  if (missing.length === 0) return undecided ? UNDECIDED : NO_SCOPE_MISSING;
-  return undecided ? { ok: false, missingScopes: missing, undecided: true } : { ok: false, missingScopes: missing };
+function unreadable(principal: Principal, field: ClaimField): boolean {
+  return principal.unreadable !== undefined && principal.unreadable.includes(field);
 }
+
+type Failure = Extract<RequirementResult, { ok: false }>;
 
 /**
  * Every child is evaluated even after a failure, so the 403 names every missing scope. Undecided only
@@ -123,31 +171,50 @@ function failure(missing: readonly string[], undecided: boolean): RequirementRes
  */
 function compileAll(children: readonly RequirementEvaluator[]): RequirementEvaluator {
   return (token) => {
+    let first: Failure | undefined;
     let missing: string[] | undefined;
     let definitelyFailed = false;
     for (const child of children) {
       const result = child(token);
-      if (result.ok) continue;
-      missing = mergeScopes(missing, result.missingScopes);
-      if (!result.undecided) definitelyFailed = true;
+      if (!result.ok) {
+        first ??= result;
+        missing = mergeScopes(missing, result.missingScopes);
+        if (result.undecided !== true) definitelyFailed = true;
+      }
     }
-    return missing === undefined ? OK : failure(missing, !definitelyFailed);
+    return combined(first, missing, !definitelyFailed);
   };
 }
 
 /** Undecided when no child passed and some child could not tell. */
 function compileAny(children: readonly RequirementEvaluator[]): RequirementEvaluator {
   return (token) => {
+    let first: Failure | undefined;
     let missing: string[] | undefined;
     let undecided = false;
     for (const child of children) {
       const result = child(token);
       if (result.ok) return OK;
+      first ??= result;
       missing = mergeScopes(missing, result.missingScopes);
-      if (result.undecided) undecided = true;
+      if (result.undecided === true) undecided = true;
     }
-    return failure(missing ?? [], undecided);
+    return combined(first, missing, undecided);
   };
+}
+
+/**
+ * The first failure, carrying the union of missing scopes and whether the whole is "cannot tell"
+ * (the first failure's object itself when nothing changes).
+ */
+function combined(first: Failure | undefined, missing: string[] | undefined, undecided: boolean): RequirementResult {
+  if (first === undefined) return OK;
+  const sameScopes = missing === undefined || missing.length === first.missingScopes.length;
+  if (sameScopes && (first.undecided === true) === undecided) return first;
+  const missingScopes = sameScopes ? first.missingScopes : missing;
+  return undecided
+    ? { ok: false, missingScopes, failed: first.failed, undecided: true }
+    : { ok: false, missingScopes, failed: first.failed };
 }
 
 /** Union preserving first-seen order (deterministic challenges). Allocates only on the deny path. */
@@ -159,48 +226,26 @@ function mergeScopes(into: string[] | undefined, add: readonly string[]): string
 
 // ---- scope -------------------------------------------------------------------------------------
 
-function compileScope(required: readonly string[], sep: string): RequirementEvaluator {
+function compileScope(required: readonly string[], at: string): RequirementEvaluator {
   for (const scope of required) {
     if (!SCOPE_TOKEN.test(scope))
       throw new Error(
         `scope ${JSON.stringify(scope)} contains a space or a character outside the RFC 6749 scope-token grammar; list scopes separately`,
       );
   }
+  const failed: FailedRequirement = Object.freeze({ kind: 'scope', at });
   return (token) => {
-    const granted = grantedScopes(token.claims, sep);
+    const granted = token.principal.scopes;
+    const cannotTell = unreadable(token.principal, 'scopes');
     let missing: string[] | undefined;
     for (const scope of required) {
-      if (granted === 'undecided' || !hasScope(granted, scope)) (missing ??= []).push(scope);
+      if (cannotTell || !granted.includes(scope)) (missing ??= []).push(scope);
     }
     if (missing === undefined) return OK;
-    return granted === 'undecided'
-      ? { ok: false, missingScopes: missing, undecided: true }
-      : { ok: false, missingScopes: missing };
+    return cannotTell
+      ? { ok: false, missingScopes: missing, failed, undecided: true }
+      : { ok: false, missingScopes: missing, failed };
   };
-}
-
-const hasOwn = Object.prototype.hasOwnProperty;
-
-/**
- * The token's granted scopes: `scope` when present (authoritative; RFC 9068 makes it a string), else
- * `scp` (string or array). A string outside the RFC 6749 grammar (TAB, double or edge spaces), an
- * array element that is not a scope-token, or another type cannot be read: undecided.
- */
-function grantedScopes(claims: Claims, sep: string): string | readonly ClaimScalar[] | undefined | 'undecided' {
-  const fromScope = hasOwn.call(claims, 'scope');
-  const raw = fromScope ? claims['scope'] : hasOwn.call(claims, 'scp') ? claims['scp'] : undefined;
-  const value = readClaimValue(raw, sep);
-  if (fromScope && value.kind === 'list') return 'undecided'; // RFC 9068 §2.2.3: `scope` is a string
-  if (value.kind === 'absent') return undefined;
-  if (value.kind === 'scalar' && typeof value.value === 'string' && SCOPE_STRING.test(value.value)) return value.value;
-  if (value.kind === 'list' && value.values.every((e) => typeof e === 'string' && SCOPE_TOKEN.test(e)))
-    return value.values;
-  return 'undecided';
-}
-
-function hasScope(granted: string | readonly ClaimScalar[] | undefined, scope: string): boolean {
-  if (typeof granted === 'string') return containsSpaceDelimitedToken(granted, scope);
-  return granted !== undefined && granted.includes(scope);
 }
 
 /**
@@ -220,55 +265,18 @@ export function containsSpaceDelimitedToken(list: string, token: string): boolea
   }
 }
 
-// ---- permission and role -----------------------------------------------------------------------
+// ---- permission, role, group --------------------------------------------------------------------
 
-const readPermissions = compileClaimPath(['permissions']);
-
-/** Every required string is granted: a list of usable strings, or (`single`) one usable string. */
-function grantsAll(value: ClaimValue, required: readonly string[], single: boolean): Verdict {
-  if (value.kind === 'absent') return false;
-  if (value.kind === 'list' && value.values.every((e) => typeof e === 'string'))
-    return required.every((r) => value.values.includes(r));
-  if (single && value.kind === 'scalar' && typeof value.value === 'string')
-    return required.every((r) => r === value.value);
-  return 'undecided';
-}
-
-/** Auth0's `permissions`: an array of strings. */
-function compilePermission(required: readonly string[], sep: string): Predicate {
-  return (token) => grantsAll(readClaimValue(readPermissions(token.claims), sep), required, false);
-}
-
-/** The issuer's roles claim: an array of strings, or one string (a single role). */
-function compileRole(required: readonly string[], roles: RolesReaders, sep: string): Predicate {
+/** Every required value is in the principal's list; cannot tell when the principal could not read it. */
+function allOf(required: readonly string[], field: 'permissions' | 'roles' | 'groups'): Predicate {
   return (token) => {
-    const read = roles.readerFor(token.issuer);
-    if (read === undefined) return false;
-    return grantsAll(readClaimValue(read(token.claims), sep), required, true);
+    const list = token.principal[field];
+    if (required.every((r) => list.includes(r))) return true;
+    return unreadable(token.principal, field) ? 'undecided' : false;
   };
 }
 
-/**
- * Per-issuer readers for the roles claim. Issuer names are a closed, configured set, so each reader
- * is compiled on first use and kept; unknown names are not cached (they cannot grow the map).
- */
-class RolesReaders {
-  private readonly readers = new Map<string, ClaimReader>();
-  constructor(private readonly ctx: RequirementContext) {}
-
-  readerFor(issuer: string): ClaimReader | undefined {
-    let reader = this.readers.get(issuer);
-    if (reader === undefined) {
-      const path = this.ctx.rolesClaimFor(issuer);
-      if (path === undefined) return undefined;
-      reader = compileClaimPath(path);
-      this.readers.set(issuer, reader);
-    }
-    return reader;
-  }
-}
-
-// ---- claim ----------------------------------------------------------------------------------------
+// ---- claim -------------------------------------------------------------------------------------
 
 type Scalar = string | number | boolean;
 

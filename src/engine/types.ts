@@ -8,8 +8,13 @@ import type { ReasonCode } from './reasons.js';
 export interface RequestView {
   /** Upper-case HTTP method. */
   readonly method: string;
-  /** Host without port, lower case (from `:authority` / `Host`). */
+  /** Host without port, lower case (from `:authority` / `Host`), as parsed by routes/authority.ts. */
   readonly host: string;
+  /**
+   * The authority was not exactly one host with an optional port (userinfo, extra colons, empty, …):
+   * the engine refuses the request (400 `ERR_HOST_INVALID`) before any host-scoped route is skipped.
+   */
+  readonly hostInvalid?: boolean;
   /** Raw request target as the proxy saw it: path plus query string. */
   readonly path: string;
   /** Lower-case header name → every value received for it, in order (duplicates kept apart). */
@@ -52,6 +57,14 @@ export interface DenyDecision {
   readonly route?: string;
   readonly issuer?: string;
   readonly subject?: string;
+  /** Where in the route's `require` tree the first failed requirement is (`all[1].role`); 403s only. */
+  readonly requirement?: string;
+  /**
+   * A document claimgate answers the client with itself instead of a problem body (RFC 9728 metadata,
+   * status 200). HTTP doors that read 2xx as "allow" pass the request on, stripping `headersToRemove`.
+   */
+  readonly document?: { readonly contentType: string; readonly body: string };
+  readonly headersToRemove?: readonly string[];
 }
 
 export type Decision = AllowDecision | DenyDecision;

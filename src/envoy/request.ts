@@ -4,6 +4,7 @@
  * view with empty method/path, which the engine denies.
  */
 import type { RequestView } from '../engine/types.js';
+import { parseAuthority } from '../routes/authority.js';
 import type { CheckRequestMessage, HeaderValueMessage, HttpRequestMessage } from './messages.js';
 
 /** Header entries beyond this many are ignored (Envoy's own default limit is 100 headers). */
@@ -39,7 +40,7 @@ export function toRequestView(req: CheckRequestMessage | null | undefined): Requ
   const requestId = firstValue(headers, 'x-request-id');
   const view: RequestView = {
     method,
-    host: hostWithoutPort(authority),
+    ...hostOf(authority),
     path,
     headers,
     ...(incomplete ? { incomplete: true } : {}),
@@ -141,6 +142,12 @@ export function hostWithoutPort(authority: string): string {
   const colon = lower.indexOf(':');
   if (colon === -1 || lower.indexOf(':', colon + 1) !== -1) return lower;
   return lower.slice(0, colon);
+}
+
+/** The view's host fields for an authority: the strictly parsed host, or the flag that refuses it. */
+export function hostOf(authority: string): Pick<RequestView, 'host' | 'hostInvalid'> {
+  const host = parseAuthority(authority);
+  return host === undefined ? { host: hostWithoutPort(authority), hostInvalid: true } : { host };
 }
 
 function firstValue(headers: ReadonlyMap<string, readonly string[]>, name: string): string {

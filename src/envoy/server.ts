@@ -85,6 +85,8 @@ function responseFor(decision: Decision): CheckResponseMessage {
     response[METADATA_BYTES] = metadataBytes(decision);
     return response;
   }
+  // A document (RFC 9728 metadata) is per config: never shared through the cache keyed on catalogue values.
+  if (decision.document !== undefined) return toCheckResponse(decision);
   const key = `${decision.outcome}\u0000${decision.reason}\u0000${decision.status}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}\u0000${decision.challenge ?? ''}`;
   let response = cachedDenials.get(key);
   if (response === undefined) {

@@ -13,6 +13,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { denyDecision } from '../engine/answer.js';
+import { WELL_KNOWN_SUFFIX } from '../engine/resource-metadata.js';
 import type { Decide } from '../engine/decide.js';
 import type { Decision, DenyDecision, RequestView } from '../engine/types.js';
 import { CLIENT_NOT_ALLOWED_DECISION, INTERNAL_ERROR_DECISION, type DecisionObserver } from '../envoy/server.js';
@@ -113,6 +114,18 @@ export async function answerHttp(
       result = forwardAuthView(req, settings.trust.trusted(req.peer));
     } else {
       result = { ok: false, problem: PROBLEMS.unknownEndpoint };
+      // A proxy may route the RFC 9728 metadata path straight here; only that document is answered.
+      if (req.url.startsWith(WELL_KNOWN_SUFFIX)) {
+        const direct = await settings.decide({ method: req.method, host: '', path: req.url, headers: new Map() });
+        if (direct.outcome !== 'allow' && direct.document !== undefined) {
+          try {
+            settings.observe?.(undefined, direct, started);
+          } catch {
+            // Observability must never change an answer.
+          }
+          return { answer: toHttpAnswer(direct, 'direct') };
+        }
+      }
     }
     if (result.ok) {
       view = result.view;

@@ -88,6 +88,7 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
       status: decision.outcome === 'allow' ? 200 : decision.status,
       issuer: decision.issuer,
       route: decision.route,
+      requirement: decision.outcome === 'allow' ? undefined : decision.requirement,
       sub: options.includeSubject === false ? undefined : decision.subject,
       method: view?.method,
       request_id: view?.requestId?.slice(0, MAX_REQUEST_ID),

@@ -13,11 +13,15 @@
  *   `{name}` matches one non-empty segment, literals exactly, optional trailing slash.
  * - Config paths go through the same normalizer as request paths, so `/caf%C3%A9` and `/café` in the
  *   config are the same route, and a config path the normalizer refuses is a startup error.
- * - An invalid request path is `ERR_PATH_INVALID` whatever the routes are.
+ * - An invalid request path is `ERR_PATH_INVALID` whatever the routes are; then an authority that is not
+ *   one host[:port] is `ERR_HOST_INVALID` (so a host-scoped route cannot be skipped by `host:1:2`).
+ * - When some route uses `ignore_case`, a path with a character that another router's case folding
+ *   could map onto ASCII (`İ`, `ı`, `ſ`, Kelvin `K`, `ß`, `ﬁ`, …; case-fold.ts) is `ERR_PATH_INVALID`.
  */
 import type { RouteConfig } from '../config/schema.js';
 import type { RequestView } from '../engine/types.js';
 import { compileRequirement, type RequirementContext, type RequirementEvaluator } from '../engine/requirements.js';
+import { hasAmbiguousFolding } from './case-fold.js';
 import { normalizePath } from './normalize.js';
 
 /** A route as the decision engine uses it. */
@@ -32,13 +36,14 @@ export interface CompiledRoute {
 export type RouteMatch =
   | { readonly ok: true; readonly route: CompiledRoute }
   | { readonly ok: true; readonly route: undefined }
-  | { readonly ok: false; readonly reason: 'ERR_PATH_INVALID' };
+  | { readonly ok: false; readonly reason: 'ERR_PATH_INVALID' | 'ERR_HOST_INVALID' };
 
 /** Finds the route for a request. Never throws; allocates only inside path normalization. */
 export type RouteMatcher = (view: RequestView) => RouteMatch;
 
 const NO_ROUTE: RouteMatch = Object.freeze({ ok: true, route: undefined });
 const PATH_INVALID: RouteMatch = Object.freeze({ ok: false, reason: 'ERR_PATH_INVALID' });
+const HOST_INVALID: RouteMatch = Object.freeze({ ok: false, reason: 'ERR_HOST_INVALID' });
 
 type PathTest = (path: string) => boolean;
 type HostTest = (host: string) => boolean;
@@ -53,14 +58,16 @@ interface RouteMatcherEntry {
 
 /**
  * Compiles the ordered route list. Throws on a config path the normalizer refuses (startup error).
- * `ctx` is handed to the requirement compiler (roles claim per issuer).
  */
-export function compileRoutes(routes: readonly RouteConfig[], ctx: RequirementContext): RouteMatcher {
+export function compileRoutes(routes: readonly RouteConfig[], ctx: RequirementContext = {}): RouteMatcher {
   const entries = routes.map((route) => compileEntry(route, ctx));
+  const anyIgnoreCase = entries.some((e) => e.ignoreCase);
   return (view) => {
     const normalized = normalizePath(view.path);
     if (!normalized.ok) return PATH_INVALID;
+    if (view.hostInvalid === true) return HOST_INVALID;
     const path = normalized.path;
+    if (anyIgnoreCase && hasAmbiguousFolding(path)) return PATH_INVALID;
     let lowerPath: string | undefined; // computed at most once, only if an ignore_case route gets that far
     const host = withoutTrailingDot(view.host);
     for (const entry of entries) {

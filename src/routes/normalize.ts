@@ -4,8 +4,13 @@
  * spelling means, the request is refused (400) rather than guessed at. Policy (docs/routing.md has the
  * table):
  *
- * - The query (`?`) and fragment (`#`) are dropped; what is left must start with `/` and be at most
+ * - The query (`?`) is dropped; what is left must start with `/` and be at most
  *   {@link MAX_PATH_LENGTH} characters (so `*` and absolute-form targets are invalid).
+ * - A raw `#` anywhere in the target is refused: a fragment is never sent in a request target
+ *   (RFC 9112 §3.2), and proxies disagree about it: nginx passes `/public#/../admin` on whole while a
+ *   parser that cuts at `#` would judge `/public`.
+ * - `%3F` and `%23` inside a path segment are refused: decoded they are `?` and `#`, which an upstream
+ *   that decodes before splitting (or re-encodes a redirect) reads as the start of a query or fragment.
  * - Refused: `%2F` and `%5C` (an encoded slash or backslash is a separator to some servers and data to
  *   others), backslashes, `;` raw or as `%3B` (Tomcat/Jetty strip `;params` from segments, so
  *   `/admin;x` and `/public/..;/admin` mean different things to different servers), control characters
@@ -34,8 +39,8 @@ const DOT = 0x2e;
 const QUESTION = 0x3f;
 const HASH = 0x23;
 
-/** Characters a decoded segment may never hold (a `/` there came from `%2F`). */
-const FORBIDDEN_IN_SEGMENT = /[\x00-\x1f\x7f\\/;]/;
+/** Characters a decoded segment may never hold (a `/` there came from `%2F`, `?` from `%3F`, `#` from `%23`). */
+const FORBIDDEN_IN_SEGMENT = /[\x00-\x1f\x7f\\/;?#]/;
 /** After one decode, a `%` can only come from `%25`; followed by two hex digits it is double encoding. */
 const DOUBLE_ENCODED = /%[0-9A-Fa-f]{2}/;
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -49,7 +54,11 @@ export function normalizePath(rawTarget: string): NormalizedPath {
   let plain = true; // nothing that needs decoding, dot or slash handling, or validation
   for (; end < rawTarget.length; end++) {
     const c = rawTarget.charCodeAt(end);
-    if (c === QUESTION || c === HASH) break;
+    if (c === HASH) return INVALID;
+    if (c === QUESTION) {
+      if (rawTarget.includes('#', end)) return INVALID;
+      break;
+    }
     if (end === MAX_PATH_LENGTH) return INVALID;
     if (c === SLASH) {
       const next = rawTarget.charCodeAt(end + 1);

@@ -7,6 +7,8 @@ import type { Claims } from './parse.js';
 
 export interface ClaimPolicy {
   readonly audiences: ReadonlySet<string>;
+  /** Where the audience is: `aud`, or `client_id` (Cognito access tokens carry no `aud`). */
+  readonly audienceClaim?: 'aud' | 'client_id';
   readonly clockSkewSeconds: number;
   readonly maxTokenAgeSeconds?: number;
 }
@@ -47,7 +49,7 @@ export function checkClaims(claims: Claims, policy: ClaimPolicy, nowSeconds: num
   const iat = own(claims, 'iat');
   if ((nbf !== undefined && !isTime(nbf)) || (iat !== undefined && !isTime(iat))) return 'ERR_CLAIMS_INVALID';
 
-  const audience = audienceMatches(own(claims, 'aud'), policy.audiences);
+  const audience = audienceMatches(own(claims, policy.audienceClaim ?? 'aud'), policy.audiences);
   if (audience === 'invalid') return 'ERR_CLAIMS_INVALID';
   if (!audience) return 'ERR_AUDIENCE_MISMATCH';
 

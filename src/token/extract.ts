@@ -1,6 +1,12 @@
 /**
  * Where tokens are: the configured locations only (default `Authorization: Bearer`). A request
  * that carries more than one token, in one location or across several, is rejected, never merged.
+ *
+ * One credential per request (SECURITY.md P18): besides tokens, every other credential the request
+ * carries counts: any `Authorization` value whatever its scheme (Basic, DPoP, `Bearer<TAB>…`, a
+ * malformed one), any value of a configured token header, each occurrence of a configured cookie.
+ * More than one in total is refused (400 `ERR_MULTIPLE_TOKENS`), whichever of them claimgate would
+ * read: the upstream or a framework in front of it may act on the other one.
  */
 import type { TokenLocation } from '../config/schema.js';
 import type { RequestView } from '../engine/types.js';
@@ -84,8 +90,36 @@ export function compileLocation(loc: TokenLocation): CompiledLocation {
   return { id, header: loc.header, find };
 }
 
-/** Looks in every location; exactly one token overall, or none, or an error. */
+/** `Authorization` always counts as a credential carrier, configured or not. */
+const AUTHORIZATION = 'authorization';
+
+/**
+ * How many credentials the request carries across every location: each field value of each carrier
+ * header (`Authorization` and every configured token header), each occurrence of a configured cookie.
+ */
+export function countCredentials(view: RequestView, locations: readonly CompiledLocation[]): number {
+  const headers = new Set<string>([AUTHORIZATION]);
+  const cookies = new Set<string>();
+  for (const location of locations) {
+    if (location.id.startsWith('cookie:')) cookies.add(location.id.slice('cookie:'.length));
+    else headers.add(location.header);
+  }
+  let count = 0;
+  for (const header of headers) count += view.headers.get(header)?.length ?? 0;
+  if (cookies.size > 0) {
+    for (const line of view.headers.get('cookie') ?? []) {
+      for (const pair of line.split(';')) {
+        const eq = pair.indexOf('=');
+        if (eq !== -1 && cookies.has(pair.slice(0, eq).trim())) count++;
+      }
+    }
+  }
+  return count;
+}
+
+/** Looks in every location; exactly one token overall (and no other credential), or none, or an error. */
 export function extractToken(view: RequestView, locations: readonly CompiledLocation[]): Extraction {
+  if (countCredentials(view, locations) > 1) return { kind: 'error', reason: 'ERR_MULTIPLE_TOKENS' };
   let result: Extraction = { kind: 'none' };
   for (const location of locations) {
     const found = location.find(view);

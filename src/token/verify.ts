@@ -3,7 +3,10 @@
  * fixed and cheap checks come first: size, strict parse, issuer allow-list (no network for unknown
  * issuers), token location, algorithm, type, key, signature, registered claims.
  */
+import { resolveProfile, type Profile } from '../config/profiles.js';
 import type { Algorithm, IssuerConfig } from '../config/schema.js';
+import { compileClaimPath, type ClaimReader } from '../engine/claims.js';
+import { compilePrincipalReader, type Principal, type PrincipalReader } from '../engine/principal.js';
 import type { ReasonCode } from '../engine/reasons.js';
 import type { KeySource, VerifyKey } from '../keys/key-source.js';
 import { checkClaims, type ClaimPolicy } from './claims-check.js';
@@ -15,7 +18,13 @@ import { verifySignature } from './signature.js';
 export interface CompiledIssuer {
   readonly name: string;
   readonly algorithms: ReadonlySet<string>;
-  readonly acceptLegacyTyp: boolean;
+  /** `typ` values accepted besides `at+jwt` (the profile's, or `token_type`'s). */
+  readonly alsoTyp: Profile['alsoTyp'];
+  /** A claim that must hold a fixed value (access, not ID, tokens), when the profile has one. */
+  readonly accessTokenClaim?: { readonly read: ClaimReader; readonly equals: string };
+  /** For one tenant of a `{tenant}` template: the tenant its `iss` names; the token's tenant must equal it. */
+  readonly expectedTenant?: string;
+  readonly principalOf: PrincipalReader;
   readonly maxTokenBytes: number;
   readonly locationIds: ReadonlySet<string>;
   readonly claimPolicy: ClaimPolicy;
@@ -27,6 +36,7 @@ export interface VerifiedToken {
   readonly claims: Claims;
   readonly subject: string;
   readonly payloadSegment: string;
+  readonly principal: Principal;
   readonly location: CompiledLocation;
   /** Until when (ms) the token passes the time checks: exp, and the maximum age, with the skew. */
   readonly validUntilMs: number;
@@ -50,15 +60,34 @@ export interface VerifierOptions {
   readonly keyDeadlineMs: number;
 }
 
-export function compileIssuer(config: IssuerConfig, keys: KeySource, locationIds: ReadonlySet<string>): CompiledIssuer {
+/**
+ * Compiles an issuer entry. A `{tenant}` template or `issuer_aliases` give one entry several exact
+ * `iss` values: each gets its own CompiledIssuer (sharing keys and settings) keyed by that value.
+ */
+export function compileIssuer(
+  config: IssuerConfig,
+  keys: KeySource,
+  locationIds: ReadonlySet<string>,
+  expectedTenant?: string,
+  /** `upstream.array_separator`, for the one rule for claim values the principal is read by. */
+  separator = ',',
+): CompiledIssuer {
+  const profile = resolveProfile(config);
+  const marker = profile.accessTokenClaim;
   return {
     name: config.name,
     algorithms: new Set(config.algorithms),
-    acceptLegacyTyp: config.token_type === 'legacy',
+    alsoTyp: profile.alsoTyp,
+    ...(marker === undefined
+      ? {}
+      : { accessTokenClaim: { read: compileClaimPath(marker.path), equals: marker.equals } }),
+    ...(expectedTenant === undefined ? {} : { expectedTenant }),
+    principalOf: compilePrincipalReader(config.name, profile.claims, separator),
     maxTokenBytes: config.max_token_bytes,
     locationIds,
     claimPolicy: {
       audiences: new Set(config.audiences),
+      audienceClaim: profile.audienceClaim,
       clockSkewSeconds: config.clock_skew_seconds,
       maxTokenAgeSeconds: config.max_token_age_seconds,
     },
@@ -67,11 +96,11 @@ export function compileIssuer(config: IssuerConfig, keys: KeySource, locationIds
 }
 
 /** RFC 9068 §2.1: `at+jwt`, with or without the `application/` prefix, case-insensitive. */
-function typAccepted(typ: string | undefined, legacy: boolean): boolean {
-  if (typ === undefined) return legacy;
+function typAccepted(typ: string | undefined, also: Profile['alsoTyp']): boolean {
+  if (typ === undefined) return also.none;
   const t = typ.toLowerCase();
   if (t === 'at+jwt' || t === 'application/at+jwt') return true;
-  return legacy && (t === 'jwt' || t === 'application/jwt');
+  return also.jwt && (t === 'jwt' || t === 'application/jwt');
 }
 
 export async function verifyToken(
@@ -93,7 +122,7 @@ export async function verifyToken(
   if (!issuer.locationIds.has(location.id)) return fail('ERR_TOKEN_LOCATION_NOT_ALLOWED');
   const alg = jws.header.alg;
   if (!issuer.algorithms.has(alg)) return fail('ERR_ALGORITHM_NOT_ALLOWED');
-  if (!typAccepted(jws.header.typ, issuer.acceptLegacyTyp)) return fail('ERR_TOKEN_TYPE_INVALID');
+  if (!typAccepted(jws.header.typ, issuer.alsoTyp)) return fail('ERR_TOKEN_TYPE_INVALID');
 
   let lookup = issuer.keys.lookup(jws.header.kid, alg as Algorithm, opts.keyDeadlineMs);
   if (lookup instanceof Promise) lookup = await lookup;
@@ -108,11 +137,19 @@ export async function verifyToken(
     key = renewed;
   }
 
+  // Before the claim checks: an ID token of the same issuer fails here as what it is, not as a bad audience.
+  const marker = issuer.accessTokenClaim;
+  if (marker !== undefined && marker.read(jws.claims) !== marker.equals) return fail('ERR_TOKEN_TYPE_INVALID');
   const claimFailure = checkClaims(jws.claims, issuer.claimPolicy, opts.nowMs() / 1000);
   if (claimFailure !== undefined) return fail(claimFailure);
   // P20: a sender-constrained token (RFC 7800 `cnf`: DPoP `jkt`, mTLS `x5t#S256`, …) needs its proof,
   // which claimgate does not check yet; presented as a plain bearer token it is refused.
   if (Object.hasOwn(jws.claims, 'cnf')) return fail('ERR_TOKEN_BOUND');
+  const subject = jws.claims.sub as string;
+  const principal = issuer.principalOf(jws.claims, subject, issuer.expectedTenant);
+  // The iss of a template names a tenant; a token whose own tenant claim disagrees is not that tenant's.
+  if (issuer.expectedTenant !== undefined && principal.tenant !== issuer.expectedTenant)
+    return fail('ERR_TENANT_MISMATCH');
 
   const skew = issuer.claimPolicy.clockSkewSeconds;
   const maxAge = issuer.claimPolicy.maxTokenAgeSeconds;
@@ -123,8 +160,9 @@ export async function verifyToken(
     token: {
       issuer,
       claims: jws.claims,
-      subject: jws.claims.sub as string,
+      subject,
       payloadSegment: jws.payloadSegment,
+      principal,
       location,
       validUntilMs: validUntilS * 1000,
       kid: jws.header.kid,

@@ -65,6 +65,14 @@ describe('lint: unreachable routes', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/OK \(1 issuer\(s\), 2 route\(s\), 1 warning\(s\)\)/);
     expect(r.stderr).toMatch(/^warning: routes\[1\] \(late\): unreachable/m);
+    // --json: the same warnings in the object (stdout stays one JSON document), still exit 0.
+    const j = spawnSync(process.execPath, [cli, 'check-config', '--json', file], { encoding: 'utf8' });
+    expect(j.status).toBe(0);
+    expect(j.stderr).toMatch(/^warning: routes\[1\] \(late\): unreachable/m);
+    const parsed = JSON.parse(j.stdout) as { ok: boolean; routes: number; warnings: string[] };
+    expect(parsed).toMatchObject({ ok: true, routes: 2 });
+    expect(parsed.warnings).toHaveLength(1);
+    expect(parsed.warnings[0]).toMatch(/^routes\[1\] \(late\): unreachable/);
   });
 });
 

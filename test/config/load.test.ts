@@ -20,7 +20,9 @@ describe('config loading', () => {
     const config = parseConfigText(`issuers:\n${GOOD_ISSUER}`);
     const issuer = config.issuers[0]!;
     expect(issuer.algorithms).toEqual(['RS256']);
-    expect(issuer.token_type).toBe('at+jwt');
+    expect(issuer.profile).toBe('rfc9068');
+    expect(issuer.token_type).toBeUndefined(); // the profile decides: rfc9068 accepts at+jwt only
+    expect(issuer.required).toBe(false);
     expect(issuer.clock_skew_seconds).toBe(60);
     expect(issuer.token_locations).toEqual([{ header: 'authorization', scheme: 'Bearer' }]);
     expect(issuer.keys.cooldown_seconds).toBe(2);
@@ -63,6 +65,41 @@ describe('config loading', () => {
       'issuers[0].algorithms[0]: must be one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519 (asymmetric only)',
     ],
     ['no issuers', 'issuers: []\n', 'issuers: must list at least one issuer'],
+    [
+      'tenant template without a tenant list',
+      `issuers:\n  - name: entra\n    issuer: https://login.microsoftonline.com/{tenant}/v2.0\n    audiences: [api]\n    jwks_uri: https://login.microsoftonline.com/common/discovery/v2.0/keys\n`,
+      'issuers[0].issuer: is a {tenant} template: list the allowed tenants in tenants',
+    ],
+    [
+      'tenant template with discovery',
+      `issuers:\n  - name: entra\n    issuer: https://login.microsoftonline.com/{tenant}/v2.0\n    audiences: [api]\n    tenants: [72f988bf-86f1-41af-91ab-2d7cd011db47]\n`,
+      'issuers[0].issuer: is a template: set jwks_uri',
+    ],
+    [
+      'tenant template whose profile reads no tenant claim',
+      `issuers:\n  - name: t\n    issuer: https://login.example.com/{tenant}/v2.0\n    tenants: [t1]\n    jwks_uri: https://login.example.com/keys\n    audiences: [api]\n`,
+      'issuers[0].issuer: is a template, but profile rfc9068 reads no tenant claim',
+    ],
+    [
+      'tenant list without a template',
+      `issuers:\n${GOOD_ISSUER}    tenants: [t1]\n`,
+      'issuers[0].tenants: needs an issuer template containing {tenant}',
+    ],
+    [
+      'unknown profile',
+      `issuers:\n${GOOD_ISSUER}    profile: azure\n`,
+      'issuers[0].profile: must be one of rfc9068, auth0, okta, entra, keycloak, cognito, google',
+    ],
+    [
+      'an alias that is another issuer',
+      `issuers:\n${GOOD_ISSUER}  - name: b\n    issuer: https://b.example.com\n    issuer_aliases: [https://partner.okta.com/oauth2/default]\n    audiences: [api]\n`,
+      'issuers[1].issuer: duplicates the issuer of issuers[0] (https://partner.okta.com/oauth2/default)',
+    ],
+    [
+      'unknown principal field',
+      `issuers:\n${GOOD_ISSUER}upstream:\n  headers: [{ name: x-user, principal: username }]\n`,
+      'upstream.headers[0]',
+    ],
     ['issuers missing', 'routes: []\n', 'issuers: is required'],
     [
       'plain http issuer',

@@ -5,28 +5,53 @@ import {
   MAX_REGEX_INPUT_LENGTH,
   compileRequirement,
   containsSpaceDelimitedToken,
-  type RequirementContext,
   type RequirementResult,
+  type VerifiedToken,
 } from '../../src/engine/requirements.js';
+import { resolveProfile } from '../../src/config/profiles.js';
+import { compilePrincipalReader } from '../../src/engine/principal.js';
 
 const ROLES: Record<string, string | string[]> = {
   keycloak: 'realm_access.roles',
   auth0: 'https://example.com/roles',
   plain: 'roles',
 };
-const ctx: RequirementContext = { rolesClaimFor: (name) => ROLES[name] };
+
+/** The token as the engine hands it over: claims, issuer name, and the principal its profile reads. */
+function tok(claims: Record<string, unknown>, issuer = 'plain'): VerifiedToken {
+  const profile = resolveProfile({ profile: 'rfc9068', audiences: ['api'], roles_claim: ROLES[issuer] });
+  const sub = typeof claims.sub === 'string' ? claims.sub : 'user';
+  return { claims, issuer, principal: compilePrincipalReader(issuer, profile.claims)(claims, sub, undefined) };
+}
 
 /** Compiles through the schema, as the config loader does. */
 function compile(req: unknown) {
-  return compileRequirement(requirementSchema.parse(req), ctx);
+  return compileRequirement(requirementSchema.parse(req));
 }
 function check(req: unknown, claims: unknown, issuer = 'plain'): RequirementResult {
-  return compile(req)({ claims: JSON.parse(JSON.stringify(claims)) as Record<string, unknown>, issuer });
+  return compile(req)(tok(JSON.parse(JSON.stringify(claims)) as Record<string, unknown>, issuer));
 }
 const ok = { ok: true };
-const denied = (missingScopes: string[] = []) => ({ ok: false, missingScopes });
+/**
+ * A failure with exactly these missing scopes, and "cannot tell" (`undecided`) or a plain "no"; the
+ * `failed` path is checked where it matters (decide tests), not here.
+ */
+function failure(missingScopes: string[], cannotTell: boolean) {
+  return {
+    asymmetricMatch: (r: unknown) => {
+      const f = r as { ok?: unknown; missingScopes?: unknown; undecided?: unknown };
+      return (
+        f.ok === false &&
+        JSON.stringify(f.missingScopes) === JSON.stringify(missingScopes) &&
+        (f.undecided === true) === cannotTell
+      );
+    },
+    toAsymmetricMatcher: () => `${cannotTell ? 'undecided' : 'denied'}(${JSON.stringify(missingScopes)})`,
+  };
+}
+const denied = (missingScopes: string[] = []) => failure(missingScopes, false);
 /** A refusal because the claim could not be read (it stays a refusal under `not`). */
-const undecided = (missingScopes: string[] = []) => ({ ok: false, missingScopes, undecided: true });
+const undecided = (missingScopes: string[] = []) => failure(missingScopes, true);
 
 describe('containsSpaceDelimitedToken', () => {
   it.each([
@@ -105,7 +130,7 @@ describe('scope', () => {
 
   it('does not read scope from the prototype chain', () => {
     const claims = Object.create({ scope: 'a' }) as Record<string, unknown>;
-    expect(compile({ scope: 'a' })({ claims, issuer: 'plain' })).toEqual(denied(['a']));
+    expect(compile({ scope: 'a' })(tok(claims, 'plain'))).toEqual(denied(['a']));
   });
 
   it('refuses a configured scope that contains a space', () => {
@@ -143,8 +168,8 @@ describe('role', () => {
     expect(check({ role: 'admin' }, { roles: ['admin\t'] })).toEqual(undecided());
   });
 
-  it('denies for an issuer the context does not know', () => {
-    expect(check({ role: 'admin' }, { roles: ['admin'] }, 'stranger')).toEqual(denied());
+  it("reads only the issuer's own roles claim (a top-level roles claim grants nothing to Keycloak)", () => {
+    expect(check({ role: 'admin' }, { roles: ['admin'] }, 'keycloak')).toEqual(denied());
   });
 });
 
@@ -202,7 +227,7 @@ describe('claim', () => {
 
   it('regex: unicode mode and no state between calls', () => {
     const req = compile({ claim: { path: 'name', regex: '^\\p{Lu}' } });
-    const token = { claims: { name: 'Élodie' }, issuer: 'plain' };
+    const token = tok({ name: 'Élodie' }, 'plain');
     expect([req(token), req(token), req(token)]).toEqual([ok, ok, ok]);
   });
 
@@ -216,16 +241,16 @@ describe('claim', () => {
       { act: { sub: 'svc' } },
       { act: { sub: false } },
     ]) {
-      const token = { claims: claims as Record<string, unknown>, issuer: 'plain' };
+      const token = tok(claims as Record<string, unknown>, 'plain');
       expect(yes(token).ok).toBe(!no(token).ok);
     }
     // A step through an array, or a flat member literally named `act.sub`, cannot be read: both fail.
     for (const claims of [{ act: ['sub'] }, { 'act.sub': 'svc' }, { act: {}, 'act.sub': 'svc' }]) {
-      const token = { claims: claims as Record<string, unknown>, issuer: 'plain' };
+      const token = tok(claims as Record<string, unknown>, 'plain');
       expect([yes(token), no(token)]).toEqual([undecided(), undecided()]);
     }
-    expect(yes({ claims: { act: { sub: false } }, issuer: 'plain' })).toEqual(ok);
-    expect(no({ claims: { act: null }, issuer: 'plain' })).toEqual(ok);
+    expect(yes(tok({ act: { sub: false } }, 'plain'))).toEqual(ok);
+    expect(no(tok({ act: null }, 'plain'))).toEqual(ok);
   });
 
   it('reads only own properties of hostile payloads', () => {
@@ -233,15 +258,13 @@ describe('claim', () => {
       string,
       unknown
     >;
-    const token = { claims: hostile, issuer: 'plain' };
+    const token = tok(hostile, 'plain');
     expect(compile({ claim: { path: 'role', exists: true } })(token)).toEqual(denied());
     expect(compile({ claim: { path: 'toString', exists: true } })(token)).toEqual(denied());
     expect(compile({ claim: { path: 'hasOwnProperty', exists: false } })(token)).toEqual(ok);
     expect(compile({ claim: { path: '__proto__.role', equals: 'admin' } })(token)).toEqual(ok);
     expect(compile({ claim: { path: 'constructor.name', equals: 'x' } })(token)).toEqual(ok);
-    expect(compile({ claim: { path: 'constructor.name', equals: 'Object' } })({ claims: {}, issuer: 'plain' })).toEqual(
-      denied(),
-    );
+    expect(compile({ claim: { path: 'constructor.name', equals: 'Object' } })(tok({}, 'plain'))).toEqual(denied());
   });
 
   it('handles huge arrays without error', () => {
@@ -285,7 +308,7 @@ describe('all / any / not', () => {
   });
 
   it('undefined requirement allows any verified token', () => {
-    expect(compileRequirement(undefined, ctx)({ claims: {}, issuer: 'x' })).toEqual(ok);
+    expect(compileRequirement(undefined)(tok({}, 'x'))).toEqual(ok);
   });
 });
 
@@ -320,11 +343,11 @@ describe('properties', () => {
   it('never throws, is deterministic, and only reports configured scopes', () => {
     fc.assert(
       fc.property(tree, claims, fc.constantFrom('plain', 'auth0', 'unknown'), (req, c, issuer) => {
-        const evaluate = compileRequirement(req, ctx);
-        const first = evaluate({ claims: c, issuer });
-        expect(evaluate({ claims: c, issuer })).toEqual(first);
+        const evaluate = compileRequirement(req);
+        const first = evaluate(tok(c, issuer));
+        expect(evaluate(tok(c, issuer))).toEqual(first);
         if (!first.ok) for (const s of first.missingScopes) expect(['a', 'b', 'c']).toContain(s);
-        const negated = compileRequirement({ not: req }, ctx)({ claims: c, issuer });
+        const negated = compileRequirement({ not: req })(tok(c, issuer));
         expect(negated.ok).toBe(!first.ok && !('undecided' in first));
       }),
       { seed: 42, numRuns: 500 },

@@ -215,4 +215,8 @@ describe('what envoy.yaml promises claimgate', () => {
       path_with_escaped_slashes_action: 'REJECT_REQUEST',
     });
   });
+
+  it('refuses header names with underscores (Envoy allows them by default; CGI-style upstreams merge them)', () => {
+    expect(hcm).toMatchObject({ common_http_protocol_options: { headers_with_underscores_action: 'REJECT_REQUEST' } });
+  });
 });

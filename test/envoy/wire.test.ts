@@ -436,7 +436,7 @@ describe('(c) toCheckResponse, as the official protos read it', () => {
       '400 invalid_request',
       deny('ERR_MULTIPLE_TOKENS', 400),
       3,
-      `Bearer realm="${REALM}", error="invalid_request", error_description="more than one access token in the request"`,
+      `Bearer realm="${REALM}", error="invalid_request", error_description="more than one credential (access token or other) in the request"`,
     ],
     [
       '403 insufficient_scope',

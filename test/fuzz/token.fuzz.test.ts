@@ -336,7 +336,7 @@ describe('the decider on random and mutated tokens', () => {
 
   it('the valid tokens themselves are allowed (the oracle is not vacuous) and /admin needs the role', async () => {
     for (const token of VALID) expect((await decideAll(`Bearer ${token}`)).reason).toBe('OK_AUTHENTICATED');
-    expect((await decideAll(`Bearer ${VALID[0]}`, '/admin')).reason).toBe('ERR_INSUFFICIENT_SCOPE');
+    expect((await decideAll(`Bearer ${VALID[0]}`, '/admin')).reason).toBe('ERR_ROLE_MISSING');
     expect((await decideAll(`Bearer ${VALID[2]}`, '/admin')).reason).toBe('OK_AUTHENTICATED');
   });
 });
@@ -472,7 +472,7 @@ describe('hostile JSON, validly signed', () => {
         const token = signed(c.header, c.payload);
         const d = await decideAll(`Bearer ${token}`, path);
         if (!c.ok) expect(d.outcome).not.toBe('allow');
-        else if (path === '/admin') expect(d.reason).toBe(c.adminOk ? 'OK_AUTHENTICATED' : 'ERR_INSUFFICIENT_SCOPE');
+        else if (path === '/admin') expect(d.reason).toBe(c.adminOk ? 'OK_AUTHENTICATED' : 'ERR_ROLE_MISSING');
         else expect(d.reason).toBe('OK_AUTHENTICATED');
       }),
       { numRuns: runs(600) },

@@ -13,7 +13,7 @@ import { AUD, ISS_A, buildGate, cleanupTmp, fileIssuer, mint, rsaKey, view, type
 
 /** What a cell of the docs table means, as (no token, user token, admin token) reasons. */
 const OUTCOMES = {
-  'admin route: 401 / 403 / allow': ['ERR_TOKEN_MISSING', 'ERR_INSUFFICIENT_SCOPE', 'OK_AUTHENTICATED'],
+  'admin route: 401 / 403 / allow': ['ERR_TOKEN_MISSING', 'ERR_ROLE_MISSING', 'OK_AUTHENTICATED'],
   'no route: 403 `ERR_ROUTE_NOT_FOUND`': ['ERR_ROUTE_NOT_FOUND', 'ERR_ROUTE_NOT_FOUND', 'ERR_ROUTE_NOT_FOUND'],
   'public route: allow': ['OK_PUBLIC_ROUTE', 'OK_PUBLIC_ROUTE', 'OK_PUBLIC_ROUTE'],
   'refused: 400 `ERR_PATH_INVALID`': ['ERR_PATH_INVALID', 'ERR_PATH_INVALID', 'ERR_PATH_INVALID'],
@@ -42,6 +42,11 @@ const TABLE: readonly [string, string, Outcome, Outcome][] = [
   ['/admin%00', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
   ['/admin;x=1', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
   ['/../admin', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
+  ['/public#/../admin', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
+  ['/public%23/../admin', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
+  ['/public%3F/../admin', 'invalid', 'refused: 400 `ERR_PATH_INVALID`', 'refused: 400 `ERR_PATH_INVALID`'],
+  ['/adm%C4%B0n', '/admİn', 'no route: 403 `ERR_ROUTE_NOT_FOUND`', 'refused: 400 `ERR_PATH_INVALID`'],
+  ['/adm%C4%B1n', '/admın', 'no route: 403 `ERR_ROUTE_NOT_FOUND`', 'refused: 400 `ERR_PATH_INVALID`'],
 ];
 
 const key = rsaKey('paths');

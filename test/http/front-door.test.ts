@@ -302,14 +302,14 @@ describe('forward-auth endpoint (/auth)', () => {
     expect(reply.headers['x-claimgate-detail']).toBe(PROBLEMS.duplicated);
   });
 
-  test('a list in X-Forwarded-Host or a non-token method → 400', async () => {
+  test('a list (or extra colons, or userinfo) in X-Forwarded-Host or Host, or a non-token method → 400', async () => {
     expectDenial(
       await send(door.port, {
         path: '/auth',
         headers: { ...forwarded('/healthz'), 'x-forwarded-host': `${HOST}, evil.example.com` },
       }),
       400,
-      'ERR_REQUEST_MALFORMED',
+      'ERR_HOST_INVALID',
     );
     expectDenial(
       await send(door.port, {
@@ -318,6 +318,21 @@ describe('forward-auth endpoint (/auth)', () => {
       }),
       400,
       'ERR_REQUEST_MALFORMED',
+    );
+    for (const host of [`${HOST}:1:2`, `user@${HOST}`, `${HOST}:`]) {
+      expectDenial(
+        await send(door.port, { path: '/auth', headers: { ...forwarded('/healthz'), 'x-forwarded-host': host } }),
+        400,
+        'ERR_HOST_INVALID',
+      );
+    }
+    expectDenial(
+      await send(door.port, {
+        path: '/envoy/healthz',
+        headers: { host: `${HOST}:1:2` },
+      }),
+      400,
+      'ERR_HOST_INVALID',
     );
   });
 

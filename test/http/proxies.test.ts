@@ -35,6 +35,8 @@ import {
 } from './support.js';
 
 const DEPLOY = new URL('../../deploy/', import.meta.url);
+const RESOURCE = 'https://api.example.com';
+const METADATA_PATH = '/.well-known/oauth-protected-resource';
 
 let op: OidcProviderIdp;
 let down: OidcProviderIdp;
@@ -50,10 +52,14 @@ beforeAll(async () => {
   readToken = await op.mintClientCredentialsToken('orders:read');
   downToken = await down.mintClientCredentialsToken('orders:read');
   await down.stop(); // this issuer's IdP is down when claimgate starts
-  const config = frontDoorConfig([
-    { name: 'op', issuer: op.issuer, audiences: [DEFAULT_AUDIENCE] },
-    { name: 'down', issuer: down.issuer, audiences: [DEFAULT_AUDIENCE] },
-  ]);
+  const config = frontDoorConfig(
+    [
+      { name: 'op', issuer: op.issuer, audiences: [DEFAULT_AUDIENCE] },
+      { name: 'down', issuer: down.issuer, audiences: [DEFAULT_AUDIENCE] },
+    ],
+    {},
+    { resource_metadata: { resource: RESOURCE } },
+  );
   gate = await startClaimgate(config);
   await gate.whenSettled();
   if (config.http === undefined) throw new Error('the http block is missing from the validated config');
@@ -110,14 +116,16 @@ async function startCaddy(port: number): Promise<RunningProxy> {
 }
 
 const PROXIES = [
-  { name: 'nginx auth_request', start: startNginx, outageStatus: 500 }, // nginx answers 500 for any other auth status
-  { name: 'Caddy forward_auth', start: startCaddy, outageStatus: 503 }, // Caddy passes claimgate's 503 through
+  // nginx answers 500 for any auth status other than 2xx/401/403 (so claimgate's 400 and 503 arrive as 500).
+  { name: 'nginx auth_request', start: startNginx, outageStatus: 500, refusalStatus: 500 },
+  // Caddy passes claimgate's answer through as it is.
+  { name: 'Caddy forward_auth', start: startCaddy, outageStatus: 503, refusalStatus: 400 },
 ] as const;
 
 const spoofed = Object.fromEntries(OWNED.map((h) => [h, 'spoofed-by-client']));
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-describe.each(PROXIES)('$name', ({ start, outageStatus }) => {
+describe.each(PROXIES)('$name', ({ start, outageStatus, refusalStatus }) => {
   let proxy: RunningProxy;
   let port: number;
 
@@ -146,6 +154,19 @@ describe.each(PROXIES)('$name', ({ start, outageStatus }) => {
     expect(result.reply.headers['x-claimgate-reason']).toBe(reason);
   }
 
+  /**
+   * Refused before the upstream: by claimgate (400 with the reason; nginx turns any auth status other than
+   * 401/403 into a 500 without it) or by the proxy's own parser (a bare 400, e.g. nginx on a duplicate
+   * Authorization line, Go on a malformed Host).
+   */
+  function expectBadRequest(result: { reply: Reply; reached: boolean }, reason: string, byClaimgate = true): void {
+    expect(result.reached).toBe(false);
+    expect([400, refusalStatus]).toContain(result.reply.status);
+    const given = result.reply.headers['x-claimgate-reason'];
+    // Where the proxy passes claimgate's 400 on (Caddy), the refusal must be claimgate's own.
+    if (given !== undefined || (byClaimgate && refusalStatus === 400)) expect(given).toBe(reason);
+  }
+
   test("valid token: the upstream gets claimgate's identity headers, never the client's, and no authorization (strip_token)", async () => {
     const { reply, reached } = await through('/orders/42?expand=items', { ...bearer(readToken), ...spoofed });
     expect({ status: reply.status, reached }).toEqual({ status: 200, reached: true });
@@ -170,7 +191,21 @@ describe.each(PROXIES)('$name', ({ start, outageStatus }) => {
   test('no token → 401 with a bare Bearer challenge at the client; the upstream is not reached', async () => {
     const result = await through('/orders/1', spoofed);
     expectRefused(result, 401, 'ERR_TOKEN_MISSING');
-    expect(challenge(result.reply.headers['www-authenticate'])).toEqual({ realm: REALM });
+    expect(challenge(result.reply.headers['www-authenticate'])).toEqual({
+      realm: REALM,
+      resource_metadata: `${RESOURCE}${METADATA_PATH}`,
+    });
+  });
+
+  test('RFC 9728 metadata reaches the client through the proxy, listing exactly the configured issuers', async () => {
+    const { reply, reached } = await through(METADATA_PATH, spoofed);
+    expect({ status: reply.status, reached }).toEqual({ status: 200, reached: false });
+    expect(reply.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(reply.body)).toMatchObject({
+      resource: RESOURCE,
+      authorization_servers: [op.issuer, down.issuer],
+      bearer_methods_supported: ['header'],
+    });
   });
 
   test('bad token → 401 invalid_token', async () => {
@@ -199,6 +234,70 @@ describe.each(PROXIES)('$name', ({ start, outageStatus }) => {
     const result = await through('/orders/1', bearer(downToken));
     expect({ status: result.reply.status, reached: result.reached }).toEqual({ status: outageStatus, reached: false });
     expect(result.reply.headers['www-authenticate']).toBeUndefined();
+  });
+
+  // ---- issue 11: what a WSGI-style upstream reads (echo `environ`: HTTP_ + upper case + '-' → '_') ----
+
+  /** The identity variables a WSGI upstream sees (only claimgate's values may be there). */
+  const identityEnviron = (result: { reply: Reply; reached: boolean }) =>
+    Object.fromEntries(Object.entries(upstreamSaw(result.reply).environ).filter(([k]) => k.startsWith('HTTP_X_AUTH_')));
+
+  const FORGED_SPELLINGS = ['X_Auth_Roles', 'x_auth_scope', 'X-Auth_Sub', 'X.Auth.Client'];
+
+  test('forged underscore/dot spellings of identity headers never reach a WSGI upstream (public route, no token)', async () => {
+    for (const name of FORGED_SPELLINGS) {
+      const result = await through('/healthz', { [name]: 'admin' });
+      // Either the proxy drops the spelling (nginx: underscores_in_headers off, ignore_invalid_headers)
+      // or claimgate refuses the request (400); never does the upstream read it as an identity header.
+      if (result.reached) expect([name, identityEnviron(result)]).toEqual([name, {}]);
+      else expectBadRequest(result, 'ERR_HEADER_NAME_AMBIGUOUS');
+    }
+  });
+
+  test('with a token, a forged spelling is not merged into the identity the WSGI upstream reads', async () => {
+    for (const name of FORGED_SPELLINGS) {
+      const result = await through('/orders/42', { ...bearer(readToken), [name]: 'admin' });
+      if (result.reached) {
+        expect([name, identityEnviron(result)]).toEqual([
+          name,
+          { HTTP_X_AUTH_SUB: op.clientId, HTTP_X_AUTH_CLIENT: op.clientId, HTTP_X_AUTH_SCOPE: 'orders:read' },
+        ]);
+      } else expectBadRequest(result, 'ERR_HEADER_NAME_AMBIGUOUS');
+    }
+  });
+
+  test('a raw # in the target is refused, not cut off (/healthz#/../admin is not the public route)', async () => {
+    for (const path of ['/healthz#/../admin/users', '/healthz%23/../admin/users', '/healthz%3F/../admin/users']) {
+      expectBadRequest(await through(path, {}), 'ERR_PATH_INVALID');
+    }
+  });
+
+  test('a host with extra colon parts or userinfo never skips the host-scoped route', async () => {
+    for (const host of [`${HOST}:1:2`, `user@${HOST}`, `${HOST}:99999`]) {
+      const result = await through('/admin/users', { ...bearer(readToken), host });
+      // Either claimgate refuses the authority (Caddy forwards it as sent: 400 ERR_HOST_INVALID), or the
+      // proxy has already reduced it to the host it serves (nginx's $host) and the host route decides.
+      expect([host, result.reached]).toEqual([host, false]);
+      const reason = result.reply.headers['x-claimgate-reason'];
+      if (result.reply.status === 403) expect(reason).toBe('ERR_INSUFFICIENT_SCOPE');
+      else expectBadRequest(result, 'ERR_HOST_INVALID', false);
+    }
+  });
+
+  test('method override is refused, not judged as the line method', async () => {
+    const overrides: Record<string, string>[] = [
+      { 'x-http-method-override': 'DELETE' },
+      { 'x-method-override': 'DELETE' },
+    ];
+    for (const headers of overrides) {
+      expectBadRequest(await through('/orders/42', { ...bearer(readToken), ...headers }), 'ERR_METHOD_OVERRIDE');
+    }
+    expectBadRequest(await through('/orders/42?_method=DELETE', bearer(readToken)), 'ERR_METHOD_OVERRIDE');
+  });
+
+  test('a bearer token next to a second credential (Basic in another Authorization line) is refused 400', async () => {
+    const result = await through('/orders/42', { authorization: [`Bearer ${readToken}`, 'Basic dXNlcjpwYXNz'] });
+    expectBadRequest(result, 'ERR_MULTIPLE_TOKENS', false);
   });
 
   test('client-sent forwarded headers cannot redescribe the request (/admin stays /admin, not the public /healthz)', async () => {

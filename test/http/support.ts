@@ -43,7 +43,11 @@ export interface Issuer {
 }
 
 /** The suites' config through the real schema, including the `http` block. */
-export function frontDoorConfig(issuers: readonly Issuer[], http: Record<string, unknown> = {}): Config {
+export function frontDoorConfig(
+  issuers: readonly Issuer[],
+  http: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): Config {
   return validateConfig(
     {
       server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', shutdown_grace_ms: 500 },
@@ -54,6 +58,7 @@ export function frontDoorConfig(issuers: readonly Issuer[], http: Record<string,
       unmatched: 'deny',
       upstream: { headers: IDENTITY_HEADERS, strip_token: true },
       http: { address: '127.0.0.1:0', ...http },
+      ...extra,
     },
     'http-front-door-test',
   );
@@ -117,12 +122,30 @@ export interface Echo {
   close(): Promise<void>;
 }
 
-/** The protected API: answers 200 with the request headers it received, as JSON, and records them. */
+/**
+ * The request headers as a CGI/WSGI server reads them (RFC 3875 §4.1.18, PEP 3333; older gunicorn,
+ * wsgiref, Rack/Puma): `HTTP_` + upper case + `-` → `_`, so `X_Auth_Roles` and `X-Auth-Roles` are one
+ * variable, and repeated or merged spellings are joined with `,`.
+ */
+export function wsgiEnviron(rawHeaders: readonly string[]): Record<string, string> {
+  const environ: Record<string, string> = {};
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const key = `HTTP_${rawHeaders[i]!.toUpperCase().replace(/-/g, '_')}`;
+    environ[key] = key in environ ? `${environ[key]},${rawHeaders[i + 1]!}` : rawHeaders[i + 1]!;
+  }
+  return environ;
+}
+
+/**
+ * The protected API: answers 200 with the request headers it received, as JSON (Node's reading and
+ * the WSGI reading, `environ`), and records them.
+ */
 export async function startEcho(): Promise<Echo> {
   const seen: IncomingHttpHeaders[] = [];
   const server: Server = createServer((req, res) => {
     seen.push(req.headers);
-    const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers });
+    const environ = wsgiEnviron(req.rawHeaders);
+    const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, environ });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -138,8 +161,18 @@ export async function startEcho(): Promise<Echo> {
 }
 
 /** What the upstream saw for one proxied reply (the echo body). */
-export function upstreamSaw(reply: Reply): { method: string; url: string; headers: Record<string, string | string[]> } {
-  return JSON.parse(reply.body) as { method: string; url: string; headers: Record<string, string | string[]> };
+export function upstreamSaw(reply: Reply): {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[]>;
+  environ: Record<string, string>;
+} {
+  return JSON.parse(reply.body) as {
+    method: string;
+    url: string;
+    headers: Record<string, string | string[]>;
+    environ: Record<string, string>;
+  };
 }
 
 /** A free loopback port (bound and released; the proxies bind it right after). */

@@ -114,7 +114,7 @@ describe('two issuers, each only for its own audiences', () => {
     const denied = await gate.check({ method: 'GET', path: '/billing/invoices', token: scopeOnly });
     expect({ status: denied.httpStatus, reason: denied.reason }).toEqual({
       status: 403,
-      reason: 'ERR_INSUFFICIENT_SCOPE',
+      reason: 'ERR_PERMISSION_MISSING',
     });
     expect(challengeParams(denied.headers['www-authenticate']).params.error).toBe('insufficient_scope');
   });
@@ -125,19 +125,19 @@ describe('two issuers, each only for its own audiences', () => {
 
     const viewer = await auth0.mint({ roles: ['viewer'] });
     expect((await gate.check({ method: 'DELETE', path: '/admin/users/1', token: viewer })).reason).toBe(
-      'ERR_INSUFFICIENT_SCOPE',
+      'ERR_ROLE_MISSING',
     );
 
     // `admin` in a claim that is not the configured roles claim does not count.
     const elsewhere = await auth0.mint({ extraClaims: { roles: ['admin'], 'https://example.com/role': 'admin' } });
     expect((await gate.check({ method: 'DELETE', path: '/admin/users/1', token: elsewhere })).reason).toBe(
-      'ERR_INSUFFICIENT_SCOPE',
+      'ERR_ROLE_MISSING',
     );
 
     // The provider's tokens carry no roles at all.
     const opToken = await op.mintClientCredentialsToken('orders:read orders:write');
     expect((await gate.check({ method: 'DELETE', path: '/admin/users/1', token: opToken })).reason).toBe(
-      'ERR_INSUFFICIENT_SCOPE',
+      'ERR_ROLE_MISSING',
     );
   });
 });

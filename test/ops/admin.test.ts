@@ -5,10 +5,9 @@
  * Key fetches go through an injected fetch the test releases by hand, so every state is reached
  * deterministically.
  */
-import * as grpc from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { startClaimgate, type Claimgate } from '../../src/app.js';
+import { healthStatus } from '../support/grpc-health.js';
 import { createCheckClient, type CheckClient, type CheckSummary } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -65,24 +64,6 @@ async function waitUntil(what: string, condition: () => boolean | Promise<boolea
   }
 }
 
-function healthStatus(port: number, service: string): Promise<string> {
-  const Client = grpc.makeGenericClientConstructor(healthService, 'Health');
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    check(
-      req: { service: string },
-      opts: grpc.CallOptions,
-      cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
-    ): void;
-  };
-  return new Promise((resolve, reject) =>
-    client.check({ service }, { deadline: Date.now() + 3000 }, (err, res) => {
-      client.close();
-      if (err) reject(err);
-      else resolve(String(res?.status));
-    }),
-  );
-}
-
 function issuer(name: string, iss: string) {
   return {
     name,
@@ -97,6 +78,8 @@ function issuer(name: string, iss: string) {
 function config(issuers: ReturnType<typeof issuer>[]): Config {
   return validateConfig({
     server: {
+      // Every issuer gates readiness here (the default, required_issuers, only waits for required ones).
+      readiness: 'all_issuers',
       grpc_address: '127.0.0.1:0',
       admin_address: '127.0.0.1:0',
       check_deadline_ms: 10000,

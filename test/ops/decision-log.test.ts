@@ -37,6 +37,21 @@ describe('decision log line', () => {
     });
   });
 
+  it('a 403 names the requirement that failed by its place in the tree, never a token value', () => {
+    const { log, lines } = capture({ allowSampleRate: 1 });
+    const d: Decision = {
+      outcome: 'deny',
+      reason: 'ERR_ROLE_MISSING',
+      status: 403,
+      route: 'admin',
+      issuer: 'idp',
+      subject: 'alice@example.com',
+      requirement: 'all[1].role',
+    };
+    log(undefined, d, 0.001);
+    expect(lines[0]).toMatchObject({ reason: 'ERR_ROLE_MISSING', requirement: 'all[1].role' });
+  });
+
   it('leaves the subject out when include_subject is off', () => {
     const { log, lines } = capture({ allowSampleRate: 1, includeSubject: false });
     log(undefined, allow, 0.001);

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCheckClient } from '../../src/cli/check-client.js';
+import { waitForLine } from '../support/child-output.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
 
@@ -14,24 +15,6 @@ const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const AUDIENCE = 'https://api.example.com';
 const GRACE_MS = 5000;
 const DEADLINE_MS = 1500;
-
-function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(
-      () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${buffer}`)),
-      timeoutMs,
-    );
-    child.stderr!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const line = buffer.split('\n').find((l) => pattern.test(l));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-  });
-}
 
 describe('graceful shutdown on SIGTERM', () => {
   let idp: FakeIdp;

@@ -3,8 +3,6 @@ import { configSchema, type RouteConfig } from '../../src/config/schema.js';
 import type { RequestView } from '../../src/engine/types.js';
 import { compileRoutes, type RouteMatch } from '../../src/routes/match.js';
 
-const ctx = { rolesClaimFor: () => 'roles' };
-
 /** Routes parsed through the schema, as the config loader produces them. */
 function routes(list: unknown[]): RouteConfig[] {
   return configSchema.parse({
@@ -19,7 +17,7 @@ function view(path: string, host = 'api.example.com', method = 'GET'): RequestVi
 
 /** The name of the matched route, '(none)' or 'INVALID'. */
 function matcherFor(list: unknown[]) {
-  const match = compileRoutes(routes(list), ctx);
+  const match = compileRoutes(routes(list));
   return (path: string, host?: string, method?: string) => describeMatch(match(view(path, host, method)));
 }
 function describeMatch(m: RouteMatch): string {
@@ -204,7 +202,6 @@ describe('order and results', () => {
         { name: 'req', match: { path: { exact: '/r' } }, require: { scope: 'a' } },
         { name: 'any', match: { path: { exact: '/a' } } },
       ]),
-      ctx,
     );
     const pub = match(view('/p'));
     const req = match(view('/r'));
@@ -212,8 +209,24 @@ describe('order and results', () => {
     if (!pub.ok || !req.ok || !any.ok) throw new Error('expected matches');
     expect(pub.route).toMatchObject({ name: 'pub', public: true, requirement: undefined });
     expect(any.route).toMatchObject({ name: 'any', public: false, requirement: undefined });
-    expect(req.route?.requirement?.({ claims: { scope: 'a' }, issuer: 'idp' })).toEqual({ ok: true });
-    expect(req.route?.requirement?.({ claims: {}, issuer: 'idp' })).toEqual({ ok: false, missingScopes: ['a'] });
+    const principal = (scopes: string[]) =>
+      ({
+        subject: 'u',
+        qualified_subject: 'idp|u',
+        issuer: 'idp',
+        scopes,
+        roles: [],
+        permissions: [],
+        groups: [],
+      }) as const;
+    expect(req.route?.requirement?.({ claims: { scope: 'a' }, issuer: 'idp', principal: principal(['a']) })).toEqual({
+      ok: true,
+    });
+    expect(req.route?.requirement?.({ claims: {}, issuer: 'idp', principal: principal([]) })).toEqual({
+      ok: false,
+      missingScopes: ['a'],
+      failed: { kind: 'scope', at: 'scope' },
+    });
     expect(match(view('/r'))).toBe(req); // preallocated results
   });
 
@@ -223,7 +236,6 @@ describe('order and results', () => {
         { name: 'a', match: { path: { template: '/{x}/admin' }, ignore_case: true } },
         { name: 'b', match: { hosts: ['*.example.com'], path: { prefix: '/admin' } } },
       ]),
-      ctx,
     );
     fc.assert(
       fc.property(

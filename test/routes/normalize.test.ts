@@ -15,10 +15,9 @@ describe('normalizePath: the policy table (docs/routing.md)', () => {
     ['/admin/', '/admin/'], // trailing slash kept as information
     ['/a.b/c..d/.e', '/a.b/c..d/.e'],
     ["/~user/a-b_c!$&'()*+,=:@", "/~user/a-b_c!$&'()*+,=:@"],
-    // Query and fragment dropped.
+    // Query dropped.
     ['/admin?x=1', '/admin'],
     ['/admin?next=/../x%2F', '/admin'],
-    ['/admin#frag', '/admin'],
     ['/admin?', '/admin'],
     // Repeated slashes collapse.
     ['//admin', '/admin'],
@@ -39,7 +38,6 @@ describe('normalizePath: the policy table (docs/routing.md)', () => {
     ['/caf%c3%a9', '/café'],
     ['/café', '/café'],
     ['/a%20b', '/a b'],
-    ['/a%3Fb', '/a?b'],
     ['/100%25', '/100%'],
     ['/a%2eb', '/a.b'],
     ['/%F0%9F%98%80', '/😀'],
@@ -58,6 +56,16 @@ describe('normalizePath: the policy table (docs/routing.md)', () => {
     ['/..'],
     ['/../admin'],
     ['/a/../..'],
+    // A raw `#` anywhere (a fragment is never part of a request target; proxies disagree about it).
+    ['/admin#frag'],
+    ['/public#/../admin'],
+    ['/admin?x=1#frag'],
+    ['#'],
+    // `?` and `#` written as escapes inside a segment.
+    ['/a%3Fb'],
+    ['/a%3fb'],
+    ['/public%23/../admin'],
+    ['/admin%23'],
     // Encoded separators and backslashes.
     ['/admin%2F..'],
     ['/admin%2f..'],

@@ -248,6 +248,7 @@ export interface GateOptions {
   readonly realm?: string;
   readonly unmatched?: 'deny' | 'authenticated';
   readonly server?: Record<string, unknown>;
+  readonly resourceMetadata?: Record<string, unknown>;
   readonly keyDeps?: KeySourceDeps | ((issuer: IssuerConfig) => KeySourceDeps);
   readonly nowMs?: () => number;
   /** Wait for every key source's first fetch (default true). */
@@ -264,6 +265,7 @@ export async function buildGate(opts: GateOptions): Promise<Gate> {
   if (opts.upstream) raw.upstream = opts.upstream;
   if (opts.realm) raw.realm = opts.realm;
   if (opts.server) raw.server = opts.server;
+  if (opts.resourceMetadata) raw.resource_metadata = opts.resourceMetadata;
   const config = validateConfig(raw);
   const sources = new Map<string, KeySource>();
   const compiled = compileConfig(config, (issuer) => {
@@ -362,3 +364,34 @@ export async function closedPort(): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// ---- upstream-reading setup (P16/P18 tests and their fuzz suite) ----------------------------------
+
+/**
+ * Issuer with three token locations (Bearer, cookie `at`, header `x-access-token`), a public `/public`
+ * prefix, a host-scoped admin route, an `ignore_case` `/admin` route, and two identity headers.
+ */
+export function upstreamReadingSetup(key: TestKey): Record<string, unknown> & { routes: unknown[] } {
+  return {
+    issuers: [
+      fileIssuer('a', ISS_A, [key.jwk], {
+        token_locations: [
+          { header: 'authorization', scheme: 'Bearer' },
+          { cookie: 'at' },
+          { header: 'x-access-token' },
+        ],
+      }),
+    ],
+    routes: [
+      { name: 'public', match: { path: { prefix: '/public' } }, public: true },
+      { name: 'admin-host', match: { hosts: ['admin.example.com'] }, require: { role: 'admin' } },
+      { name: 'admin', match: { path: { prefix: '/admin' }, ignore_case: true }, require: { role: 'admin' } },
+    ],
+    upstream: {
+      headers: [
+        { name: 'x-auth-roles', claim: 'roles' },
+        { name: 'x-user-id', claim: 'sub' },
+      ],
+    },
+  };
+}

@@ -7,10 +7,14 @@ import fc from 'fast-check';
 import { startClaimgate } from '../../src/app.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
+import { PRINCIPAL_FIELDS } from '../../src/config/profiles.js';
 import { bearerChallenge } from '../../src/engine/answer.js';
 import { REASON_CODES, REASONS } from '../../src/engine/reasons.js';
 import type { AllowDecision, Decision } from '../../src/engine/types.js';
+import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { RpcCode, toCheckResponse } from '../../src/envoy/response.js';
+import { answerCheck } from '../../src/envoy/server.js';
+import { toHttpAnswer } from '../../src/http/response.js';
 import { createLogger } from '../../src/log.js';
 import {
   AUD,
@@ -22,6 +26,7 @@ import {
   denied,
   fileIssuer,
   type Gate,
+  type GateOptions,
   ISS_A,
   ISS_B,
   mint,
@@ -169,8 +174,9 @@ describe('P12 explicit token locations', () => {
 describe('P13 server-owned identity headers', () => {
   const OWNED = ['x-user-id', 'x-user-email', 'x-tenant', 'x-groups', 'x-jwt-payload'];
   let gate: Gate;
+  let gateOptions: GateOptions;
   beforeAll(async () => {
-    gate = await buildGate({
+    gateOptions = {
       issuers: [fileIssuer('a', ISS_A, [keyA.jwk])],
       routes: [
         { name: 'public', match: { path: { prefix: '/public' } }, public: true },
@@ -187,7 +193,8 @@ describe('P13 server-owned identity headers', () => {
         strip_token: true,
         max_header_bytes: 256,
       },
-    });
+    };
+    gate = await buildGate(gateOptions);
   });
   afterAll(() => gate.close());
 
@@ -297,10 +304,118 @@ describe('P13 server-owned identity headers', () => {
     );
   });
 
+  it('the RFC 9728 metadata path: never an allow over gRPC; through an HTTP door every owned header is removed', async () => {
+    const withMetadata = await buildGate({
+      ...gateOptions,
+      resourceMetadata: { resource: 'https://api.example.com' },
+    });
+    try {
+      const d = await withMetadata.decide(spoofed(undefined, '/.well-known/oauth-protected-resource'));
+      const doc = denied(d);
+      expect(doc.reason).toBe('OK_RESOURCE_METADATA');
+      // gRPC: a non-OK status, so Envoy answers the client itself and nothing reaches the upstream.
+      const response = toCheckResponse(d);
+      expect(response.status.code).not.toBe(RpcCode.OK);
+      expect(response.ok_response).toBeUndefined();
+      // HTTP doors read 2xx as allow: the same decision then strips every owned header.
+      expect(doc.headersToRemove).toEqual(expect.arrayContaining(OWNED));
+      const door = toHttpAnswer(d, 'envoy');
+      expect(door.headers.find(([n]) => n === 'x-envoy-auth-headers-to-remove')?.[1].split(', ')).toEqual(
+        expect.arrayContaining(OWNED),
+      );
+      for (const name of OWNED) expect(door.headers.map(([n]) => n)).not.toContain(name);
+    } finally {
+      withMetadata.close();
+    }
+  });
+
   it('denials carry no upstream headers at all', async () => {
     const d = denied(await gate.decide(spoofed(mint(keyA, { exp: NOW_S - 3600 }))));
     const response = toCheckResponse(d);
     expect(response.ok_response).toBeUndefined();
+  });
+
+  describe('principal headers, under both Envoy header semantics', () => {
+    const headerFor = (field: string) => `x-principal-${field.replace('_', '-')}`;
+    const PRINCIPAL_HEADERS = PRINCIPAL_FIELDS.map(headerFor);
+    let principalGate: Gate;
+    beforeAll(async () => {
+      principalGate = await buildGate({
+        issuers: [
+          fileIssuer('a', ISS_A, [keyA.jwk]),
+          fileIssuer('b', ISS_B, [keyB.jwk], { profile: 'keycloak', token_type: 'at+jwt' }),
+        ],
+        routes: [
+          { name: 'public', match: { path: { prefix: '/public' } }, public: true },
+          { name: 'api', match: { path: { prefix: '/' } } },
+        ],
+        upstream: { headers: PRINCIPAL_FIELDS.map((f) => ({ name: headerFor(f), principal: f })) },
+      });
+    });
+    afterAll(() => principalGate.close());
+
+    /** The same request as Envoy sends it with the `headers` map, or with `header_map` (raw bytes). */
+    function checkRequests(token: string | undefined, path: string): CheckRequestMessage[] {
+      const headers: Record<string, string> = { ':method': 'GET', ':path': path, ':authority': 'api.example.com' };
+      if (token !== undefined) headers.authorization = `Bearer ${token}`;
+      for (const name of PRINCIPAL_HEADERS) headers[name] = 'spoofed-by-client';
+      const entries = Object.entries(headers).map(([key, value]) => ({ key, raw_value: Buffer.from(value) }));
+      return [
+        { attributes: { request: { http: { headers } } } },
+        { attributes: { request: { http: { header_map: { headers: entries } } } } },
+      ] as unknown as CheckRequestMessage[];
+    }
+
+    /** What reaches the upstream for each principal header: claimgate's value, or nothing. */
+    async function upstreamCopies(token: string | undefined, path = '/api/items') {
+      const results = [];
+      for (const request of checkRequests(token, path)) {
+        const response = await answerCheck(request, principalGate.decide);
+        expect(response.status.code ?? RpcCode.OK).toBe(RpcCode.OK); // proto3: zero may be left out
+        expect(response.ok_response).toBeDefined();
+        const set = new Map(
+          (response.ok_response?.headers ?? []).map((h) => [h.header.key.toLowerCase(), h.header.value]),
+        );
+        const removed = response.ok_response?.headers_to_remove ?? [];
+        for (const name of PRINCIPAL_HEADERS) {
+          // Exactly one of: overwritten with claimgate's value, or removed.
+          expect([name, Number(set.has(name)) + Number(removed.includes(name))]).toEqual([name, 1]);
+          expect(set.get(name)).not.toBe('spoofed-by-client');
+        }
+        for (const h of response.ok_response?.headers ?? []) expect(h.append_action).toBe('OVERWRITE_IF_EXISTS_OR_ADD');
+        results.push(Object.fromEntries(set));
+      }
+      expect(results[0]).toEqual(results[1]);
+      return results[0]!;
+    }
+
+    it('a client-sent copy of every principal header never reaches the upstream', async () => {
+      const rich = mint(keyA, {
+        sub: '1234',
+        scope: 'a b',
+        roles: ['r'],
+        permissions: ['p'],
+        groups: ['g'],
+        email: 'e@x',
+        client_id: 'c',
+      });
+      const full = await upstreamCopies(rich);
+      expect(full[headerFor('qualified_subject')]).toBe('a|1234');
+      expect(full[headerFor('roles')]).toBe('r');
+      // A bare token: the fields it lacks are removed, not left to the client.
+      const bare = await upstreamCopies(mint(keyA, { sub: '1234', scope: undefined }));
+      expect(bare[headerFor('scopes')]).toBeUndefined();
+      expect(bare[headerFor('tenant')]).toBeUndefined();
+      // Public route: no token, every principal header removed.
+      expect(await upstreamCopies(undefined, '/public/x')).toEqual({});
+    });
+
+    it('the same sub from two issuers reaches the upstream as two different qualified subjects', async () => {
+      const fromA = await upstreamCopies(mint(keyA, { sub: '1234' }));
+      const fromB = await upstreamCopies(mint(keyB, { iss: ISS_B, sub: '1234', typ: 'Bearer' }));
+      expect(fromA[headerFor('subject')]).toBe(fromB[headerFor('subject')]);
+      expect(fromA[headerFor('qualified_subject')]).not.toBe(fromB[headerFor('qualified_subject')]);
+    });
   });
 });
 
@@ -385,39 +500,39 @@ describe('P14 exact authorization', () => {
   it('roles, permissions and claim values are compared exactly', async () => {
     expect(await at('/admin', { roles: ['admin'] })).toBe('allow');
     for (const roles of [['Admin'], ['administrator'], 'admins', 'admin user', [['admin']], { admin: true }]) {
-      expect([roles, await at('/admin', { roles })]).toEqual([roles, 'ERR_INSUFFICIENT_SCOPE']);
+      expect([roles, await at('/admin', { roles })]).toEqual([roles, 'ERR_ROLE_MISSING']);
     }
     expect(await at('/perm', { permissions: ['orders:write'] })).toBe('allow');
     for (const permissions of [['Orders:Write'], ['orders:write '], 'orders:write', ['orders']]) {
-      expect(await at('/perm', { permissions })).toBe('ERR_INSUFFICIENT_SCOPE');
+      expect(await at('/perm', { permissions })).toBe('ERR_PERMISSION_MISSING');
     }
     expect(await at('/gold', { tier: 'gold' })).toBe('allow');
     for (const tier of ['GOLD', 'gold ', 'golden', true, 1])
-      expect(await at('/gold', { tier })).toBe('ERR_INSUFFICIENT_SCOPE');
+      expect(await at('/gold', { tier })).toBe('ERR_CLAIM_CONDITION_FAILED');
   });
 
   it('inherited properties (constructor, toString) never satisfy a requirement', async () => {
-    expect(await at('/ctor', {})).toBe('ERR_INSUFFICIENT_SCOPE');
-    expect(await at('/tostring', {})).toBe('ERR_INSUFFICIENT_SCOPE');
+    expect(await at('/ctor', {})).toBe('ERR_CLAIM_CONDITION_FAILED');
+    expect(await at('/tostring', {})).toBe('ERR_CLAIM_CONDITION_FAILED');
     expect(await at('/notbanned', {})).toBe('allow');
   });
 
   it('a "__proto__" member grants nothing through the prototype chain', async () => {
     const proto = '"__proto__":{"scope":"orders","roles":["admin"],"permissions":["orders:write"],"tier":"gold"}';
     expect(await rawAt('/orders', proto)).toBe('ERR_INSUFFICIENT_SCOPE');
-    expect(await rawAt('/admin', proto)).toBe('ERR_INSUFFICIENT_SCOPE');
-    expect(await rawAt('/perm', proto)).toBe('ERR_INSUFFICIENT_SCOPE');
-    expect(await rawAt('/gold', proto)).toBe('ERR_INSUFFICIENT_SCOPE');
+    expect(await rawAt('/admin', proto)).toBe('ERR_ROLE_MISSING');
+    expect(await rawAt('/perm', proto)).toBe('ERR_PERMISSION_MISSING');
+    expect(await rawAt('/gold', proto)).toBe('ERR_CLAIM_CONDITION_FAILED');
     // It is an ordinary own member: readable exactly where a path names it.
     expect(await rawAt('/proto', proto)).toBe('allow');
-    expect(await rawAt('/proto', '"x":1')).toBe('ERR_INSUFFICIENT_SCOPE');
+    expect(await rawAt('/proto', '"x":1')).toBe('ERR_CLAIM_CONDITION_FAILED');
     // And it has not polluted anything global.
     expect(({} as Record<string, unknown>).tier).toBeUndefined();
   });
 
   it('a "constructor" claim that is really in the token is read as a plain value', async () => {
     expect(await rawAt('/ctor', '"constructor":{"name":"Object"}')).toBe('allow');
-    expect(await rawAt('/notbanned', '"constructor":"x"')).toBe('ERR_INSUFFICIENT_SCOPE');
+    expect(await rawAt('/notbanned', '"constructor":"x"')).toBe('ERR_CLAIM_CONDITION_FAILED');
   });
 
   it('an unmatched route is denied by default', async () => {
@@ -450,6 +565,18 @@ describe('P15 RFC 6750 answers', () => {
     const http = r.denied_response ?? r.error_response;
     return http?.headers.filter((h) => h.header.key.toLowerCase() === 'www-authenticate').map((h) => h.header.value);
   };
+
+  it('with resource_metadata, each challenge is the RFC 6750 one plus a final resource_metadata auth-param (RFC 9728 §5.1)', async () => {
+    const url = 'https://api.example.com/.well-known/oauth-protected-resource';
+    for (const reason of REASON_CODES) {
+      const plain = bearerChallenge(REALM, reason, ['orders']);
+      const withMetadata = bearerChallenge(REALM, reason, ['orders'], url);
+      expect([reason, withMetadata]).toEqual([
+        reason,
+        plain === undefined ? undefined : `${plain}, resource_metadata="${url}"`,
+      ]);
+    }
+  });
 
   it('no credentials: 401 with exactly `Bearer realm="..."` and no error code', async () => {
     const d = denied(await gate.decide(view({})));

@@ -1,3 +1,5 @@
+import { PROFILES } from '../../src/config/profiles.js';
+import { compilePrincipalReader } from '../../src/engine/principal.js';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import type { ReasonCode } from '../../src/engine/reasons.js';
 import type { KeyLookup, KeySource, VerifyKey } from '../../src/keys/key-source.js';
@@ -51,6 +53,7 @@ function verified(issuer: CompiledIssuer, key: VerifyKey, validUntilMs: number):
     claims: { sub: 'alice' },
     subject: 'alice',
     payloadSegment: 'e30',
+    principal: compilePrincipalReader('idp', PROFILES.rfc9068.claims)({ sub: 'alice' }, 'alice', undefined),
     location: header,
     validUntilMs,
     kid: 'k1',
