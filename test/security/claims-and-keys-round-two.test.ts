@@ -166,12 +166,15 @@ describe('P17 values forwarded exactly or not at all', () => {
   });
 
   it('a list under not is refused with a clear error instead of meaning "not both"', () => {
-    const attempt = () =>
-      validateConfig({
-        issuers: [fileIssuer('a', ISS_A, [keyA.jwk])],
-        routes: [{ name: 'r', require: { not: { role: ['banned', 'suspended'] } } }],
-      });
-    expect(attempt).toThrow(/a list under not means "not all of them"/);
+    // Every "all of these" kind, h14's groups included; tenant (one of) under not means "none of them".
+    for (const kind of ['role', 'scope', 'permission', 'group']) {
+      const attempt = () =>
+        validateConfig({
+          issuers: [fileIssuer('a', ISS_A, [keyA.jwk])],
+          routes: [{ name: 'r', require: { not: { [kind]: ['banned', 'suspended'] } } }],
+        });
+      expect(attempt).toThrow(/a list under not means "not all of them"/);
+    }
   });
 });
 
