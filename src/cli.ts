@@ -18,11 +18,14 @@ import { runDemo } from './demo/run-demo.js';
 import { DEFAULT_DEMO_IDP, requestDemoToken } from './demo/demo-token.js';
 import { inspectIssuer } from './inspect/inspect-issuer.js';
 import { hasErrors, renderInspectReport } from './inspect/render.js';
-import { createLogger } from './log.js';
+import { boundedStderr, createLogger, flushThen } from './log.js';
 import type { KeySourceState } from './keys/key-source.js';
 import { watchConfigFile } from './ops/config-watch.js';
 import { isClusterWorker, runPrimary, serveWorkerIpc, workerCount } from './ops/cluster.js';
 import { VERSION } from './version.js';
+
+/** How long shutdown waits for the last log lines to be written before exiting anyway. */
+const EXIT_FLUSH_MS = 2000;
 
 const TOKEN_OPTIONS = {
   'token-file': { type: 'string' },
@@ -221,11 +224,11 @@ async function serve(configOption: string | undefined): Promise<void> {
   if (!path) throw usageError('serve needs --config FILE or CLAIMGATE_CONFIG', COMMANDS.serve!.usage);
   const text = readConfigOrExit(path);
   const config = parseOrExit(text, path);
-  const logger = createLogger(config.logging.level);
+  const logger = createLogger(config.logging.level, boundedStderr(config.logging.max_buffer_bytes));
   if (!isClusterWorker() && workerCount(config) > 1) {
     await runPrimary(config, logger);
     logger.info('stopped');
-    logger.flush(() => process.exit(0));
+    flushThen(logger, EXIT_FLUSH_MS, () => process.exit(0));
     return;
   }
   const worker = isClusterWorker();
@@ -235,16 +238,16 @@ async function serve(configOption: string | undefined): Promise<void> {
   if (worker)
     serveWorkerIpc({
       status: app.status,
-      reload: () => app.reloadFromFile(path, true),
+      reload: () => void app.reloadFromFile(path, true),
       registry: app.metrics.registry,
     });
   const stopWatching = config.server.watch_config
-    ? watchConfigFile(path, () => app.reloadFromFile(path))
+    ? watchConfigFile(path, () => void app.reloadFromFile(path))
     : () => undefined;
   process.on('SIGHUP', () => {
     logger.info({ file: path }, 'SIGHUP: reloading config');
     // An explicit SIGHUP reloads even an unchanged file (e.g. to re-read a repaired JWKS file).
-    app.reloadFromFile(path, true);
+    void app.reloadFromFile(path, true);
   });
   let stopping = false;
   const stop = (signal: string) => {
@@ -254,7 +257,7 @@ async function serve(configOption: string | undefined): Promise<void> {
     logger.info({ signal }, 'shutting down: health NOT_SERVING, draining in-flight checks');
     void app.close().then(() => {
       logger.info('stopped');
-      logger.flush(() => process.exit(0));
+      flushThen(logger, EXIT_FLUSH_MS, () => process.exit(0));
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { issValuesOf } from './issuer-values.js';
 import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
+import { ADMIN_BOUNDS, GRPC_BOUNDS, HTTP_BOUNDS, type HttpListenerBounds } from '../net/listener-bounds.js';
 
 /** Asymmetric JWS algorithms claimgate can verify. `none` and HMAC are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -370,6 +371,42 @@ const routeSchema = z
       ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
   });
 
+const ms = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
+
+const httpBounds = (defaults: HttpListenerBounds) =>
+  z
+    .strictObject({
+      max_connections: z.number().int().min(1).max(1_000_000).default(defaults.max_connections),
+      headers_timeout_ms: ms(100, 600_000, defaults.headers_timeout_ms),
+      request_timeout_ms: ms(100, 600_000, defaults.request_timeout_ms),
+      keep_alive_timeout_ms: ms(100, 600_000, defaults.keep_alive_timeout_ms),
+      idle_timeout_ms: ms(100, 3_600_000, defaults.idle_timeout_ms),
+    })
+    .superRefine((b, ctx) => {
+      if (b.headers_timeout_ms > b.request_timeout_ms)
+        ctx.addIssue({ code: 'custom', message: 'must not exceed request_timeout_ms', path: ['headers_timeout_ms'] });
+    })
+    .prefault({});
+
+const listenerLimits = z
+  .strictObject({
+    grpc: z
+      .strictObject({
+        max_concurrent_streams: z.number().int().min(1).max(100_000).default(GRPC_BOUNDS.max_concurrent_streams),
+        max_session_memory_mib: z.number().int().min(1).max(4096).default(GRPC_BOUNDS.max_session_memory_mib),
+        request_timeout_ms: ms(100, 600_000, GRPC_BOUNDS.request_timeout_ms),
+        max_connection_idle_ms: ms(1000, 86_400_000, GRPC_BOUNDS.max_connection_idle_ms),
+        max_connection_age_ms: ms(1000, 86_400_000, GRPC_BOUNDS.max_connection_age_ms),
+        max_connection_age_grace_ms: ms(0, 3_600_000, GRPC_BOUNDS.max_connection_age_grace_ms),
+        keepalive_time_ms: ms(1000, 86_400_000, GRPC_BOUNDS.keepalive_time_ms),
+        keepalive_timeout_ms: ms(100, 600_000, GRPC_BOUNDS.keepalive_timeout_ms),
+      })
+      .prefault({}),
+    http: httpBounds(HTTP_BOUNDS),
+    admin: httpBounds(ADMIN_BOUNDS),
+  })
+  .prefault({});
+
 /** A header from a raw claim path, or from a field of the principal (the same whatever the issuer). */
 const identityHeader = z.union(
   [
@@ -419,6 +456,13 @@ export const configSchema = z
         denial_lines_per_second: z.number().int().min(0).max(1_000_000).default(20),
         /** Log the verified `sub` on decision lines (an identifier, but personal data in some regimes). */
         include_subject: z.boolean().default(true),
+        /** Log output waiting for a slow reader; lines past it are dropped and counted, never buffered. */
+        max_buffer_bytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .max(1024 * 1024 * 1024)
+          .default(8 * 1024 * 1024),
       })
       .prefault({}),
     /** TLS (and mutual TLS) for the gRPC and HTTP listeners the proxies call; the admin listener stays separate. */
@@ -466,6 +510,8 @@ export const configSchema = z
         max_negative_entries: z.number().int().min(0).max(1_000_000).default(10_000),
       })
       .prefault({}),
+    /** Connection, stream and time bounds of the listeners (restart only). */
+    limits: listenerLimits,
     /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
     realm: z
       .string()

@@ -7,7 +7,7 @@
 import type { CompiledConfig } from '../config/compile.js';
 import type { CompiledRoute } from '../routes/match.js';
 import { extractToken } from '../token/extract.js';
-import { createCachedVerifier, type TokenCacheResult } from '../token/token-cache.js';
+import { createCachedVerifier, type TokenCacheResult, type TokenCacheStats } from '../token/token-cache.js';
 import { verifyToken, type VerifiedToken } from '../token/verify.js';
 import { denyDecision } from './answer.js';
 import type { ReasonCode } from './reasons.js';
@@ -29,13 +29,16 @@ const REASON_OF_FAILED: Readonly<Record<RequirementKind, ReasonCode>> = {
   not: 'ERR_CLAIM_CONDITION_FAILED',
 };
 
+/** A config's decider, with a view of its own token cache (each compiled config has one). */
+export type Decider = Decide & { readonly tokenCacheStats: () => TokenCacheStats };
+
 export interface DecideDeps {
   readonly nowMs?: () => number;
   /** Reports each verified-token cache lookup (metrics). */
   readonly onTokenCache?: (result: TokenCacheResult) => void;
 }
 
-export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decide {
+export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decider {
   const nowMs = deps.nowMs ?? Date.now;
   const verifierOptions = {
     issuers: config.issuers,
@@ -95,7 +98,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     };
   };
 
-  return async function decide(view: RequestView): Promise<Decision> {
+  const decide = async (view: RequestView): Promise<Decision> => {
     if (metadataAnswer !== undefined && isMetadataRequest(view)) return metadataAnswer;
     const match = config.matchRoute(view);
     if (!match.ok) return deny(match.reason);
@@ -129,4 +132,5 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     }
     return allow(routeName, token);
   };
+  return Object.assign(decide, { tokenCacheStats: verify.stats });
 }

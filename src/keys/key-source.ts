@@ -143,10 +143,19 @@ class IssuerKeySource implements KeySource {
    * without a fetch for `kid_cooldown_seconds` only (a few seconds), so a kid seen just before its key
    * was published is re-checked soon. A kid that could not fetch because the issuer-wide cooldown was
    * spent (by anyone, e.g. an attacker's random kids) is not remembered: it may trigger the next refetch.
+   * Made on first use (as `recheckedKids`): lru-cache preallocates its capacity (~0.7 ms for 10,000),
+   * which a reload creating hundreds of sources would pay on the event loop for a cache most issuers
+   * never need.
    */
-  private readonly unknownKids = new LRUCache<string, number>({ max: NEGATIVE_CACHE_ENTRIES });
+  private unknownKidsCache: LRUCache<string, number> | undefined;
+  private get unknownKids(): LRUCache<string, number> {
+    return (this.unknownKidsCache ??= new LRUCache<string, number>({ max: NEGATIVE_CACHE_ENTRIES }));
+  }
   /** kid/alg → when a signature failure under that known kid last caused a refetch. */
-  private readonly recheckedKids = new LRUCache<string, number>({ max: NEGATIVE_CACHE_ENTRIES });
+  private recheckedKidsCache: LRUCache<string, number> | undefined;
+  private get recheckedKids(): LRUCache<string, number> {
+    return (this.recheckedKidsCache ??= new LRUCache<string, number>({ max: NEGATIVE_CACHE_ENTRIES }));
+  }
   private readonly waiters = new Set<(fetched: boolean) => void>();
   private firstAttemptSettled!: () => void;
   private readonly firstAttempt = new Promise<void>((resolve) => (this.firstAttemptSettled = resolve));
