@@ -9,6 +9,7 @@
  */
 import { compileConfig, type CompiledConfig } from './config/compile.js';
 import { configTextHash, readConfigFileOffThread } from './config/config-file.js';
+import { lintConfig } from './config/lint.js';
 import type { Config, IssuerConfig } from './config/schema.js';
 import { createDecider, type Decide, type DecideDeps, type Decider } from './engine/decide.js';
 import { startGrpcServer, type DecisionObserver, type GrpcServer } from './envoy/server.js';
@@ -182,8 +183,10 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       },
     },
   };
-  const compileOn = (config: Config, previous?: Generation) =>
-    compileGeneration(config, previous?.sources, generationDeps);
+  const compileOn = (config: Config, previous?: Generation) => {
+    for (const warning of lintConfig(config)) log.warn({ warning }, 'config lint warning');
+    return compileGeneration(config, previous?.sources, generationDeps);
+  };
 
   let current = generationOf(compileOn(initial), generationDeps.decider);
   for (const source of current.sources.values()) source.start();

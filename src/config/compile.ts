@@ -66,7 +66,7 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     // One key source per entry, shared by every exact `iss` value it accepts (aliases, template tenants).
     const keys = keySourceFor(issuerConfig);
     for (const { iss, tenant } of expandIssValues(issuerConfig))
-      issuers.set(iss, compileIssuer(issuerConfig, keys, ids, tenant));
+      issuers.set(iss, compileIssuer(issuerConfig, keys, ids, tenant, config.upstream.array_separator));
   }
   const identity = compileIdentityHeaders(config.upstream);
   // A cookie header carries other cookies too, so it is never stripped (documented).
@@ -84,7 +84,7 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     realm: config.realm,
     issuers,
     locations: Object.freeze([...locationsById.values()]),
-    matchRoute: compileRoutes(config.routes),
+    matchRoute: compileRoutes(config.routes, { separator: config.upstream.array_separator }),
     identity,
     headerReadings,
     publicRouteRemovals,

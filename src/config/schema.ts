@@ -66,8 +66,17 @@ const tokenLocation = z.union(
 export const DEFAULT_TOKEN_LOCATIONS = [{ header: 'authorization', scheme: 'Bearer' }] as const;
 
 const keysPolicy = z.strictObject({
-  /** Minimum seconds between two refetches caused by an unknown `kid`. */
-  cooldown_seconds: z.number().min(0).max(3600).default(30),
+  /**
+   * Issuer-wide minimum seconds between two on-demand refetches (an unknown `kid`, or a signature
+   * failure under a known one). Bounds IdP traffic under a flood of random kids, and is also the
+   * longest a newly published key waits for a refetch under such a flood (docs/keys.md).
+   */
+  cooldown_seconds: z.number().min(0).max(3600).default(2),
+  /**
+   * Per kid: a kid a refetch did not find triggers no other refetch for this long (so one hot unknown
+   * kid cannot use every issuer-wide slot), yet is re-checked within seconds once its key is published.
+   */
+  kid_cooldown_seconds: z.number().min(0).max(3600).default(5),
   /** Key set TTL bounds; the IdP's `Cache-Control: max-age` is clamped into them. */
   min_refresh_seconds: z.number().min(1).max(86400).default(60),
   max_refresh_seconds: z.number().min(1).max(86400).default(600),
@@ -227,6 +236,20 @@ const issuerSchema = z
       .default([...DEFAULT_TOKEN_LOCATIONS]),
     /** Claim that the `role` requirement reads, e.g. `realm_access.roles`; same as `claims.roles: [path]`. */
     roles_claim: claimPath.optional(),
+    /**
+     * Egress policy (docs/keys.md): hosts (`host` or `host:port`, port when not the scheme's default)
+     * besides the issuer's own origin that a discovery document's `jwks_uri` may point at.
+     */
+    jwks_hosts: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/, { error: 'must be host or host:port' })
+          .transform((s) => s.toLowerCase()),
+      )
+      .default([]),
+    /** Let a listed `jwks_hosts` entry resolve to loopback or private addresses (never link-local/metadata). */
+    allow_private_jwks_hosts: z.boolean().default(false),
     /** Plain HTTP for discovery/JWKS; only for loopback tests and demos. */
     allow_insecure_http: z.boolean().default(false),
     keys: keysPolicy.prefault({}),
@@ -850,7 +873,10 @@ export const configSchema = z
       if (routeNames.has(r.name))
         ctx.addIssue({ code: 'custom', message: 'duplicates another route name', path: ['routes', i, 'name'] });
       routeNames.add(r.name);
-      if (r.require) checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
+      if (r.require) {
+        checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
+        checkRequirementTraps(r.require, ['routes', i, 'require'], false, ctx);
+      }
     });
     const headerNames = new Set<string>();
     cfg.upstream.headers.forEach((h, i) => {
@@ -913,6 +939,54 @@ function checkIssuerRefs(
         ctx.addIssue({ code: 'custom', message: `names unknown issuer "${name}"`, path: [...path, 'issuer'] });
     }
   }
+}
+
+/**
+ * Requirement spellings that read one way and mean another, refused outright:
+ * - a list of scopes/permissions/roles/groups directly under `not` means "not all of them" (`not: {role:
+ *   [banned, suspended]}` lets a user who is only `banned` through), almost never what was meant;
+ * - a number in `equals`/`one_of` that a double cannot hold exactly (an integer beyond 2^53, more than
+ *   15 significant digits): the YAML reader has already rounded it, so it would match another value.
+ */
+function checkRequirementTraps(
+  req: Requirement,
+  path: (string | number)[],
+  underNot: boolean,
+  ctx: z.RefinementCtx,
+): void {
+  if ('all' in req) req.all.forEach((r, i) => checkRequirementTraps(r, [...path, 'all', i], false, ctx));
+  else if ('any' in req) req.any.forEach((r, i) => checkRequirementTraps(r, [...path, 'any', i], false, ctx));
+  else if ('not' in req) checkRequirementTraps(req.not, [...path, 'not'], true, ctx);
+  else if (underNot) {
+    for (const key of ['scope', 'permission', 'role', 'group'] as const) {
+      const value = (req as Record<string, unknown>)[key];
+      if (Array.isArray(value) && value.length > 1)
+        ctx.addIssue({
+          code: 'custom',
+          message: `a list under not means "not all of them"; write not: {any: [{${key}: ${value[0]}}, …]} for "none of them", or not: {all: […]} for "not all"`,
+          path: [...path, key],
+        });
+    }
+  }
+  if ('claim' in req) {
+    const values = req.claim.equals !== undefined ? [req.claim.equals] : (req.claim.one_of ?? []);
+    for (const v of values) {
+      if (typeof v === 'number' && !isExactConfigNumber(v))
+        ctx.addIssue({
+          code: 'custom',
+          message: `${v} cannot be compared exactly (integers beyond 2^53 and numbers with more than 15 significant digits are rounded); no token value would match it reliably`,
+          path: [...path, 'claim', req.claim.equals !== undefined ? 'equals' : 'one_of'],
+        });
+    }
+  }
+}
+
+/** A configured number that no other decimal is rounded to: a safe integer, or at most 15 significant digits. */
+function isExactConfigNumber(v: number): boolean {
+  if (!Number.isFinite(v)) return false;
+  if (Number.isInteger(v)) return Number.isSafeInteger(v);
+  const digits = v.toExponential().split('e')[0]!.replace(/[-.]/g, '');
+  return digits.length <= 15;
 }
 
 export type Config = z.output<typeof configSchema>;

@@ -120,6 +120,12 @@ export const REASONS = {
     bearerError: 'invalid_token',
     title: 'token signature is invalid',
   },
+  ERR_TOKEN_BOUND: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'token is sender-constrained (cnf) and was presented without its proof of possession',
+  },
   ERR_CLAIMS_INVALID: {
     outcome: 'deny',
     status: 401,

@@ -198,7 +198,21 @@ async function discoverEndpoint(
   } catch (e) {
     throw new LookupError('network', `discovery failed (${(e as Error).message})`);
   }
+  // As for a discovered jwks_uri (keys/egress.ts, P19): the document must be the issuer's own, and a
+  // token is only ever sent to the issuer's origin unless the operator configured the endpoint.
+  if (body.issuer !== config.issuer) throw new LookupError('bad_body', 'discovery names another issuer');
   const endpoint = body.introspection_endpoint;
   if (typeof endpoint !== 'string') throw new LookupError('bad_body', 'discovery has no introspection_endpoint');
+  let origin: string;
+  try {
+    origin = new URL(endpoint).origin;
+  } catch {
+    throw new LookupError('bad_body', 'introspection_endpoint is not a URL');
+  }
+  if (origin !== new URL(config.issuer).origin)
+    throw new LookupError(
+      'insecure_url',
+      "discovered introspection_endpoint is not on the issuer's origin: set introspection.endpoint",
+    );
   return endpoint;
 }

@@ -19,6 +19,8 @@ interface Endpoint {
   readonly forms: URLSearchParams[];
   readonly headers: Record<string, string | string[] | undefined>[];
   answers: Map<string, { status?: number; type?: string; body: unknown }>;
+  /** What GET /.well-known/openid-configuration answers. */
+  discovery: Record<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,11 @@ async function startEndpoint(): Promise<Endpoint> {
   const headers: Record<string, string | string[] | undefined>[] = [];
   const answers = new Map<string, { status?: number; type?: string; body: unknown }>();
   const server: Server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/.well-known/openid-configuration') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(endpoint.discovery));
+      return;
+    }
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString()));
     req.on('end', () => {
@@ -38,9 +45,9 @@ async function startEndpoint(): Promise<Endpoint> {
       res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
     });
   });
+  const endpoint: Endpoint = { url: '', forms, headers, answers, discovery: {}, close: () => closeServer(server) };
   await listen(server, 0);
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
-  return { url, forms, headers, answers, close: () => closeServer(server) };
+  return Object.assign(endpoint, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect` });
 }
 
 const key = ecKey('k1');
@@ -141,6 +148,41 @@ describe('opaque token routing', () => {
     a.answers.set('pa_y', active());
     await noHint(bearer('pa_y'));
     expect(a.forms[1]?.has('token_type_hint')).toBe(false);
+  });
+});
+
+describe('an endpoint from discovery', () => {
+  const fromDiscovery = (issuerUrl: string) => ({
+    ...twoIssuers(),
+    issuers: [
+      fileIssuer('a', issuerUrl, [key.jwk], {
+        allow_insecure_http: true,
+        introspection: { client_id: 'claimgate', client_secret_env: 'CLAIMGATE_TEST_INTROSPECTION_SECRET' },
+      }),
+    ],
+    opaque_tokens: [{ issuer: 'a' }],
+  });
+
+  test("is used when it is on the issuer's origin", async () => {
+    const issuerUrl = new URL(a.url).origin;
+    a.discovery = { issuer: issuerUrl, introspection_endpoint: a.url };
+    a.answers.set('t1', active({ iss: issuerUrl }));
+    const decide = await decider(fromDiscovery(issuerUrl));
+    expect((await decide(bearer('t1'))).outcome).toBe('allow');
+    expect(a.forms.map((f) => f.get('token'))).toEqual(['t1']);
+  });
+
+  test("is refused on another origin (or from another issuer's document): 503, and no token leaves", async () => {
+    const issuerUrl = new URL(a.url).origin;
+    for (const discovery of [
+      { issuer: issuerUrl, introspection_endpoint: b.url },
+      { issuer: 'https://elsewhere.example', introspection_endpoint: a.url },
+    ]) {
+      a.discovery = discovery;
+      const decide = await decider(fromDiscovery(issuerUrl));
+      expect((await decide(bearer('t2'))).reason).toBe('ERR_INTROSPECTION_UNAVAILABLE');
+    }
+    expect(a.forms.length + b.forms.length).toBe(0);
   });
 });
 
