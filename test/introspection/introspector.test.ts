@@ -107,6 +107,8 @@ beforeAll(() => {
 });
 
 const twoIssuers = (extraA: Record<string, unknown> = {}) => ({
+  // Deadlines are not under test here; the default 150 ms is tight for a first call on a loaded machine.
+  server: { check_deadline_ms: 2000 },
   issuers: [
     fileIssuer('a', 'https://a.example', [key.jwk], {
       allow_insecure_http: true,
