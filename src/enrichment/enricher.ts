@@ -9,7 +9,7 @@
 import type { Config } from '../config/schema.js';
 import { compileClaimPath } from '../engine/claims.js';
 import type { Principal } from '../engine/principal.js';
-import { createLookupCache, withDeadline } from '../lookup/cache.js';
+import { lookupCacheFor, withDeadline } from '../lookup/cache.js';
 import { exchange, jsonBody, LookupError, reported } from '../lookup/http.js';
 import type { LookupDeps } from '../introspection/introspector.js';
 import { createM2mToken } from './client-credentials.js';
@@ -45,13 +45,7 @@ export function createEnricher(config: EnrichmentConfig, checkDeadlineMs: number
     item: m.item,
   }));
   const issuers = config.issuers === undefined ? undefined : new Set(config.issuers);
-  const cache = createLookupCache<Extra>({
-    maxEntries: config.max_cache_entries,
-    maxConcurrent: config.max_concurrent,
-    staleIfErrorMs: config.stale_if_error_seconds * 1000,
-    nowMs: deps.nowMs,
-    onResult: (r) => deps.onCache?.('enrichment', config.name, r),
-  });
+  const cache = lookupCacheFor<Extra>(config, 'enrichment', config.name, deps);
   const log = deps.log ?? (() => undefined);
 
   const lookup = async (principal: Principal, retried = false): Promise<Extra> => {

@@ -13,7 +13,7 @@ import type { IssuerConfig } from '../config/schema.js';
 import type { ReasonCode } from '../engine/reasons.js';
 import { fetchJson } from '../keys/fetch.js';
 import { compileClientAuth } from '../lookup/client-auth.js';
-import { createLookupCache, withDeadline, type LookupCacheResult } from '../lookup/cache.js';
+import { lookupCacheFor, withDeadline, type LookupCacheResult } from '../lookup/cache.js';
 import { exchange, LookupError, reported, type HttpDeps } from '../lookup/http.js';
 import type { CompiledLocation } from '../token/extract.js';
 import type { Claims } from '../token/parse.js';
@@ -70,13 +70,7 @@ export function createIntrospector(
         keyDeadlineMs: checkDeadlineMs,
       }
     : undefined;
-  const cache = createLookupCache<Answer>({
-    maxEntries: introspection.max_cache_entries,
-    maxConcurrent: introspection.max_concurrent,
-    staleIfErrorMs: introspection.stale_if_error_seconds * 1000,
-    nowMs: deps.nowMs,
-    onResult: (r) => deps.onCache?.('introspection', config.name, r),
-  });
+  const cache = lookupCacheFor<Answer>(introspection, 'introspection', config.name, deps);
   const log = deps.log ?? (() => undefined);
 
   let endpoint: Promise<string> | undefined =

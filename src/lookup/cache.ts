@@ -112,3 +112,26 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, setTimer: SetTi
     );
   });
 }
+
+/** The cache settings introspection and enrichment share in config. */
+export interface CacheSettings {
+  readonly max_cache_entries: number;
+  readonly max_concurrent: number;
+  readonly stale_if_error_seconds: number;
+}
+
+/** A lookup cache from its config settings, reporting each access as `kind`/`name`. */
+export function lookupCacheFor<V>(
+  settings: CacheSettings,
+  kind: string,
+  name: string,
+  deps: { readonly nowMs: () => number; readonly onCache?: (kind: string, name: string, r: LookupCacheResult) => void },
+): LookupCache<V> {
+  return createLookupCache<V>({
+    maxEntries: settings.max_cache_entries,
+    maxConcurrent: settings.max_concurrent,
+    staleIfErrorMs: settings.stale_if_error_seconds * 1000,
+    nowMs: deps.nowMs,
+    onResult: (r) => deps.onCache?.(kind, name, r),
+  });
+}
