@@ -143,6 +143,25 @@ describe('enrichment from an Auth0-Management-API-shaped service', () => {
     }
   });
 
+  test('while renewal fails, the held M2M token serves until it actually expires; then error answers', async () => {
+    api.roles.set(USER, ['admin']);
+    const gate = await startGate();
+    try {
+      const token = await idp.mint({ sub: USER, roles: [], ttlSeconds: 200_000 });
+      expect((await gate.check(token, '/admin/x')).kind).toBe('allow');
+      api.setTokenEndpointDown(true);
+      gate.advanceClock(86_200_000); // past the renewal point (86,100 s), before expiry (86,400 s)
+      expect((await gate.check(token, '/admin/x')).kind).toBe('allow');
+      gate.advanceClock(300_000); // past expiry
+      expect((await gate.check(token, '/admin/x')).reason).toBe('ERR_ENRICHMENT_UNAVAILABLE');
+      api.setTokenEndpointDown(false);
+      expect((await gate.check(token, '/admin/x')).kind).toBe('allow');
+    } finally {
+      api.setTokenEndpointDown(false);
+      await gate.close();
+    }
+  });
+
   test('the service down: error answers (503), not 401', async () => {
     api.roles.set(USER, ['admin']);
     const gate = await startGate();

@@ -23,6 +23,8 @@ export interface ManagementApi {
   readonly roles: Map<string, string[]>;
   tokensIssued(): number;
   roleLookups(): number;
+  /** Make the token endpoint answer 503 (the roles endpoint keeps working). */
+  setTokenEndpointDown(down: boolean): void;
   /** Lifetime of the tokens it issues from now on. */
   setTokenLifetime(seconds: number): void;
   stop(): Promise<void>;
@@ -37,6 +39,7 @@ export async function startManagementApi(): Promise<ManagementApi> {
   let issued = 0;
   let lookups = 0;
   let lifetime = 86400;
+  let tokenEndpointDown = false;
   let audience = '';
 
   const server: Server = createServer((req, res) => {
@@ -49,6 +52,7 @@ export async function startManagementApi(): Promise<ManagementApi> {
       let text = '';
       req.on('data', (c: Buffer) => (text += c.toString()));
       req.on('end', () => {
+        if (tokenEndpointDown) return send(503, { error: 'temporarily_unavailable' });
         const form = new URLSearchParams(text);
         if (form.get('grant_type') !== 'client_credentials') return send(400, { error: 'unsupported_grant_type' });
         if (form.get('client_id') !== MANAGEMENT_CLIENT_ID || form.get('client_secret') !== clientSecret)
@@ -87,6 +91,7 @@ export async function startManagementApi(): Promise<ManagementApi> {
     tokensIssued: () => issued,
     roleLookups: () => lookups,
     setTokenLifetime: (seconds) => void (lifetime = seconds),
+    setTokenEndpointDown: (down) => void (tokenEndpointDown = down),
     stop: () => closeServer(server),
     restart: () => listen(server, port),
     close: () => closeServer(server),
