@@ -3,6 +3,7 @@
  * token locations, the route matcher with compiled requirements, and the identity header builder.
  * Runs once per load; the result is frozen and never changes while requests use it.
  */
+import { compileBinding, type BindingDeps, type CompiledBinding } from '../binding/binding.js';
 import type { KeySource } from '../keys/key-source.js';
 import { compileIdentityHeaders, type CompiledIdentity } from '../engine/identity.js';
 import { compileHeaderReadings, type HeaderReadings } from '../engine/upstream-reading.js';
@@ -33,6 +34,8 @@ export interface CompiledConfig {
   readonly maxTokenBytes: number;
   readonly keyDeadlineMs: number;
   readonly tokenCache: Config['token_cache'];
+  /** Sender-constrained tokens: DPoP proofs and client certificates (docs/binding.md). */
+  readonly binding: CompiledBinding;
 }
 
 /** Supplies the key source of an issuer; lets a reload keep the caches of unchanged issuers. */
@@ -46,8 +49,13 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function compileConfig(config: Config, keySourceFor: KeySourceFactory): CompiledConfig {
+export function compileConfig(
+  config: Config,
+  keySourceFor: KeySourceFactory,
+  bindingDeps: BindingDeps = {},
+): CompiledConfig {
   deepFreeze(config);
+  const binding = compileBinding(config, bindingDeps);
   const locationsById = new Map<string, CompiledLocation>();
   const issuers = new Map<string, CompiledIssuer>();
   for (const issuerConfig of config.issuers) {
@@ -56,6 +64,13 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
       const id = locationId(loc);
       ids.add(id);
       if (!locationsById.has(id)) locationsById.set(id, compileLocation(loc));
+    }
+    // `Authorization: DPoP` is a location of every issuer once binding is on; the binding step then
+    // refuses it where the effective mode is `none`.
+    const dpop = binding.dpopLocation;
+    if (dpop !== undefined) {
+      ids.add(dpop.id);
+      if (!locationsById.has(dpop.id)) locationsById.set(dpop.id, dpop);
     }
     // One key source per entry, shared by every exact `iss` value it accepts (aliases, template tenants).
     const keys = keySourceFor(issuerConfig);
@@ -83,5 +98,6 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),
     keyDeadlineMs: config.server.check_deadline_ms,
     tokenCache: config.token_cache,
+    binding,
   });
 }

@@ -21,10 +21,22 @@ export function bearerChallenge(
   if (info.outcome !== 'deny' || (info.status !== 401 && info.status !== 403 && info.status !== 400)) return undefined;
   if (reason === 'ERR_TOKEN_MISSING') return `Bearer realm="${realm}"`;
   if (info.bearerError === undefined) return undefined;
+  if (info.scheme === 'DPoP') return undefined;
   let value = `Bearer realm="${realm}", error="${info.bearerError}", error_description="${info.title}"`;
   if (info.bearerError === 'insufficient_scope' && requiredScopes.length > 0)
     value += `, scope="${requiredScopes.join(' ')}"`;
   return value;
+}
+
+/**
+ * RFC 9449 §7.1 challenge for a DPoP failure: `DPoP realm, error, error_description, algs` (the
+ * algorithms a proof may use, space-separated, as §7.1 defines `algs`).
+ */
+export function dpopChallenge(realm: string, reason: ReasonCode, algs: string): string {
+  const info = reasonInfo(reason);
+  const error =
+    info.bearerError === undefined ? '' : `, error="${info.bearerError}", error_description="${info.title}"`;
+  return `DPoP realm="${realm}"${error}, algs="${algs}"`;
 }
 
 /**
@@ -58,6 +70,7 @@ export function problemBody(decision: DenyDecision): string {
 export function denialHeaders(decision: DenyDecision): HeaderToSet[] {
   const headers: HeaderToSet[] = [];
   if (decision.challenge !== undefined) headers.push({ name: 'www-authenticate', value: decision.challenge });
+  if (decision.responseHeaders !== undefined) headers.push(...decision.responseHeaders);
   headers.push({ name: 'content-type', value: 'application/problem+json' });
   headers.push({ name: 'cache-control', value: 'no-store' });
   headers.push({ name: REASON_HEADER, value: decision.reason });

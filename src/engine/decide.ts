@@ -1,10 +1,12 @@
 /**
  * The sequencer: one Check, top to bottom. Route (path, then host) → header spellings and method
  * override the upstream would read differently → public? → extract the token (one credential only) → verify it against
- * its issuer → evaluate the route's requirements → identity headers. Every branch ends in a Decision;
+ * its issuer → its sender constraint (DPoP proof, client certificate) → evaluate the route's requirements →
+ * identity headers. Every branch ends in a Decision;
  * adapters turn it into their protocol's answer.
  */
 import type { CompiledConfig } from '../config/compile.js';
+import type { BindingKind } from './types.js';
 import type { CompiledRoute } from '../routes/match.js';
 import { extractToken } from '../token/extract.js';
 import { createCachedVerifier, type TokenCacheResult } from '../token/token-cache.js';
@@ -59,7 +61,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
   const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision =>
     denyDecision(reason, config.realm, scopes, extra);
 
-  const allow = (route: string, token: VerifiedToken | undefined): Decision => {
+  const allow = (route: string, token: VerifiedToken | undefined, binding?: BindingKind): Decision => {
     if (token === undefined) {
       return {
         outcome: 'allow',
@@ -78,6 +80,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       subject: token.subject,
       headersToSet: headers.set,
       headersToRemove: headers.remove,
+      ...(binding === undefined ? {} : { binding }),
     };
   };
 
@@ -102,6 +105,27 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     if (!verified.ok) return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
     const token = verified.token;
 
+    // Sender constraint (docs/binding.md): a bound token must come with proof of its key or certificate.
+    const bound = config.binding.check({
+      view,
+      rawToken: extraction.token,
+      location: extraction.location,
+      claims: token.claims,
+      issuerName: token.issuer.name,
+      routeName: route?.name,
+      nowMs: nowMs(),
+    });
+    if (!bound.ok) {
+      return deny(bound.reason, {
+        route: routeName,
+        issuer: token.issuer.name,
+        subject: token.subject,
+        binding: bound.kind,
+        ...(bound.challenge === undefined ? {} : { challenge: bound.challenge }),
+        ...(bound.headers === undefined ? {} : { responseHeaders: bound.headers }),
+      });
+    }
+
     if (route?.requirement !== undefined) {
       const result = route.requirement({ claims: token.claims, issuer: token.issuer.name, principal: token.principal });
       if (!result.ok) {
@@ -112,6 +136,6 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
         );
       }
     }
-    return allow(routeName, token);
+    return allow(routeName, token, bound.kind);
   };
 }

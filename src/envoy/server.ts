@@ -115,13 +115,14 @@ export async function answerCheck(
   request: CheckRequestMessage,
   decide: Decide,
   observe?: DecisionObserver,
+  peerAddress?: string,
 ): Promise<CheckResponseMessage> {
   const started = process.hrtime.bigint();
   let view: RequestView | undefined;
   let decision: Decision;
   let response: CheckResponseMessage;
   try {
-    view = toRequestView(request);
+    view = toRequestView(request, peerAddress);
     decision = await decide(view);
     response = responseFor(decision);
   } catch {
@@ -135,6 +136,17 @@ export async function answerCheck(
     // Observability must never change an answer.
   }
   return response;
+}
+
+/** The caller's IP address (grpc-js `getPeer()` is `address:port`), for x-forwarded-client-cert trust. */
+function peerAddressOf(call: { getPeer(): string }): string | undefined {
+  try {
+    const peer = call.getPeer();
+    const colon = peer.lastIndexOf(':');
+    return colon <= 0 ? undefined : peer.slice(0, colon).replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
+  }
 }
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
@@ -158,7 +170,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         );
         return;
       }
-      void answerCheck(call.request ?? {}, options.decider(), options.observe).then((response) =>
+      void answerCheck(call.request ?? {}, options.decider(), options.observe, peerAddressOf(call)).then((response) =>
         callback(null, response),
       );
     },
