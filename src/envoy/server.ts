@@ -85,6 +85,8 @@ function responseFor(decision: Decision): CheckResponseMessage {
     response[METADATA_BYTES] = metadataBytes(decision);
     return response;
   }
+  // A fresh DPoP-Nonce differs per answer: such a denial is built each time, never cached.
+  if (decision.responseHeaders !== undefined) return toCheckResponse(decision);
   const key = `${decision.outcome}\u0000${decision.reason}\u0000${decision.status}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}\u0000${decision.challenge ?? ''}`;
   let response = cachedDenials.get(key);
   if (response === undefined) {
