@@ -15,6 +15,7 @@ const SYSTEM_TESTS = [
   'test/http/proxies.test.ts', // nginx, Caddy, oidc-provider
   'test/integration/', // oidc-provider
   'test/net/tls.test.ts', // openssl
+  'test/binding/certificate.test.ts', // openssl
   'test/ops/prometheus.test.ts', // Prometheus, promtool
   'test/ops/reload-signals.test.ts', // signals to a child process
   'test/ops/shutdown.test.ts', // SIGTERM to a child process
