@@ -41,7 +41,8 @@ export function createReplayMemory(maxEntries: number): ReplayMemory {
   return {
     remember(thumbprint, jti, nowMs, lifetimeMs) {
       sweep(nowMs);
-      const key = createHash('sha256').update(thumbprint).update('\0').update(jti).digest('base64url');
+      // Length-prefixed, so no (key, jti) pair can be split another way into the same digest.
+      const key = createHash('sha256').update(`${thumbprint.length}:${thumbprint}`).update(jti).digest('base64url');
       const expires = seen.get(key);
       if (expires !== undefined && expires > nowMs) return 'replayed';
       if (seen.size >= maxEntries) return 'full';
