@@ -28,6 +28,8 @@ export interface OidcProviderOptions {
   readonly scopes?: readonly string[];
   /** Access-token lifetime of the long-lived client, seconds. */
   readonly accessTokenTtlSeconds?: number;
+  /** Turn on oidc-provider's `features.dPoP` (RFC 9449): a token request with a DPoP proof gets a bound token. */
+  readonly dpop?: boolean;
 }
 
 export interface MintOptions {
@@ -35,6 +37,11 @@ export interface MintOptions {
   readonly resource?: string;
   /** Use the client whose tokens live for `SHORT_TTL_SECONDS` only. */
   readonly shortLived?: boolean;
+  /**
+   * Makes the DPoP proof for the token request (POST to the given token endpoint URL); the provider
+   * then issues a DPoP-bound token (`token_type: DPoP`, `cnf.jkt`). Needs `dpop: true`.
+   */
+  readonly dpopProof?: (htu: string, htm: string) => Promise<string>;
 }
 
 /** Lifetime of tokens minted with `{ shortLived: true }`. */
@@ -186,6 +193,7 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
         introspection: { enabled: false },
+        dPoP: { enabled: options.dpop === true },
         revocation: { enabled: false },
         resourceIndicators: {
           enabled: true,
@@ -230,11 +238,12 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
       const basic = Buffer.from(
         `${encodeURIComponent(clientId)}:${encodeURIComponent(secretFor.get(clientId) ?? '')}`,
       ).toString('base64');
-      const response = await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: form,
-      });
+      const headers: Record<string, string> = {
+        authorization: `Basic ${basic}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      };
+      if (mintOptions.dpopProof !== undefined) headers.dpop = await mintOptions.dpopProof(`${issuer}/token`, 'POST');
+      const response = await fetch(`${issuer}/token`, { method: 'POST', headers, body: form });
       const body = (await response.json()) as Record<string, unknown>;
       if (!response.ok || typeof body.access_token !== 'string') {
         throw new Error(`token endpoint answered ${response.status}: ${JSON.stringify(body)}`);
