@@ -76,7 +76,7 @@ function request(s: Send): CheckRequestMessage {
   const method = s.method ?? 'GET';
   const path = s.path ?? '/orders/1';
   const host = s.host ?? 'api.example.com';
-  const lines: [string, string][] = [[':method', method], [':path', path], [':authority', host], ...s.lines];
+  const lines: (readonly [string, string])[] = [[':method', method], [':path', path], [':authority', host], ...s.lines];
   return {
     attributes: {
       request: {
