@@ -15,13 +15,10 @@ import { requestUri } from '../src/binding/binding.js';
 import { jwkThumbprint } from '../src/binding/dpop.js';
 import { verifySignature } from '../src/token/signature.js';
 import { createReplayMemory } from '../src/binding/dpop-replay.js';
-import { compileConfig } from '../src/config/compile.js';
 import { validateConfig } from '../src/config/load.js';
-import { createDecider } from '../src/engine/decide.js';
 import type { RequestView } from '../src/engine/types.js';
 import { loadAuthorizationService } from '../src/envoy/proto.js';
 import { toRequestView } from '../src/envoy/request.js';
-import { createKeySource } from '../src/keys/key-source.js';
 import { rawSign } from '../test/security/harness.js';
 import {
   AUDIENCE,
@@ -34,6 +31,7 @@ import {
   realisticClaims,
   signToken,
 } from './lib/fixtures.js';
+import { settledDecider } from './lib/decider.js';
 
 const N = 20_000;
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -98,16 +96,7 @@ async function main(): Promise<void> {
     upstream: { headers: [...IDENTITY_HEADERS] },
     binding: { dpop: { replay_cache_entries: 1_000_000 } },
   });
-  const sources: ReturnType<typeof createKeySource>[] = [];
-  const decide = createDecider(
-    compileConfig(config, (i) => {
-      const s = createKeySource(i);
-      sources.push(s);
-      s.start();
-      return s;
-    }),
-  );
-  await Promise.all(sources.map((s) => s.whenSettled()));
+  const { decide, close } = await settledDecider(config);
 
   const nowS = Math.floor(Date.now() / 1000);
   const service = loadAuthorizationService().Check!;
@@ -154,7 +143,7 @@ async function main(): Promise<void> {
     );
   }
 
-  for (const s of sources) s.close();
+  close();
 }
 
 void main();

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type RequestOptions } from 'node:http';
 import { startClaimgate, type Claimgate } from '../../src/app.js';
 import { buildCheckRequest, createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
@@ -34,6 +34,18 @@ const issuer = () => fileIssuer('a', ISS_A, [idpKey.jwk], { binding: 'allowed' }
 const base = { admin_address: '127.0.0.1:0', watch_config: false };
 
 afterAll(() => cleanupTmp());
+
+/** Sends one request and answers `"<status> <x-claimgate-reason>"`. */
+function statusAndReason(send: typeof httpRequest | typeof httpsRequest, options: RequestOptions): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = send({ ...options, agent: false }, (res) => {
+      res.resume();
+      resolve(`${res.statusCode} ${String(res.headers['x-claimgate-reason'])}`);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('certificate-bound tokens from Envoy (attributes.source.certificate) over gRPC', () => {
   let app: Claimgate;
@@ -110,27 +122,16 @@ describe('certificate-bound tokens over real mutual TLS to the HTTP door', () =>
   afterAll(() => app?.close(100));
 
   const call = (cert: CertFiles, headers: Record<string, string> = {}): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const req = httpsRequest(
-        {
-          host: '127.0.0.1',
-          port: app.httpPort,
-          path: '/envoy/orders/1',
-          servername: 'localhost',
-          ca: pki.read(ca.cert),
-          cert: pki.read(cert.cert),
-          key: pki.read(cert.key),
-          headers: { host: 'api.example.com', authorization: `Bearer ${aliceToken}`, ...headers },
-          agent: false,
-        },
-        (res) => {
-          res.resume();
-          resolve(`${res.statusCode} ${String(res.headers['x-claimgate-reason'])}`);
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+    statusAndReason(httpsRequest, {
+      host: '127.0.0.1',
+      port: app.httpPort,
+      path: '/envoy/orders/1',
+      servername: 'localhost',
+      ca: pki.read(ca.cert),
+      cert: pki.read(cert.cert),
+      key: pki.read(cert.key),
+      headers: { host: 'api.example.com', authorization: `Bearer ${aliceToken}`, ...headers },
+    } as RequestOptions);
 
   it('the certificate of the connection decides: the bound one is allowed, another is refused', async () => {
     expect(await call(alice)).toBe('200 OK_AUTHENTICATED');
@@ -158,28 +159,17 @@ describe('certificate-bound tokens from x-forwarded-client-cert of a trusted pro
     );
 
   const forwardAuth = (port: number, xfcc: string | undefined): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/auth',
-          headers: {
-            'x-forwarded-method': 'GET',
-            'x-forwarded-uri': '/orders/1',
-            'x-forwarded-host': 'api.example.com',
-            authorization: `Bearer ${aliceToken}`,
-            ...(xfcc === undefined ? {} : { 'x-forwarded-client-cert': xfcc }),
-          },
-          agent: false,
-        },
-        (res) => {
-          res.resume();
-          resolve(`${res.statusCode} ${String(res.headers['x-claimgate-reason'])}`);
-        },
-      );
-      req.on('error', reject);
-      req.end();
+    statusAndReason(httpRequest, {
+      host: '127.0.0.1',
+      port,
+      path: '/auth',
+      headers: {
+        'x-forwarded-method': 'GET',
+        'x-forwarded-uri': '/orders/1',
+        'x-forwarded-host': 'api.example.com',
+        authorization: `Bearer ${aliceToken}`,
+        ...(xfcc === undefined ? {} : { 'x-forwarded-client-cert': xfcc }),
+      },
     });
 
   it('is read from a trusted peer (Hash or Cert form), and ignored from any other', async () => {
