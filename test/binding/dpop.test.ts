@@ -338,6 +338,33 @@ describe('DPoP proofs (RFC 9449 §4.3) over gRPC', () => {
   });
 });
 
+describe('metrics by binding type', () => {
+  it('counts checks that reached the binding step by binding and decision', async () => {
+    const read = async () => {
+      const metric = await app.metrics.registry.getSingleMetric('claimgate_binding_checks_total')!.get();
+      const count = (binding: string, decision: string) =>
+        metric.values.find((v) => v.labels.binding === binding && v.labels.decision === decision)?.value ?? 0;
+      return {
+        dpopAllow: count('dpop', 'allow'),
+        dpopDeny: count('dpop', 'deny'),
+        bearerAllow: count('bearer', 'allow'),
+      };
+    };
+    const before = await read();
+    const c = await dpopClient();
+    const { token, proof: p } = await valid(c);
+    await dpopCall(token, [p]);
+    await dpopCall(token, [p]); // replayed
+    await client.check(request({ lines: [['authorization', `Bearer ${mint(idpKey)}`]] }));
+    const after = await read();
+    expect(after).toEqual({
+      dpopAllow: before.dpopAllow + 1,
+      dpopDeny: before.dpopDeny + 1,
+      bearerAllow: before.bearerAllow + 1,
+    });
+  });
+});
+
 describe('DPoP server nonces (RFC 9449 §8-9) over gRPC', () => {
   it('a proof without a nonce gets use_dpop_nonce and a DPoP-Nonce; the retry with it is allowed', async () => {
     const c = await dpopClient();
