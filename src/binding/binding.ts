@@ -69,8 +69,8 @@ export function effectiveMode(issuer: BindingMode | undefined, route: BindingMod
 let processReplayMemory: ReplayMemory | undefined;
 export function replayMemoryFor(settings: BindingSettings): ReplayMemory {
   const wanted = settings.dpop.replay_cache_entries;
-  if (processReplayMemory === undefined || processReplayMemory.maxEntries !== wanted)
-    processReplayMemory = createReplayMemory(wanted);
+  if (processReplayMemory === undefined) processReplayMemory = createReplayMemory(wanted);
+  else processReplayMemory.setMaxEntries(wanted);
   return processReplayMemory;
 }
 

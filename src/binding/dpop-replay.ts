@@ -23,13 +23,16 @@ export interface ReplayMemory {
   remember(thumbprint: string, jti: string, nowMs: number, lifetimeMs: number): ReplayVerdict;
   readonly size: number;
   readonly maxEntries: number;
+  /** A reload may change the bound; entries are kept (above a lowered bound, new proofs wait for expiry). */
+  setMaxEntries(maxEntries: number): void;
 }
 
 /**
  * One memory per process, kept across config reloads (a reload must not forget which proofs were used).
  * `lifetimeMs` is given per proof: the window of the config that accepted it.
  */
-export function createReplayMemory(maxEntries: number): ReplayMemory {
+export function createReplayMemory(initialMaxEntries: number): ReplayMemory {
+  let maxEntries = initialMaxEntries;
   // Map keeps insertion order; values are expiry times, non-decreasing in that order for a steady clock.
   const seen = new Map<string, number>();
   const sweep = (nowMs: number) => {
@@ -52,6 +55,11 @@ export function createReplayMemory(maxEntries: number): ReplayMemory {
     get size() {
       return seen.size;
     },
-    maxEntries,
+    get maxEntries() {
+      return maxEntries;
+    },
+    setMaxEntries(value) {
+      maxEntries = value;
+    },
   };
 }

@@ -105,3 +105,16 @@ describe('x-forwarded-client-cert parsing', () => {
     expect(xfccThumbprint(undefined)).toBeUndefined();
   });
 });
+
+describe('DPoP replay memory across reloads', () => {
+  it('keeps its entries when a reload changes the bound', () => {
+    const memory = createReplayMemory(3);
+    for (const jti of ['a', 'b', 'c']) memory.remember('k', jti, T0, LIFETIME);
+    memory.setMaxEntries(2);
+    expect(memory.remember('k', 'a', T0, LIFETIME)).toBe('replayed');
+    expect(memory.remember('k', 'd', T0, LIFETIME)).toBe('full');
+    memory.setMaxEntries(10);
+    expect(memory.remember('k', 'd', T0, LIFETIME)).toBe('fresh');
+    expect(memory.size).toBe(4);
+  });
+});
