@@ -13,6 +13,7 @@ import { compileLocation, locationId, type CompiledLocation } from '../token/ext
 import { compileIssuer, type CompiledIssuer } from '../token/verify.js';
 import { expandIssValues } from './issuer-values.js';
 import type { Config, IssuerConfig } from './schema.js';
+import { buildResourceMetadata, type ResourceMetadata } from '../engine/resource-metadata.js';
 
 export interface CompiledConfig {
   readonly source: Config;
@@ -36,6 +37,8 @@ export interface CompiledConfig {
   readonly tokenCache: Config['token_cache'];
   /** Sender-constrained tokens: DPoP proofs and client certificates (docs/binding.md). */
   readonly binding: CompiledBinding;
+  /** RFC 9728 document, when `resource_metadata` is configured. */
+  readonly resourceMetadata: ResourceMetadata | undefined;
 }
 
 /** Supplies the key source of an issuer; lets a reload keep the caches of unchanged issuers. */
@@ -75,7 +78,7 @@ export function compileConfig(
     // One key source per entry, shared by every exact `iss` value it accepts (aliases, template tenants).
     const keys = keySourceFor(issuerConfig);
     for (const { iss, tenant } of expandIssValues(issuerConfig))
-      issuers.set(iss, compileIssuer(issuerConfig, keys, ids, tenant));
+      issuers.set(iss, compileIssuer(issuerConfig, keys, ids, tenant, config.upstream.array_separator));
   }
   const identity = compileIdentityHeaders(config.upstream);
   // A cookie header carries other cookies too, so it is never stripped (documented).
@@ -90,7 +93,7 @@ export function compileConfig(
     realm: config.realm,
     issuers,
     locations: Object.freeze([...locationsById.values()]),
-    matchRoute: compileRoutes(config.routes),
+    matchRoute: compileRoutes(config.routes, { separator: config.upstream.array_separator }),
     identity,
     headerReadings,
     publicRouteRemovals,
@@ -99,5 +102,6 @@ export function compileConfig(
     keyDeadlineMs: config.server.check_deadline_ms,
     tokenCache: config.token_cache,
     binding,
+    resourceMetadata: buildResourceMetadata(config),
   });
 }

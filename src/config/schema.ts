@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { issValuesOf } from './issuer-values.js';
 import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
+import { ADMIN_BOUNDS, GRPC_BOUNDS, HTTP_BOUNDS, type HttpListenerBounds } from '../net/listener-bounds.js';
 
 /** Asymmetric JWS algorithms claimgate can verify. `none` and HMAC are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -138,8 +139,17 @@ const bindingSettings = z.strictObject({
 });
 
 const keysPolicy = z.strictObject({
-  /** Minimum seconds between two refetches caused by an unknown `kid`. */
-  cooldown_seconds: z.number().min(0).max(3600).default(30),
+  /**
+   * Issuer-wide minimum seconds between two on-demand refetches (an unknown `kid`, or a signature
+   * failure under a known one). Bounds IdP traffic under a flood of random kids, and is also the
+   * longest a newly published key waits for a refetch under such a flood (docs/keys.md).
+   */
+  cooldown_seconds: z.number().min(0).max(3600).default(2),
+  /**
+   * Per kid: a kid a refetch did not find triggers no other refetch for this long (so one hot unknown
+   * kid cannot use every issuer-wide slot), yet is re-checked within seconds once its key is published.
+   */
+  kid_cooldown_seconds: z.number().min(0).max(3600).default(5),
   /** Key set TTL bounds; the IdP's `Cache-Control: max-age` is clamped into them. */
   min_refresh_seconds: z.number().min(1).max(86400).default(60),
   max_refresh_seconds: z.number().min(1).max(86400).default(600),
@@ -232,6 +242,20 @@ const issuerSchema = z
       .default([...DEFAULT_TOKEN_LOCATIONS]),
     /** Claim that the `role` requirement reads, e.g. `realm_access.roles`; same as `claims.roles: [path]`. */
     roles_claim: claimPath.optional(),
+    /**
+     * Egress policy (docs/keys.md): hosts (`host` or `host:port`, port when not the scheme's default)
+     * besides the issuer's own origin that a discovery document's `jwks_uri` may point at.
+     */
+    jwks_hosts: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/, { error: 'must be host or host:port' })
+          .transform((s) => s.toLowerCase()),
+      )
+      .default([]),
+    /** Let a listed `jwks_hosts` entry resolve to loopback or private addresses (never link-local/metadata). */
+    allow_private_jwks_hosts: z.boolean().default(false),
     /** Plain HTTP for discovery/JWKS; only for loopback tests and demos. */
     allow_insecure_http: z.boolean().default(false),
     /** Sender-constrained tokens of this issuer: `required`, `allowed` or `none` (the default); see docs/binding.md. */
@@ -424,6 +448,42 @@ const routeSchema = z
       ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
   });
 
+const ms = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
+
+const httpBounds = (defaults: HttpListenerBounds) =>
+  z
+    .strictObject({
+      max_connections: z.number().int().min(1).max(1_000_000).default(defaults.max_connections),
+      headers_timeout_ms: ms(100, 600_000, defaults.headers_timeout_ms),
+      request_timeout_ms: ms(100, 600_000, defaults.request_timeout_ms),
+      keep_alive_timeout_ms: ms(100, 600_000, defaults.keep_alive_timeout_ms),
+      idle_timeout_ms: ms(100, 3_600_000, defaults.idle_timeout_ms),
+    })
+    .superRefine((b, ctx) => {
+      if (b.headers_timeout_ms > b.request_timeout_ms)
+        ctx.addIssue({ code: 'custom', message: 'must not exceed request_timeout_ms', path: ['headers_timeout_ms'] });
+    })
+    .prefault({});
+
+const listenerLimits = z
+  .strictObject({
+    grpc: z
+      .strictObject({
+        max_concurrent_streams: z.number().int().min(1).max(100_000).default(GRPC_BOUNDS.max_concurrent_streams),
+        max_session_memory_mib: z.number().int().min(1).max(4096).default(GRPC_BOUNDS.max_session_memory_mib),
+        request_timeout_ms: ms(100, 600_000, GRPC_BOUNDS.request_timeout_ms),
+        max_connection_idle_ms: ms(1000, 86_400_000, GRPC_BOUNDS.max_connection_idle_ms),
+        max_connection_age_ms: ms(1000, 86_400_000, GRPC_BOUNDS.max_connection_age_ms),
+        max_connection_age_grace_ms: ms(0, 3_600_000, GRPC_BOUNDS.max_connection_age_grace_ms),
+        keepalive_time_ms: ms(1000, 86_400_000, GRPC_BOUNDS.keepalive_time_ms),
+        keepalive_timeout_ms: ms(100, 600_000, GRPC_BOUNDS.keepalive_timeout_ms),
+      })
+      .prefault({}),
+    http: httpBounds(HTTP_BOUNDS),
+    admin: httpBounds(ADMIN_BOUNDS),
+  })
+  .prefault({});
+
 /** A header from a raw claim path, or from a field of the principal (the same whatever the issuer). */
 const identityHeader = z.union(
   [
@@ -473,6 +533,13 @@ export const configSchema = z
         denial_lines_per_second: z.number().int().min(0).max(1_000_000).default(20),
         /** Log the verified `sub` on decision lines (an identifier, but personal data in some regimes). */
         include_subject: z.boolean().default(true),
+        /** Log output waiting for a slow reader; lines past it are dropped and counted, never buffered. */
+        max_buffer_bytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .max(1024 * 1024 * 1024)
+          .default(8 * 1024 * 1024),
       })
       .prefault({}),
     /** TLS (and mutual TLS) for the gRPC and HTTP listeners the proxies call; the admin listener stays separate. */
@@ -522,6 +589,8 @@ export const configSchema = z
       .prefault({}),
     /** How DPoP proofs and client certificates are checked for sender-constrained tokens (docs/binding.md). */
     binding: bindingSettings.prefault({}),
+    /** Connection, stream and time bounds of the listeners (restart only). */
+    limits: listenerLimits,
     /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
     realm: z
       .string()
@@ -547,6 +616,24 @@ export const configSchema = z
         array_separator: z.string().min(1).max(4).default(','),
       })
       .prefault({}),
+    /**
+     * RFC 9728 protected-resource metadata, served at the API's own origin through the Check (off when
+     * omitted); its URL is then added to every Bearer challenge as `resource_metadata`.
+     */
+    resource_metadata: z
+      .strictObject({
+        /** The API's resource identifier: an https URL without a fragment (RFC 9728 §2); usually the audience. */
+        resource: z
+          .url({ error: 'must be an absolute URL' })
+          .refine((u) => u.startsWith('https://') && !u.includes('#'), {
+            error: 'must be an https URL without a fragment (RFC 9728 §2)',
+          }),
+        /** Human-readable name of the API, shown to people choosing what to call. */
+        resource_name: z.string().min(1).max(200).optional(),
+        /** URL of the API's documentation for developers. */
+        resource_documentation: z.url({ error: 'must be an absolute URL' }).optional(),
+      })
+      .optional(),
     /** HTTP front doors (Envoy HTTP ext_authz, nginx/Traefik/Caddy forward auth); no listener when omitted. */
     http: z
       .strictObject({
@@ -605,7 +692,10 @@ export const configSchema = z
       if (routeNames.has(r.name))
         ctx.addIssue({ code: 'custom', message: 'duplicates another route name', path: ['routes', i, 'name'] });
       routeNames.add(r.name);
-      if (r.require) checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
+      if (r.require) {
+        checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
+        checkRequirementTraps(r.require, ['routes', i, 'require'], false, ctx);
+      }
     });
     const headerNames = new Set<string>();
     cfg.upstream.headers.forEach((h, i) => {
@@ -668,6 +758,54 @@ function checkIssuerRefs(
         ctx.addIssue({ code: 'custom', message: `names unknown issuer "${name}"`, path: [...path, 'issuer'] });
     }
   }
+}
+
+/**
+ * Requirement spellings that read one way and mean another, refused outright:
+ * - a list of scopes/permissions/roles/groups directly under `not` means "not all of them" (`not: {role:
+ *   [banned, suspended]}` lets a user who is only `banned` through), almost never what was meant;
+ * - a number in `equals`/`one_of` that a double cannot hold exactly (an integer beyond 2^53, more than
+ *   15 significant digits): the YAML reader has already rounded it, so it would match another value.
+ */
+function checkRequirementTraps(
+  req: Requirement,
+  path: (string | number)[],
+  underNot: boolean,
+  ctx: z.RefinementCtx,
+): void {
+  if ('all' in req) req.all.forEach((r, i) => checkRequirementTraps(r, [...path, 'all', i], false, ctx));
+  else if ('any' in req) req.any.forEach((r, i) => checkRequirementTraps(r, [...path, 'any', i], false, ctx));
+  else if ('not' in req) checkRequirementTraps(req.not, [...path, 'not'], true, ctx);
+  else if (underNot) {
+    for (const key of ['scope', 'permission', 'role', 'group'] as const) {
+      const value = (req as Record<string, unknown>)[key];
+      if (Array.isArray(value) && value.length > 1)
+        ctx.addIssue({
+          code: 'custom',
+          message: `a list under not means "not all of them"; write not: {any: [{${key}: ${value[0]}}, …]} for "none of them", or not: {all: […]} for "not all"`,
+          path: [...path, key],
+        });
+    }
+  }
+  if ('claim' in req) {
+    const values = req.claim.equals !== undefined ? [req.claim.equals] : (req.claim.one_of ?? []);
+    for (const v of values) {
+      if (typeof v === 'number' && !isExactConfigNumber(v))
+        ctx.addIssue({
+          code: 'custom',
+          message: `${v} cannot be compared exactly (integers beyond 2^53 and numbers with more than 15 significant digits are rounded); no token value would match it reliably`,
+          path: [...path, 'claim', req.claim.equals !== undefined ? 'equals' : 'one_of'],
+        });
+    }
+  }
+}
+
+/** A configured number that no other decimal is rounded to: a safe integer, or at most 15 significant digits. */
+function isExactConfigNumber(v: number): boolean {
+  if (!Number.isFinite(v)) return false;
+  if (Number.isInteger(v)) return Number.isSafeInteger(v);
+  const digits = v.toExponential().split('e')[0]!.replace(/[-.]/g, '');
+  return digits.length <= 15;
 }
 
 export type Config = z.output<typeof configSchema>;

@@ -4,7 +4,7 @@
  *   node dist/demo/idp-main.js --port 8081 --issuer http://idp:8081 [--host 0.0.0.0] [--audience URL]
  *
  * It serves discovery and JWKS (see local-idp.ts) and, so that a person trying the demo can get a token,
- * `POST /token` with a form body `scope=...&sub=...[&roles=a,b]`, answering
+ * `POST /token` with a form body `scope=...&sub=...[&roles=a,b][&expires_in=SECONDS]`, answering
  * `{access_token, token_type: "Bearer", expires_in}`. Sender-constrained tokens (docs/binding.md): with a
  * `DPoP` proof header (RFC 9449 §5, signed by the client's key, `htm: POST`) the token is bound to that
  * key (`cnf.jkt`, `token_type: "DPoP"`); with a form field `x5t_s256=<base64url SHA-256 of the client
@@ -63,13 +63,12 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
       .then(async (form) => {
         const claims = tokenClaims(form, options.audience);
         if ('error' in claims) return json(res, 400, claims);
+        const ttl = lifetime(form.get('expires_in'), options.ttlSeconds);
+        if (typeof ttl !== 'number') return json(res, 400, ttl);
         const binding = await confirmationOf(req, form);
         if ('error' in binding) return json(res, 400, binding);
-        const accessToken = await idp!.mint(
-          binding.cnf === undefined ? claims : { ...claims, cnf: binding.cnf },
-          options.ttlSeconds,
-        );
-        json(res, 200, { access_token: accessToken, token_type: binding.tokenType, expires_in: options.ttlSeconds });
+        const accessToken = await idp!.mint(binding.cnf === undefined ? claims : { ...claims, cnf: binding.cnf }, ttl);
+        json(res, 200, { access_token: accessToken, token_type: binding.tokenType, expires_in: ttl });
       })
       .catch((e: Error) =>
         json(res, 400, { error: 'invalid_request', error_description: e.message }, { connection: 'close' }),
@@ -116,6 +115,21 @@ export async function confirmationOf(
     return { cnf: { 'x5t#S256': x5t }, tokenType: 'Bearer' };
   }
   return { tokenType: 'Bearer' };
+}
+
+/**
+ * Token lifetime from the form's `expires_in` (seconds), default the IdP's; a negative value mints a
+ * token that has already expired, to try claimgate's answer to one.
+ */
+export function lifetime(
+  value: string | null,
+  fallback: number,
+): number | { error: string; error_description: string } {
+  if (value === null || value === '') return fallback;
+  const n = Number(value);
+  if (!/^-?\d{1,5}$/.test(value) || n === 0 || Math.abs(n) > 86400)
+    return { error: 'invalid_request', error_description: 'expires_in: whole seconds, -86400..86400, not 0' };
+  return n;
 }
 
 /** Claims for a form `sub=...&scope=a b&roles=x,y`; an `{error}` object for a bad form. */

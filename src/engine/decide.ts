@@ -9,7 +9,7 @@ import type { CompiledConfig } from '../config/compile.js';
 import type { BindingKind } from './types.js';
 import type { CompiledRoute } from '../routes/match.js';
 import { extractToken } from '../token/extract.js';
-import { createCachedVerifier, type TokenCacheResult } from '../token/token-cache.js';
+import { createCachedVerifier, type TokenCacheResult, type TokenCacheStats } from '../token/token-cache.js';
 import { verifyToken, type VerifiedToken } from '../token/verify.js';
 import { denyDecision } from './answer.js';
 import type { ReasonCode } from './reasons.js';
@@ -31,13 +31,16 @@ const REASON_OF_FAILED: Readonly<Record<RequirementKind, ReasonCode>> = {
   not: 'ERR_CLAIM_CONDITION_FAILED',
 };
 
+/** A config's decider, with a view of its own token cache (each compiled config has one). */
+export type Decider = Decide & { readonly tokenCacheStats: () => TokenCacheStats };
+
 export interface DecideDeps {
   readonly nowMs?: () => number;
   /** Reports each verified-token cache lookup (metrics). */
   readonly onTokenCache?: (result: TokenCacheResult) => void;
 }
 
-export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decide {
+export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decider {
   const nowMs = deps.nowMs ?? Date.now;
   const verifierOptions = {
     issuers: config.issuers,
@@ -58,8 +61,22 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     deps.onTokenCache,
   );
 
+  const metadata = config.resourceMetadata;
   const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision =>
-    denyDecision(reason, config.realm, scopes, extra);
+    denyDecision(reason, config.realm, scopes, extra, metadata?.url);
+  const metadataAnswer: DenyDecision | undefined =
+    metadata === undefined
+      ? undefined
+      : Object.freeze({
+          ...denyDecision('OK_RESOURCE_METADATA'),
+          document: { contentType: 'application/json', body: metadata.body },
+          headersToRemove: config.publicRouteRemovals,
+        });
+  const isMetadataRequest = (view: RequestView): boolean => {
+    if (metadata === undefined || (view.method !== 'GET' && view.method !== 'HEAD')) return false;
+    const q = view.path.indexOf('?');
+    return (q === -1 ? view.path : view.path.slice(0, q)) === metadata.path;
+  };
 
   const allow = (route: string, token: VerifiedToken | undefined, binding?: BindingKind): Decision => {
     if (token === undefined) {
@@ -84,7 +101,8 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     };
   };
 
-  return async function decide(view: RequestView): Promise<Decision> {
+  const decide = async (view: RequestView): Promise<Decision> => {
+    if (metadataAnswer !== undefined && isMetadataRequest(view)) return metadataAnswer;
     const match = config.matchRoute(view);
     if (!match.ok) return deny(match.reason);
     // What the upstream would read differently from claimgate is refused on every route, public too (P16).
@@ -138,4 +156,5 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     }
     return allow(routeName, token, bound.kind);
   };
+  return Object.assign(decide, { tokenCacheStats: verify.stats });
 }

@@ -30,6 +30,11 @@ export interface ReasonInfo {
 export const REASONS = {
   OK_AUTHENTICATED: { outcome: 'allow', status: 200, title: 'token verified and route requirements met' },
   OK_PUBLIC_ROUTE: { outcome: 'allow', status: 200, title: 'public route, no token required' },
+  OK_RESOURCE_METADATA: {
+    outcome: 'deny',
+    status: 200,
+    title: 'protected resource metadata (RFC 9728), answered by claimgate itself',
+  },
 
   ERR_TOKEN_MISSING: { outcome: 'deny', status: 401, title: 'no access token in the request' },
   ERR_REQUEST_MALFORMED: {
@@ -123,6 +128,12 @@ export const REASONS = {
     bearerError: 'invalid_token',
     title: 'token signature is invalid',
   },
+  ERR_TOKEN_BOUND: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'token is sender-constrained (cnf) and was presented without its proof of possession',
+  },
   ERR_CLAIMS_INVALID: {
     outcome: 'deny',
     status: 401,
@@ -213,12 +224,6 @@ export const REASONS = {
     status: 403,
     bearerError: 'insufficient_scope',
     title: 'a claim condition of the route does not hold',
-  },
-  ERR_TOKEN_BOUND: {
-    outcome: 'deny',
-    status: 401,
-    bearerError: 'invalid_token',
-    title: 'a sender-constrained token (cnf) was presented without proof of its key or certificate',
   },
   ERR_TOKEN_NOT_BOUND: {
     outcome: 'deny',

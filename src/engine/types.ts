@@ -81,6 +81,12 @@ export interface DenyDecision {
   readonly responseHeaders?: readonly HeaderToSet[];
   /** The binding being checked when a sender-constraint check failed, for metrics. */
   readonly binding?: BindingKind;
+  /**
+   * A document claimgate answers the client with itself instead of a problem body (RFC 9728 metadata,
+   * status 200). HTTP doors that read 2xx as "allow" pass the request on, stripping `headersToRemove`.
+   */
+  readonly document?: { readonly contentType: string; readonly body: string };
+  readonly headersToRemove?: readonly string[];
 }
 
 export type Decision = AllowDecision | DenyDecision;

@@ -7,6 +7,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeySourceState } from '../keys/key-source.js';
 import { parseListenAddress } from '../net/address.js';
+import {
+  ADMIN_BOUNDS,
+  applyHttpBounds,
+  httpServerOptions,
+  type BoundReason,
+  type HttpListenerBounds,
+} from '../net/listener-bounds.js';
+import type { Logger } from '../log.js';
 
 export interface AdminServerOptions {
   readonly address: string;
@@ -15,6 +23,10 @@ export interface AdminServerOptions {
   readonly metricsContentType: string;
   readonly ready: () => boolean | Promise<boolean>;
   readonly status: () => AdminStatus | Promise<AdminStatus>;
+  /** Connection cap and timeouts (`limits.admin`); {@link ADMIN_BOUNDS} by default. */
+  readonly bounds?: HttpListenerBounds;
+  readonly refused?: (reason: BoundReason) => void;
+  readonly logger?: Logger;
 }
 
 export interface AdminStatus {
@@ -31,7 +43,8 @@ export interface AdminServer {
 }
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const server: Server = createServer((req, res) => {
+  const bounds = options.bounds ?? ADMIN_BOUNDS;
+  const server: Server = createServer(httpServerOptions(bounds), (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -62,7 +75,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     }
     send(404, 'text/plain', 'not found\n');
   });
-  server.keepAliveTimeout = 5000;
+  applyHttpBounds(server, bounds, { listener: 'admin', logger: options.logger, refused: options.refused });
   const { host, port } = parseListenAddress(options.address);
   await new Promise<void>((resolve, reject) => {
     const fail = (e: Error) => reject(new Error(`cannot listen on ${options.address}: ${e.message}`));

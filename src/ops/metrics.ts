@@ -5,6 +5,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
 import type { Decision } from '../engine/types.js';
 import type { KeySource } from '../keys/key-source.js';
+import type { TokenCacheStats } from '../token/token-cache.js';
+import { logLinesDropped } from '../log.js';
+import type { BoundReason } from '../net/listener-bounds.js';
 
 /** Buckets fine enough for a sub-millisecond hot path, wide enough to see a cold key fetch. */
 export const CHECK_DURATION_BUCKETS = [
@@ -36,7 +39,13 @@ export interface Metrics {
   setReady(ready: () => boolean): void;
   /** Checks currently in flight (behind the concurrency bound). */
   setInFlight(inFlight: () => number): void;
+  /** The current config's token cache, read at scrape time. */
+  setTokenCacheStats(stats: () => TokenCacheStats): void;
+  /** A connection or stream refused or closed by a listener bound (see docs/operations.md). */
+  observeRefused(listener: Listener, reason: BoundReason): void;
 }
+
+export type Listener = 'grpc' | 'http' | 'admin';
 
 export function createMetrics(build: BuildInfo, options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
@@ -175,6 +184,50 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     },
   });
 
+  let cacheStats: () => TokenCacheStats = () => ({ entries: 0, bytes: 0, negativeEntries: 0, negativeBytes: 0 });
+  new Gauge({
+    name: 'claimgate_token_cache_entries',
+    help: "Tokens held by the current config's token cache, by kind (positive: verified; negative: recent failures).",
+    labelNames: ['cache'] as const,
+    registers: [registry],
+    collect() {
+      const stats = cacheStats();
+      this.set({ cache: 'positive' }, stats.entries);
+      this.set({ cache: 'negative' }, stats.negativeEntries);
+    },
+  });
+  new Gauge({
+    name: 'claimgate_token_cache_estimated_bytes',
+    help: 'Estimated heap held by the token cache entries, by kind; token_cache.max_bytes bounds the positive kind.',
+    labelNames: ['cache'] as const,
+    registers: [registry],
+    collect() {
+      const stats = cacheStats();
+      this.set({ cache: 'positive' }, stats.bytes);
+      this.set({ cache: 'negative' }, stats.negativeBytes);
+    },
+  });
+
+  const refused = new Counter({
+    name: 'claimgate_connections_refused_total',
+    help: 'Connections refused or closed, and gRPC streams cancelled, by a listener bound: by listener (grpc, http, admin) and reason.',
+    labelNames: ['listener', 'reason'] as const,
+    registers: [registry],
+  });
+
+  // The count lives with the log destination (src/log.ts), which exists before any registry.
+  let logDroppedSeen = 0;
+  new Counter({
+    name: 'claimgate_log_lines_dropped_total',
+    help: 'Log lines dropped because the log output could not keep up and the buffer was full (logging.max_buffer_bytes).',
+    registers: [registry],
+    collect() {
+      const now = logLinesDropped();
+      if (now > logDroppedSeen) this.inc(now - logDroppedSeen);
+      logDroppedSeen = now;
+    },
+  });
+
   let ready: () => boolean = () => false;
   new Gauge({
     name: 'claimgate_ready',
@@ -228,6 +281,13 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     setInFlight(fn) {
       inFlight = fn;
     },
+    setTokenCacheStats(fn) {
+      cacheStats = fn;
+    },
+    observeRefused(listener, reason) {
+      refused.labels(listener, reason).inc();
+    },
+
     setReady(fn) {
       ready = fn;
     },

@@ -102,20 +102,45 @@ issuers:
     client.close();
   });
 
-  it('replaces a worker that dies', async () => {
+  /** /readyz answers, every 50 ms, until `until` holds (at most 200 probes: bounded in count and time). */
+  const probeReadiness = async (until: () => boolean): Promise<number[]> => {
+    const answers: number[] = [];
+    while (!until() && answers.length < 200) {
+      answers.push((await fetch(`http://127.0.0.1:${adminPort()}/readyz`)).status);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return answers;
+  };
+
+  it('replaces a worker that dies, and stays ready while the other one serves', async () => {
     const victim = lines.find((l) => l.msg === 'claimgate listening')!.pid;
     process.kill(victim, 'SIGKILL');
-    await waitFor(
-      () => count('worker exited; starting a replacement') === 1 && count('claimgate listening') === 3,
-      'a replacement worker',
+    const answers = await probeReadiness(
+      () => count('claimgate listening') === 3 && count('ready: signing keys available') >= 3,
     );
-    await waitFor(() => count('ready: signing keys available') >= 3, 'the replacement ready');
+    expect(count('worker exited; starting a replacement')).toBe(1);
+    // The replacement starts after a 1 s delay, so the probes covered the time with one worker.
+    expect(answers.length).toBeGreaterThanOrEqual(10);
+    expect(answers.filter((s) => s !== 200)).toEqual([]);
+    const client = createCheckClient(`127.0.0.1:${grpcPort()}`);
+    expect((await client.check({ path: '/x' })).reason).toBe('ERR_ROUTE_NOT_FOUND');
+    client.close();
+  });
+
+  it('is not ready while no worker serves, and ready again once the replacements serve', async () => {
+    const pids = [...new Set(lines.filter((l) => l.msg === 'claimgate listening').map((l) => l.pid))].slice(-2);
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    const answers = await probeReadiness(() => count('claimgate listening') === 5);
+    // Between the deaths and the replacements (started after 1 s), nothing serves: 503.
+    expect(answers).toContain(503);
+    await waitFor(() => count('ready: signing keys available') >= 5, 'both replacements ready');
+    expect((await fetch(`http://127.0.0.1:${adminPort()}/readyz`)).status).toBe(200);
   });
 
   it('drains every worker on SIGTERM and exits 0', async () => {
     const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
-    expect(count('stopped')).toBe(3);
+    expect(count('stopped')).toBe(3); // the primary and its two current workers
   });
 });

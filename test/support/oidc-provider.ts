@@ -30,6 +30,10 @@ export interface OidcProviderOptions {
   readonly accessTokenTtlSeconds?: number;
   /** Turn on oidc-provider's `features.dPoP` (RFC 9449): a token request with a DPoP proof gets a bound token. */
   readonly dpop?: boolean;
+  /** The issuer the provider publishes, from its base URL (e.g. add a trailing slash for a mismatch). */
+  readonly publishedIssuer?: (base: string) => string;
+  /** More private JWKs published after the signing key (e.g. a weak RSA 1024 key). */
+  readonly extraPrivateJwks?: readonly JWK[];
 }
 
 export interface MintOptions {
@@ -177,7 +181,7 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
   const adapter = memoryAdapterFactory();
 
   const buildProvider = (): ProviderInstance => {
-    const provider = new Provider(issuer, {
+    const provider = new Provider(options.publishedIssuer?.(issuer) ?? issuer, {
       adapter,
       clients: [CLIENT_ID, SHORT_CLIENT_ID].map((client_id) => ({
         client_id,
@@ -187,7 +191,9 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic',
       })),
-      jwks: { keys: keys.map((k) => k.privateJwk as Record<string, unknown>) },
+      jwks: {
+        keys: [...keys.map((k) => k.privateJwk), ...(options.extraPrivateJwks ?? [])] as Record<string, unknown>[],
+      },
       cookies: { keys: [crypto.randomUUID()] },
       features: {
         devInteractions: { enabled: false },
