@@ -1,10 +1,12 @@
 /**
  * The sequencer: one Check, top to bottom. Route (path, then host) → header spellings and method
  * override the upstream would read differently → public? → extract the token (one credential only) → verify it against
- * its issuer → evaluate the route's requirements → identity headers. Every branch ends in a Decision;
+ * its issuer → its sender constraint (DPoP proof, client certificate) → evaluate the route's requirements →
+ * identity headers. Every branch ends in a Decision;
  * adapters turn it into their protocol's answer.
  */
 import type { CompiledConfig } from '../config/compile.js';
+import type { BindingKind } from './types.js';
 import type { CompiledRoute } from '../routes/match.js';
 import { extractToken } from '../token/extract.js';
 import { createCachedVerifier, type TokenCacheResult, type TokenCacheStats } from '../token/token-cache.js';
@@ -86,7 +88,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     return (q === -1 ? view.path : view.path.slice(0, q)) === metadata.path;
   };
 
-  const allow = (route: string, token: AuthenticatedToken | undefined): Decision => {
+  const allow = (route: string, token: AuthenticatedToken | undefined, binding?: BindingKind): Decision => {
     if (token === undefined) {
       return {
         outcome: 'allow',
@@ -111,6 +113,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       subject: token.subject,
       headersToSet: headers.set,
       headersToRemove: headers.remove,
+      ...(binding === undefined ? {} : { binding }),
     };
   };
 
@@ -150,6 +153,27 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       token = { ...token, principal: enriched };
     }
 
+    // Sender constraint (docs/binding.md): a bound token must come with proof of its key or certificate.
+    const bound = config.binding.check({
+      view,
+      rawToken: extraction.token,
+      location: extraction.location,
+      claims: token.claims,
+      issuerName: token.issuer.name,
+      routeName: route?.name,
+      nowMs: nowMs(),
+    });
+    if (!bound.ok) {
+      return deny(bound.reason, {
+        route: routeName,
+        issuer: token.issuer.name,
+        subject: token.subject,
+        binding: bound.kind,
+        ...(bound.challenge === undefined ? {} : { challenge: bound.challenge }),
+        ...(bound.headers === undefined ? {} : { responseHeaders: bound.headers }),
+      });
+    }
+
     if (route?.requirement !== undefined) {
       const result = route.requirement({ claims: token.claims, issuer: token.issuer.name, principal: token.principal });
       if (!result.ok) {
@@ -160,7 +184,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
         );
       }
     }
-    return allow(routeName, token);
+    return allow(routeName, token, bound.kind);
   };
   return Object.assign(decide, { tokenCacheStats: verify.stats });
 }
