@@ -19,6 +19,13 @@ export interface RequestView {
   readonly path: string;
   /** Lower-case header name → every value received for it, in order (duplicates kept apart). */
   readonly headers: ReadonlyMap<string, readonly string[]>;
+  /** Lower-case request scheme (`http`, `https`), when the proxy sent it. */
+  readonly scheme?: string;
+  /**
+   * The client's certificate as the proxy forwards it (Envoy: `attributes.source.certificate`, URL-encoded
+   * PEM), when present: for certificate-bound tokens (RFC 8705).
+   */
+  readonly sourceCertificate?: string;
   /** Correlation id for logs (`x-request-id`), when present. */
   readonly requestId?: string;
   /**

@@ -26,23 +26,75 @@ const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 const EMPTY_HEADERS: ReadonlyMap<string, readonly string[]> = new Map();
 
+/** A `header_map` entry reduced to its name and value ({@link headerLineValue}). */
+export interface HeaderLine {
+  readonly key: unknown;
+  readonly value: unknown;
+}
+
+/** The parts of `AttributeContext.HttpRequest` a view is made of, however they were decoded. */
+export interface HttpParts {
+  readonly method: unknown;
+  readonly path: unknown;
+  readonly host: unknown;
+  readonly scheme: unknown;
+  /** The first {@link MAX_HEADER_ENTRIES} `header_map` entries; absent or empty: the `headers` map is read. */
+  readonly headerLines?: readonly HeaderLine[] | undefined;
+  /** How many entries `header_map` had in all. */
+  readonly headerLineCount: number;
+  /** The `headers` map's entries, in order. */
+  readonly headerMap?: Iterable<readonly [string, unknown]> | undefined;
+}
+
 /** The protocol-neutral view of one CheckRequest; never throws, whatever the input. */
 export function toRequestView(req: CheckRequestMessage | null | undefined): RequestView {
   const http = readHttp(req);
+  const source = isObject(req) && isObject(req.attributes) ? req.attributes.source : undefined;
+  const certificate = isObject(source) ? stringOr(source.certificate) : '';
+  if (http === undefined) return viewOf(undefined, certificate);
+  const entries = http.header_map?.headers;
+  const fromHeaderMap = Array.isArray(entries) && entries.length > 0;
+  const map = http.headers;
+  return viewOf(
+    {
+      method: http.method,
+      path: http.path,
+      host: http.host,
+      scheme: http.scheme,
+      headerLines: fromHeaderMap
+        ? Array.from({ length: Math.min(entries.length, MAX_HEADER_ENTRIES) }, (_, i) => headerMapLine(entries[i]))
+        : undefined,
+      headerLineCount: fromHeaderMap ? entries.length : 0,
+      headerMap: !fromHeaderMap && isObject(map) ? Object.entries(map) : undefined,
+    },
+    certificate,
+  );
+}
+
+/**
+ * The view of an HTTP request's parts (`undefined`: the CheckRequest has none). Shared by the object path
+ * above and the wire decoder (fast-request.ts) so both make exactly the same view.
+ * @param certificate `attributes.source.certificate` (URL-encoded PEM of the client's certificate), or ''
+ */
+export function viewOf(http: HttpParts | undefined, certificate = ''): RequestView {
+  const peer = certificate === '' ? {} : { sourceCertificate: certificate };
   if (http === undefined) {
     // Network (L4) filter requests and malformed messages carry no HTTP request.
-    return { method: '', host: '', path: '', headers: EMPTY_HEADERS };
+    return { method: '', host: '', path: '', headers: EMPTY_HEADERS, ...peer };
   }
   const { headers, incomplete } = readHeaders(http);
   const method = (stringOr(http.method) || firstValue(headers, ':method')).toUpperCase();
   const authority = stringOr(http.host) || firstValue(headers, ':authority') || firstValue(headers, 'host');
   const path = stringOr(http.path) || firstValue(headers, ':path');
+  const scheme = stringOr(http.scheme) || firstValue(headers, ':scheme');
   const requestId = firstValue(headers, 'x-request-id');
   const view: RequestView = {
     method,
     ...hostOf(authority),
     path,
     headers,
+    ...(scheme === '' ? {} : { scheme: scheme.toLowerCase() }),
+    ...peer,
     ...(incomplete ? { incomplete: true } : {}),
   };
   return requestId === '' ? view : { ...view, requestId };
@@ -65,31 +117,29 @@ function readHttp(req: CheckRequestMessage | null | undefined): HttpRequestMessa
  * value over {@link MAX_HEADER_VALUE_BYTES}): the upstream still receives that line, which may be a
  * second credential, so the engine must not decide on the lines it did read (it answers 400).
  */
-function readHeaders(http: HttpRequestMessage): { headers: Map<string, string[]>; incomplete: boolean } {
+function readHeaders(http: HttpParts): { headers: Map<string, string[]>; incomplete: boolean } {
   const headers = new Map<string, string[]>();
   let incomplete = false;
-  const entries = http.header_map?.headers;
-  if (Array.isArray(entries) && entries.length > 0) {
-    if (entries.length > MAX_HEADER_ENTRIES) incomplete = true;
-    const count = Math.min(entries.length, MAX_HEADER_ENTRIES);
+  const lines = http.headerLines;
+  if (lines !== undefined && http.headerLineCount > 0) {
+    if (http.headerLineCount > MAX_HEADER_ENTRIES) incomplete = true;
+    const count = Math.min(lines.length, MAX_HEADER_ENTRIES);
     for (let i = 0; i < count; i++) {
-      const value = headerMapValue(entries[i]);
-      if (value === TOO_LARGE || !addHeader(headers, entries[i]?.key, value)) incomplete = true;
+      const line = lines[i] as HeaderLine;
+      if (line.value === TOO_LARGE || !addHeader(headers, line.key, line.value)) incomplete = true;
     }
     return { headers, incomplete };
   }
-  const map = http.headers;
-  if (!isObject(map)) return { headers, incomplete };
+  if (http.headerMap === undefined) return { headers, incomplete };
   let seen = 0;
-  for (const name in map) {
-    if (!Object.hasOwn(map, name)) continue;
+  for (const [name, value] of http.headerMap) {
     if (++seen > MAX_HEADER_ENTRIES) {
       incomplete = true;
       break;
     }
     // A value here may be several headers joined with ','; it stays one value: splitting would
     // break values that legitimately contain commas, and a joined credential fails to parse.
-    if (!addHeader(headers, name, map[name])) incomplete = true;
+    if (!addHeader(headers, name, value)) incomplete = true;
   }
   return { headers, incomplete };
 }
@@ -97,14 +147,20 @@ function readHeaders(http: HttpRequestMessage): { headers: Map<string, string[]>
 /** A raw_value over the byte cap (not decoded at all). */
 const TOO_LARGE = Symbol('too large');
 
-function headerMapValue(entry: HeaderValueMessage | undefined): unknown {
-  if (!isObject(entry)) return undefined;
-  const raw = entry.raw_value;
+function headerMapLine(entry: HeaderValueMessage | undefined): HeaderLine {
+  if (!isObject(entry)) return { key: undefined, value: undefined };
+  return { key: entry.key, value: headerLineValue(entry.raw_value, entry.value) };
+}
+
+/**
+ * A `header_map` entry's value: `raw_value` when it has bytes (over the cap: a marker, not decoded),
+ * else `value`; an empty header has neither field on the wire (zero values are not written).
+ */
+export function headerLineValue(raw: unknown, value: unknown): unknown {
   if (raw instanceof Uint8Array && raw.length > 0) {
     return raw.length > MAX_HEADER_VALUE_BYTES ? TOO_LARGE : utf8.decode(raw);
   }
-  // An empty header has neither field on the wire (zero values are not written).
-  return typeof entry.value === 'string' ? entry.value : '';
+  return typeof value === 'string' ? value : '';
 }
 
 /**
