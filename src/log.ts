@@ -109,11 +109,14 @@ export function flushThen(log: Logger, timeoutMs: number, done: () => void): voi
   else state.idle.push(once);
 }
 
+/** Loggers made by {@link createLogger}: their line format is known, so {@link lineWriterOf} may write lines itself. */
+const ownFormat = new WeakSet<Logger>();
+
 export function createLogger(
   level: LevelWithSilent = 'info',
   destination: pino.DestinationStream = boundedStderr(),
 ): Logger {
-  return pino(
+  const logger = pino(
     {
       level,
       base: { service: 'claimgate', pid: process.pid },
@@ -123,6 +126,33 @@ export function createLogger(
     },
     destination,
   );
+  ownFormat.add(logger);
+  return logger;
+}
+
+/** Writes one log line whose fields are already JSON (`"a":1,"b":"x"`), in the logger's exact format. */
+export type LineWriter = (level: 'info' | 'warn', fieldsJson: string, msgJson: string) => void;
+
+/**
+ * A writer of pre-serialised lines for a logger made by {@link createLogger}, or `undefined` for any other
+ * logger (its format is unknown: use pino). The line is what pino would write for the same record
+ * (`{"level":…,"time":…,<bindings>,<fields>,"msg":…}`), minus pino's per-call work: merging objects,
+ * redaction and serialising each field. So it is only for records whose field names are not redacted
+ * and whose values the caller has escaped (JSON.stringify) itself. Level checks stay the caller's.
+ */
+export function lineWriterOf(log: Logger): LineWriter | undefined {
+  if (!ownFormat.has(log)) return undefined;
+  const internals = log as unknown as Record<symbol, unknown>;
+  const stream = internals[pino.symbols.streamSym] as pino.DestinationStream | undefined;
+  const time = internals[pino.symbols.timeSym] as (() => string) | undefined;
+  const bindings = internals[pino.symbols.chindingsSym];
+  // A destination that wants pino's per-line metadata (multistream) must get its lines from pino.
+  if (stream === undefined || typeof time !== 'function' || typeof bindings !== 'string') return undefined;
+  if ((stream as unknown as Record<symbol, unknown>)[pino.symbols.needsMetadataGsym] === true) return undefined;
+  const levels = { info: '{"level":"info"', warn: '{"level":"warn"' } as const;
+  return (level, fieldsJson, msgJson) => {
+    stream.write(`${levels[level]}${time()}${bindings},${fieldsJson},"msg":${msgJson}}\n`);
+  };
 }
 
 /** The logger decision lines go through: same output, flat-record redaction. */
