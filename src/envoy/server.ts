@@ -149,44 +149,38 @@ const INTERNAL_ERROR_RESPONSE = encodeOnce(toCheckResponse(INTERNAL_ERROR_DECISI
 const INTERNAL_ERROR_BYTES: Buffer = INTERNAL_ERROR_RESPONSE[ENCODED]!;
 
 /** Answers one Check; never rejects. */
-export async function answerCheck(
+export function answerCheck(
   request: CheckRequestMessage,
   decide: Decide,
   observe?: DecisionObserver,
 ): Promise<CheckResponseMessage> {
-  const started = process.hrtime.bigint();
-  let view: RequestView | undefined;
-  let decision: Decision;
-  let response: CheckResponseMessage;
-  try {
-    view = toRequestView(request);
-    decision = await decide(view);
-    response = responseFor(decision);
-  } catch {
-    // Any failure, including a malformed decision the response builder cannot shape, fails closed.
-    decision = INTERNAL_ERROR_DECISION;
-    response = INTERNAL_ERROR_RESPONSE;
-  }
-  try {
-    observe?.(view, decision, started);
-  } catch {
-    // Observability must never change an answer.
-  }
-  return response;
+  return answer(() => toRequestView(request), decide, observe, responseFor, INTERNAL_ERROR_RESPONSE);
 }
 
 /** Answers one Check decoded by the wire decoder with the response's wire bytes; never rejects. */
-export async function answerView(view: RequestView, decide: Decide, observe?: DecisionObserver): Promise<Buffer> {
+export function answerView(view: RequestView, decide: Decide, observe?: DecisionObserver): Promise<Buffer> {
+  return answer(() => view, decide, observe, wireResponseFor, INTERNAL_ERROR_BYTES);
+}
+
+async function answer<R>(
+  viewOf: () => RequestView,
+  decide: Decide,
+  observe: DecisionObserver | undefined,
+  respond: (decision: Decision) => R,
+  failed: R,
+): Promise<R> {
   const started = process.hrtime.bigint();
+  let view: RequestView | undefined;
   let decision: Decision;
-  let response: Buffer;
+  let response: R;
   try {
+    view = viewOf();
     decision = await decide(view);
-    response = wireResponseFor(decision);
+    response = respond(decision);
   } catch {
     // Any failure, including a malformed decision the response builder cannot shape, fails closed.
     decision = INTERNAL_ERROR_DECISION;
-    response = INTERNAL_ERROR_BYTES;
+    response = failed;
   }
   try {
     observe?.(view, decision, started);
