@@ -46,6 +46,11 @@ function cachedIsoTime(): () => string {
 
 export type { Logger };
 
+/** Log output is written once this much has accumulated, or after {@link LOG_FLUSH_MS}, whichever first. */
+const LOG_BATCH_BYTES = 4096;
+/** Longest a line waits in the buffer (also what a crash can lose). */
+const LOG_FLUSH_MS = 100;
+
 /** Default bound on log output waiting to be written (`logging.max_buffer_bytes`). */
 export const DEFAULT_LOG_BUFFER_BYTES = 8 * 1024 * 1024;
 
@@ -66,7 +71,15 @@ const pending = new WeakMap<object, { bytes: number; idle: (() => void)[] }>();
  * flush with a bound instead ({@link flushThen}).
  */
 export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.DestinationStream {
-  const stream = new SonicBoom({ fd: 2, sync: false, maxLength: maxBufferBytes });
+  const stream = new SonicBoom({
+    fd: 2,
+    sync: false,
+    maxLength: maxBufferBytes,
+    // Lines are written in batches of LOG_BATCH_BYTES or every LOG_FLUSH_MS, not one write(2) each: one write
+    // per decision line cost ~9 % of a loaded server's CPU (docs/benchmarks.md, issue 16 profile).
+    minLength: Math.min(LOG_BATCH_BYTES, Math.floor(maxBufferBytes / 4)),
+    periodicFlush: LOG_FLUSH_MS,
+  });
   const state = { bytes: 0, idle: [] as (() => void)[] };
   pending.set(stream, state);
   let dropped = false;
@@ -104,9 +117,19 @@ export function flushThen(log: Logger, timeoutMs: number, done: () => void): voi
     done();
   };
   const timer = setTimeout(once, timeoutMs);
-  const state = pending.get((log as unknown as Record<symbol, object>)[pino.symbols.streamSym] ?? {});
-  if (state === undefined || state.bytes === 0) setImmediate(once);
-  else state.idle.push(once);
+  const stream = (log as unknown as Record<symbol, object>)[pino.symbols.streamSym] ?? {};
+  const state = pending.get(stream);
+  if (state === undefined || state.bytes === 0) {
+    setImmediate(once);
+    return;
+  }
+  state.idle.push(once);
+  try {
+    // Write the batch now rather than at the next periodic flush.
+    (stream as { flush?: (cb: null) => void }).flush?.(null);
+  } catch {
+    // A destroyed stream: the timeout answers.
+  }
 }
 
 /** Loggers made by {@link createLogger}: their line format is known, so {@link lineWriterOf} may write lines itself. */
