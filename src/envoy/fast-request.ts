@@ -96,7 +96,9 @@ function walk(c: Cursor, field: (num: number, wireType: number) => boolean): voi
   }
 }
 
-const text = (c: Cursor): string => c.buf.toString('utf8', c.pos, c.end);
+/** UTF-8 with U+FFFD for invalid sequences, as protobufjs reads strings (Buffer#utf8Slice, without toString's checks). */
+const text = (c: Cursor): string => (c.buf as SliceableBuffer).utf8Slice(c.pos, c.end);
+type SliceableBuffer = Buffer & { utf8Slice(start: number, end: number): string };
 
 /** The last occurrence of a singular LEN field `num` of the message at `c`. */
 function lastMessage(c: Cursor, num: number): Cursor | undefined {
@@ -128,19 +130,10 @@ function readHttp(c: Cursor): HttpFields {
       case 2:
         http.method = text(lengthDelimited(c, wt));
         return true;
-      case 3: {
-        const entry = lengthDelimited(c, wt);
-        let key = '';
-        let value = '';
-        walk(entry, (en, ewt) => {
-          if (en === 1) key = text(lengthDelimited(entry, ewt));
-          else if (en === 2) value = text(lengthDelimited(entry, ewt));
-          else return false;
-          return true;
-        });
-        (http.map ??= new Map()).set(key, value);
+      case 3:
+        // The most frequent field (one per header): read inline, without a callback per entry field.
+        readMapEntry(lengthDelimited(c, wt), (http.map ??= new Map()));
         return true;
-      }
       case 4:
         http.path = text(lengthDelimited(c, wt));
         return true;
@@ -158,6 +151,22 @@ function readHttp(c: Cursor): HttpFields {
     }
   });
   return http;
+}
+
+/** One `map<string, string>` entry (`key = 1`, `value = 2`; absent = ''); a repeated key's last value wins. */
+function readMapEntry(entry: Cursor, map: Map<string, string>): void {
+  let key = '';
+  let value = '';
+  while (entry.pos < entry.end) {
+    const tag = varint32(entry);
+    const num = tag >>> 3;
+    const wireType = tag & 7;
+    if (num === 1) key = text(lengthDelimited(entry, wireType));
+    else if (num === 2) value = text(lengthDelimited(entry, wireType));
+    else if (wireType === 4) fail();
+    else skipField(entry, wireType, 0);
+  }
+  map.set(key, value);
 }
 
 /** `header_map.headers` as lines; `undefined` when it has no entries (then the `headers` map is read). */
