@@ -19,13 +19,15 @@ export interface RequestView {
   readonly path: string;
   /** Lower-case header name → every value received for it, in order (duplicates kept apart). */
   readonly headers: ReadonlyMap<string, readonly string[]>;
-  /** Lower-case request scheme (`http`, `https`), when the proxy sent it. */
-  readonly scheme?: string;
   /**
-   * The client's certificate as the proxy forwards it (Envoy: `attributes.source.certificate`, URL-encoded
-   * PEM), when present: for certificate-bound tokens (RFC 8705).
+   * URI scheme the client used (`https`), as the adapter learnt it: Envoy's `scheme` attribute (from
+   * its `x-forwarded-proto`). Used for DPoP `htu`.
    */
-  readonly sourceCertificate?: string;
+  readonly scheme?: string;
+  /** The authority as received (`api.example.com:8443`), port kept; used for DPoP `htu`. */
+  readonly authority?: string;
+  /** Envoy's `attributes.source.certificate`: the downstream client certificate, URL-encoded PEM. */
+  readonly envoyPeerCertificate?: string;
   /** Correlation id for logs (`x-request-id`), when present. */
   readonly requestId?: string;
   /**

@@ -237,7 +237,7 @@ function decode(root: Cursor): RequestView {
     });
   }
   const httpBytes = request === undefined ? undefined : lastMessage(request, 2);
-  if (httpBytes === undefined) return viewOf(undefined, peer.certificate);
+  if (httpBytes === undefined) return viewOf(undefined);
   const http = readHttp(httpBytes);
   const fromHeaderMap = http.headerMap === undefined ? undefined : headerMapLines(http.headerMap);
   return viewOf(

@@ -51,7 +51,7 @@ export function toRequestView(req: CheckRequestMessage | null | undefined): Requ
   const http = readHttp(req);
   const source = isObject(req) && isObject(req.attributes) ? req.attributes.source : undefined;
   const certificate = isObject(source) ? stringOr(source.certificate) : '';
-  if (http === undefined) return viewOf(undefined, certificate);
+  if (http === undefined) return viewOf(undefined);
   const entries = http.header_map?.headers;
   const fromHeaderMap = Array.isArray(entries) && entries.length > 0;
   const map = http.headers;
@@ -75,27 +75,28 @@ export function toRequestView(req: CheckRequestMessage | null | undefined): Requ
  * The view of an HTTP request's parts (`undefined`: the CheckRequest has none). Shared by the object path
  * above and the wire decoder (fast-request.ts) so both make exactly the same view.
  * @param certificate `attributes.source.certificate` (URL-encoded PEM of the client's certificate), or ''
+ *   (one over {@link MAX_HEADER_VALUE_BYTES} is left out, like a header over the cap)
  */
 export function viewOf(http: HttpParts | undefined, certificate = ''): RequestView {
-  const peer = certificate === '' ? {} : { sourceCertificate: certificate };
   if (http === undefined) {
     // Network (L4) filter requests and malformed messages carry no HTTP request.
-    return { method: '', host: '', path: '', headers: EMPTY_HEADERS, ...peer };
+    return { method: '', host: '', path: '', headers: EMPTY_HEADERS };
   }
   const { headers, incomplete } = readHeaders(http);
   const method = (stringOr(http.method) || firstValue(headers, ':method')).toUpperCase();
   const authority = stringOr(http.host) || firstValue(headers, ':authority') || firstValue(headers, 'host');
   const path = stringOr(http.path) || firstValue(headers, ':path');
-  const scheme = stringOr(http.scheme) || firstValue(headers, ':scheme');
+  const scheme = stringOr(http.scheme);
   const requestId = firstValue(headers, 'x-request-id');
   const view: RequestView = {
     method,
     ...hostOf(authority),
     path,
     headers,
-    ...(scheme === '' ? {} : { scheme: scheme.toLowerCase() }),
-    ...peer,
     ...(incomplete ? { incomplete: true } : {}),
+    ...(scheme === '' ? {} : { scheme }),
+    ...(authority === '' ? {} : { authority }),
+    ...(certificate === '' || certificate.length > MAX_HEADER_VALUE_BYTES ? {} : { envoyPeerCertificate: certificate }),
   };
   return requestId === '' ? view : { ...view, requestId };
 }

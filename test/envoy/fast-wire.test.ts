@@ -42,8 +42,9 @@ describe('decodeCheckRequest on the golden CheckRequests', () => {
     const fast = decodeCheckRequest(bytes);
     if (fast === MALFORMED) throw new Error('malformed');
     expect(fast.scheme).toBe('https');
-    expect(fast.sourceCertificate).toBe(decoded.attributes.source?.certificate);
-    expect(fast.sourceCertificate).toMatch(/BEGIN%20CERTIFICATE/);
+    expect(fast.authority).toBe('orders.backend.svc.cluster.local:8443'); // as received, port kept
+    expect(fast.envoyPeerCertificate).toBe(decoded.attributes.source?.certificate);
+    expect(fast.envoyPeerCertificate).toMatch(/BEGIN%20CERTIFICATE/);
   });
 
   it('reads raw_value bytes of header_map as UTF-8 with replacement (header-map-raw)', () => {
