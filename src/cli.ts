@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
+import { lintConfig } from './config/lint.js';
 import { ConfigError, parseConfigText } from './config/load.js';
 import { configSchema, type Config } from './config/schema.js';
 import { startClaimgate } from './app/claimgate.js';
@@ -51,14 +52,21 @@ Run the ext_authz gRPC server (and the HTTP front door and admin listener the co
   'check-config': {
     usage: `Usage: claimgate check-config FILE [--json]
 
-Validate a config file; exit 1 listing every problem with its path.
-  --json   print {"ok", "file", "issuers", "routes"} on success`,
+Validate a config file; exit 1 listing every problem with its path. Lint warnings (a route that
+can never match) go to stderr and leave the exit status 0.
+  --json   print {"ok", "file", "issuers", "routes", "warnings"} on success`,
     options: { json: { type: 'boolean' } },
     positionals: { min: 1, max: 1 },
     run: async (v, [file]) => {
       const config = loadOrExit(file!);
-      if (v.json) out(JSON.stringify({ ok: true, file, issuers: config.issuers.length, routes: config.routes.length }));
-      else out(`${file}: OK (${config.issuers.length} issuer(s), ${config.routes.length} route(s))`);
+      const warnings = lintConfig(config);
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+      if (v.json)
+        out(JSON.stringify({ ok: true, file, issuers: config.issuers.length, routes: config.routes.length, warnings }));
+      else {
+        const counted = warnings.length > 0 ? `, ${warnings.length} warning(s)` : '';
+        out(`${file}: OK (${config.issuers.length} issuer(s), ${config.routes.length} route(s)${counted})`);
+      }
     },
   },
   schema: {

@@ -9,6 +9,7 @@
  */
 import type { CompiledConfig } from '../engine/compile.js';
 import { configTextHash, readConfigFileOffThread } from '../config/config-file.js';
+import { lintConfig } from '../config/lint.js';
 import type { Config } from '../config/schema.js';
 import type { Decide } from '../engine/decide.js';
 import type { GrpcServer } from '../envoy/server.js';
@@ -31,6 +32,7 @@ import { createDecisionLogger } from '../ops/decision-log.js';
 import { limitConcurrency } from '../ops/concurrency.js';
 import { createMetrics, type Metrics } from '../ops/metrics.js';
 import { isReady } from '../ops/readiness.js';
+import type { HttpDeps } from '../lookup/http.js';
 import { VERSION } from '../core/version.js';
 
 export interface ClaimgateOptions {
@@ -47,6 +49,8 @@ export interface ClaimgateOptions {
   readonly metrics?: Metrics;
   /** Text of the config file `initial` came from, so reloadFromFile skips an unchanged file. */
   readonly configFileText?: string;
+  /** Overrides for introspection and enrichment calls (tests inject fetch). */
+  readonly lookupDeps?: HttpDeps;
   /** Start the admin listener (default true; cluster workers leave it to the primary). */
   readonly admin?: boolean;
 }
@@ -102,11 +106,22 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   // Made once, here: a closure made next to the code that reads the previous generation would keep it alive.
   const generationDeps: GenerationDeps = {
     ...keySourceFactory(log, metrics, options.keyDeps),
-    decider: { nowMs: options.nowMs, onTokenCache: (r) => metrics.observeTokenCache(r) },
+    decider: {
+      nowMs: options.nowMs,
+      onTokenCache: (r) => metrics.observeTokenCache(r),
+      lookups: {
+        ...options.lookupDeps,
+        log: (level, msg, fields) => log[level](fields, msg),
+        onCall: (kind, name, result, seconds) => metrics.observeLookup(kind, name, result, seconds),
+        onCache: (kind, name, result) => metrics.observeLookupCache(kind, name, result),
+      },
+    },
     nowMs,
   };
-  const compileOn = (config: Config, previous?: Generation) =>
-    compileGeneration(config, previous?.sources, generationDeps);
+  const compileOn = (config: Config, previous?: Generation) => {
+    for (const warning of lintConfig(config)) log.warn({ warning }, 'config lint warning');
+    return compileGeneration(config, previous?.sources, generationDeps);
+  };
 
   let current = generationOf(compileOn(initial), generationDeps);
   for (const source of current.sources.values()) source.start();
@@ -148,6 +163,9 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     ready: ready(),
     config_loaded_at: current.loadedAt.toISOString(),
     issuers: [...current.sources.values()].map((s) => s.state()),
+    ...(current.compiled.upstreamIdentity === undefined
+      ? {}
+      : { upstream_identity_jwks: current.compiled.upstreamIdentity.jwks }),
   });
   let listeners: Listeners;
   try {
@@ -159,6 +177,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       observe,
       ready,
       status,
+      jwks: () => current.compiled.upstreamIdentity?.jwks,
       admin: options.admin !== false,
     });
   } catch (e) {
@@ -210,7 +229,14 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   /** Swaps in a compiled generation: from here on new Checks use it; Checks in flight finish on theirs. */
   const commit = (next: CompiledGeneration): ReloadResult => {
     const { config } = next;
-    const generation = generationOf(next, generationDeps);
+    let generation: Generation;
+    try {
+      // The decider reads introspection and enrichment secrets: one that cannot be read refuses the reload.
+      generation = generationOf(next, generationDeps);
+    } catch (e) {
+      for (const source of next.fresh) source.close();
+      return reject([(e as Error).message]);
+    }
     for (const source of next.fresh) source.start();
     const old = current;
     current = generation;

@@ -23,6 +23,8 @@ export interface ListenerContext {
   readonly observe: DecisionObserver;
   readonly ready: () => boolean;
   readonly status: () => AdminStatus;
+  /** The upstream-identity JWKS the admin listener publishes, when one is configured. */
+  readonly jwks: () => object | undefined;
   /** Start the admin listener (cluster workers leave it to the primary). */
   readonly admin: boolean;
 }
@@ -71,6 +73,7 @@ export async function startListeners(initial: Config, ctx: ListenerContext): Pro
         metricsContentType: ctx.metrics.registry.contentType,
         ready: ctx.ready,
         status: ctx.status,
+        jwks: ctx.jwks,
         bounds: initial.limits.admin,
         logger: ctx.log,
         refused: (reason) => ctx.metrics.observeRefused('admin', reason),

@@ -1,14 +1,19 @@
 /**
  * The sequencer: one Check, top to bottom. Route (path, then host) → header spellings and method
  * override the upstream would read differently → public? → extract the token (one credential only) → verify it against
- * its issuer → evaluate the route's requirements → identity headers. Every branch ends in a Decision;
+ * its issuer → its sender constraint (DPoP proof, client certificate) → evaluate the route's requirements →
+ * identity headers. Every branch ends in a Decision;
  * adapters turn it into their protocol's answer.
  */
 import type { CompiledConfig } from './compile.js';
+import type { BindingKind } from '../core/types.js';
 import type { CompiledRoute } from './routes.js';
 import { extractToken } from '../token/extract.js';
 import { createCachedVerifier, type TokenCacheResult, type TokenCacheStats } from '../token/token-cache.js';
-import { verifyToken, type VerifiedToken } from '../token/verify.js';
+import { verifyToken } from '../token/verify.js';
+import { createEnrichers, enrichPrincipal } from '../enrichment/enrich.js';
+import type { AuthenticatedToken, LookupDeps } from '../introspection/introspector.js';
+import { createOpaqueRouter } from '../introspection/opaque.js';
 import { denyDecision } from '../core/answer.js';
 import type { ReasonCode } from '../core/reasons.js';
 import type { RequirementKind } from './requirements.js';
@@ -36,6 +41,8 @@ export interface DecideDeps {
   readonly nowMs?: () => number;
   /** Reports each verified-token cache lookup (metrics). */
   readonly onTokenCache?: (result: TokenCacheResult) => void;
+  /** Introspection and enrichment calls: fetch, logging and metrics hooks (docs/opaque-tokens.md). */
+  readonly lookups?: Omit<LookupDeps, 'nowMs'>;
 }
 
 export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decider {
@@ -59,6 +66,11 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     deps.onTokenCache,
   );
 
+  const lookupDeps: LookupDeps = { ...deps.lookups, nowMs };
+  const opaque = createOpaqueRouter(config, lookupDeps);
+  const enrichers = createEnrichers(config, lookupDeps);
+  const signer = config.upstreamIdentity;
+
   const metadata = config.resourceMetadata;
   const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision =>
     denyDecision(reason, config.realm, scopes, extra, metadata?.url);
@@ -76,7 +88,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     return (q === -1 ? view.path : view.path.slice(0, q)) === metadata.path;
   };
 
-  const allow = (route: string, token: VerifiedToken | undefined): Decision => {
+  const allow = (route: string, token: AuthenticatedToken | undefined, binding?: BindingKind): Decision => {
     if (token === undefined) {
       return {
         outcome: 'allow',
@@ -87,6 +99,12 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       };
     }
     const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment, token.principal);
+    if (signer !== undefined) {
+      const jwt = signer.sign(token.principal, nowMs());
+      // Like every identity header: a value too long to forward is removed, never truncated (P13).
+      if (jwt.length <= config.source.upstream.max_header_bytes) headers.set.push({ name: signer.header, value: jwt });
+      else headers.remove.push(signer.header);
+    }
     return {
       outcome: 'allow',
       reason: 'OK_AUTHENTICATED',
@@ -95,6 +113,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       subject: token.subject,
       headersToSet: headers.set,
       headersToRemove: headers.remove,
+      ...(binding === undefined ? {} : { binding }),
     };
   };
 
@@ -116,9 +135,44 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     if (extraction.kind === 'none') return deny('ERR_TOKEN_MISSING', { route: routeName });
     if (extraction.kind === 'error') return deny(extraction.reason, { route: routeName });
 
-    const verified = await verify(extraction.token, extraction.location);
+    const introspector = opaque?.(extraction.token);
+    const verified =
+      introspector === undefined
+        ? await verify(extraction.token, extraction.location)
+        : await introspector.introspect(extraction.token, extraction.location);
     if (!verified.ok) return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
-    const token = verified.token;
+    let token: AuthenticatedToken = verified.token;
+    if (enrichers.length > 0) {
+      const enriched = await enrichPrincipal(enrichers, token.principal);
+      if (enriched === undefined)
+        return deny('ERR_ENRICHMENT_UNAVAILABLE', {
+          route: routeName,
+          issuer: token.issuer.name,
+          subject: token.subject,
+        });
+      token = { ...token, principal: enriched };
+    }
+
+    // Sender constraint (docs/binding.md): a bound token must come with proof of its key or certificate.
+    const bound = config.binding.check({
+      view,
+      rawToken: extraction.token,
+      location: extraction.location,
+      claims: token.claims,
+      issuerName: token.issuer.name,
+      routeName: route?.name,
+      nowMs: nowMs(),
+    });
+    if (!bound.ok) {
+      return deny(bound.reason, {
+        route: routeName,
+        issuer: token.issuer.name,
+        subject: token.subject,
+        binding: bound.kind,
+        ...(bound.challenge === undefined ? {} : { challenge: bound.challenge }),
+        ...(bound.headers === undefined ? {} : { responseHeaders: bound.headers }),
+      });
+    }
 
     if (route?.requirement !== undefined) {
       const result = route.requirement({ claims: token.claims, issuer: token.issuer.name, principal: token.principal });
@@ -130,7 +184,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
         );
       }
     }
-    return allow(routeName, token);
+    return allow(routeName, token, bound.kind);
   };
   return Object.assign(decide, { tokenCacheStats: verify.stats });
 }
