@@ -17,6 +17,7 @@ import { verifySignature } from '../src/token/signature.js';
 import { createReplayMemory } from '../src/binding/dpop-replay.js';
 import { validateConfig } from '../src/config/load.js';
 import type { RequestView } from '../src/core/types.js';
+import type { CheckRequestMessage } from '../src/envoy/messages.js';
 import { loadAuthorizationService } from '../src/envoy/proto.js';
 import { toRequestView } from '../src/envoy/request.js';
 import { rawSign } from '../test/security/harness.js';
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
   const nowS = Math.floor(Date.now() / 1000);
   const service = loadAuthorizationService().Check!;
   const bearerToken = signToken('RS256', keys, realisticClaims(nowS));
-  const base = toRequestView(service.requestDeserialize(checkRequestBytes(bearerToken)));
+  const base = toRequestView(service.requestDeserialize(checkRequestBytes(bearerToken)) as CheckRequestMessage);
   const htu = requestUri(base);
   if (htu === undefined) throw new Error('fixture request has no scheme');
   const withHeaders = (authorization: string, dpop?: string): RequestView => {

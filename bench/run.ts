@@ -809,7 +809,9 @@ async function main(): Promise<void> {
       claimgateLogging: {
         level: args.opts['log-level'],
         allow_sample_rate:
-          args.opts['allow-sample-rate'] === undefined ? 'default (1); B-tuned: 0' : Number(args.opts['allow-sample-rate']),
+          args.opts['allow-sample-rate'] === undefined
+            ? 'default (1); B-tuned: 0'
+            : Number(args.opts['allow-sample-rate']),
       },
     },
     machine: machine(),

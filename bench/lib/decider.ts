@@ -3,7 +3,9 @@ import type { Config } from '../../src/config/schema.js';
 import type { Decider } from '../../src/engine/decide.js';
 import { createEngine } from '../../src/engine/engine.js';
 
-export async function settledDecider(config: Config): Promise<{ decide: Decider; close(): void }> {
+export async function settledDecider(
+  config: Config,
+): Promise<{ readonly decide: Decider; readonly close: () => void }> {
   const engine = createEngine(config);
   await engine.whenSettled();
   return { decide: engine.decide, close: engine.close };

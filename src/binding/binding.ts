@@ -17,7 +17,7 @@ import type { BindingMode, BindingSettings, Config } from '../config/schema.js';
 import { dpopChallenge } from '../core/answer.js';
 import type { ReasonCode } from '../core/reasons.js';
 import type { BindingKind, HeaderToSet, RequestView } from '../core/types.js';
-import { compileTrust, type PeerTrust } from '../http/trust.js';
+import { compileTrust, type PeerTrust } from '../net/trust.js';
 import { compileLocation, type CompiledLocation } from '../token/extract.js';
 import type { Claims } from '../token/claims.js';
 import { derThumbprint, pemThumbprint, xfccThumbprint, type CertificateSource } from './certificate.js';

@@ -6,7 +6,7 @@
  * replaces a client copy) or `remove` (so a client copy never reaches the upstream). Never both:
  * Envoy applies `headers_to_remove` after setting headers, so a header in both would be lost.
  *
- * Conversion follows the one rule for claim values (engine/claim-values.ts, P17), so a header never
+ * Conversion follows the one rule for claim values (token/claim-values.ts, P17), so a header never
  * carries what a route check would refuse to read: strings as is; numbers via String(), or the token's
  * own text for numbers a double cannot hold exactly; an array of scalars joined with `array_separator`
  * in the token's order; objects and other arrays as JSON; null/absent not set. Not forwarded (the name
@@ -14,12 +14,12 @@
  * inside a string or an element, an ambiguous dotted path), JSON holding an inexact number, values that
  * are empty or exceed `max_header_bytes` in UTF-8, and for the `scope`/`scp` claims anything outside the
  * RFC 6749 §3.3 grammar (scope-tokens separated by single spaces). `principal:` headers go through the
- * same conversion; the principal itself is read by the same rule (engine/principal.ts), so an
+ * same conversion; the principal itself is read by the same rule (token/principal.ts), so an
  * unreadable principal field is empty and its header removed.
  */
 import type { Config } from '../config/schema.js';
 import { InexactNumber } from '../token/strict-json.js';
-import { readClaimValue, scalarText, SCOPE_STRING, SCOPE_TOKEN } from './claim-values.js';
+import { readClaimValue, scalarText, SCOPE_STRING, SCOPE_TOKEN } from '../token/claim-values.js';
 import { compileClaimPath, type Claims } from '../token/claims.js';
 import { principalField, type Principal } from '../token/principal.js';
 import type { HeaderToSet } from '../core/types.js';
@@ -131,7 +131,8 @@ export function claimToHeaderValue(
     case 'structured':
       text = safeJson(value.value);
       break;
-    default:
+    case 'absent':
+    case 'unusable':
       return undefined;
   }
   return text !== undefined && isSafeHeaderValue(text, maxBytes) ? text : undefined;

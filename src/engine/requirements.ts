@@ -11,7 +11,7 @@
  * - `claim`: `equals`/`one_of` match a scalar, or an array containing a matching element; `prefix` and
  *   `regex` test string claims only; `exists` treats null like absent, so `exists: false` is exactly
  *   the negation of `exists: true`.
- * - Claim values are read by the one rule of engine/claim-values.ts (the same one identity headers and
+ * - Claim values are read by the one rule of token/claim-values.ts (the same one identity headers and
  *   the principal use). A leaf gives true, false, or "cannot tell" when the claim is there but unusable
  *   (a control character, edge whitespace, the separator inside), of another JSON type than the check
  *   compares (`"true"` for `equals: true`), behind an ambiguous dotted path, or a principal field the
@@ -29,7 +29,7 @@
  */
 import type { ClaimCondition, Requirement } from '../config/schema.js';
 import type { ClaimField } from '../config/profiles.js';
-import { readClaimValue, scalarType, SCOPE_TOKEN, type ClaimScalar, type ClaimValue } from './claim-values.js';
+import { readClaimValue, scalarType, SCOPE_TOKEN, type ClaimScalar, type ClaimValue } from '../token/claim-values.js';
 import { compileClaimPath, type Claims } from '../token/claims.js';
 import type { Principal } from '../token/principal.js';
 

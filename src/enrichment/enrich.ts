@@ -1,10 +1,16 @@
 /** The enrichment step of a Check: every enricher that applies to the token's issuer, in config order. */
-import type { CompiledConfig } from '../engine/compile.js';
+import type { Config } from '../config/schema.js';
 import type { Principal } from '../token/principal.js';
 import type { LookupDeps } from '../introspection/introspector.js';
 import { createEnricher, type Enricher } from './enricher.js';
 
-export function createEnrichers(config: CompiledConfig, deps: LookupDeps): readonly Enricher[] {
+/** What enrichment reads of a compiled config (structural, so this folder does not import the engine). */
+export interface EnrichmentConfig {
+  readonly source: Pick<Config, 'enrichment'>;
+  readonly keyDeadlineMs: number;
+}
+
+export function createEnrichers(config: EnrichmentConfig, deps: LookupDeps): readonly Enricher[] {
   return config.source.enrichment.map((e) => createEnricher(e, config.keyDeadlineMs, deps));
 }
 

@@ -108,7 +108,7 @@ export function createEnricher(config: EnrichmentConfig, checkDeadlineMs: number
 function valuesOf(value: unknown, item: string | undefined): readonly string[] {
   if (!Array.isArray(value)) return [];
   const out: string[] = [];
-  for (const v of value) {
+  for (const v of value as readonly unknown[]) {
     const s =
       item === undefined ? v : typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[item] : undefined;
     if (typeof s === 'string' && s !== '' && !out.includes(s)) out.push(s);

@@ -133,7 +133,7 @@ function readHttp(c: Cursor): HttpFields {
         return true;
       case 3:
         // The most frequent field (one per header): read inline, without a callback per entry field.
-        readMapEntry(lengthDelimited(c, wt), (http.map ??= new Map()));
+        readMapEntry(lengthDelimited(c, wt), (http.map ??= new Map<string, string>()));
         return true;
       case 4:
         http.path = text(lengthDelimited(c, wt));

@@ -106,7 +106,7 @@ function responseFor(decision: Decision): CheckResponseMessage {
 function wireResponseFor(decision: Decision): Buffer {
   if (decision.outcome === 'allow') return encodeAllowResponse(decision, metadataBytes(decision));
   const response: Encodable = responseFor(decision);
-  return response[ENCODED] ?? (loadAuthorizationService().Check!.responseSerialize(response) as Buffer);
+  return response[ENCODED] ?? loadAuthorizationService().Check!.responseSerialize(response);
 }
 
 /**

@@ -30,7 +30,7 @@ import {
 } from '../net/listener-bounds.js';
 import { endpointOf, envoyView, forwardAuthView, PROBLEMS, type ViewResult } from './request.js';
 import { DETAIL_HEADER, toHttpAnswer, type FrontDoorMode, type HttpAnswer } from './response.js';
-import { compileTrust, type PeerTrust } from './trust.js';
+import { compileTrust, type PeerTrust } from '../net/trust.js';
 
 /** Defaults shared with the `http` config block (src/config/schema.ts). */
 export const HTTP_DEFAULTS = {

@@ -5,7 +5,8 @@
  * starts with (a rule without a prefix takes the rest); with no matching rule it is refused as before
  * (ERR_TOKEN_MALFORMED). An opaque token is never sent to every endpoint in turn.
  */
-import type { CompiledConfig } from '../engine/compile.js';
+import type { Config } from '../config/schema.js';
+import type { CompiledIssuer } from '../token/verify.js';
 import { createIntrospector, type Introspector, type LookupDeps } from './introspector.js';
 
 export type OpaqueRouter = (raw: string) => Introspector | undefined;
@@ -17,8 +18,16 @@ export function isCompactJws(raw: string): boolean {
   return second !== -1 && raw.indexOf('.', second + 1) === -1;
 }
 
+/** What opaque-token routing reads of a compiled config (structural, so this folder does not import the engine). */
+export interface OpaqueRoutingConfig {
+  readonly source: Pick<Config, 'opaque_tokens' | 'issuers'>;
+  /** Compiled issuers by `iss` value. */
+  readonly issuers: ReadonlyMap<string, CompiledIssuer>;
+  readonly keyDeadlineMs: number;
+}
+
 /** Builds one introspector per issuer that has `introspection`; undefined when no rule is configured. */
-export function createOpaqueRouter(config: CompiledConfig, deps: LookupDeps): OpaqueRouter | undefined {
+export function createOpaqueRouter(config: OpaqueRoutingConfig, deps: LookupDeps): OpaqueRouter | undefined {
   const rules = config.source.opaque_tokens;
   if (rules.length === 0) return undefined;
   const byName = new Map<string, Introspector>();

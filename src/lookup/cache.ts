@@ -100,16 +100,8 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, setTimer: SetTi
       () => reject(new LookupError('timeout', `no answer within the ${ms} ms check deadline`)),
       ms,
     );
-    promise.then(
-      (v) => {
-        cancel();
-        resolve(v);
-      },
-      (e: unknown) => {
-        cancel();
-        reject(e);
-      },
-    );
+    // The lookup's own rejection (a LookupError) passes through unchanged.
+    promise.finally(cancel).then(resolve, reject);
   });
 }
 

@@ -9,7 +9,7 @@
  * tenant) and their `sub` are the same. No escaping is needed.
  */
 import type { ClaimField, ClaimPathSpec, PrincipalField } from '../config/profiles.js';
-import { readClaimValue, SCOPE_STRING, SCOPE_TOKEN, type ClaimValue } from '../engine/claim-values.js';
+import { readClaimValue, SCOPE_STRING, SCOPE_TOKEN, type ClaimValue } from './claim-values.js';
 import { compileClaimPath, splitClaimPath, UNREADABLE, type ClaimReader, type Claims } from './claims.js';
 
 export interface Principal {
@@ -26,7 +26,7 @@ export interface Principal {
   readonly client_id?: string;
   /**
    * Fields whose claim is present but cannot be read under the one rule for claim values (P17,
-   * engine/claim-values.ts): an unusable string or element, another JSON type, an ambiguous path.
+   * token/claim-values.ts): an unusable string or element, another JSON type, an ambiguous path.
    * Such a field is empty here, a requirement on it cannot tell (fails, also under `not`), and a
    * `principal:` header for it is removed. Absent when every field was readable.
    */
@@ -39,7 +39,7 @@ export type PrincipalReader = (claims: Claims, subject: string, tenantQualifier:
 const EMPTY: readonly string[] = Object.freeze([]);
 
 /**
- * Every claim is read by the one rule for claim values (engine/claim-values.ts, `separator` being
+ * Every claim is read by the one rule for claim values (token/claim-values.ts, `separator` being
  * `upstream.array_separator`), the same rule route `claim:` checks and `claim:` headers use, so a role
  * like `"user,admin"` or `"admin\t"` is neither matched nor forwarded.
  * - scopes: the first path present wins (a present `scope` is authoritative even with a wrong type);
@@ -141,7 +141,7 @@ function stringsOf(value: ClaimValue, acceptString: boolean): readonly string[] 
   if (value.kind === 'scalar' && acceptString && typeof value.value === 'string')
     return value.value === '' ? EMPTY : [value.value];
   if (value.kind === 'list' && value.values.every((v) => typeof v === 'string'))
-    return (value.values as readonly string[]).filter((v) => v !== '');
+    return value.values.filter((v) => v !== '');
   return undefined;
 }
 

@@ -3,8 +3,8 @@
  * every member controllable (so each rule of §4.3 can be broken on its own), and tokens bound to the key.
  */
 import { createHash, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
-import { b64json, b64u, rawSign, signParts, type SignAlg } from '../security/harness.js';
+import { calculateJwkThumbprint } from 'jose';
+import { b64json, b64u, signParts, type SignAlg } from '../security/harness.js';
 
 export interface DpopClient {
   readonly alg: SignAlg;
@@ -22,7 +22,7 @@ export async function dpopClient(alg: SignAlg = 'ES256'): Promise<DpopClient> {
         ? generateKeyPairSync('ed25519')
         : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicJwk = pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
-  const jkt = await calculateJwkThumbprint(publicJwk as JWK, 'sha256');
+  const jkt = await calculateJwkThumbprint(publicJwk, 'sha256');
   return { alg, privateKey: pair.privateKey, publicJwk, jkt };
 }
 
@@ -66,5 +66,3 @@ export function unsignedProof(
 ): string {
   return `${b64json(header)}.${b64json(payload)}.${b64u(signature)}`;
 }
-
-export { rawSign };

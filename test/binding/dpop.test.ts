@@ -9,7 +9,7 @@ import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient, type CheckSummary } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
-import { cleanupTmp, fileIssuer, ISS_A, mint, NOW_MS, NOW_S, rsaKey } from '../security/harness.js';
+import { cleanupTmp, fileIssuer, ISS_A, mint, NOW_MS, rsaKey } from '../security/harness.js';
 import { ath, dpopClient, proof, unsignedProof, type DpopClient } from './dpop-proof.js';
 
 const idpKey = rsaKey('dpop-idp');

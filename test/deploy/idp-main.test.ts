@@ -3,7 +3,7 @@
  * the demo-only `POST /token`, over real HTTP on loopback.
  */
 import { generateKeyPair, generateProof } from 'dpop';
-import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, type JWK } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK } from 'jose';
 import { parseIdpArgs, startDemoIdp, tokenClaims, type DemoIdp } from '../../src/demo/idp-main.js';
 import { startLocalIdp } from '../../src/demo/local-idp.js';
 
@@ -64,7 +64,7 @@ describe('demo IdP entry (idp-main)', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { access_token: string; token_type: string };
     expect(body.token_type).toBe('DPoP');
-    const jkt = await calculateJwkThumbprint((await exportJWK(keys.publicKey)) as JWK);
+    const jkt = await calculateJwkThumbprint(await exportJWK(keys.publicKey));
     expect(decodeJwt(body.access_token).cnf).toEqual({ jkt });
     const getProof = await generateProof(keys, `${ISSUER}/token`, 'GET');
     expect((await token('sub=alice', { ...form, dpop: getProof })).status).toBe(400);

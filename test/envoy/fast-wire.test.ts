@@ -79,9 +79,9 @@ describe('encodeAllowResponse', () => {
     headersToRemove: [],
     ...over,
   });
-  const metadata = (d: AllowDecision) => check.responseSerialize({ dynamic_metadata: decisionMetadata(d) }) as Buffer;
+  const metadata = (d: AllowDecision) => check.responseSerialize({ dynamic_metadata: decisionMetadata(d) });
   const viaProtoLoader = (d: AllowDecision) =>
-    Buffer.concat([check.responseSerialize(allowResponseWithoutMetadata(d)) as Buffer, metadata(d)]);
+    Buffer.concat([check.responseSerialize(allowResponseWithoutMetadata(d)), metadata(d)]);
 
   it.each<[string, AllowDecision]>([
     ['no headers', allow({})],

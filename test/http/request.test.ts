@@ -1,7 +1,7 @@
 /** The pure parts of the HTTP adapter: endpoints, forwarded-header rules, peer trust, the config block. */
 import { validateConfig } from '../../src/config/load.js';
 import { endpointOf, envoyView, forwardAuthView, PROBLEMS } from '../../src/http/request.js';
-import { compileTrust } from '../../src/http/trust.js';
+import { compileTrust } from '../../src/net/trust.js';
 
 const raw = (headers: Record<string, string | string[]>): string[] =>
   Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, v]));

@@ -5,7 +5,7 @@
  * real gRPC. Nothing here is shaped by claimgate's own code.
  */
 import { generateKeyPair, generateProof, type KeyPair } from 'dpop';
-import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
 import { claimsOf, gateConfig, HOST, startGate, type RunningGate } from './harness.js';
 
@@ -47,7 +47,7 @@ describe('oidc-provider DPoP-bound tokens through claimgate', () => {
   it('the provider binds the token to the client key (cnf.jkt = RFC 7638 thumbprint)', async () => {
     const keys = await generateKeyPair('ES256');
     const token = await boundToken(keys);
-    const jkt = await calculateJwkThumbprint((await exportJWK(keys.publicKey)) as JWK);
+    const jkt = await calculateJwkThumbprint(await exportJWK(keys.publicKey));
     expect((claimsOf(token).cnf as { jkt?: string } | undefined)?.jkt).toBe(jkt);
   });
 

@@ -230,7 +230,7 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
           redirect_uris: [],
           token_endpoint_auth_method: 'client_secret_basic',
         }))
-        .concat(introspectorClients as never[]),
+        .concat(introspectorClients),
       jwks: {
         keys: [...keys.map((k) => k.privateJwk), ...(options.extraPrivateJwks ?? [])] as Record<string, unknown>[],
       },

@@ -14,8 +14,8 @@
  * Numbers a double cannot hold exactly (InexactNumber) are usable: forwarded as the token's text, equal
  * to no configured value (the config refuses values that are not exact themselves).
  */
-import { InexactNumber } from '../token/strict-json.js';
-import { UNREADABLE } from '../token/claims.js';
+import { InexactNumber } from './strict-json.js';
+import { UNREADABLE } from './claims.js';
 
 export type ClaimScalar = string | number | boolean | InexactNumber;
 
