@@ -19,7 +19,7 @@ import { silentLogger, type Logger } from './log.js';
 import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from './http/server.js';
 import { compileClientCheck, grpcServerCredentials } from './net/tls.js';
 import { startAdminServer, type AdminServer, type AdminStatus } from './ops/admin-server.js';
-import { createDecisionLogger } from './ops/decision-log.js';
+import { createDecisionLogger, createShadowLogger } from './ops/decision-log.js';
 import { limitConcurrency } from './ops/concurrency.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { isReady } from './ops/readiness.js';
@@ -120,11 +120,27 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       sources.set(issuer.name, source);
       return source;
     });
-    const decide = createDecider(compiled, { nowMs: options.nowMs, onTokenCache: (r) => metrics.observeTokenCache(r) });
+    const decide = createDecider(compiled, {
+      nowMs: options.nowMs,
+      onTokenCache: (r) => metrics.observeTokenCache(r),
+      onShadowDisagreement: (event) => {
+        metrics.observeShadowDisagreement(event);
+        logShadow(event);
+      },
+    });
     return { generation: { config, compiled, decide, sources, loadedAt: new Date() }, fresh };
   };
 
+  const logShadow = createShadowLogger(log);
+  const warnShadowMode = (config: Config) => {
+    if (config.shadow_mode)
+      log.warn(
+        { setting: 'shadow_mode' },
+        'SHADOW MODE IS ON: every request the policy refuses is ALLOWED (without identity headers); for onboarding only',
+      );
+  };
   let current = build(initial).generation;
+  warnShadowMode(initial);
   for (const source of current.sources.values()) source.start();
   metrics.markConfigLoaded(Date.now());
   let draining = false;
@@ -280,6 +296,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         );
     }
     metrics.observeReload('success', Date.now());
+    warnShadowMode(config);
     log.info(
       { issuers: config.issuers.map((i) => i.name), routes: config.routes.length, new_key_sources: next.fresh.length },
       'config reloaded',

@@ -33,6 +33,8 @@ export interface CompiledConfig {
   readonly maxTokenBytes: number;
   readonly keyDeadlineMs: number;
   readonly tokenCache: Config['token_cache'];
+  /** Whole-config shadow mode (policy/shadow.ts). */
+  readonly shadowMode: boolean;
 }
 
 /** Supplies the key source of an issuer; lets a reload keep the caches of unchanged issuers. */
@@ -83,5 +85,6 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),
     keyDeadlineMs: config.server.check_deadline_ms,
     tokenCache: config.token_cache,
+    shadowMode: config.shadow_mode,
   });
 }

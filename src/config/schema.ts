@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { issValuesOf } from './issuer-values.js';
 import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
+import { compileCel } from '../policy/cel.js';
 
 /** Asymmetric JWS algorithms claimgate can verify. `none` and HMAC are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -235,7 +236,14 @@ export type Requirement =
   | { group: string | string[] }
   | { tenant: string | string[] }
   | { issuer: string | string[] }
-  | { claim: ClaimCondition };
+  | { claim: ClaimCondition }
+  | { cel: string | CelCondition };
+
+/** A CEL condition with the request headers it may read (docs/policy.md). */
+export interface CelCondition {
+  expression: string;
+  headers?: string[];
+}
 
 export interface ClaimCondition {
   path: string | string[];
@@ -280,6 +288,39 @@ const claimCondition = z
     }
   });
 
+/** Headers that carry credentials: a CEL condition never reads them. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+const celExpression = z
+  .string()
+  .min(1, { error: 'must be a non-empty CEL expression' })
+  .superRefine((expression, ctx) => {
+    try {
+      compileCel(expression);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `is not a valid condition: ${(e as Error).message}` });
+    }
+  });
+
+const celCondition = z.union(
+  [
+    celExpression,
+    z.strictObject({
+      expression: celExpression,
+      /** Request headers the expression reads as `request.headers[name]`; credential headers are refused. */
+      headers: z
+        .array(
+          headerName.refine((h) => !CREDENTIAL_HEADERS.has(h), {
+            error: 'carries credentials; a CEL condition cannot read it',
+          }),
+        )
+        .min(1)
+        .optional(),
+    }),
+  ],
+  { error: 'must be a CEL expression or {expression, headers}' },
+);
+
 export const requirementSchema: z.ZodType<Requirement> = z.lazy(() =>
   z.union(
     [
@@ -293,8 +334,9 @@ export const requirementSchema: z.ZodType<Requirement> = z.lazy(() =>
       z.strictObject({ tenant: oneOrMany('tenant') }),
       z.strictObject({ issuer: oneOrMany('issuer name') }),
       z.strictObject({ claim: claimCondition }),
+      z.strictObject({ cel: celCondition }),
     ],
-    { error: 'must be exactly one of all, any, not, scope, permission, role, group, tenant, issuer, claim' },
+    { error: 'must be exactly one of all, any, not, scope, permission, role, group, tenant, issuer, claim, cel' },
   ),
 );
 
@@ -341,10 +383,18 @@ const routeSchema = z
     public: z.boolean().default(false),
     /** Claims the verified token must satisfy; any valid token when omitted. */
     require: requirementSchema.optional(),
+    /** A candidate requirement evaluated beside `require`; disagreements are logged and counted, never enforced. */
+    shadow: z.strictObject({ require: requirementSchema }).optional(),
   })
   .superRefine((r, ctx) => {
     if (r.public && r.require !== undefined)
       ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
+    if (r.public && r.shadow !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a public route verifies no token, so it has nothing to shadow',
+        path: ['shadow'],
+      });
   });
 
 /** A header from a raw claim path, or from a field of the principal (the same whatever the issuer). */
@@ -452,6 +502,11 @@ export const configSchema = z
       .default('claimgate'),
     issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),
     routes: z.array(routeSchema).default([]),
+    /**
+     * Whole-config shadow mode (onboarding): decide and log as usual, then allow every request the
+     * policy would refuse, with no identity headers. Off by default; logged loudly at start.
+     */
+    shadow_mode: z.boolean().default(false),
     /** What a request that matches no route gets: deny, or allow for any valid token. */
     unmatched: z.enum(['deny', 'authenticated']).default('deny'),
     upstream: z
@@ -549,6 +604,7 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', message: 'duplicates another route name', path: ['routes', i, 'name'] });
       routeNames.add(r.name);
       if (r.require) checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
+      if (r.shadow) checkIssuerRefs(r.shadow.require, ['routes', i, 'shadow', 'require'], seen, ctx);
     });
     const headerNames = new Set<string>();
     cfg.upstream.headers.forEach((h, i) => {

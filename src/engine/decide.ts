@@ -11,7 +11,8 @@ import { createCachedVerifier, type TokenCacheResult } from '../token/token-cach
 import { verifyToken, type VerifiedToken } from '../token/verify.js';
 import { denyDecision } from './answer.js';
 import type { ReasonCode } from './reasons.js';
-import type { RequirementKind } from './requirements.js';
+import type { RequirementKind, RequirementResult } from './requirements.js';
+import { compareShadow, withShadowMode, type ShadowObserver } from '../policy/shadow.js';
 import { hasForgedSpelling, hasMethodOverride } from './upstream-reading.js';
 import type { Decision, DenyDecision, RequestView } from './types.js';
 
@@ -26,6 +27,7 @@ const REASON_OF_FAILED: Readonly<Record<RequirementKind, ReasonCode>> = {
   tenant: 'ERR_TENANT_NOT_ALLOWED',
   issuer: 'ERR_ISSUER_NOT_PERMITTED',
   claim: 'ERR_CLAIM_CONDITION_FAILED',
+  cel: 'ERR_CEL_CONDITION_FAILED',
   not: 'ERR_CLAIM_CONDITION_FAILED',
 };
 
@@ -33,6 +35,8 @@ export interface DecideDeps {
   readonly nowMs?: () => number;
   /** Reports each verified-token cache lookup (metrics). */
   readonly onTokenCache?: (result: TokenCacheResult) => void;
+  /** Reports each disagreement between a route's `require` and its `shadow.require`. */
+  readonly onShadowDisagreement?: ShadowObserver;
 }
 
 export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decide {
@@ -81,7 +85,10 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     };
   };
 
-  return async function decide(view: RequestView): Promise<Decision> {
+  const onShadow = deps.onShadowDisagreement ?? (() => undefined);
+  const reasonOfKind = (kind: RequirementKind): ReasonCode => REASON_OF_FAILED[kind];
+
+  const decide = async function decide(view: RequestView): Promise<Decision> {
     const match = config.matchRoute(view);
     if (!match.ok) return deny(match.reason);
     // What the upstream would read differently from claimgate is refused on every route, public too (P16).
@@ -102,8 +109,16 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     if (!verified.ok) return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
     const token = verified.token;
 
-    if (route?.requirement !== undefined) {
-      const result = route.requirement({ claims: token.claims, issuer: token.issuer.name, principal: token.principal });
+    if (route?.requirement !== undefined || route?.shadow !== undefined) {
+      const input = {
+        claims: token.claims,
+        issuer: token.issuer.name,
+        principal: token.principal,
+        request: route.celRequest?.(view),
+      };
+      const result = route.requirement?.(input) ?? ANY_TOKEN;
+      if (route.shadow !== undefined)
+        compareShadow(routeName, token.issuer.name, result, route.shadow(input), reasonOfKind, onShadow);
       if (!result.ok) {
         return deny(
           REASON_OF_FAILED[result.failed.kind],
@@ -114,4 +129,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     }
     return allow(routeName, token);
   };
+  return config.shadowMode ? withShadowMode(decide, config) : decide;
 }
+
+const ANY_TOKEN: RequirementResult = Object.freeze({ ok: true });

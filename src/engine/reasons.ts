@@ -22,6 +22,11 @@ export interface ReasonInfo {
 export const REASONS = {
   OK_AUTHENTICATED: { outcome: 'allow', status: 200, title: 'token verified and route requirements met' },
   OK_PUBLIC_ROUTE: { outcome: 'allow', status: 200, title: 'public route, no token required' },
+  OK_SHADOW_MODE: {
+    outcome: 'allow',
+    status: 200,
+    title: 'whole-config shadow mode: the request would have been refused, allowed without identity',
+  },
 
   ERR_TOKEN_MISSING: { outcome: 'deny', status: 401, title: 'no access token in the request' },
   ERR_REQUEST_MALFORMED: {
@@ -205,6 +210,12 @@ export const REASONS = {
     status: 403,
     bearerError: 'insufficient_scope',
     title: 'a claim condition of the route does not hold',
+  },
+  ERR_CEL_CONDITION_FAILED: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'a CEL condition of the route does not hold',
   },
 } as const satisfies Record<string, ReasonInfo>;
 

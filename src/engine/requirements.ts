@@ -11,6 +11,8 @@
  * - `claim`: `equals`/`one_of` match a scalar, or an array containing a matching element; `prefix` and
  *   `regex` test string claims only; `exists` treats null like absent, so `exists: false` is exactly
  *   the negation of `exists: true`.
+ * - `cel`: a CEL expression over the principal, the claims and the request (policy/cel.ts, docs/policy.md);
+ *   an evaluation error is false.
  * - `missingScopes` lists the required scopes that were not granted, for the RFC 6750 `scope=`
  *   parameter of the 403 challenge; `any` reports the union of its children's, `not` none.
  * - `failed` names the first requirement that failed (its kind and place in the tree, e.g.
@@ -20,6 +22,7 @@
 import type { ClaimCondition, Requirement } from '../config/schema.js';
 import { compileClaimPath, type Claims } from './claims.js';
 import type { Principal } from './principal.js';
+import { compileCel, type CelRequest } from '../policy/cel.js';
 
 /** The verified token as requirements see it. */
 export interface VerifiedToken {
@@ -27,9 +30,11 @@ export interface VerifiedToken {
   /** Configured issuer name (not the `iss` URL). */
   readonly issuer: string;
   readonly principal: Principal;
+  /** The request as CEL conditions read it; set only on routes with a `cel` node (policy/cel-request.ts). */
+  readonly request?: CelRequest;
 }
 
-export type RequirementKind = 'scope' | 'role' | 'permission' | 'group' | 'tenant' | 'issuer' | 'claim' | 'not';
+export type RequirementKind = 'scope' | 'role' | 'permission' | 'group' | 'tenant' | 'issuer' | 'claim' | 'cel' | 'not';
 
 /** Which requirement failed: its kind and its place in the route's `require` tree. */
 export interface FailedRequirement {
@@ -106,6 +111,15 @@ function compileNode(req: Requirement, at: string): RequirementEvaluator {
     return fromPredicate((token) => allowed.has(token.issuer), failureOf('issuer', here('issuer')));
   }
   if ('claim' in req) return fromPredicate(compileClaimCondition(req.claim), failureOf('claim', here('claim')));
+  if ('cel' in req) {
+    const condition = compileCel(typeof req.cel === 'string' ? req.cel : req.cel.expression);
+    return fromPredicate(
+      (token) =>
+        token.request !== undefined &&
+        condition({ principal: token.principal, claims: token.claims, request: token.request }),
+      failureOf('cel', here('cel')),
+    );
+  }
   throw new Error(`unknown requirement ${JSON.stringify(Object.keys(req))}`);
 }
 

@@ -9,6 +9,7 @@
  */
 import type { Decision, RequestView } from '../engine/types.js';
 import { decisionLoggerOf, type Logger } from '../log.js';
+import type { ShadowDisagreement } from '../policy/shadow.js';
 
 export interface DecisionLogOptions {
   /** Fraction of allows logged (0–1). */
@@ -89,6 +90,7 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
       issuer: decision.issuer,
       route: decision.route,
       requirement: decision.outcome === 'allow' ? undefined : decision.requirement,
+      would_deny: decision.outcome === 'allow' ? decision.wouldDeny : undefined,
       sub: options.includeSubject === false ? undefined : decision.subject,
       method: view?.method,
       request_id: view?.requestId?.slice(0, MAX_REQUEST_ID),
@@ -97,4 +99,25 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
     if (decision.outcome === 'error') log.warn(line, 'decision');
     else log.info(line, 'decision');
   };
+}
+
+/**
+ * One line per disagreement between a route's enforced and shadow requirement: route, issuer, both
+ * outcomes and reason codes, and where the failing requirement is. No token value or claim.
+ */
+export function createShadowLogger(parent: Logger): (event: ShadowDisagreement) => void {
+  const log = decisionLoggerOf(parent);
+  return (event) =>
+    log.info(
+      {
+        route: event.route,
+        issuer: event.issuer,
+        enforced: event.enforced,
+        enforced_reason: event.enforcedReason,
+        candidate: event.candidate,
+        candidate_reason: event.candidateReason,
+        requirement: event.requirement,
+      },
+      'shadow disagreement',
+    );
 }

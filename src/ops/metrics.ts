@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
 import type { Decision } from '../engine/types.js';
+import type { ShadowDisagreement } from '../policy/shadow.js';
 import type { KeySource } from '../keys/key-source.js';
 
 /** Buckets fine enough for a sub-millisecond hot path, wide enough to see a cold key fetch. */
@@ -31,6 +32,8 @@ export interface Metrics {
   /** Records the initial load's time (not counted as a reload). */
   markConfigLoaded(atMs: number): void;
   observeTokenCache(result: 'hit' | 'miss' | 'negative_hit'): void;
+  /** Counts one disagreement between a route's enforced and shadow requirement (policy/shadow.ts). */
+  observeShadowDisagreement(event: ShadowDisagreement): void;
   /** Key sources whose state the per-issuer gauges report at scrape time. */
   setKeySources(sources: () => Iterable<KeySource>): void;
   setReady(ready: () => boolean): void;
@@ -83,6 +86,12 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     name: 'claimgate_token_cache_requests_total',
     help: 'Verified-token cache lookups, by result (hit, miss, negative_hit).',
     labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const shadowDisagreements = new Counter({
+    name: 'claimgate_shadow_disagreements_total',
+    help: "Verified requests where a route's shadow requirement and its enforced one disagree, by route, issuer, enforced and candidate outcome.",
+    labelNames: ['route', 'issuer', 'enforced', 'candidate'] as const,
     registers: [registry],
   });
   new Gauge({
@@ -214,6 +223,9 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     },
     observeTokenCache(result) {
       tokenCache.labels(result).inc();
+    },
+    observeShadowDisagreement(event) {
+      shadowDisagreements.labels(event.route, event.issuer, event.enforced, event.candidate).inc();
     },
     setKeySources(sources) {
       keySources = sources;
