@@ -10,6 +10,7 @@ import { configSchema } from './config/schema.js';
 import { startClaimgate } from './app.js';
 import { createCheckClient, type CheckSummary } from './cli/check-client.js';
 import { runDemo } from './demo/run-demo.js';
+import { routesCommand } from './openapi/cli.js';
 import { createLogger } from './log.js';
 import type { KeySourceState } from './keys/key-source.js';
 import { watchConfigFile } from './ops/config-watch.js';
@@ -25,6 +26,8 @@ Usage:
   claimgate check [--address HOST:PORT] [--method M] [--host H] [--path P] [--token T] [-H 'name: value']...
                                          send one Check to a running claimgate and print the decision
   claimgate status [--admin HOST:PORT]   per-issuer key state of a running claimgate
+  claimgate routes from-openapi FILE [--issuer NAME] [--check CONFIG]
+                                         routes from an OpenAPI 3.0/3.1 document, or drift from CONFIG
   claimgate demo [--for SECONDS] [--port N] [--admin-port N]
                                          run with a built-in local OpenID provider on loopback
   claimgate --version                    print the version
@@ -187,6 +190,9 @@ async function main(argv: string[]): Promise<void> {
       return check(rest);
     case 'status':
       return status(rest);
+    case 'routes':
+      process.exitCode = routesCommand(rest);
+      return;
     case 'demo': {
       const { values } = parseArgs({
         args: rest,
