@@ -8,7 +8,8 @@
  *   reason OK_SHADOW_MODE and no identity: every owned identity header (and with strip_token the token
  *   carrier) is removed, nothing is set, so an unverified or spoofed identity never reaches the upstream.
  *   Refusals that protect the upstream's reading of the request itself stay refusals: a header spelled
- *   to read as an owned header (P16), a method override, a path or host that cannot be normalized.
+ *   to read as an owned header (P16), a method override, a path or host that cannot be normalized, and
+ *   a request with header lines the adapter could not read (they could hide such a spelling).
  */
 import type { CompiledConfig } from '../config/compile.js';
 import type { Decide } from '../engine/decide.js';
@@ -63,6 +64,8 @@ export function withShadowMode(decide: Decide, config: CompiledConfig): Decide {
   return async (view) => {
     const decision = await decide(view);
     if (decision.outcome === 'allow' || ALWAYS_ENFORCED.has(decision.reason)) return decision;
+    // Header lines the adapter could not read reach the upstream unchecked (a forged spelling among them).
+    if (view.incomplete === true) return decision;
     const allowed: AllowDecision = {
       outcome: 'allow',
       reason: 'OK_SHADOW_MODE',
