@@ -89,6 +89,29 @@ describe('claimgate CLI', () => {
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['server', 'issuers', 'routes', 'upstream']));
   });
 
+  it('routes from-openapi prints routes that check-config accepts, and --check finds no drift in them', () => {
+    const doc = new URL('../fixtures/openapi/billing-3.1.yaml', import.meta.url).pathname;
+    const r = run(['routes', 'from-openapi', doc, '--issuer', 'okta']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('# GET /tenants/{tenant-id}/invoices (listInvoices)');
+    const config = file('from-openapi.yaml', `${GOOD}${r.stdout.replace(/^#.*\n/gm, '')}`);
+    expect(run(['check-config', config])).toMatchObject({ code: 0, stdout: expect.stringContaining('7 route(s)') });
+    expect(run(['routes', 'from-openapi', doc, '--issuer', 'okta', '--check', config])).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('routes match'),
+    });
+    expect(run(['routes', 'from-openapi', doc, '--check', config])).toMatchObject({ code: 1 });
+  });
+
+  it('check-config reports a CEL condition that does not type-check, with its position', () => {
+    const bad = `${GOOD}routes:\n  - name: r\n    require: { cel: 'request.method == 1' }\n`;
+    const r = run(['check-config', file('bad-cel.yaml', bad)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'routes[0].require.cel: is not a valid condition: at 1:1: no such overload: string == int',
+    );
+  });
+
   it('rejects an unknown command with usage', () => {
     const r = run(['frobnicate']);
     expect(r.code).toBe(2);
