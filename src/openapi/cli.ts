@@ -29,6 +29,10 @@ const processIo: CliIo = {
 /** Returns the exit code: 0 done (no drift), 1 drift or unreadable input, 2 usage. */
 export function routesCommand(args: readonly string[], io: CliIo = processIo): number {
   const [sub, ...rest] = args;
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    io.out(ROUTES_USAGE);
+    return 0;
+  }
   if (sub !== 'from-openapi') {
     io.err(ROUTES_USAGE);
     return 2;
