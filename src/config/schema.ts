@@ -622,6 +622,15 @@ export const configSchema = z
           path: ['upstream', 'headers', i, 'name'],
         });
     });
+    // A condition reading a header claimgate owns would read the client's (spoofable) copy of it.
+    const owned = new Set([...headerNames, ...(cfg.upstream.payload_header ? [cfg.upstream.payload_header] : [])]);
+    cfg.routes.forEach((r, i) => {
+      for (const [req, path] of [
+        [r.require, ['routes', i, 'require']],
+        [r.shadow?.require, ['routes', i, 'shadow', 'require']],
+      ] as const)
+        if (req) checkCelHeaders(req, [...path], owned, ctx);
+    });
     if (
       cfg.upstream.payload_header !== undefined &&
       (RESERVED_HEADERS.has(cfg.upstream.payload_header) || cfg.upstream.payload_header.startsWith(':'))
@@ -651,6 +660,26 @@ const RESERVED_HEADERS = new Set([
   'te',
   'upgrade',
 ]);
+
+function checkCelHeaders(
+  req: Requirement,
+  path: (string | number)[],
+  owned: ReadonlySet<string>,
+  ctx: z.RefinementCtx,
+): void {
+  if ('all' in req) req.all.forEach((r, i) => checkCelHeaders(r, [...path, 'all', i], owned, ctx));
+  else if ('any' in req) req.any.forEach((r, i) => checkCelHeaders(r, [...path, 'any', i], owned, ctx));
+  else if ('not' in req) checkCelHeaders(req.not, [...path, 'not'], owned, ctx);
+  else if ('cel' in req && typeof req.cel !== 'string')
+    (req.cel.headers ?? []).forEach((h, i) => {
+      if (owned.has(h))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'is an identity header claimgate owns; a condition would read the client-sent copy',
+          path: [...path, 'cel', 'headers', i],
+        });
+    });
+}
 
 function checkIssuerRefs(
   req: Requirement,

@@ -63,6 +63,24 @@ describe('CEL conditions: compiling', () => {
     };
     expect(() => validateConfig(raw)).toThrow(/carries credentials/);
   });
+
+  it('refuses an identity header claimgate owns in a condition (it would read the client-sent copy)', () => {
+    const raw = {
+      issuers: [ISSUER_CONFIG],
+      upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }] },
+      routes: [
+        {
+          name: 'r',
+          match: { path: { prefix: '/' } },
+          require: { scope: 'a' },
+          shadow: { require: { any: [{ cel: { expression: 'true', headers: ['x-env', 'X-User-Id'] } }] } },
+        },
+      ],
+    };
+    expect(() => validateConfig(raw)).toThrow(
+      /routes\[0\]\.shadow\.require\.any\[0\]\.cel\.headers\[1\]: is an identity header claimgate owns/,
+    );
+  });
 });
 
 describe('CEL conditions: the cost bound', () => {
