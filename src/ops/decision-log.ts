@@ -44,7 +44,8 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
   /** True when this denial may be logged now; emits the summary of the previous window first. */
   const admit = (decision: Decision): boolean => {
     if (perSecond <= 0) return true;
-    const key = `${decision.outcome}\u0000${decision.reason}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
+    const wouldDeny = decision.outcome === 'allow' ? (decision.wouldDeny ?? '') : '';
+    const key = `${decision.outcome}\u0000${decision.reason}\u0000${wouldDeny}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
     const now = nowMs();
     let w = windows.get(key);
     if (w === undefined) {
@@ -78,7 +79,8 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
   return (view, decision, seconds) => {
     // Errors are logged at warn, everything else at info: check the level the line would use.
     if (!log.isLevelEnabled(decision.outcome === 'error' ? 'warn' : 'info')) return;
-    if (decision.outcome === 'allow') {
+    // A shadow-mode allow stands for a denial: logged like one (not sampled, rate-limited per kind).
+    if (decision.outcome === 'allow' && decision.wouldDeny === undefined) {
       if (options.allowSampleRate < 1 && random() >= options.allowSampleRate) return;
     } else if (!admit(decision)) {
       return;
