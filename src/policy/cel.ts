@@ -15,7 +15,8 @@
  * is bounded by its syntax tree: each node costs 1, a comprehension costs its range plus
  * MAX_ITERATIONS times its body. An expression whose bound exceeds MAX_COST is a config error, so a
  * nested comprehension over token lists (quadratic or worse) never reaches the request path.
- * Evaluation has no side effects (no functions beyond the CEL standard library are registered); a
+ * `matches` is refused (see REFUSED_FUNCTIONS). Evaluation has no side effects (no functions beyond
+ * the CEL standard library are registered); a
  * runtime error (a missing key, a wrong type in a claim) makes the condition false, never an allow.
  */
 import { Environment } from '@marcbachmann/cel-js';
@@ -95,6 +96,7 @@ export function compileCel(expression: string): CelCondition {
   } catch (e) {
     throw new CelConfigError(withPosition(expression, e));
   }
+  refuseUnboundedCalls(expression, parsed.ast as unknown as AstNode);
   const checked = parsed.check();
   if (!checked.valid) throw new CelConfigError(withPosition(expression, checked.error));
   if (checked.type !== 'bool') throw new CelConfigError(`must be a bool expression, not ${String(checked.type)}`);
@@ -128,6 +130,31 @@ function withPosition(expression: string, error: unknown): string {
 interface AstNode {
   readonly op: string;
   readonly args: unknown;
+  readonly pos?: number;
+}
+
+/**
+ * `matches` is refused: the library runs it as a backtracking JavaScript RegExp built per call, so a
+ * careless pattern, or a pattern taken from the token, over a claim of up to 64 KiB could stall the
+ * event loop, and no static bound covers that. `startsWith`, `endsWith`, `contains` and `in` cover
+ * most needs; a `claim: {regex}` node bounds its input to 4096 characters.
+ */
+const REFUSED_FUNCTIONS = new Set(['matches']);
+
+function refuseUnboundedCalls(expression: string, node: AstNode): void {
+  if ((node.op === 'rcall' || node.op === 'call') && Array.isArray(node.args)) {
+    const name = node.args[0];
+    if (typeof name === 'string' && REFUSED_FUNCTIONS.has(name))
+      throw new CelConfigError(
+        withPosition(expression, {
+          message: `${name}() is not available (its regular expressions have no cost bound); use startsWith, endsWith, contains, or a claim: {regex} requirement`,
+          node,
+        }),
+      );
+  }
+  const children: AstNode[] = [];
+  collectNodes(node.args, children);
+  for (const child of children) refuseUnboundedCalls(expression, child);
 }
 
 function isNode(value: unknown): value is AstNode {

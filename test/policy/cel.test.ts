@@ -99,6 +99,13 @@ describe('CEL conditions: the cost bound', () => {
     expect(MAX_COST).toBeGreaterThan(0);
   });
 
+  it('refuses matches(), whose backtracking regular expressions no bound covers, with its position', () => {
+    expect(() => compileCel('request.path.startsWith("/a") && claims.email.matches("^(a+)+$")')).toThrow(
+      /^at 1:\d+: matches\(\) is not available/,
+    );
+    expect(() => compileCel('matches(request.path, claims.pattern)')).toThrow(/matches\(\) is not available/);
+  });
+
   it('refuses an expression over the structural limits (depth)', () => {
     const deep = `${'('.repeat(40)}true${')'.repeat(40)}`;
     expect(() => compileCel(deep)).toThrow(CelConfigError);
