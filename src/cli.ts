@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * claimgate command line: serve, check-config, schema, check, demo.
+ * claimgate command line: serve, check-config, schema, check, status, routes, demo.
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
