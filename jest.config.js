@@ -8,13 +8,18 @@
 const SYSTEM_TESTS = [
   'test/bench/quick.test.ts', // h2load against a claimgate child process
   'test/cli/cli.test.ts', // dist/cli.js as a child process
+  'test/config/config-file.test.ts', // the built reader thread (dist/config/config-file-worker.js)
+  'test/config/docs-snippets.test.ts', // the guides' commands against oidc-provider
   'test/deploy/compose.test.ts', // docker-compose
   'test/deploy/kubernetes.test.ts', // kubectl kustomize
   'test/deploy/package.test.ts', // npm pack, npm install, the packed CLI
+  'test/hardening/listener-bounds.test.ts', // the built server as a child process, 10,000 streams
   'test/http/front-door.test.ts', // oidc-provider
   'test/http/proxies.test.ts', // nginx, Caddy, oidc-provider
+  'test/inspect/', // oidc-provider
   'test/integration/', // oidc-provider
   'test/net/tls.test.ts', // openssl
+  'test/ops/log-buffer.test.ts', // a child process writing into an unread pipe
   'test/ops/prometheus.test.ts', // Prometheus, promtool
   'test/ops/reload-signals.test.ts', // signals to a child process
   'test/ops/shutdown.test.ts', // SIGTERM to a child process

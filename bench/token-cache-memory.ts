@@ -17,7 +17,7 @@ import { compilePrincipalReader } from '../src/engine/principal.js';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { CompiledLocation } from '../src/token/extract.js';
-import { createCachedVerifier, ENTRY_OVERHEAD_BYTES } from '../src/token/token-cache.js';
+import { createCachedVerifier, estimateEntryBytes } from '../src/token/token-cache.js';
 import type { CompiledIssuer, VerifiedToken, VerifyResult } from '../src/token/verify.js';
 import type { VerifyKey } from '../src/keys/jwk.js';
 import { realisticClaims, RSA_KID } from './lib/fixtures.js';
@@ -96,11 +96,13 @@ const cache = createCachedVerifier(
 const empty = mem();
 
 let tokenChars = 0;
+let estimatedBytes = 0;
 let peakRss = empty.rss;
 const t0 = Date.now();
 for (let n = 0; n < N; n++) {
   const raw = tokenFor(n);
   tokenChars += raw.length;
+  estimatedBytes += estimateEntryBytes(raw);
   const r = await cache(raw, location);
   if (!r.ok) throw new Error('stub verify failed');
   if (n % 50_000 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -111,7 +113,7 @@ peakRss = Math.max(peakRss, full.rss);
 
 const avgToken = tokenChars / N;
 // The cache's own size estimate per entry (src/token/token-cache.ts sizeCalculation).
-const estimatePerEntry = avgToken + ENTRY_OVERHEAD_BYTES;
+const estimatePerEntry = estimatedBytes / N;
 const boundedRun = values['max-bytes'] !== undefined;
 // Entries the cache kept. Unbounded: all of them. Bounded: walk from the newest token back; a hit
 // answers without calling the stub, the first miss marks the end of what the LRU kept.

@@ -7,22 +7,23 @@
  * decider once when it starts, so it finishes on the config it started with, and no Check ever sees a
  * half-applied config. Key sources of issuers whose settings did not change are carried over.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { compileConfig, type CompiledConfig } from './config/compile.js';
-import { ConfigError, parseConfigText } from './config/load.js';
+import { configTextHash, readConfigFileOffThread } from './config/config-file.js';
+import { lintConfig } from './config/lint.js';
 import type { Config, IssuerConfig } from './config/schema.js';
-import { createDecider, type Decide } from './engine/decide.js';
+import { createDecider, type Decide, type DecideDeps, type Decider } from './engine/decide.js';
 import { startGrpcServer, type DecisionObserver, type GrpcServer } from './envoy/server.js';
 import { createKeySource, type KeySource, type KeySourceDeps } from './keys/key-source.js';
 import { silentLogger, type Logger } from './log.js';
 import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from './http/server.js';
 import { compileClientCheck, grpcServerCredentials } from './net/tls.js';
+import { refusalReporter } from './net/listener-bounds.js';
 import { startAdminServer, type AdminServer, type AdminStatus } from './ops/admin-server.js';
 import { createDecisionLogger, createShadowLogger } from './ops/decision-log.js';
 import { limitConcurrency } from './ops/concurrency.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { isReady } from './ops/readiness.js';
+import type { HttpDeps } from './lookup/http.js';
 import { VERSION } from './version.js';
 
 export interface ClaimgateOptions {
@@ -36,6 +37,8 @@ export interface ClaimgateOptions {
   readonly metrics?: Metrics;
   /** Text of the config file `initial` came from, so reloadFromFile skips an unchanged file. */
   readonly configFileText?: string;
+  /** Overrides for introspection and enrichment calls (tests inject fetch). */
+  readonly lookupDeps?: HttpDeps;
   /** Start the admin listener (default true; cluster workers leave it to the primary). */
   readonly admin?: boolean;
 }
@@ -65,20 +68,82 @@ export interface Claimgate {
   whenSettled(): Promise<void>;
   /** Validates, compiles and swaps in a new config; the old one keeps serving on failure. */
   reload(config: Config): ReloadResult;
-  /** Reads, validates and applies a config file; unchanged content is a no-op unless `force` (SIGHUP). */
-  reloadFromFile(path: string, force?: boolean): ReloadResult;
+  /**
+   * Reads, validates and applies a config file; unchanged content is a no-op unless `force` (SIGHUP).
+   * Parsing runs on a worker thread; file reloads apply one at a time, in order.
+   */
+  reloadFromFile(path: string, force?: boolean): Promise<ReloadResult>;
   close(graceMs?: number): Promise<void>;
 }
 
 interface Generation {
   readonly config: Config;
   readonly compiled: CompiledConfig;
-  readonly decide: Decide;
+  readonly decide: Decider;
   readonly sources: ReadonlyMap<string, KeySource>;
   readonly loadedAt: Date;
 }
 
 const READINESS_POLL_MS = 500;
+
+interface GenerationDeps {
+  readonly createSource: (issuer: IssuerConfig) => KeySource;
+  /** Whether a previous generation's source can serve this issuer as it is now configured. */
+  readonly isReusable: (old: KeySource, issuer: IssuerConfig) => boolean;
+  readonly decider: DecideDeps;
+}
+
+/** A compiled config with its key sources, before its decider (and token cache) is made. */
+interface CompiledGeneration {
+  readonly config: Config;
+  readonly compiled: CompiledConfig;
+  readonly sources: ReadonlyMap<string, KeySource>;
+  /** Sources made for this generation (not carried over); started when it is swapped in. */
+  readonly fresh: readonly KeySource[];
+}
+
+/**
+ * Compiles a generation, reusing `previousSources` whose issuer settings are identical (they keep their
+ * keys; remote ones also heal on their own). Lives in its own function scope on purpose: V8 gives every
+ * closure of a scope one shared context, so a closure the new generation keeps (its decider's) must not
+ * be created in a scope whose other closures read the previous generation, or each generation would
+ * keep the one before it, token cache and all, for ever. Only `previousSources` is read, never kept.
+ */
+function compileGeneration(
+  config: Config,
+  previousSources: ReadonlyMap<string, KeySource> | undefined,
+  deps: GenerationDeps,
+): CompiledGeneration {
+  const sources = new Map<string, KeySource>();
+  const fresh: KeySource[] = [];
+  const compiled = compileConfig(config, (issuer) => {
+    const old = previousSources?.get(issuer.name);
+    const source = old !== undefined && deps.isReusable(old, issuer) ? old : deps.createSource(issuer);
+    if (source !== old) fresh.push(source);
+    sources.set(issuer.name, source);
+    return source;
+  });
+  return { config, compiled, sources, fresh };
+}
+
+/** A separate scope again: the decider's context holds only what this function receives. */
+function generationOf(c: CompiledGeneration, deciderDeps: DecideDeps): Generation {
+  const { config, compiled, sources } = c;
+  return { config, compiled, decide: createDecider(compiled, deciderDeps), sources, loadedAt: new Date() };
+}
+
+/** Closes key sources a replaced generation no longer shares, once its Checks can no longer wait on them. */
+function closeLater(sources: readonly KeySource[], afterMs: number): void {
+  if (sources.length > 0) setTimeout(() => sources.forEach((source) => source.close()), afterMs).unref();
+}
+
+/** Lets the event loop answer Checks between the steps of a reload. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const SHUTTING_DOWN: ReloadResult = Object.freeze({
+  ok: false,
+  problems: Object.freeze(['shutting down: reload ignored']),
+});
 
 function fingerprint(issuer: IssuerConfig): string {
   return JSON.stringify(issuer);
@@ -99,38 +164,6 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     return source;
   };
 
-  /** Builds a generation; reuses `previous` key sources whose issuer settings are identical. */
-  const build = (config: Config, previous?: Generation): { generation: Generation; fresh: KeySource[] } => {
-    const sources = new Map<string, KeySource>();
-    const fresh: KeySource[] = [];
-    const compiled = compileConfig(config, (issuer) => {
-      const old = previous?.sources.get(issuer.name);
-      // Sources with identical settings keep their keys (remote ones also heal on their own). A JWKS
-      // file that could not be read is never retried by its source, so a reload reads it again.
-      const reusable =
-        old !== undefined &&
-        sourceFingerprints.get(old) === fingerprint(issuer) &&
-        (issuer.jwks_file === undefined || old.ready());
-      if (old !== undefined && reusable) {
-        sources.set(issuer.name, old);
-        return old;
-      }
-      const source = createSource(issuer);
-      fresh.push(source);
-      sources.set(issuer.name, source);
-      return source;
-    });
-    const decide = createDecider(compiled, {
-      nowMs: options.nowMs,
-      onTokenCache: (r) => metrics.observeTokenCache(r),
-      onShadowDisagreement: (event) => {
-        metrics.observeShadowDisagreement(event);
-        logShadow(event);
-      },
-    });
-    return { generation: { config, compiled, decide, sources, loadedAt: new Date() }, fresh };
-  };
-
   const logShadow = createShadowLogger(log);
   const warnShadowMode = (config: Config) => {
     if (config.shadow_mode)
@@ -139,7 +172,35 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         'SHADOW MODE IS ON: every request the policy refuses is ALLOWED (without identity headers); for onboarding only',
       );
   };
-  let current = build(initial).generation;
+  const isReusable = (old: KeySource, issuer: IssuerConfig) =>
+    sourceFingerprints.get(old) === fingerprint(issuer) &&
+    // A JWKS file that could not be read is never retried by its source, so a reload reads it again.
+    (issuer.jwks_file === undefined || old.ready());
+  // Made once, here: a closure made next to the code that reads the previous generation would keep it alive.
+  const generationDeps: GenerationDeps = {
+    createSource,
+    isReusable,
+    decider: {
+      nowMs: options.nowMs,
+      onTokenCache: (r) => metrics.observeTokenCache(r),
+      onShadowDisagreement: (event) => {
+        metrics.observeShadowDisagreement(event);
+        logShadow(event);
+      },
+      lookups: {
+        ...options.lookupDeps,
+        log: (level, msg, fields) => log[level](fields, msg),
+        onCall: (kind, name, result, seconds) => metrics.observeLookup(kind, name, result, seconds),
+        onCache: (kind, name, result) => metrics.observeLookupCache(kind, name, result),
+      },
+    },
+  };
+  const compileOn = (config: Config, previous?: Generation) => {
+    for (const warning of lintConfig(config)) log.warn({ warning }, 'config lint warning');
+    return compileGeneration(config, previous?.sources, generationDeps);
+  };
+
+  let current = generationOf(compileOn(initial), generationDeps.decider);
   warnShadowMode(initial);
   for (const source of current.sources.values()) source.start();
   metrics.markConfigLoaded(Date.now());
@@ -175,10 +236,19 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     () => current.config.server.max_concurrent_checks,
   );
   metrics.setInFlight(limit.inFlight);
+  metrics.setTokenCacheStats(() => current.decide.tokenCacheStats());
   const status = (): AdminStatus => ({
     ready: ready(),
     config_loaded_at: current.loadedAt.toISOString(),
     issuers: [...current.sources.values()].map((s) => s.state()),
+    ...(current.compiled.upstreamIdentity === undefined
+      ? {}
+      : { upstream_identity_jwks: current.compiled.upstreamIdentity.jwks }),
+  });
+  const grpcRefused = refusalReporter({
+    listener: 'grpc',
+    logger: log,
+    refused: (r) => metrics.observeRefused('grpc', r),
   });
   let grpcTls: ReturnType<typeof grpcServerCredentials> | undefined;
   let grpc: GrpcServer | undefined;
@@ -196,6 +266,9 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       address: initial.server.grpc_address,
       decider: () => limit.decide,
       observe,
+      realm: () => current.config.realm,
+      bounds: initial.limits.grpc,
+      streamTimedOut: () => grpcRefused('request_timeout'),
       ...(grpcTls === undefined
         ? {}
         : { credentials: grpcTls.credentials, clientAllowed: compileClientCheck(initial.tls?.allowed_clients) }),
@@ -207,6 +280,10 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         metricsContentType: metrics.registry.contentType,
         ready,
         status,
+        jwks: () => current.compiled.upstreamIdentity?.jwks,
+        bounds: initial.limits.admin,
+        logger: log,
+        refused: (reason) => metrics.observeRefused('admin', reason),
       });
     }
     if (initial.http !== undefined) {
@@ -217,6 +294,8 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
           observe,
           logger: log,
           tls: initial.tls,
+          bounds: initial.limits.http,
+          refused: (reason) => metrics.observeRefused('http', reason),
         }),
       );
     }
@@ -258,37 +337,41 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     'claimgate listening',
   );
 
-  const hashOf = (text: string) => createHash('sha256').update(text).digest('hex');
-  let lastFileHash = options.configFileText === undefined ? undefined : hashOf(options.configFileText);
+  let lastFileHash = options.configFileText === undefined ? undefined : configTextHash(options.configFileText);
 
-  const reload = (config: Config): ReloadResult => {
-    if (draining) return { ok: false, problems: ['shutting down: reload ignored'] };
-    let next: { generation: Generation; fresh: KeySource[] };
+  const reject = (problems: readonly string[], fields: Record<string, unknown> = {}): ReloadResult => {
+    metrics.observeReload('failure', Date.now());
+    log.error({ ...fields, problems }, 'config reload rejected; the previous config keeps serving');
+    return { ok: false, problems };
+  };
+
+  /** Swaps in a compiled generation: from here on new Checks use it; Checks in flight finish on theirs. */
+  const commit = (next: CompiledGeneration): ReloadResult => {
+    const { config } = next;
+    let generation: Generation;
     try {
-      next = build(config, current);
+      // The decider reads introspection and enrichment secrets: one that cannot be read refuses the reload.
+      generation = generationOf(next, generationDeps.decider);
     } catch (e) {
-      metrics.observeReload('failure', Date.now());
-      const problems = [(e as Error).message];
-      log.error({ problems }, 'config reload rejected; the previous config keeps serving');
-      return { ok: false, problems };
+      for (const source of next.fresh) source.close();
+      return reject([(e as Error).message]);
     }
     for (const source of next.fresh) source.start();
     const old = current;
-    current = next.generation;
+    current = generation;
     // The decision logger is a child: create it after the level changes so it inherits the new level.
     log.level = config.logging.level;
     logDecision = createDecisionLogger(log, decisionLogOptions(config));
     // Checks that started on the old config may still wait for its keys (up to the check deadline).
-    const retired = [...old.sources]
-      .filter(([name, source]) => current.sources.get(name) !== source)
-      .map(([, source]) => source);
-    if (retired.length > 0)
-      setTimeout(() => retired.forEach((source) => source.close()), old.config.server.check_deadline_ms + 1000).unref();
+    closeLater(
+      [...old.sources].filter(([name, source]) => current.sources.get(name) !== source).map(([, source]) => source),
+      old.config.server.check_deadline_ms + 1000,
+    );
     for (const key of ['grpc_address', 'admin_address'] as const) {
       if (config.server[key] !== old.config.server[key])
         log.warn({ setting: `server.${key}` }, 'listen address changes take effect on restart only');
     }
-    for (const key of ['http', 'tls'] as const) {
+    for (const key of ['http', 'tls', 'limits'] as const) {
       if (JSON.stringify(config[key]) !== JSON.stringify(old.config[key]))
         log.warn(
           { setting: key },
@@ -306,6 +389,46 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     return { ok: true, changed: true };
   };
 
+  const reload = (config: Config): ReloadResult => {
+    if (draining) return SHUTTING_DOWN;
+    let next: CompiledGeneration;
+    try {
+      next = compileOn(config, current);
+    } catch (e) {
+      return reject([(e as Error).message]);
+    }
+    return commit(next);
+  };
+
+  /**
+   * A file reload in steps, each a short task of its own so Checks are answered in between: read, parse
+   * and validate on a worker thread; compile; make the decider and swap. See docs/benchmarks.md.
+   */
+  const reloadFile = async (path: string, force: boolean): Promise<ReloadResult> => {
+    if (draining) return SHUTTING_DOWN;
+    const read = await readConfigFileOffThread({ path, unchangedHash: force ? undefined : lastFileHash });
+    if (read.kind === 'unchanged') return { ok: true, changed: false };
+    if (read.kind === 'invalid') return reject(read.problems, { file: path });
+    await nextTurn();
+    if (draining) return SHUTTING_DOWN;
+    const base = current;
+    let next: CompiledGeneration;
+    try {
+      next = compileOn(read.config, base);
+    } catch (e) {
+      return reject([(e as Error).message], { file: path });
+    }
+    await nextTurn();
+    if (draining) return SHUTTING_DOWN;
+    // A direct reload() won meanwhile: compile again on top of it, so carried-over sources are its own.
+    if (current !== base) next = compileOn(read.config, current);
+    const result = commit(next);
+    lastFileHash = read.hash;
+    return result;
+  };
+  // File reloads apply one at a time, in the order they were asked for.
+  let fileReloads: Promise<unknown> = Promise.resolve();
+
   return {
     grpcPort: grpcServer.port,
     adminPort: admin?.port,
@@ -320,29 +443,9 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     whenSettled: () => settledOf(current),
     reload,
     reloadFromFile(path, force = false) {
-      let text: string;
-      try {
-        text = readFileSync(path, 'utf8');
-      } catch (e) {
-        metrics.observeReload('failure', Date.now());
-        const problems = [`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`];
-        log.error({ problems }, 'config reload rejected; the previous config keeps serving');
-        return { ok: false, problems };
-      }
-      const hash = hashOf(text);
-      if (hash === lastFileHash && !force) return { ok: true, changed: false };
-      let config: Config;
-      try {
-        config = parseConfigText(text, path);
-      } catch (e) {
-        metrics.observeReload('failure', Date.now());
-        const problems = e instanceof ConfigError ? e.problems : [(e as Error).message];
-        log.error({ file: path, problems }, 'config reload rejected; the previous config keeps serving');
-        return { ok: false, problems };
-      }
-      const result = reload(config);
-      if (result.ok) lastFileHash = hash;
-      return result;
+      const run = fileReloads.then(() => reloadFile(path, force));
+      fileReloads = run;
+      return run;
     },
     async close(graceMs = current.config.server.shutdown_grace_ms) {
       draining = true;

@@ -1,105 +1,269 @@
 #!/usr/bin/env node
 /**
- * claimgate command line: serve, check-config, schema, check, status, routes, demo.
+ * claimgate command line. Every command has its own usage (`--help`), errors are one line with a
+ * hint (exit 1; 2 for usage), data can be printed as JSON (`--json`), and tokens come from a file or
+ * stdin rather than the command line. Commands: serve, check-config, schema, check, status, routes,
+ * issuer, demo.
  */
-import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
+import { lintConfig } from './config/lint.js';
 import { ConfigError, parseConfigText } from './config/load.js';
-import { configSchema } from './config/schema.js';
+import { configSchema, type Config } from './config/schema.js';
 import { startClaimgate } from './app.js';
 import { createCheckClient, type CheckSummary } from './cli/check-client.js';
+import { CliError, exitQuietlyOnEpipe, out, readToken, startFailure, usageError } from './cli/io.js';
 import { runDemo } from './demo/run-demo.js';
-import { routesCommand } from './openapi/cli.js';
-import { createLogger } from './log.js';
+import { fromOpenApi, ROUTES_USAGE } from './openapi/cli.js';
+import { DEFAULT_DEMO_IDP, requestDemoToken } from './demo/demo-token.js';
+import { inspectIssuer } from './inspect/inspect-issuer.js';
+import { hasErrors, renderInspectReport } from './inspect/render.js';
+import { boundedStderr, createLogger, flushThen } from './log.js';
 import type { KeySourceState } from './keys/key-source.js';
 import { watchConfigFile } from './ops/config-watch.js';
 import { isClusterWorker, runPrimary, serveWorkerIpc, workerCount } from './ops/cluster.js';
 import { VERSION } from './version.js';
 
-const USAGE = `claimgate — Envoy external authorization for JWTs from allow-listed issuers
+/** How long shutdown waits for the last log lines to be written before exiting anyway. */
+const EXIT_FLUSH_MS = 2000;
 
-Usage:
-  claimgate serve [--config FILE]        run the ext_authz gRPC server (or set CLAIMGATE_CONFIG)
-  claimgate check-config FILE            validate a config file; exit 1 with every problem
-  claimgate schema                       print the config JSON Schema (for editors)
-  claimgate check [--address HOST:PORT] [--method M] [--host H] [--path P] [--token T] [-H 'name: value']...
-                                         send one Check to a running claimgate and print the decision
-  claimgate status [--admin HOST:PORT]   per-issuer key state of a running claimgate
-  claimgate routes from-openapi FILE [--issuer NAME] [--check CONFIG]
-                                         routes from an OpenAPI 3.0/3.1 document, or drift from CONFIG
-  claimgate demo [--for SECONDS] [--port N] [--admin-port N]
-                                         run with a built-in local OpenID provider on loopback
-  claimgate --version                    print the version
-`;
+const TOKEN_OPTIONS = {
+  'token-file': { type: 'string' },
+  'token-stdin': { type: 'boolean' },
+  token: { type: 'string' },
+} as const;
 
-function fail(message: string, code = 2): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(code);
+interface Command {
+  readonly usage: string;
+  readonly options: NonNullable<ParseArgsConfig['options']>;
+  readonly positionals?: { readonly min: number; readonly max: number };
+  run(values: Record<string, unknown>, positionals: string[]): Promise<void>;
 }
+
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    usage: `Usage: claimgate serve [--config FILE]
+
+Run the ext_authz gRPC server (and the HTTP front door and admin listener the config enables).
+  -c, --config FILE   config file (or set CLAIMGATE_CONFIG)`,
+    options: { config: { type: 'string', short: 'c' } },
+    run: (v) => serve(v.config as string | undefined),
+  },
+  'check-config': {
+    usage: `Usage: claimgate check-config FILE [--json]
+
+Validate a config file; exit 1 listing every problem with its path. Lint warnings (a route that
+can never match) go to stderr and leave the exit status 0.
+  --json   print {"ok", "file", "issuers", "routes", "warnings"} on success`,
+    options: { json: { type: 'boolean' } },
+    positionals: { min: 1, max: 1 },
+    run: async (v, [file]) => {
+      const config = loadOrExit(file!);
+      const warnings = lintConfig(config);
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+      if (v.json)
+        out(JSON.stringify({ ok: true, file, issuers: config.issuers.length, routes: config.routes.length, warnings }));
+      else {
+        const counted = warnings.length > 0 ? `, ${warnings.length} warning(s)` : '';
+        out(`${file}: OK (${config.issuers.length} issuer(s), ${config.routes.length} route(s)${counted})`);
+      }
+    },
+  },
+  schema: {
+    usage: `Usage: claimgate schema
+
+Print the config JSON Schema (for editors).`,
+    options: {},
+    run: async () =>
+      out(JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2)),
+  },
+  check: {
+    usage: `Usage: claimgate check [--address HOST:PORT] [--method M] [--host H] [--path P]
+                       [--token-file F | --token-stdin] [-H 'name: value']... [--json]
+
+Send one Check to a running claimgate, the way Envoy would, and print the decision.
+Exit 0 allow, 3 deny or error answer, 1 when claimgate cannot be reached.
+  --address HOST:PORT   claimgate's gRPC address (default 127.0.0.1:9001)
+  --method, --host, --path   the request (defaults GET, api.example.com, /)
+  --token-file F        read the bearer token from a file
+  --token-stdin         read the bearer token from standard input
+  --token T             discouraged: a token on the command line shows in ps and shell history
+  -H 'name: value'      an extra request header (repeatable)
+  --json                print the decision as JSON`,
+    options: {
+      address: { type: 'string', default: '127.0.0.1:9001' },
+      method: { type: 'string', default: 'GET' },
+      host: { type: 'string', default: 'api.example.com' },
+      path: { type: 'string', default: '/' },
+      header: { type: 'string', short: 'H', multiple: true },
+      json: { type: 'boolean' },
+      ...TOKEN_OPTIONS,
+    },
+    run: (v) => check(v),
+  },
+  status: {
+    usage: `Usage: claimgate status [--admin HOST:PORT] [--json]
+
+Per-issuer key state of a running claimgate (from its admin listener). Exit 3 when not ready.
+  --admin HOST:PORT   admin address (default 127.0.0.1:9090)
+  --json              print the admin /status document`,
+    options: { admin: { type: 'string', default: '127.0.0.1:9090' }, json: { type: 'boolean' } },
+    run: (v) => status(v.admin as string, v.json === true),
+  },
+  demo: {
+    usage: `Usage: claimgate demo [--for SECONDS] [--port N] [--admin-port N] [--idp-port N]
+       claimgate demo token [--idp URL] [--scope S]... [--role R]... [--sub S] [--expires-in SECONDS] [--json]
+
+demo: run claimgate with a built-in local OpenID provider on loopback; prints its config file and addresses.
+  --for SECONDS     stop after this long (default 600)
+  --port N          gRPC port (default 9001); --admin-port N (default 9090); --idp-port N (default 8081)
+demo token: ask the running demo's IdP for a token and print it (nothing else) on stdout.
+  --scope S         a scope (repeatable, or space-separated)
+  --role R          a role (repeatable)
+  --sub S           the subject (default demo-user)
+  --expires-in N    lifetime in seconds; negative mints an already expired token (default 300)
+  --idp URL         the demo IdP (default ${DEFAULT_DEMO_IDP})
+  --json            print the IdP's whole answer`,
+    options: {
+      for: { type: 'string', default: '600' },
+      port: { type: 'string', default: '9001' },
+      'admin-port': { type: 'string', default: '9090' },
+      'idp-port': { type: 'string', default: '8081' },
+      idp: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      role: { type: 'string', multiple: true },
+      sub: { type: 'string' },
+      'expires-in': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    positionals: { min: 0, max: 1 },
+    run: (v, [sub]) => (sub === 'token' ? demoToken(v) : demo(v, sub)),
+  },
+  routes: {
+    usage: ROUTES_USAGE.trimEnd(),
+    options: { issuer: { type: 'string' }, check: { type: 'string' } },
+    positionals: { min: 2, max: 2 },
+    run: async (v, [action, file]) => {
+      if (action !== 'from-openapi') throw usageError(`unknown routes action "${action}"`, ROUTES_USAGE.trimEnd());
+      process.exitCode = fromOpenApi(file!, {
+        ...(v.issuer !== undefined ? { issuer: v.issuer as string } : {}),
+        ...(v.check !== undefined ? { check: v.check as string } : {}),
+      });
+    },
+  },
+  issuer: {
+    usage: `Usage: claimgate issuer inspect URL [--audience A] [--token-file F | --token-stdin] [--json]
+
+Fetch a partner IdP's discovery document and JWKS live, check them (HTTPS, exact issuer, keys, algorithms,
+cache headers), verify a sample token if given, and print an issuer block for the config plus what is
+still missing. Exit 1 when something would stop claimgate from accepting this issuer's tokens.
+  URL                 the issuer URL (what its tokens carry in iss)
+  --audience A        the audience this partner's tokens carry for your API
+  --token-file F      a sample access token, from a file
+  --token-stdin       a sample access token, from standard input
+  --json              print the report as JSON`,
+    options: { audience: { type: 'string' }, json: { type: 'boolean' }, ...TOKEN_OPTIONS },
+    positionals: { min: 2, max: 2 },
+    run: (v, [action, url]) => issuerInspect(v, action!, url!),
+  },
+};
+
+const USAGE = `claimgate ${VERSION} — Envoy external authorization for JWTs from allow-listed issuers
+
+Usage: claimgate COMMAND [options]    (claimgate COMMAND --help for each)
+
+Commands:
+  serve [--config FILE]          run the ext_authz server (or set CLAIMGATE_CONFIG)
+  check-config FILE              validate a config file; exit 1 with every problem
+  schema                         print the config JSON Schema (for editors)
+  check [options]                send one Check to a running claimgate and print the decision
+  status [--admin HOST:PORT]     per-issuer key state of a running claimgate
+  routes from-openapi FILE [options]
+                                 routes from an OpenAPI 3.0/3.1 document, or drift from a config
+  issuer inspect URL [options]   check a partner IdP and print a ready issuer block
+  demo [options]                 run with a built-in local OpenID provider on loopback
+  demo token [options]           mint a token from the running demo's IdP
+  --version                      print the version
+`;
 
 function readConfigOrExit(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    return fail(
-      new ConfigError(path, [`cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]).message,
-      1,
-    );
+    const code = (e as NodeJS.ErrnoException).code;
+    const hint =
+      code === 'ENOENT'
+        ? ' (no such file: relative paths are from the current directory)'
+        : code === 'EACCES'
+          ? ' (no permission to read it)'
+          : code === 'EISDIR'
+            ? ' (a directory: give the config file inside it)'
+            : '';
+    throw new CliError(`config ${path}: cannot read file: ${code ?? (e as Error).message}${hint}`);
   }
 }
 
-function parseOrExit(text: string, path: string) {
+function parseOrExit(text: string, path: string): Config {
   try {
     return parseConfigText(text, path);
   } catch (e) {
-    if (e instanceof ConfigError) fail(e.message, 1);
+    if (e instanceof ConfigError) throw new CliError(e.message);
     throw e;
   }
 }
 
 const loadOrExit = (path: string) => parseOrExit(readConfigOrExit(path), path);
 
-export function printSummary(
-  s: CheckSummary,
-  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
-): void {
-  out(`${s.kind.toUpperCase()} ${s.httpStatus}${s.reason ? ` ${s.reason}` : ''} (grpc status ${s.grpcCode})`);
-  for (const [k, v] of Object.entries(s.headers)) out(`  ${k}: ${v}`);
-  if (s.headersToRemove.length > 0) out(`  (removed upstream: ${s.headersToRemove.join(', ')})`);
-  if (s.body) out(`  body: ${s.body}`);
+export function printSummary(s: CheckSummary, print: (line: string) => void = out): void {
+  print(`${s.kind.toUpperCase()} ${s.httpStatus}${s.reason ? ` ${s.reason}` : ''} (grpc status ${s.grpcCode})`);
+  for (const [k, v] of Object.entries(s.headers)) print(`  ${k}: ${v}`);
+  if (s.headersToRemove.length > 0) print(`  (removed upstream: ${s.headersToRemove.join(', ')})`);
+  if (s.body) print(`  body: ${s.body}`);
 }
 
-async function serve(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
-  const path = values.config || process.env.CLAIMGATE_CONFIG;
-  if (!path) fail('serve needs --config FILE or CLAIMGATE_CONFIG');
+/** The setting that moves each listener, for a one-line "port in use" hint. */
+function listenerHints(config: Config, demoFlags = false): Record<string, string> {
+  const hints: Record<string, string> = {
+    [config.server.grpc_address]: demoFlags ? 'pass --port N' : 'pass another server.grpc_address in the config',
+    [config.server.admin_address]: demoFlags
+      ? 'pass --admin-port N'
+      : 'pass another server.admin_address in the config',
+  };
+  if (config.http) hints[config.http.address] = 'set another http.address in the config';
+  return hints;
+}
+
+async function serve(configOption: string | undefined): Promise<void> {
+  const path = configOption || process.env.CLAIMGATE_CONFIG;
+  if (!path) throw usageError('serve needs --config FILE or CLAIMGATE_CONFIG', COMMANDS.serve!.usage);
   const text = readConfigOrExit(path);
   const config = parseOrExit(text, path);
-  const logger = createLogger(config.logging.level);
+  const logger = createLogger(config.logging.level, boundedStderr(config.logging.max_buffer_bytes));
   if (!isClusterWorker() && workerCount(config) > 1) {
     await runPrimary(config, logger);
     logger.info('stopped');
-    logger.flush(() => process.exit(0));
+    flushThen(logger, EXIT_FLUSH_MS, () => process.exit(0));
     return;
   }
   const worker = isClusterWorker();
-  const app = await startClaimgate(config, { logger, configFileText: text, admin: !worker }).catch((e: Error) =>
-    fail(`cannot start: ${e.message}`, 1),
-  );
+  const app = await startClaimgate(config, { logger, configFileText: text, admin: !worker }).catch((e: Error) => {
+    throw startFailure(e, listenerHints(config));
+  });
   if (worker)
     serveWorkerIpc({
       status: app.status,
-      reload: () => app.reloadFromFile(path, true),
+      reload: () => void app.reloadFromFile(path, true),
       registry: app.metrics.registry,
     });
   const stopWatching = config.server.watch_config
-    ? watchConfigFile(path, () => app.reloadFromFile(path))
+    ? watchConfigFile(path, () => void app.reloadFromFile(path))
     : () => undefined;
   process.on('SIGHUP', () => {
     logger.info({ file: path }, 'SIGHUP: reloading config');
     // An explicit SIGHUP reloads even an unchanged file (e.g. to re-read a repaired JWKS file).
-    app.reloadFromFile(path, true);
+    void app.reloadFromFile(path, true);
   });
   let stopping = false;
   const stop = (signal: string) => {
@@ -109,118 +273,150 @@ async function serve(args: string[]): Promise<void> {
     logger.info({ signal }, 'shutting down: health NOT_SERVING, draining in-flight checks');
     void app.close().then(() => {
       logger.info('stopped');
-      logger.flush(() => process.exit(0));
+      flushThen(logger, EXIT_FLUSH_MS, () => process.exit(0));
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-async function status(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { admin: { type: 'string', default: '127.0.0.1:9090' } } });
-  const res = await fetch(`http://${values.admin}/status`, { signal: AbortSignal.timeout(5000) }).catch((e: Error) =>
-    fail(`cannot reach ${values.admin}: ${e.message}`, 1),
-  );
+async function status(admin: string, json: boolean): Promise<void> {
+  const res = await fetch(`http://${admin}/status`, { signal: AbortSignal.timeout(5000) }).catch((e: Error) => {
+    const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
+    throw new CliError(`cannot reach claimgate's admin listener at ${admin}${cause} (is it running? pass --admin)`);
+  });
   const body = (await res.json()) as { ready: boolean; config_loaded_at: string; issuers: KeySourceState[] };
+  process.exitCode = body.ready ? 0 : 3;
+  if (json) return out(JSON.stringify(body));
   const iso = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString());
-  process.stdout.write(`ready: ${body.ready}   config loaded: ${body.config_loaded_at}\n`);
+  out(`ready: ${body.ready}   config loaded: ${body.config_loaded_at}`);
   for (const s of body.issuers) {
-    process.stdout.write(
+    out(
       `${s.issuer}: ${s.usable ? 'usable' : 'UNUSABLE'}, ${s.keyCount} key(s), last success ${iso(s.lastSuccessAt)}, ` +
         `${s.consecutiveFailures} consecutive failure(s), stale ${s.staleSeconds}s, next refresh ${iso(s.nextRefreshAt)}` +
-        `${s.lastError ? `, last error: ${s.lastError}` : ''}\n`,
+        `${s.lastError ? `, last error: ${s.lastError}` : ''}`,
     );
   }
-  process.exitCode = body.ready ? 0 : 3;
 }
 
-async function check(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      address: { type: 'string', default: '127.0.0.1:9001' },
-      method: { type: 'string', default: 'GET' },
-      host: { type: 'string', default: 'api.example.com' },
-      path: { type: 'string', default: '/' },
-      token: { type: 'string' },
-      header: { type: 'string', short: 'H', multiple: true },
-    },
-  });
+async function check(v: Record<string, unknown>): Promise<void> {
   const headers: Record<string, string> = {};
-  for (const h of values.header ?? []) {
+  for (const h of (v.header as string[] | undefined) ?? []) {
     const colon = h.indexOf(':');
-    if (colon <= 0) fail(`bad header "${h}": expected 'name: value'`);
+    if (colon <= 0) throw usageError(`bad header "${h}": expected 'name: value'`, COMMANDS.check!.usage);
     headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
   }
-  const client = createCheckClient(values.address);
+  const token = readToken(v);
+  const address = v.address as string;
+  const client = createCheckClient(address);
   try {
     const summary = await client.check({
-      method: values.method,
-      host: values.host,
-      path: values.path,
-      token: values.token,
+      method: v.method as string,
+      host: v.host as string,
+      path: v.path as string,
+      token,
       headers,
     });
-    printSummary(summary);
     process.exitCode = summary.kind === 'allow' ? 0 : 3;
+    if (v.json) {
+      const { raw: _raw, ...data } = summary;
+      out(JSON.stringify(data));
+    } else printSummary(summary);
   } catch (e) {
-    fail(`check failed: ${(e as Error).message}`, 1);
+    if ((e as grpc.ServiceError).code === grpc.status.UNAVAILABLE) {
+      const cause = /\bE[A-Z]{3,}\b/.exec((e as grpc.ServiceError).details ?? '')?.[0] ?? 'unavailable';
+      throw new CliError(`cannot reach claimgate at ${address} (${cause}): is it listening there? pass --address`);
+    }
+    throw new CliError(`check failed: ${(e as Error).message}`);
   } finally {
     client.close();
   }
 }
 
-async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'serve':
-      return serve(rest);
-    case 'check-config': {
-      const file = rest[0] ?? fail('check-config needs a FILE');
-      const config = loadOrExit(file);
-      process.stdout.write(`${file}: OK (${config.issuers.length} issuer(s), ${config.routes.length} route(s))\n`);
-      return;
-    }
-    case 'schema':
-      process.stdout.write(
-        `${JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2)}\n`,
-      );
-      return;
-    case 'check':
-      return check(rest);
-    case 'status':
-      return status(rest);
-    case 'routes':
-      process.exitCode = routesCommand(rest);
-      return;
-    case 'demo': {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          for: { type: 'string', default: '600' },
-          port: { type: 'string', default: '9001' },
-          'admin-port': { type: 'string', default: '9090' },
-        },
-      });
-      return runDemo({
-        seconds: Number(values.for),
-        grpcPort: Number(values.port),
-        adminPort: Number(values['admin-port']),
-      });
-    }
-    case '--version':
-    case '-v':
-      process.stdout.write(`${VERSION}\n`);
-      return;
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return;
-    default:
-      fail(`unknown command "${command}"\n\n${USAGE}`);
-  }
+function port(value: unknown, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw usageError(`${flag}: not a port: ${String(value)}`, COMMANDS.demo!.usage);
+  return n;
 }
 
-main(process.argv.slice(2)).catch((e: Error) => fail(`claimgate: ${e.stack ?? e.message}`, 1));
+async function demo(v: Record<string, unknown>, sub: string | undefined): Promise<void> {
+  if (sub !== undefined) throw usageError(`unknown demo action "${sub}"`, COMMANDS.demo!.usage);
+  const seconds = Number(v.for);
+  if (!Number.isFinite(seconds) || seconds < 0) throw usageError('--for: seconds', COMMANDS.demo!.usage);
+  const grpcPort = port(v.port, '--port');
+  const adminPort = port(v['admin-port'], '--admin-port');
+  const idpPort = port(v['idp-port'], '--idp-port');
+  await runDemo({ seconds, grpcPort, adminPort, idpPort }).catch((e: Error) => {
+    throw startFailure(e, {
+      [`127.0.0.1:${grpcPort}`]: 'pass --port N',
+      [`127.0.0.1:${adminPort}`]: 'pass --admin-port N',
+      [`127.0.0.1:${idpPort}`]: 'pass --idp-port N (and --idp to demo token)',
+    });
+  });
+}
+
+async function demoToken(v: Record<string, unknown>): Promise<void> {
+  const expires = v['expires-in'] === undefined ? 300 : Number(v['expires-in']);
+  if (!Number.isInteger(expires)) throw usageError('--expires-in: whole seconds', COMMANDS.demo!.usage);
+  const body = await requestDemoToken({
+    idp: v.idp as string | undefined,
+    scopes: ((v.scope as string[] | undefined) ?? []).flatMap((s) => s.split(' ')).filter((s) => s !== ''),
+    roles: (v.role as string[] | undefined) ?? [],
+    sub: v.sub as string | undefined,
+    expiresInSeconds: expires,
+  }).catch((e: Error) => {
+    throw new CliError(e.message);
+  });
+  out(v.json ? JSON.stringify(body) : String(body.access_token));
+}
+
+async function issuerInspect(v: Record<string, unknown>, action: string, url: string): Promise<void> {
+  if (action !== 'inspect') throw usageError(`unknown issuer action "${action}"`, COMMANDS.issuer!.usage);
+  if (v.token !== undefined)
+    throw usageError('pass the sample token with --token-file or --token-stdin', COMMANDS.issuer!.usage);
+  const token = readToken(v);
+  const report = await inspectIssuer({
+    url,
+    ...(v.audience !== undefined ? { audience: v.audience as string } : {}),
+    ...(token !== undefined ? { token } : {}),
+  });
+  process.exitCode = hasErrors(report) ? 1 : 0;
+  if (v.json) out(JSON.stringify(report, null, 2));
+  else for (const l of renderInspectReport(report)) out(l);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h')
+    return void process.stdout.write(USAGE);
+  if (name === '--version' || name === '-V' || name === '-v' || name === 'version') return out(VERSION);
+  const command = COMMANDS[name];
+  if (command === undefined) throw usageError(`unknown command "${name}"`, USAGE.trimEnd());
+  if (rest.includes('--help') || rest.includes('-h')) return out(command.usage);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usageError((e as Error).message, command.usage);
+  }
+  const { min = 0, max = 0 } = command.positionals ?? {};
+  if (parsed.positionals.length < min || parsed.positionals.length > max)
+    throw usageError(
+      parsed.positionals.length < min ? 'missing argument' : `unexpected argument "${parsed.positionals[max]}"`,
+      command.usage,
+    );
+  await command.run(parsed.values, parsed.positionals);
+}
+
+exitQuietlyOnEpipe();
+// grpc-js prints its own error lines (e.g. on a bind failure) next to ours; claimgate reports those itself.
+if (process.env.GRPC_VERBOSITY === undefined) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
+main(process.argv.slice(2)).catch((e: Error) => {
+  if (e instanceof CliError) {
+    process.stderr.write(`claimgate: ${e.message}\n`);
+    process.exit(e.exitCode);
+  }
+  process.stderr.write(`claimgate: unexpected error: ${e.stack ?? e.message}\n`);
+  process.exit(1);
+});

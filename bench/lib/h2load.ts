@@ -25,6 +25,14 @@ export interface H2loadRequest {
   readonly headers: readonly string[];
   /** Where the per-request log goes (deleted after parsing). */
   readonly logFile: string;
+  /** Time windows (epoch ms), read after the run: latencies of requests started inside them are reported apart. */
+  readonly windowsMs?: () => readonly (readonly [number, number])[];
+}
+
+export interface WindowLatency {
+  readonly requests: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
 }
 
 export interface H2loadResult {
@@ -42,6 +50,8 @@ export interface H2loadResult {
   readonly maxMs: number;
   /** CPU seconds h2load itself used (user+sys): near durationS means the load generator was the limit. */
   readonly loadgenCpuS: number;
+  /** Requests started inside `windowsMs`, when given. */
+  readonly inWindows?: WindowLatency;
   readonly wallS: number;
 }
 
@@ -51,23 +61,31 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[idx] ?? Number.NaN;
 }
 
-function readLatencies(file: string): { latenciesUs: Float64Array; badStatus: number } {
+/** The log's columns: request start (µs since the epoch), HTTP status, µs until the response ended. */
+function readLatencies(
+  file: string,
+  windowsMs: readonly (readonly [number, number])[] = [],
+): { latenciesUs: Float64Array; badStatus: number; inWindowsUs: Float64Array } {
   const text = readFileSync(file, 'utf8');
   const rows = text.split('\n');
   const out = new Float64Array(rows.length);
+  const windowed = new Float64Array(rows.length);
   let n = 0;
+  let w = 0;
   let badStatus = 0;
   for (const row of rows) {
     if (row === '') continue;
     const cols = row.split('\t');
+    const startMs = Number(cols[0]) / 1000;
     const status = Number(cols[1]);
     const us = Number(cols[2]);
     if (!(status >= 200 && status < 300)) badStatus++;
-    if (Number.isFinite(us)) out[n++] = us;
+    if (!Number.isFinite(us)) continue;
+    out[n++] = us;
+    if (windowsMs.some(([from, to]) => startMs >= from && startMs <= to)) windowed[w++] = us;
   }
-  const latenciesUs = out.subarray(0, n);
-  latenciesUs.sort();
-  return { latenciesUs, badStatus };
+  const latenciesUs = out.subarray(0, n).sort();
+  return { latenciesUs, badStatus, inWindowsUs: windowed.subarray(0, w).sort() };
 }
 
 const num = (re: RegExp, text: string): number => {
@@ -116,9 +134,9 @@ export async function runH2load(req: H2loadRequest): Promise<H2loadResult> {
   );
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
   if (code !== 0) throw new Error(`h2load exited with ${code}: ${stderr.trim()}\n${stdout.trim()}`);
-  let latencies: { latenciesUs: Float64Array; badStatus: number };
+  let latencies: ReturnType<typeof readLatencies>;
   try {
-    latencies = readLatencies(req.logFile);
+    latencies = readLatencies(req.logFile, req.windowsMs?.());
   } finally {
     rmSync(req.logFile, { force: true });
   }
@@ -139,5 +157,14 @@ export async function runH2load(req: H2loadRequest): Promise<H2loadResult> {
     maxMs: percentile(s, 100) / 1000,
     loadgenCpuS: childrenCpu(stderr),
     wallS,
+    ...(req.windowsMs === undefined
+      ? {}
+      : {
+          inWindows: {
+            requests: latencies.inWindowsUs.length,
+            p99Ms: percentile(latencies.inWindowsUs, 99) / 1000,
+            maxMs: percentile(latencies.inWindowsUs, 100) / 1000,
+          },
+        }),
   };
 }

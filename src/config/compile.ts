@@ -10,8 +10,10 @@ import { compileRoutes, type RouteMatch } from '../routes/match.js';
 import type { RequestView } from '../engine/types.js';
 import { compileLocation, locationId, type CompiledLocation } from '../token/extract.js';
 import { compileIssuer, type CompiledIssuer } from '../token/verify.js';
+import { createIdentitySigner, type IdentitySigner } from '../upstream-identity/signer.js';
 import { expandIssValues } from './issuer-values.js';
 import type { Config, IssuerConfig } from './schema.js';
+import { buildResourceMetadata, type ResourceMetadata } from '../engine/resource-metadata.js';
 
 export interface CompiledConfig {
   readonly source: Config;
@@ -35,6 +37,10 @@ export interface CompiledConfig {
   readonly tokenCache: Config['token_cache'];
   /** Whole-config shadow mode (policy/shadow.ts). */
   readonly shadowMode: boolean;
+  /** Signs the upstream identity JWT, when `upstream.identity_jwt` is set (keys read at compile time). */
+  readonly upstreamIdentity?: IdentitySigner;
+  /** RFC 9728 document, when `resource_metadata` is configured. */
+  readonly resourceMetadata: ResourceMetadata | undefined;
 }
 
 /** Supplies the key source of an issuer; lets a reload keep the caches of unchanged issuers. */
@@ -62,22 +68,25 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     // One key source per entry, shared by every exact `iss` value it accepts (aliases, template tenants).
     const keys = keySourceFor(issuerConfig);
     for (const { iss, tenant } of expandIssValues(issuerConfig))
-      issuers.set(iss, compileIssuer(issuerConfig, keys, ids, tenant));
+      issuers.set(iss, compileIssuer(issuerConfig, keys, ids, tenant, config.upstream.array_separator));
   }
   const identity = compileIdentityHeaders(config.upstream);
   // A cookie header carries other cookies too, so it is never stripped (documented).
   const carriers = config.upstream.strip_token
     ? [...locationsById.values()].map((l) => l.header).filter((h) => h !== 'cookie')
     : [];
-  const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...carriers])]);
+  const upstreamIdentity =
+    config.upstream.identity_jwt === undefined ? undefined : createIdentitySigner(config.upstream.identity_jwt);
+  const signed = upstreamIdentity === undefined ? [] : [upstreamIdentity.header];
+  const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...signed, ...carriers])]);
   const credentialCarriers = [...locationsById.values()].map((l) => l.header);
-  const headerReadings = compileHeaderReadings([...identity.owned, ...credentialCarriers, 'authorization']);
+  const headerReadings = compileHeaderReadings([...identity.owned, ...signed, ...credentialCarriers, 'authorization']);
   return Object.freeze({
     source: config,
     realm: config.realm,
     issuers,
     locations: Object.freeze([...locationsById.values()]),
-    matchRoute: compileRoutes(config.routes),
+    matchRoute: compileRoutes(config.routes, { separator: config.upstream.array_separator }),
     identity,
     headerReadings,
     publicRouteRemovals,
@@ -86,5 +95,7 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     keyDeadlineMs: config.server.check_deadline_ms,
     tokenCache: config.token_cache,
     shadowMode: config.shadow_mode,
+    ...(upstreamIdentity === undefined ? {} : { upstreamIdentity }),
+    resourceMetadata: buildResourceMetadata(config),
   });
 }

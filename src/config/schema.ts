@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { issValuesOf } from './issuer-values.js';
 import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
 import { compileCel } from '../policy/cel.js';
+import { ADMIN_BOUNDS, GRPC_BOUNDS, HTTP_BOUNDS, type HttpListenerBounds } from '../net/listener-bounds.js';
 
 /** Asymmetric JWS algorithms claimgate can verify. `none` and HMAC are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -66,8 +67,17 @@ const tokenLocation = z.union(
 export const DEFAULT_TOKEN_LOCATIONS = [{ header: 'authorization', scheme: 'Bearer' }] as const;
 
 const keysPolicy = z.strictObject({
-  /** Minimum seconds between two refetches caused by an unknown `kid`. */
-  cooldown_seconds: z.number().min(0).max(3600).default(30),
+  /**
+   * Issuer-wide minimum seconds between two on-demand refetches (an unknown `kid`, or a signature
+   * failure under a known one). Bounds IdP traffic under a flood of random kids, and is also the
+   * longest a newly published key waits for a refetch under such a flood (docs/keys.md).
+   */
+  cooldown_seconds: z.number().min(0).max(3600).default(2),
+  /**
+   * Per kid: a kid a refetch did not find triggers no other refetch for this long (so one hot unknown
+   * kid cannot use every issuer-wide slot), yet is re-checked within seconds once its key is published.
+   */
+  kid_cooldown_seconds: z.number().min(0).max(3600).default(5),
   /** Key set TTL bounds; the IdP's `Cache-Control: max-age` is clamped into them. */
   min_refresh_seconds: z.number().min(1).max(86400).default(60),
   max_refresh_seconds: z.number().min(1).max(86400).default(600),
@@ -100,6 +110,73 @@ const principalClaims = z.strictObject({
   email: claimPaths.optional(),
   client_id: claimPaths.optional(),
 });
+
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+
+/** claimgate's own client credentials at an IdP endpoint; the secret or key is read from a file or env var. */
+const clientAuthFields = {
+  client_id: nonEmpty('client id'),
+  auth_method: z
+    .enum(CLIENT_AUTH_METHODS, { error: `must be one of ${CLIENT_AUTH_METHODS.join(', ')}` })
+    .default('client_secret_basic'),
+  /** File holding the client secret (one trailing newline ignored); re-read on reload. */
+  client_secret_file: nonEmpty('file path').optional(),
+  /** Environment variable holding the client secret. */
+  client_secret_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name' })
+    .optional(),
+  /** PEM private key for private_key_jwt (RSA, EC P-256/P-384 or Ed25519). */
+  private_key_file: nonEmpty('file path').optional(),
+  /** `kid` put in private_key_jwt assertions. */
+  private_key_kid: nonEmpty('key id').optional(),
+};
+
+function checkClientAuth(
+  auth: { auth_method: string; client_secret_file?: string; client_secret_env?: string; private_key_file?: string },
+  ctx: z.RefinementCtx,
+): void {
+  const secrets = [auth.client_secret_file, auth.client_secret_env].filter((v) => v !== undefined).length;
+  if (auth.auth_method === 'private_key_jwt') {
+    if (auth.private_key_file === undefined)
+      ctx.addIssue({ code: 'custom', message: 'private_key_jwt needs private_key_file', path: ['private_key_file'] });
+    if (secrets > 0)
+      ctx.addIssue({ code: 'custom', message: 'private_key_jwt uses no client secret', path: ['auth_method'] });
+  } else {
+    if (secrets !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: `${auth.auth_method} needs exactly one of client_secret_file, client_secret_env`,
+        path: ['auth_method'],
+      });
+    if (auth.private_key_file !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'is only used with private_key_jwt', path: ['private_key_file'] });
+  }
+}
+
+/** RFC 7662 introspection of this issuer's opaque tokens (RFC 9701 JWT responses optional). */
+const introspectionSchema = z
+  .strictObject({
+    /** Introspection endpoint; default: `introspection_endpoint` from the issuer's discovery document. */
+    endpoint: z.url({ error: 'must be an absolute URL' }).optional(),
+    ...clientAuthFields,
+    /** `token_type_hint` sent with each request; false sends none. */
+    token_type_hint: z.union([z.literal('access_token'), z.literal(false)]).default('access_token'),
+    /** Ask for an RFC 9701 signed JWT response, verified with this issuer's keys. */
+    jwt_response: z.boolean().default(false),
+    /** Refuse an active answer without `aud` (RFC 7662 makes it optional). */
+    require_audience: z.boolean().default(true),
+    /** Timeout of one introspection call (never longer than server.check_deadline_ms). */
+    timeout_ms: z.number().int().min(10).max(10000).default(1000),
+    /** Introspection calls in flight toward this endpoint at once. */
+    max_concurrent: z.number().int().min(1).max(10000).default(32),
+    /** Longest an answer is reused (never past the token's exp); a revocation takes up to this long. */
+    max_cache_ttl_seconds: z.number().min(0).max(86400).default(30),
+    max_cache_entries: z.number().int().min(0).max(10_000_000).default(100_000),
+    /** How long past its expiry a cached answer may stand in while the endpoint fails; 0 = never. */
+    stale_if_error_seconds: z.number().min(0).max(3600).default(0),
+  })
+  .superRefine(checkClientAuth);
 
 const issuerSchema = z
   .strictObject({
@@ -160,9 +237,25 @@ const issuerSchema = z
       .default([...DEFAULT_TOKEN_LOCATIONS]),
     /** Claim that the `role` requirement reads, e.g. `realm_access.roles`; same as `claims.roles: [path]`. */
     roles_claim: claimPath.optional(),
+    /**
+     * Egress policy (docs/keys.md): hosts (`host` or `host:port`, port when not the scheme's default)
+     * besides the issuer's own origin that a discovery document's `jwks_uri` may point at.
+     */
+    jwks_hosts: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/, { error: 'must be host or host:port' })
+          .transform((s) => s.toLowerCase()),
+      )
+      .default([]),
+    /** Let a listed `jwks_hosts` entry resolve to loopback or private addresses (never link-local/metadata). */
+    allow_private_jwks_hosts: z.boolean().default(false),
     /** Plain HTTP for discovery/JWKS; only for loopback tests and demos. */
     allow_insecure_http: z.boolean().default(false),
     keys: keysPolicy.prefault({}),
+    /** Introspection of opaque tokens; which tokens go here is set by top-level opaque_tokens. */
+    introspection: introspectionSchema.optional(),
   })
   .superRefine((iss, ctx) => {
     const sources = [iss.discovery === true, iss.jwks_uri !== undefined, iss.jwks_file !== undefined].filter(
@@ -180,13 +273,14 @@ const issuerSchema = z
     for (const [field, url] of [
       ['issuer', iss.issuer],
       ['jwks_uri', iss.jwks_uri],
+      ['introspection.endpoint', iss.introspection?.endpoint],
     ] as const) {
       if (url === undefined || (iss.jwks_file !== undefined && field === 'issuer')) continue;
       if (url.startsWith('http://') && !iss.allow_insecure_http) {
         ctx.addIssue({
           code: 'custom',
           message: 'uses plain http; set allow_insecure_http: true to allow it (loopback tests only)',
-          path: [field],
+          path: field.split('.'),
         });
       }
     }
@@ -212,6 +306,8 @@ const issuerSchema = z
         message: `is a template, but profile ${iss.profile} reads no tenant claim: use profile entra or set claims.tenant`,
         path: ['issuer'],
       });
+    if (template && iss.introspection !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'cannot be combined with an issuer template', path: ['introspection'] });
     if (template && iss.issuer_aliases !== undefined)
       ctx.addIssue({ code: 'custom', message: 'cannot be combined with an issuer template', path: ['issuer_aliases'] });
     if ((iss.issuer.match(/\{/g) ?? []).length !== (template ? 1 : 0))
@@ -397,6 +493,42 @@ const routeSchema = z
       });
   });
 
+const ms = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
+
+const httpBounds = (defaults: HttpListenerBounds) =>
+  z
+    .strictObject({
+      max_connections: z.number().int().min(1).max(1_000_000).default(defaults.max_connections),
+      headers_timeout_ms: ms(100, 600_000, defaults.headers_timeout_ms),
+      request_timeout_ms: ms(100, 600_000, defaults.request_timeout_ms),
+      keep_alive_timeout_ms: ms(100, 600_000, defaults.keep_alive_timeout_ms),
+      idle_timeout_ms: ms(100, 3_600_000, defaults.idle_timeout_ms),
+    })
+    .superRefine((b, ctx) => {
+      if (b.headers_timeout_ms > b.request_timeout_ms)
+        ctx.addIssue({ code: 'custom', message: 'must not exceed request_timeout_ms', path: ['headers_timeout_ms'] });
+    })
+    .prefault({});
+
+const listenerLimits = z
+  .strictObject({
+    grpc: z
+      .strictObject({
+        max_concurrent_streams: z.number().int().min(1).max(100_000).default(GRPC_BOUNDS.max_concurrent_streams),
+        max_session_memory_mib: z.number().int().min(1).max(4096).default(GRPC_BOUNDS.max_session_memory_mib),
+        request_timeout_ms: ms(100, 600_000, GRPC_BOUNDS.request_timeout_ms),
+        max_connection_idle_ms: ms(1000, 86_400_000, GRPC_BOUNDS.max_connection_idle_ms),
+        max_connection_age_ms: ms(1000, 86_400_000, GRPC_BOUNDS.max_connection_age_ms),
+        max_connection_age_grace_ms: ms(0, 3_600_000, GRPC_BOUNDS.max_connection_age_grace_ms),
+        keepalive_time_ms: ms(1000, 86_400_000, GRPC_BOUNDS.keepalive_time_ms),
+        keepalive_timeout_ms: ms(100, 600_000, GRPC_BOUNDS.keepalive_timeout_ms),
+      })
+      .prefault({}),
+    http: httpBounds(HTTP_BOUNDS),
+    admin: httpBounds(ADMIN_BOUNDS),
+  })
+  .prefault({});
+
 /** A header from a raw claim path, or from a field of the principal (the same whatever the issuer). */
 const identityHeader = z.union(
   [
@@ -408,6 +540,98 @@ const identityHeader = z.union(
   ],
   { error: 'must be {name, claim} or {name, principal}' },
 );
+
+const ENRICHED_FIELDS = ['roles', 'permissions', 'groups'] as const;
+
+/** A lookup keyed by the verified subject whose answer adds principal fields (e.g. Auth0 roles). */
+const enrichmentSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { error: 'must be a short lower-case name' }),
+    /** Issuer names whose tokens are enriched; all when omitted. */
+    issuers: z.array(nonEmpty('issuer name')).min(1).optional(),
+    /** GET URL; `{subject}` becomes the token's `sub`, percent-encoded (Auth0 ids contain `|`). */
+    url: z
+      .url({ error: 'must be an absolute URL' })
+      .refine((u) => u.includes('%7Bsubject%7D') || u.includes('{subject}'), {
+        error: 'must contain {subject}',
+      }),
+    /** claimgate's own M2M token for the lookup (client credentials), renewed before it expires. */
+    client_credentials: z
+      .strictObject({
+        token_url: z.url({ error: 'must be an absolute URL' }),
+        ...clientAuthFields,
+        audience: nonEmpty('audience').optional(),
+        scope: nonEmpty('scope').optional(),
+        renew_before_seconds: z.number().min(0).max(86400).default(300),
+      })
+      .superRefine(checkClientAuth)
+      .optional(),
+    /** How the answer becomes principal fields: a path into the JSON (the whole body when omitted), then each element's `item` member. */
+    map: z
+      .array(
+        z.strictObject({
+          field: z.enum(ENRICHED_FIELDS, { error: `must be one of ${ENRICHED_FIELDS.join(', ')}` }),
+          path: claimPath.optional(),
+          item: nonEmpty('member name').optional(),
+        }),
+      )
+      .min(1),
+    cache_ttl_seconds: z.number().min(0).max(86400).default(60),
+    max_cache_entries: z.number().int().min(0).max(10_000_000).default(100_000),
+    stale_if_error_seconds: z.number().min(0).max(86400).default(0),
+    timeout_ms: z.number().int().min(10).max(10000).default(1000),
+    max_concurrent: z.number().int().min(1).max(10000).default(16),
+    max_response_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(256 * 1024),
+    /** Plain HTTP for the lookup and token URL; only for loopback tests and demos. */
+    allow_insecure_http: z.boolean().default(false),
+  })
+  .superRefine((e, ctx) => {
+    for (const [field, url] of [
+      ['url', e.url],
+      ['client_credentials.token_url', e.client_credentials?.token_url],
+    ] as const) {
+      if (url?.startsWith('http://') && !e.allow_insecure_http)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'uses plain http; set allow_insecure_http: true to allow it',
+          path: field.split('.'),
+        });
+    }
+  });
+
+const REGISTERED_JWT_CLAIMS = new Set(['iss', 'aud', 'iat', 'exp', 'nbf', 'jti']);
+
+/** A signed JWT for the upstream, issued by claimgate itself (docs/upstream-identity.md). */
+const identityJwtSchema = z.strictObject({
+  /** Header that carries the JWT to the upstream; claimgate owns it (a client copy is removed). */
+  header: headerName.default('x-claimgate-identity'),
+  /** `iss` of the JWT: claimgate's name as the upstream knows it. */
+  issuer: nonEmpty('issuer'),
+  /** `aud` of the JWT: the upstream. */
+  audience: nonEmpty('audience'),
+  lifetime_seconds: z.number().int().min(5).max(3600).default(60),
+  /** Principal fields carried as claims, under the given names; exactly these (besides iss, aud, iat, exp). */
+  claims: z
+    .array(
+      z.strictObject({
+        name: nonEmpty('claim name').refine((n) => !REGISTERED_JWT_CLAIMS.has(n), {
+          error: 'is set by claimgate itself (iss, aud, iat, exp, nbf, jti)',
+        }),
+        principal: z.enum(PRINCIPAL_FIELDS, { error: `must be one of ${PRINCIPAL_FIELDS.join(', ')}` }),
+      }),
+    )
+    .min(1),
+  /** PEM private keys; the first signs, all are published in the JWKS (rotation with overlap). */
+  keys: z
+    .array(z.strictObject({ private_key_file: nonEmpty('file path'), kid: nonEmpty('key id') }))
+    .min(1)
+    .max(4),
+});
 
 export const configSchema = z
   .strictObject({
@@ -446,6 +670,13 @@ export const configSchema = z
         denial_lines_per_second: z.number().int().min(0).max(1_000_000).default(20),
         /** Log the verified `sub` on decision lines (an identifier, but personal data in some regimes). */
         include_subject: z.boolean().default(true),
+        /** Log output waiting for a slow reader; lines past it are dropped and counted, never buffered. */
+        max_buffer_bytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .max(1024 * 1024 * 1024)
+          .default(8 * 1024 * 1024),
       })
       .prefault({}),
     /** TLS (and mutual TLS) for the gRPC and HTTP listeners the proxies call; the admin listener stays separate. */
@@ -493,6 +724,8 @@ export const configSchema = z
         max_negative_entries: z.number().int().min(0).max(1_000_000).default(10_000),
       })
       .prefault({}),
+    /** Connection, stream and time bounds of the listeners (restart only). */
+    limits: listenerLimits,
     /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
     realm: z
       .string()
@@ -507,6 +740,15 @@ export const configSchema = z
      * policy would refuse, with no identity headers. Off by default; logged loudly at start.
      */
     shadow_mode: z.boolean().default(false),
+    /**
+     * Opaque (non-JWT) tokens: the first rule whose prefix the token starts with names the issuer whose
+     * introspection endpoint receives it; no rule, no introspection (docs/opaque-tokens.md).
+     */
+    opaque_tokens: z
+      .array(z.strictObject({ issuer: nonEmpty('issuer name'), prefix: nonEmpty('prefix').optional() }))
+      .default([]),
+    /** Lookups that add principal fields before authorization (docs/opaque-tokens.md#enrichment). */
+    enrichment: z.array(enrichmentSchema).default([]),
     /** What a request that matches no route gets: deny, or allow for any valid token. */
     unmatched: z.enum(['deny', 'authenticated']).default('deny'),
     upstream: z
@@ -521,8 +763,28 @@ export const configSchema = z
         max_header_bytes: z.number().int().min(16).max(65536).default(4096),
         /** Separator used to join array claims. */
         array_separator: z.string().min(1).max(4).default(','),
+        /** A signed identity JWT for the upstream, beside or instead of plain headers. */
+        identity_jwt: identityJwtSchema.optional(),
       })
       .prefault({}),
+    /**
+     * RFC 9728 protected-resource metadata, served at the API's own origin through the Check (off when
+     * omitted); its URL is then added to every Bearer challenge as `resource_metadata`.
+     */
+    resource_metadata: z
+      .strictObject({
+        /** The API's resource identifier: an https URL without a fragment (RFC 9728 §2); usually the audience. */
+        resource: z
+          .url({ error: 'must be an absolute URL' })
+          .refine((u) => u.startsWith('https://') && !u.includes('#'), {
+            error: 'must be an https URL without a fragment (RFC 9728 §2)',
+          }),
+        /** Human-readable name of the API, shown to people choosing what to call. */
+        resource_name: z.string().min(1).max(200).optional(),
+        /** URL of the API's documentation for developers. */
+        resource_documentation: z.url({ error: 'must be an absolute URL' }).optional(),
+      })
+      .optional(),
     /** HTTP front doors (Envoy HTTP ext_authz, nginx/Traefik/Caddy forward auth); no listener when omitted. */
     http: z
       .strictObject({
@@ -598,13 +860,82 @@ export const configSchema = z
         byIss.set(value, i);
       }
     });
+    cfg.opaque_tokens.forEach((rule, i) => {
+      const index = seen.get(rule.issuer);
+      if (index === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message: `names unknown issuer "${rule.issuer}"`,
+          path: ['opaque_tokens', i, 'issuer'],
+        });
+      else if (cfg.issuers[index]?.introspection === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message: `issuer "${rule.issuer}" has no introspection settings`,
+          path: ['opaque_tokens', i, 'issuer'],
+        });
+      if (rule.prefix === undefined && i < cfg.opaque_tokens.length - 1)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a rule without prefix takes every token: it must come last',
+          path: ['opaque_tokens', i],
+        });
+    });
+    const enrichmentNames = new Set<string>();
+    cfg.enrichment.forEach((e, i) => {
+      if (enrichmentNames.has(e.name))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'duplicates another enrichment name',
+          path: ['enrichment', i, 'name'],
+        });
+      enrichmentNames.add(e.name);
+      e.issuers?.forEach((name, j) => {
+        if (!seen.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            message: `names unknown issuer "${name}"`,
+            path: ['enrichment', i, 'issuers', j],
+          });
+      });
+    });
+    const identityJwt = cfg.upstream.identity_jwt;
+    if (identityJwt !== undefined) {
+      const h = identityJwt.header;
+      if (
+        RESERVED_HEADERS.has(h) ||
+        cfg.upstream.headers.some((x) => x.name === h) ||
+        cfg.upstream.payload_header === h
+      )
+        ctx.addIssue({
+          code: 'custom',
+          message: 'is a protocol header or already used by upstream.headers',
+          path: ['upstream', 'identity_jwt', 'header'],
+        });
+      const kids = identityJwt.keys.map((k) => k.kid);
+      if (new Set(kids).size !== kids.length)
+        ctx.addIssue({ code: 'custom', message: 'key ids must differ', path: ['upstream', 'identity_jwt', 'keys'] });
+      const names = identityJwt.claims.map((c) => c.name);
+      if (new Set(names).size !== names.length)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'claim names must differ',
+          path: ['upstream', 'identity_jwt', 'claims'],
+        });
+    }
     const routeNames = new Set<string>();
     cfg.routes.forEach((r, i) => {
       if (routeNames.has(r.name))
         ctx.addIssue({ code: 'custom', message: 'duplicates another route name', path: ['routes', i, 'name'] });
       routeNames.add(r.name);
-      if (r.require) checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
-      if (r.shadow) checkIssuerRefs(r.shadow.require, ['routes', i, 'shadow', 'require'], seen, ctx);
+      if (r.require) {
+        checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
+        checkRequirementTraps(r.require, ['routes', i, 'require'], false, ctx);
+      }
+      if (r.shadow) {
+        checkIssuerRefs(r.shadow.require, ['routes', i, 'shadow', 'require'], seen, ctx);
+        checkRequirementTraps(r.shadow.require, ['routes', i, 'shadow', 'require'], false, ctx);
+      }
     });
     const headerNames = new Set<string>();
     cfg.upstream.headers.forEach((h, i) => {
@@ -696,6 +1027,54 @@ function checkIssuerRefs(
         ctx.addIssue({ code: 'custom', message: `names unknown issuer "${name}"`, path: [...path, 'issuer'] });
     }
   }
+}
+
+/**
+ * Requirement spellings that read one way and mean another, refused outright:
+ * - a list of scopes/permissions/roles/groups directly under `not` means "not all of them" (`not: {role:
+ *   [banned, suspended]}` lets a user who is only `banned` through), almost never what was meant;
+ * - a number in `equals`/`one_of` that a double cannot hold exactly (an integer beyond 2^53, more than
+ *   15 significant digits): the YAML reader has already rounded it, so it would match another value.
+ */
+function checkRequirementTraps(
+  req: Requirement,
+  path: (string | number)[],
+  underNot: boolean,
+  ctx: z.RefinementCtx,
+): void {
+  if ('all' in req) req.all.forEach((r, i) => checkRequirementTraps(r, [...path, 'all', i], false, ctx));
+  else if ('any' in req) req.any.forEach((r, i) => checkRequirementTraps(r, [...path, 'any', i], false, ctx));
+  else if ('not' in req) checkRequirementTraps(req.not, [...path, 'not'], true, ctx);
+  else if (underNot) {
+    for (const key of ['scope', 'permission', 'role', 'group'] as const) {
+      const value = (req as Record<string, unknown>)[key];
+      if (Array.isArray(value) && value.length > 1)
+        ctx.addIssue({
+          code: 'custom',
+          message: `a list under not means "not all of them"; write not: {any: [{${key}: ${value[0]}}, …]} for "none of them", or not: {all: […]} for "not all"`,
+          path: [...path, key],
+        });
+    }
+  }
+  if ('claim' in req) {
+    const values = req.claim.equals !== undefined ? [req.claim.equals] : (req.claim.one_of ?? []);
+    for (const v of values) {
+      if (typeof v === 'number' && !isExactConfigNumber(v))
+        ctx.addIssue({
+          code: 'custom',
+          message: `${v} cannot be compared exactly (integers beyond 2^53 and numbers with more than 15 significant digits are rounded); no token value would match it reliably`,
+          path: [...path, 'claim', req.claim.equals !== undefined ? 'equals' : 'one_of'],
+        });
+    }
+  }
+}
+
+/** A configured number that no other decimal is rounded to: a safe integer, or at most 15 significant digits. */
+function isExactConfigNumber(v: number): boolean {
+  if (!Number.isFinite(v)) return false;
+  if (Number.isInteger(v)) return Number.isSafeInteger(v);
+  const digits = v.toExponential().split('e')[0]!.replace(/[-.]/g, '');
+  return digits.length <= 15;
 }
 
 export type Config = z.output<typeof configSchema>;

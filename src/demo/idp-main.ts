@@ -4,7 +4,7 @@
  *   node dist/demo/idp-main.js --port 8081 --issuer http://idp:8081 [--host 0.0.0.0] [--audience URL]
  *
  * It serves discovery and JWKS (see local-idp.ts) and, so that a person trying the demo can get a token,
- * `POST /token` with a form body `scope=...&sub=...[&roles=a,b]`, answering
+ * `POST /token` with a form body `scope=...&sub=...[&roles=a,b][&expires_in=SECONDS]`, answering
  * `{access_token, token_type: "Bearer", expires_in}`. There is no client authentication and no secret
  * of any kind: it mints a signed token for ANYONE who asks. It exists to show claimgate working; never
  * expose it beyond a laptop, and never point a real claimgate config at it.
@@ -58,8 +58,10 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
       .then(async (form) => {
         const claims = tokenClaims(form, options.audience);
         if ('error' in claims) return json(res, 400, claims);
-        const accessToken = await idp!.mint(claims, options.ttlSeconds);
-        json(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: options.ttlSeconds });
+        const ttl = lifetime(form.get('expires_in'), options.ttlSeconds);
+        if (typeof ttl !== 'number') return json(res, 400, ttl);
+        const accessToken = await idp!.mint(claims, ttl);
+        json(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: ttl });
       })
       .catch((e: Error) =>
         json(res, 400, { error: 'invalid_request', error_description: e.message }, { connection: 'close' }),
@@ -72,6 +74,21 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
     port: idp.port,
     close: () => idp!.close(),
   };
+}
+
+/**
+ * Token lifetime from the form's `expires_in` (seconds), default the IdP's; a negative value mints a
+ * token that has already expired, to try claimgate's answer to one.
+ */
+export function lifetime(
+  value: string | null,
+  fallback: number,
+): number | { error: string; error_description: string } {
+  if (value === null || value === '') return fallback;
+  const n = Number(value);
+  if (!/^-?\d{1,5}$/.test(value) || n === 0 || Math.abs(n) > 86400)
+    return { error: 'invalid_request', error_description: 'expires_in: whole seconds, -86400..86400, not 0' };
+  return n;
 }
 
 /** Claims for a form `sub=...&scope=a b&roles=x,y`; an `{error}` object for a bad form. */

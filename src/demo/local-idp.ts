@@ -46,7 +46,14 @@ export async function startLocalIdp(host = '127.0.0.1', port = 0, options: Local
     } else if (req.url === '/jwks') send(200, { keys: [jwk] });
     else if (options.handle?.(req, res) !== true) send(404, { error: 'not_found' });
   });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    const fail = (e: Error) => reject(new Error(`cannot listen on ${host}:${port}: ${e.message}`));
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
   const address = server.address() as AddressInfo;
   issuer = options.issuer ?? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 

@@ -16,15 +16,18 @@ export function bearerChallenge(
   realm: string,
   reason: ReasonCode,
   requiredScopes: readonly string[] = [],
+  resourceMetadataUrl?: string,
 ): string | undefined {
   const info = reasonInfo(reason);
   if (info.outcome !== 'deny' || (info.status !== 401 && info.status !== 403 && info.status !== 400)) return undefined;
-  if (reason === 'ERR_TOKEN_MISSING') return `Bearer realm="${realm}"`;
+  // RFC 9728 §5.1: where a client finds what this resource accepts.
+  const metadata = resourceMetadataUrl === undefined ? '' : `, resource_metadata="${resourceMetadataUrl}"`;
+  if (reason === 'ERR_TOKEN_MISSING') return `Bearer realm="${realm}"${metadata}`;
   if (info.bearerError === undefined) return undefined;
   let value = `Bearer realm="${realm}", error="${info.bearerError}", error_description="${info.title}"`;
   if (info.bearerError === 'insufficient_scope' && requiredScopes.length > 0)
     value += `, scope="${requiredScopes.join(' ')}"`;
-  return value;
+  return value + metadata;
 }
 
 /**
@@ -37,19 +40,21 @@ export function denyDecision(
   realm?: string,
   requiredScopes: readonly string[] = [],
   extra: Partial<DenyDecision> = {},
+  resourceMetadataUrl?: string,
 ): DenyDecision {
   const info = reasonInfo(reason);
   return {
     outcome: info.outcome === 'error' ? 'error' : 'deny',
     reason,
     status: info.status,
-    challenge: realm === undefined ? undefined : bearerChallenge(realm, reason, requiredScopes),
+    challenge: realm === undefined ? undefined : bearerChallenge(realm, reason, requiredScopes, resourceMetadataUrl),
     ...extra,
   };
 }
 
 /** RFC 9457 problem details; only catalogue text, never anything taken from the request. */
 export function problemBody(decision: DenyDecision): string {
+  if (decision.document !== undefined) return decision.document.body;
   const info = REASONS[decision.reason];
   return JSON.stringify({ type: 'about:blank', title: info.title, status: decision.status, code: decision.reason });
 }
@@ -58,8 +63,9 @@ export function problemBody(decision: DenyDecision): string {
 export function denialHeaders(decision: DenyDecision): HeaderToSet[] {
   const headers: HeaderToSet[] = [];
   if (decision.challenge !== undefined) headers.push({ name: 'www-authenticate', value: decision.challenge });
-  headers.push({ name: 'content-type', value: 'application/problem+json' });
-  headers.push({ name: 'cache-control', value: 'no-store' });
+  headers.push({ name: 'content-type', value: decision.document?.contentType ?? 'application/problem+json' });
+  // Metadata changes only with the config; a denial is about one request and must not be reused.
+  headers.push({ name: 'cache-control', value: decision.document === undefined ? 'no-store' : 'max-age=300' });
   headers.push({ name: REASON_HEADER, value: decision.reason });
   return headers;
 }

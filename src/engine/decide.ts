@@ -7,8 +7,11 @@
 import type { CompiledConfig } from '../config/compile.js';
 import type { CompiledRoute } from '../routes/match.js';
 import { extractToken } from '../token/extract.js';
-import { createCachedVerifier, type TokenCacheResult } from '../token/token-cache.js';
-import { verifyToken, type VerifiedToken } from '../token/verify.js';
+import { createCachedVerifier, type TokenCacheResult, type TokenCacheStats } from '../token/token-cache.js';
+import { verifyToken } from '../token/verify.js';
+import { createEnrichers, enrichPrincipal } from '../enrichment/enrich.js';
+import type { AuthenticatedToken, LookupDeps } from '../introspection/introspector.js';
+import { createOpaqueRouter } from '../introspection/opaque.js';
 import { denyDecision } from './answer.js';
 import type { ReasonCode } from './reasons.js';
 import type { RequirementKind, RequirementResult } from './requirements.js';
@@ -31,15 +34,20 @@ const REASON_OF_FAILED: Readonly<Record<RequirementKind, ReasonCode>> = {
   not: 'ERR_CLAIM_CONDITION_FAILED',
 };
 
+/** A config's decider, with a view of its own token cache (each compiled config has one). */
+export type Decider = Decide & { readonly tokenCacheStats: () => TokenCacheStats };
+
 export interface DecideDeps {
   readonly nowMs?: () => number;
   /** Reports each verified-token cache lookup (metrics). */
   readonly onTokenCache?: (result: TokenCacheResult) => void;
   /** Reports each disagreement between a route's `require` and its `shadow.require`. */
   readonly onShadowDisagreement?: ShadowObserver;
+  /** Introspection and enrichment calls: fetch, logging and metrics hooks (docs/opaque-tokens.md). */
+  readonly lookups?: Omit<LookupDeps, 'nowMs'>;
 }
 
-export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decide {
+export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decider {
   const nowMs = deps.nowMs ?? Date.now;
   const verifierOptions = {
     issuers: config.issuers,
@@ -60,10 +68,29 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     deps.onTokenCache,
   );
 
-  const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision =>
-    denyDecision(reason, config.realm, scopes, extra);
+  const lookupDeps: LookupDeps = { ...deps.lookups, nowMs };
+  const opaque = createOpaqueRouter(config, lookupDeps);
+  const enrichers = createEnrichers(config, lookupDeps);
+  const signer = config.upstreamIdentity;
 
-  const allow = (route: string, token: VerifiedToken | undefined): Decision => {
+  const metadata = config.resourceMetadata;
+  const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision =>
+    denyDecision(reason, config.realm, scopes, extra, metadata?.url);
+  const metadataAnswer: DenyDecision | undefined =
+    metadata === undefined
+      ? undefined
+      : Object.freeze({
+          ...denyDecision('OK_RESOURCE_METADATA'),
+          document: { contentType: 'application/json', body: metadata.body },
+          headersToRemove: config.publicRouteRemovals,
+        });
+  const isMetadataRequest = (view: RequestView): boolean => {
+    if (metadata === undefined || (view.method !== 'GET' && view.method !== 'HEAD')) return false;
+    const q = view.path.indexOf('?');
+    return (q === -1 ? view.path : view.path.slice(0, q)) === metadata.path;
+  };
+
+  const allow = (route: string, token: AuthenticatedToken | undefined): Decision => {
     if (token === undefined) {
       return {
         outcome: 'allow',
@@ -74,6 +101,12 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       };
     }
     const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment, token.principal);
+    if (signer !== undefined) {
+      const jwt = signer.sign(token.principal, nowMs());
+      // Like every identity header: a value too long to forward is removed, never truncated (P13).
+      if (jwt.length <= config.source.upstream.max_header_bytes) headers.set.push({ name: signer.header, value: jwt });
+      else headers.remove.push(signer.header);
+    }
     return {
       outcome: 'allow',
       reason: 'OK_AUTHENTICATED',
@@ -88,7 +121,8 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
   const onShadow = deps.onShadowDisagreement ?? (() => undefined);
   const reasonOfKind = (kind: RequirementKind): ReasonCode => REASON_OF_FAILED[kind];
 
-  const decide = async function decide(view: RequestView): Promise<Decision> {
+  const decide = async (view: RequestView): Promise<Decision> => {
+    if (metadataAnswer !== undefined && isMetadataRequest(view)) return metadataAnswer;
     const match = config.matchRoute(view);
     if (!match.ok) return deny(match.reason);
     // What the upstream would read differently from claimgate is refused on every route, public too (P16).
@@ -105,9 +139,23 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     if (extraction.kind === 'none') return deny('ERR_TOKEN_MISSING', { route: routeName });
     if (extraction.kind === 'error') return deny(extraction.reason, { route: routeName });
 
-    const verified = await verify(extraction.token, extraction.location);
+    const introspector = opaque?.(extraction.token);
+    const verified =
+      introspector === undefined
+        ? await verify(extraction.token, extraction.location)
+        : await introspector.introspect(extraction.token, extraction.location);
     if (!verified.ok) return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
-    const token = verified.token;
+    let token: AuthenticatedToken = verified.token;
+    if (enrichers.length > 0) {
+      const enriched = await enrichPrincipal(enrichers, token.principal);
+      if (enriched === undefined)
+        return deny('ERR_ENRICHMENT_UNAVAILABLE', {
+          route: routeName,
+          issuer: token.issuer.name,
+          subject: token.subject,
+        });
+      token = { ...token, principal: enriched };
+    }
 
     if (route?.requirement !== undefined || route?.shadow !== undefined) {
       const input = {
@@ -129,7 +177,8 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     }
     return allow(routeName, token);
   };
-  return config.shadowMode ? withShadowMode(decide, config) : decide;
+  const answer = config.shadowMode ? withShadowMode(decide, config) : decide;
+  return Object.assign(answer, { tokenCacheStats: verify.stats });
 }
 
 const ANY_TOKEN: RequirementResult = Object.freeze({ ok: true });

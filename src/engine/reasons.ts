@@ -27,6 +27,11 @@ export const REASONS = {
     status: 200,
     title: 'whole-config shadow mode: the request would have been refused, allowed without identity',
   },
+  OK_RESOURCE_METADATA: {
+    outcome: 'deny',
+    status: 200,
+    title: 'protected resource metadata (RFC 9728), answered by claimgate itself',
+  },
 
   ERR_TOKEN_MISSING: { outcome: 'deny', status: 401, title: 'no access token in the request' },
   ERR_REQUEST_MALFORMED: {
@@ -120,6 +125,12 @@ export const REASONS = {
     bearerError: 'invalid_token',
     title: 'token signature is invalid',
   },
+  ERR_TOKEN_BOUND: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'token is sender-constrained (cnf) and was presented without its proof of possession',
+  },
   ERR_CLAIMS_INVALID: {
     outcome: 'deny',
     status: 401,
@@ -133,6 +144,12 @@ export const REASONS = {
     title: 'token audience is not accepted',
   },
   ERR_TOKEN_EXPIRED: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token has expired' },
+  ERR_TOKEN_INACTIVE: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'introspection says the token is not active (revoked, expired or unknown)',
+  },
   ERR_TOKEN_NOT_YET_VALID: {
     outcome: 'deny',
     status: 401,
@@ -167,6 +184,12 @@ export const REASONS = {
 
   ERR_JWKS_UNAVAILABLE: { outcome: 'error', status: 503, title: 'signing keys of the issuer are unavailable' },
   ERR_OVERLOADED: { outcome: 'error', status: 503, title: 'server is overloaded' },
+  ERR_INTROSPECTION_UNAVAILABLE: {
+    outcome: 'error',
+    status: 503,
+    title: "the issuer's introspection endpoint failed, timed out or refused claimgate's credentials",
+  },
+  ERR_ENRICHMENT_UNAVAILABLE: { outcome: 'error', status: 503, title: 'an enrichment lookup failed or timed out' },
   ERR_INTERNAL: { outcome: 'error', status: 500, title: 'internal error while deciding' },
 
   ERR_TENANT_MISMATCH: {

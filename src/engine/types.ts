@@ -61,6 +61,12 @@ export interface DenyDecision {
   readonly subject?: string;
   /** Where in the route's `require` tree the first failed requirement is (`all[1].role`); 403s only. */
   readonly requirement?: string;
+  /**
+   * A document claimgate answers the client with itself instead of a problem body (RFC 9728 metadata,
+   * status 200). HTTP doors that read 2xx as "allow" pass the request on, stripping `headersToRemove`.
+   */
+  readonly document?: { readonly contentType: string; readonly body: string };
+  readonly headersToRemove?: readonly string[];
 }
 
 export type Decision = AllowDecision | DenyDecision;

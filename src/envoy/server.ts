@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { ClientCheck } from '../net/tls.js';
+import { GRPC_BOUNDS, type GrpcListenerBounds } from '../net/listener-bounds.js';
 import type { Decide } from '../engine/decide.js';
 import { denyDecision } from '../engine/answer.js';
 import type { AllowDecision, Decision, RequestView } from '../engine/types.js';
@@ -27,6 +28,12 @@ export interface GrpcServerOptions {
   readonly credentials?: grpc.ServerCredentials;
   /** With mutual TLS: whether the caller's verified certificate names an allowed proxy. */
   readonly clientAllowed?: ClientCheck;
+  /** Realm of the challenge on the adapter's own refusals (a malformed request); `claimgate` by default. */
+  readonly realm?: () => string;
+  /** Stream, memory and connection-age bounds (`limits.grpc`); {@link GRPC_BOUNDS} by default. */
+  readonly bounds?: GrpcListenerBounds;
+  /** Counts a stream cancelled because its request did not arrive in time (metrics, a log line). */
+  readonly streamTimedOut?: () => void;
 }
 
 export interface GrpcServer {
@@ -85,6 +92,8 @@ function responseFor(decision: Decision): CheckResponseMessage {
     response[METADATA_BYTES] = metadataBytes(decision);
     return response;
   }
+  // A document (RFC 9728 metadata) is per config: never shared through the cache keyed on catalogue values.
+  if (decision.document !== undefined) return toCheckResponse(decision);
   const key = `${decision.outcome}\u0000${decision.reason}\u0000${decision.status}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}\u0000${decision.challenge ?? ''}`;
   let response = cachedDenials.get(key);
   if (response === undefined) {
@@ -95,17 +104,33 @@ function responseFor(decision: Decision): CheckResponseMessage {
   return response;
 }
 
-/** The Authorization service whose serializer reuses attached wire bytes. */
+/**
+ * What the deserializer yields for bytes that are not a CheckRequest. grpc-js answers a throwing
+ * deserializer with a transport error (INTERNAL), which an Envoy with failure_mode_allow would turn into
+ * an allow; with this marker the handler answers in band instead.
+ */
+const MALFORMED_REQUEST: unique symbol = Symbol('claimgate.malformedCheckRequest');
+type IncomingRequest = CheckRequestMessage | typeof MALFORMED_REQUEST;
+
+/** The Authorization service whose deserializer never throws and whose serializer reuses attached wire bytes. */
 function checkService(): grpc.ServiceDefinition {
   const service = loadAuthorizationService();
   const check = service.Check!;
+  const decode = check.requestDeserialize;
+  const deserialize = (bytes: Buffer): IncomingRequest => {
+    try {
+      return decode(bytes) as CheckRequestMessage;
+    } catch {
+      return MALFORMED_REQUEST;
+    }
+  };
   const encode = check.responseSerialize;
   const serialize = (value: Encodable): Buffer => {
     if (value[ENCODED] !== undefined) return value[ENCODED];
     const bytes = encode(value) as Buffer;
     return value[METADATA_BYTES] === undefined ? bytes : Buffer.concat([bytes, value[METADATA_BYTES]]);
   };
-  return { ...service, Check: { ...check, responseSerialize: serialize } };
+  return { ...service, Check: { ...check, requestDeserialize: deserialize, responseSerialize: serialize } };
 }
 
 const INTERNAL_ERROR_RESPONSE = encodeOnce(toCheckResponse(INTERNAL_ERROR_DECISION));
@@ -137,30 +162,98 @@ export async function answerCheck(
   return response;
 }
 
+/**
+ * Cancels a call whose request has not fully arrived within `timeoutMs`: a half-open stream (headers
+ * sent, message never finished) would otherwise hold its slot and memory for as long as the connection
+ * lives. Once the request is in, the Check's own deadline (check_deadline_ms) bounds the rest.
+ */
+function requestDeadline(timeoutMs: number, timedOut: () => void): grpc.ServerInterceptor {
+  return (_method, call) => {
+    let timer: NodeJS.Timeout | undefined;
+    const clear = () => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
+    return new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        timer = setTimeout(() => {
+          timer = undefined;
+          try {
+            timedOut();
+          } catch {
+            // Observability must never change an answer.
+          }
+          call.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: 'request not received in time' });
+        }, timeoutMs);
+        timer.unref();
+        next(
+          new grpc.ServerListenerBuilder()
+            .withOnReceiveHalfClose((halfClose) => {
+              clear();
+              halfClose();
+            })
+            .withOnCancel(clear)
+            .build(),
+        );
+      },
+      sendStatus(status, next) {
+        clear();
+        next(status);
+      },
+    });
+  };
+}
+
+/** grpc-js server options for the bounds (those grpc-js 1.14 honours on the server side). */
+function grpcServerOptions(bounds: GrpcListenerBounds): grpc.ServerOptions {
+  return {
+    'grpc.max_concurrent_streams': bounds.max_concurrent_streams,
+    'grpc-node.max_session_memory': bounds.max_session_memory_mib,
+    'grpc.max_connection_idle_ms': bounds.max_connection_idle_ms,
+    'grpc.max_connection_age_ms': bounds.max_connection_age_ms,
+    'grpc.max_connection_age_grace_ms': bounds.max_connection_age_grace_ms,
+    'grpc.keepalive_time_ms': bounds.keepalive_time_ms,
+    'grpc.keepalive_timeout_ms': bounds.keepalive_timeout_ms,
+  };
+}
+
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const bounds = options.bounds ?? GRPC_BOUNDS;
   const clientAllowed = options.clientAllowed;
+  const realmOf = () => {
+    try {
+      return options.realm?.() ?? 'claimgate';
+    } catch {
+      return 'claimgate';
+    }
+  };
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024,
     // Channelz bookkeeping costs several µs per call (measured in docs/benchmarks.md) and nothing reads it.
     'grpc.enable_channelz': 0,
+    ...grpcServerOptions(bounds),
+    interceptors: [requestDeadline(bounds.request_timeout_ms, options.streamTimedOut ?? (() => undefined))],
   });
   server.addService(checkService(), {
     Check(
-      call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>,
+      call: grpc.ServerUnaryCall<IncomingRequest, CheckResponseMessage>,
       callback: grpc.sendUnaryData<CheckResponseMessage>,
     ) {
+      const request = call.request ?? {};
       // A caller that is not an allowed proxy gets an in-band denial (never a transport error, which an
       // Envoy with failure_mode_allow would turn into an allow), and the engine is never consulted.
       if (clientAllowed !== undefined && !clientAllowed(call.getAuthContext()?.sslPeerCertificate)) {
-        void answerCheck(call.request ?? {}, refuseClient, options.observe).then((response) =>
-          callback(null, response),
-        );
+        void answerCheck({}, refuseClient, options.observe).then((response) => callback(null, response));
         return;
       }
-      void answerCheck(call.request ?? {}, options.decider(), options.observe).then((response) =>
-        callback(null, response),
-      );
+      if (request === MALFORMED_REQUEST) {
+        // Bytes that are not a CheckRequest: 400 invalid_request, answered in band like every other refusal.
+        const refusal = denyDecision('ERR_REQUEST_MALFORMED', realmOf());
+        void answerCheck({}, async () => refusal, options.observe).then((response) => callback(null, response));
+        return;
+      }
+      void answerCheck(request, options.decider(), options.observe).then((response) => callback(null, response));
     },
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });

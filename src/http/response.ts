@@ -31,8 +31,22 @@ export interface HttpAnswer {
   readonly body: string;
 }
 
-export function toHttpAnswer(decision: Decision, mode: FrontDoorMode): HttpAnswer {
-  return decision.outcome === 'allow' ? allowAnswer(decision, mode) : denyAnswer(decision);
+export function toHttpAnswer(decision: Decision, mode: FrontDoorMode | 'direct'): HttpAnswer {
+  if (decision.outcome === 'allow') return allowAnswer(decision, mode === 'direct' ? 'forward-auth' : mode);
+  // Both doors read any 2xx as "allow": a document is delivered only to a direct request; through a door
+  // the request passes like a public route (owned headers stripped) and the proxy routes the path here.
+  if (decision.document !== undefined && mode !== 'direct')
+    return allowAnswer(
+      {
+        outcome: 'allow',
+        reason: decision.reason,
+        route: '',
+        headersToSet: [],
+        headersToRemove: decision.headersToRemove ?? [],
+      },
+      mode,
+    );
+  return denyAnswer(decision);
 }
 
 function allowAnswer(decision: AllowDecision, mode: FrontDoorMode): HttpAnswer {

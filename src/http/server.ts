@@ -13,12 +13,22 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { denyDecision } from '../engine/answer.js';
+import { WELL_KNOWN_SUFFIX } from '../engine/resource-metadata.js';
 import type { Decide } from '../engine/decide.js';
 import type { Decision, DenyDecision, RequestView } from '../engine/types.js';
 import { CLIENT_NOT_ALLOWED_DECISION, INTERNAL_ERROR_DECISION, type DecisionObserver } from '../envoy/server.js';
 import { silentLogger, type Logger } from '../log.js';
 import { parseListenAddress } from '../net/address.js';
 import { compileClientCheck, readSecureContextOptions, watchSecureContext, type TlsConfig } from '../net/tls.js';
+import {
+  applyHttpBounds,
+  descriptorLimit,
+  descriptorWarning,
+  HTTP_BOUNDS,
+  httpServerOptions,
+  type BoundReason,
+  type HttpListenerBounds,
+} from '../net/listener-bounds.js';
 import { endpointOf, envoyView, forwardAuthView, PROBLEMS, type ViewResult } from './request.js';
 import { DETAIL_HEADER, toHttpAnswer, type FrontDoorMode, type HttpAnswer } from './response.js';
 import { compileTrust, type PeerTrust } from './trust.js';
@@ -53,6 +63,10 @@ export interface HttpFrontDoorOptions {
   readonly logger?: Logger;
   /** Serve HTTPS (optionally mutual TLS) with certificates re-read from files. */
   readonly tls?: TlsConfig;
+  /** Connection cap and timeouts (`limits.http`); {@link HTTP_BOUNDS} by default. */
+  readonly bounds?: HttpListenerBounds;
+  /** Counts a connection refused or closed at a bound (metrics). */
+  readonly refused?: (reason: BoundReason) => void;
 }
 
 export interface HttpFrontDoor {
@@ -64,7 +78,7 @@ export interface HttpFrontDoor {
 /** Maps the `http` config block (snake_case) onto options. */
 export function frontDoorOptionsFromConfig(
   http: { address: string; envoy_path_prefix: string; forward_auth_path: string; trusted_proxies: readonly string[] },
-  rest: Pick<HttpFrontDoorOptions, 'decider' | 'realm' | 'observe' | 'logger' | 'tls'>,
+  rest: Pick<HttpFrontDoorOptions, 'decider' | 'realm' | 'observe' | 'logger' | 'tls' | 'bounds' | 'refused'>,
 ): HttpFrontDoorOptions {
   return {
     address: http.address,
@@ -113,6 +127,18 @@ export async function answerHttp(
       result = forwardAuthView(req, settings.trust.trusted(req.peer));
     } else {
       result = { ok: false, problem: PROBLEMS.unknownEndpoint };
+      // A proxy may route the RFC 9728 metadata path straight here; only that document is answered.
+      if (req.url.startsWith(WELL_KNOWN_SUFFIX)) {
+        const direct = await settings.decide({ method: req.method, host: '', path: req.url, headers: new Map() });
+        if (direct.outcome !== 'allow' && direct.document !== undefined) {
+          try {
+            settings.observe?.(undefined, direct, started);
+          } catch {
+            // Observability must never change an answer.
+          }
+          return { answer: toHttpAnswer(direct, 'direct') };
+        }
+      }
     }
     if (result.ok) {
       view = result.view;
@@ -247,12 +273,8 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
     })();
   };
 
-  const serverOptions = {
-    maxHeaderSize: MAX_HEAD_BYTES,
-    requestTimeout: 10_000,
-    headersTimeout: 10_000,
-    keepAliveTimeout: 5_000,
-  };
+  const bounds = options.bounds ?? HTTP_BOUNDS;
+  const serverOptions = { maxHeaderSize: MAX_HEAD_BYTES, ...httpServerOptions(bounds) };
   const tlsServer =
     options.tls === undefined
       ? undefined
@@ -266,6 +288,9 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
           (ctx) => tlsServer.setSecureContext(ctx),
           (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'),
         );
+  applyHttpBounds(server, bounds, { listener: 'http', logger: log, refused: options.refused });
+  const fdWarning = descriptorWarning(bounds.max_connections, descriptorLimit());
+  if (fdWarning !== undefined) log.warn({ setting: 'limits.http.max_connections' }, fdWarning);
   // Header lines beyond this are dropped by Node; one more than the adapter accepts lets it notice.
   server.maxHeadersCount = 201;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -9,7 +9,10 @@ export function discoveryUrl(issuer: string): string {
   return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
 }
 
-export type DiscoveryErrorCode = 'issuer_mismatch' | 'bad_discovery';
+/** Longest part of a discovery document's `issuer` repeated in an error message. */
+const MAX_SHOWN = 200;
+
+export type DiscoveryErrorCode = 'issuer_mismatch' | 'bad_discovery' | 'jwks_uri_not_allowed';
 
 export class DiscoveryError extends Error {
   constructor(
@@ -28,7 +31,13 @@ export class DiscoveryError extends Error {
  */
 export function jwksUriFromDiscovery(document: Record<string, unknown>, issuer: string): string {
   if (document.issuer !== issuer) {
-    throw new DiscoveryError('issuer_mismatch', 'discovery document names a different issuer than the configured one');
+    // Both values, so a trailing slash or a scheme difference is visible in logs and `claimgate status`;
+    // the document's value is quoted (control characters escaped) and cut to a bounded length.
+    const found = JSON.stringify(document.issuer ?? null).slice(0, MAX_SHOWN);
+    throw new DiscoveryError(
+      'issuer_mismatch',
+      `discovery document names issuer ${found}, not the configured ${JSON.stringify(issuer)} (compared byte for byte)`,
+    );
   }
   const jwksUri = document.jwks_uri;
   if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri)) {

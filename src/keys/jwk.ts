@@ -236,7 +236,8 @@ function decodeMember(value: unknown): Buffer | undefined {
   return Buffer.from(value, 'base64url');
 }
 
-function bitLength(bytes: Uint8Array): number {
+/** Bits of a big-endian unsigned integer (an RSA modulus), leading zero bytes ignored. */
+export function bitLength(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length && bytes[i] === 0) i++;
   if (i === bytes.length) return 0;

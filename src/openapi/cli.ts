@@ -10,11 +10,18 @@ import { driftBetween } from './drift.js';
 import { routesYaml } from './output.js';
 import { routesFromOpenApi } from './routes.js';
 
-export const ROUTES_USAGE = `Usage:
-  claimgate routes from-openapi FILE [--issuer NAME]   print claimgate routes for an OpenAPI 3.0/3.1 document
-  claimgate routes from-openapi FILE --check CONFIG [--issuer NAME]
-                                                       report drift between CONFIG's routes and the document
+export const ROUTES_USAGE = `Usage: claimgate routes from-openapi FILE [--issuer NAME] [--check CONFIG]
+
+Print claimgate routes for an OpenAPI 3.0/3.1 document (warnings on stderr), or with --check report
+drift between CONFIG's routes and the document. Exit 0 done (no drift), 1 drift or unreadable input.
+  --issuer NAME    the issuer the routes require (and, with --check, that CONFIG must have)
+  --check CONFIG   compare CONFIG's routes with the document instead of printing routes
 `;
+
+export interface FromOpenApiOptions {
+  readonly issuer?: string;
+  readonly check?: string;
+}
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -58,6 +65,11 @@ export function routesCommand(args: readonly string[], io: CliIo = processIo): n
     io.err(ROUTES_USAGE);
     return 2;
   }
+  return fromOpenApi(file, values, io);
+}
+
+/** `routes from-openapi` once its arguments are read; returns the exit code (0 or 1). */
+export function fromOpenApi(file: string, values: FromOpenApiOptions, io: CliIo = processIo): number {
   try {
     const doc = readOpenApi(readFileSync(file, 'utf8'), file);
     const options = { issuer: values.issuer };

@@ -3,6 +3,11 @@
  * the shared gRPC (and HTTP) listeners; the primary owns the admin listener, aggregating metrics and
  * readiness over its workers, forwards SIGHUP, restarts a worker that dies, and on SIGTERM drains
  * every worker before exiting 0.
+ *
+ * Readiness counts the workers that serve: a worker joins once it listens and answers IPC (it says
+ * `claimgate:up`) and leaves when it exits. The primary is ready while at least one worker serves and
+ * every serving worker is ready, so a worker that crashes and restarts does not pull the pod; a worker
+ * still booting gets no connections (the primary hands connections only to workers that listen).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
@@ -13,7 +18,19 @@ import { startAdminServer, type AdminStatus } from './admin-server.js';
 
 /** IPC messages between primary and workers. */
 type ToWorker = { readonly type: 'claimgate:status'; readonly id: number } | { readonly type: 'claimgate:reload' };
-type ToPrimary = { readonly type: 'claimgate:status'; readonly id: number; readonly status: AdminStatus };
+type ToPrimary =
+  | { readonly type: 'claimgate:status'; readonly id: number; readonly status: AdminStatus }
+  | { readonly type: 'claimgate:up' };
+
+/** What the serving workers said about themselves; `unanswered` counts serving workers that did not answer. */
+export interface WorkerStatuses {
+  readonly statuses: AdminStatus[];
+  readonly unanswered: number;
+}
+
+/** Ready while at least one worker serves and every serving worker answered that it is ready. */
+export const clusterReady = (w: WorkerStatuses): boolean =>
+  w.statuses.length > 0 && w.unanswered === 0 && w.statuses.every((s) => s.ready);
 
 const STATUS_TIMEOUT_MS = 1000;
 const RESTART_DELAY_MS = 1000;
@@ -34,6 +51,8 @@ export function serveWorkerIpc(handlers: { status: () => AdminStatus; reload: ()
       process.send?.({ type: 'claimgate:status', id: message.id, status: handlers.status() } satisfies ToPrimary);
     else if (message?.type === 'claimgate:reload') handlers.reload();
   });
+  // Called after the worker listens: from now on the primary counts it in readiness.
+  process.send?.({ type: 'claimgate:up' } satisfies ToPrimary);
 }
 
 /** Primary side: runs until SIGTERM/SIGINT, then resolves after every worker has exited. */
@@ -42,48 +61,48 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const aggregator = new AggregatorRegistry();
   let stopping = false;
   let nextId = 1;
-  const pending = new Map<number, { statuses: AdminStatus[]; expected: number; resolve: (s: AdminStatus[]) => void }>();
+  /** Workers that listen and answer IPC, by cluster worker id. */
+  const serving = new Map<number, Worker>();
+  const pending = new Map<number, { statuses: AdminStatus[]; awaiting: Set<number>; done: () => void }>();
 
-  const onMessage = (message: ToPrimary) => {
-    if (message?.type !== 'claimgate:status') return;
-    const request = pending.get(message.id);
-    if (!request) return;
-    request.statuses.push(message.status);
-    if (request.statuses.length === request.expected) request.resolve(request.statuses);
-  };
   const fork = (): Worker => {
     const worker = cluster.fork();
-    worker.on('message', onMessage);
+    // A status request can race a worker's death (its IPC channel closes): not a reason to stop the primary.
+    worker.on('error', (e: Error) => log.warn({ worker: worker.id, err: e.message }, 'worker IPC error'));
+    worker.on('message', (message: ToPrimary) => {
+      if (message?.type === 'claimgate:up') serving.set(worker.id, worker);
+      if (message?.type !== 'claimgate:status') return;
+      const request = pending.get(message.id);
+      if (!request?.awaiting.delete(worker.id)) return;
+      request.statuses.push(message.status);
+      if (request.awaiting.size === 0) request.done();
+    });
     return worker;
   };
-  const live = (): Worker[] =>
-    Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
 
-  const workerStatuses = (): Promise<AdminStatus[]> => {
-    const workers = live();
-    if (workers.length === 0) return Promise.resolve([]);
+  const workerStatuses = (): Promise<WorkerStatuses> => {
+    const workers = [...serving.values()].filter((w) => w.isConnected() && !w.isDead());
+    if (workers.length === 0) return Promise.resolve({ statuses: [], unanswered: 0 });
     const id = nextId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        // A worker that does not answer in time counts as not ready.
-        const partial = pending.get(id)?.statuses ?? [];
+      const request = { statuses: [] as AdminStatus[], awaiting: new Set(workers.map((w) => w.id)), done: () => {} };
+      // A serving worker that does not answer in time counts against readiness; one that exits meanwhile does not.
+      const timer = setTimeout(() => request.done(), STATUS_TIMEOUT_MS);
+      request.done = () => {
+        clearTimeout(timer);
         pending.delete(id);
-        resolve(partial);
-      }, STATUS_TIMEOUT_MS);
-      pending.set(id, {
-        statuses: [],
-        expected: workers.length,
-        resolve: (statuses) => {
-          clearTimeout(timer);
-          pending.delete(id);
-          resolve(statuses);
-        },
-      });
+        resolve({ statuses: request.statuses, unanswered: request.awaiting.size });
+      };
+      pending.set(id, request);
       for (const w of workers) w.send({ type: 'claimgate:status', id } satisfies ToWorker);
     });
   };
 
   cluster.on('exit', (worker, code, signal) => {
+    serving.delete(worker.id);
+    for (const request of pending.values()) {
+      if (request.awaiting.delete(worker.id) && request.awaiting.size === 0) request.done();
+    }
     if (stopping) return;
     log.error({ worker: worker.id, code, signal }, 'worker exited; starting a replacement');
     setTimeout(() => {
@@ -94,29 +113,38 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
 
   const admin = await startAdminServer({
     address: config.server.admin_address,
+    bounds: config.limits.admin,
+    logger: log,
     metrics: () => aggregator.clusterMetrics(),
     metricsContentType: aggregator.contentType,
     ready: async () => {
       if (stopping) return false;
-      const statuses = await workerStatuses();
-      return statuses.length === count && statuses.every((s) => s.ready);
+      return clusterReady(await workerStatuses());
     },
     status: async () => {
-      const workers = await workerStatuses();
-      const first = workers[0];
+      const answer = await workerStatuses();
+      const first = answer.statuses[0];
       return {
-        ready: !stopping && workers.length === count && workers.every((s) => s.ready),
+        ready: !stopping && clusterReady(answer),
         config_loaded_at: first?.config_loaded_at ?? '',
         issuers: first?.issuers ?? [],
-        workers,
+        workers: answer.statuses,
       };
+    },
+    // Every key any worker publishes: during a rolling reload some workers may already sign with the new key.
+    jwks: async () => {
+      const keys = new Map<string, object>();
+      for (const w of (await workerStatuses()).statuses)
+        for (const k of w.upstream_identity_jwks?.keys ?? []) keys.set(String((k as { kid?: unknown }).kid), k);
+      return keys.size === 0 ? undefined : { keys: [...keys.values()] };
     },
   });
   log.info({ workers: count, admin: config.server.admin_address, admin_port: admin.port }, 'claimgate primary started');
 
   process.on('SIGHUP', () => {
     log.info('SIGHUP: asking every worker to reload');
-    for (const w of live()) w.send({ type: 'claimgate:reload' } satisfies ToWorker);
+    for (const w of Object.values(cluster.workers ?? {}))
+      if (w?.isConnected()) w.send({ type: 'claimgate:reload' } satisfies ToWorker);
   });
 
   await new Promise<void>((resolve) => {

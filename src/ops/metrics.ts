@@ -6,6 +6,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggreg
 import type { Decision } from '../engine/types.js';
 import type { ShadowDisagreement } from '../policy/shadow.js';
 import type { KeySource } from '../keys/key-source.js';
+import type { TokenCacheStats } from '../token/token-cache.js';
+import { logLinesDropped } from '../log.js';
+import type { BoundReason } from '../net/listener-bounds.js';
 
 /** Buckets fine enough for a sub-millisecond hot path, wide enough to see a cold key fetch. */
 export const CHECK_DURATION_BUCKETS = [
@@ -34,12 +37,22 @@ export interface Metrics {
   observeTokenCache(result: 'hit' | 'miss' | 'negative_hit'): void;
   /** Counts one disagreement between a route's enforced and shadow requirement (policy/shadow.ts). */
   observeShadowDisagreement(event: ShadowDisagreement): void;
+  /** One remote lookup: introspection, enrichment, or claimgate's own M2M token; `name` is the config name. */
+  observeLookup(kind: string, name: string, result: string, seconds: number): void;
+  /** One lookup-cache access: hit, miss, shared (joined a call in flight) or stale (stale-if-error). */
+  observeLookupCache(kind: string, name: string, result: string): void;
   /** Key sources whose state the per-issuer gauges report at scrape time. */
   setKeySources(sources: () => Iterable<KeySource>): void;
   setReady(ready: () => boolean): void;
   /** Checks currently in flight (behind the concurrency bound). */
   setInFlight(inFlight: () => number): void;
+  /** The current config's token cache, read at scrape time. */
+  setTokenCacheStats(stats: () => TokenCacheStats): void;
+  /** A connection or stream refused or closed by a listener bound (see docs/operations.md). */
+  observeRefused(listener: Listener, reason: BoundReason): void;
 }
+
+export type Listener = 'grpc' | 'http' | 'admin';
 
 export function createMetrics(build: BuildInfo, options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
@@ -92,6 +105,25 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     name: 'claimgate_shadow_disagreements_total',
     help: "Verified requests where a route's shadow requirement and its enforced one disagree, by route, issuer, enforced and candidate outcome.",
     labelNames: ['route', 'issuer', 'enforced', 'candidate'] as const,
+    registers: [registry],
+  });
+  const lookups = new Counter({
+    name: 'claimgate_lookups_total',
+    help: 'Remote lookups (introspection, enrichment, m2m_token), by kind, configured name and result (ok or a failure code).',
+    labelNames: ['kind', 'name', 'result'] as const,
+    registers: [registry],
+  });
+  const lookupDuration = new Histogram({
+    name: 'claimgate_lookup_duration_seconds',
+    help: 'Time one remote lookup took, by kind.',
+    labelNames: ['kind'] as const,
+    buckets: CHECK_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const lookupCache = new Counter({
+    name: 'claimgate_lookup_cache_requests_total',
+    help: 'Introspection and enrichment cache accesses, by kind, configured name and result (hit, miss, shared, stale).',
+    labelNames: ['kind', 'name', 'result'] as const,
     registers: [registry],
   });
   new Gauge({
@@ -178,6 +210,50 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     },
   });
 
+  let cacheStats: () => TokenCacheStats = () => ({ entries: 0, bytes: 0, negativeEntries: 0, negativeBytes: 0 });
+  new Gauge({
+    name: 'claimgate_token_cache_entries',
+    help: "Tokens held by the current config's token cache, by kind (positive: verified; negative: recent failures).",
+    labelNames: ['cache'] as const,
+    registers: [registry],
+    collect() {
+      const stats = cacheStats();
+      this.set({ cache: 'positive' }, stats.entries);
+      this.set({ cache: 'negative' }, stats.negativeEntries);
+    },
+  });
+  new Gauge({
+    name: 'claimgate_token_cache_estimated_bytes',
+    help: 'Estimated heap held by the token cache entries, by kind; token_cache.max_bytes bounds the positive kind.',
+    labelNames: ['cache'] as const,
+    registers: [registry],
+    collect() {
+      const stats = cacheStats();
+      this.set({ cache: 'positive' }, stats.bytes);
+      this.set({ cache: 'negative' }, stats.negativeBytes);
+    },
+  });
+
+  const refused = new Counter({
+    name: 'claimgate_connections_refused_total',
+    help: 'Connections refused or closed, and gRPC streams cancelled, by a listener bound: by listener (grpc, http, admin) and reason.',
+    labelNames: ['listener', 'reason'] as const,
+    registers: [registry],
+  });
+
+  // The count lives with the log destination (src/log.ts), which exists before any registry.
+  let logDroppedSeen = 0;
+  new Counter({
+    name: 'claimgate_log_lines_dropped_total',
+    help: 'Log lines dropped because the log output could not keep up and the buffer was full (logging.max_buffer_bytes).',
+    registers: [registry],
+    collect() {
+      const now = logLinesDropped();
+      if (now > logDroppedSeen) this.inc(now - logDroppedSeen);
+      logDroppedSeen = now;
+    },
+  });
+
   let ready: () => boolean = () => false;
   new Gauge({
     name: 'claimgate_ready',
@@ -227,12 +303,26 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     observeShadowDisagreement(event) {
       shadowDisagreements.labels(event.route, event.issuer, event.enforced, event.candidate).inc();
     },
+    observeLookup(kind, name, result, seconds) {
+      lookups.labels(kind, name, result).inc();
+      lookupDuration.labels(kind).observe(seconds);
+    },
+    observeLookupCache(kind, name, result) {
+      lookupCache.labels(kind, name, result).inc();
+    },
     setKeySources(sources) {
       keySources = sources;
     },
     setInFlight(fn) {
       inFlight = fn;
     },
+    setTokenCacheStats(fn) {
+      cacheStats = fn;
+    },
+    observeRefused(listener, reason) {
+      refused.labels(listener, reason).inc();
+    },
+
     setReady(fn) {
       ready = fn;
     },

@@ -16,10 +16,16 @@
  * MAX_ITERATIONS times its body. An expression whose bound exceeds MAX_COST is a config error, so a
  * nested comprehension over token lists (quadratic or worse) never reaches the request path.
  * `matches` is refused (see REFUSED_FUNCTIONS). Evaluation has no side effects (no functions beyond
- * the CEL standard library are registered); a
- * runtime error (a missing key, a wrong type in a claim) makes the condition false, never an allow.
+ * the CEL standard library are registered).
+ *
+ * Three-valued, like every requirement leaf (engine/requirements.ts): true, false, or "cannot tell" for
+ * a runtime error (a missing key, a claim of another type, a value the one claim-value rule calls
+ * unusable: policy/cel-values.ts). "Cannot tell" fails the route and stays a failure under `not`.
  */
 import { Environment } from '@marcbachmann/cel-js';
+import type { Claims } from '../engine/claims.js';
+import type { Principal } from '../engine/principal.js';
+import { celClaims, celPrincipal } from './cel-values.js';
 
 /** What a CEL condition reads about the request. */
 export interface CelRequest {
@@ -31,12 +37,15 @@ export interface CelRequest {
 }
 
 export interface CelInput {
-  readonly principal: object;
-  readonly claims: object;
+  readonly principal: Principal;
+  readonly claims: Claims;
   readonly request: CelRequest;
 }
 
-export type CelCondition = (input: CelInput) => boolean;
+/** true, false, or cannot tell (an evaluation error). */
+export type CelVerdict = boolean | 'undecided';
+
+export type CelCondition = (input: CelInput) => CelVerdict;
 
 /** Longest expression accepted (characters). */
 export const MAX_EXPRESSION_LENGTH = 4096;
@@ -87,7 +96,7 @@ const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter'])
  * Compiles one expression. Throws CelConfigError when it does not parse, does not type-check, is not
  * of type bool, or its cost bound is over MAX_COST.
  */
-export function compileCel(expression: string): CelCondition {
+export function compileCel(expression: string, separator = ','): CelCondition {
   if (expression.length > MAX_EXPRESSION_LENGTH)
     throw new CelConfigError(`is longer than ${MAX_EXPRESSION_LENGTH} characters`);
   let parsed: ReturnType<typeof env.parse>;
@@ -107,10 +116,15 @@ export function compileCel(expression: string): CelCondition {
     );
   return (input) => {
     try {
-      return parsed(input as unknown as Record<string, unknown>) === true;
+      const vars = {
+        principal: celPrincipal(input.principal),
+        claims: celClaims(input.claims, separator),
+        request: input.request,
+      };
+      return parsed(vars) === true;
     } catch {
-      // A missing key or a claim of an unexpected type: the condition does not hold.
-      return false;
+      // A missing key, a claim of an unexpected type or an unusable value: cannot tell (fails closed).
+      return 'undecided';
     }
   };
 }

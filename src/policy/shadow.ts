@@ -51,8 +51,12 @@ export function compareShadow(
   });
 }
 
-/** Refusals shadow mode keeps: they protect how the upstream reads the request, not who may call. */
+/**
+ * Refusals shadow mode keeps: they protect how the upstream reads the request, not who may call. The
+ * RFC 9728 metadata answer is claimgate's own reply (a "deny" carrying the document), not a refusal.
+ */
 const ALWAYS_ENFORCED: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
+  'OK_RESOURCE_METADATA',
   'ERR_HEADER_NAME_AMBIGUOUS',
   'ERR_METHOD_OVERRIDE',
   'ERR_PATH_INVALID',

@@ -19,7 +19,7 @@ import type { CompiledIssuer, VerifiedToken, VerifyResult } from './verify.js';
 export interface TokenCacheLimits {
   /** Positive entries; 0 disables the whole cache. */
   readonly maxEntries: number;
-  /** Estimated bytes held by positive entries: token length + ENTRY_OVERHEAD_BYTES each. */
+  /** Estimated memory of positive entries: {@link estimateEntryBytes} each. */
   readonly maxBytes: number;
   readonly negativeTtlMs: number;
   readonly maxNegativeEntries: number;
@@ -29,12 +29,36 @@ export type TokenCacheResult = 'hit' | 'miss' | 'negative_hit';
 
 export type Verify = (raw: string, location: CompiledLocation) => Promise<VerifyResult>;
 
+/** What the cache holds right now (metrics): entries and their estimated bytes, per kind. */
+export interface TokenCacheStats {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly negativeEntries: number;
+  readonly negativeBytes: number;
+}
+
+export type CachedVerify = Verify & { readonly stats: () => TokenCacheStats };
+
+const EMPTY_STATS: TokenCacheStats = Object.freeze({ entries: 0, bytes: 0, negativeEntries: 0, negativeBytes: 0 });
+
+/** UTF-16 code units stored for a string key; tokens are ASCII, so this is their byte length. */
+const tokenBytes = (raw: string) => raw.length;
+
 /**
- * Per-entry cost on top of the token text (claims object, entry record, LRU bookkeeping). Measured at
- * 1,000,000 entries: token length + ~765 B (V8 keeps ASCII tokens at one byte per character); 1 KiB
- * keeps a margin. See docs/benchmarks.md.
+ * Live heap of one entry on top of the token text (claims object, entry record, LRU bookkeeping).
+ * Measured: token length + ~775 B (V8 keeps ASCII tokens at one byte per character); 1 KiB keeps a margin.
  */
 export const ENTRY_OVERHEAD_BYTES = 1024;
+/**
+ * Resident memory per byte of live entries. An LRU that keeps evicting leaves its survivors scattered
+ * over heap pages V8 does not compact or return at once: measured RSS was about twice the live heap
+ * (docs/benchmarks.md), so entries are counted at twice their heap and `max_bytes` bounds memory.
+ */
+export const RESIDENT_FACTOR = 2;
+
+/** The cache's estimate of the memory one verified entry costs (what `max_bytes` bounds). */
+export const estimateEntryBytes = (raw: string): number => RESIDENT_FACTOR * (tokenBytes(raw) + ENTRY_OVERHEAD_BYTES);
+
 /** Negative entries hold only the token text and a reason; their bytes are bounded separately. */
 const NEGATIVE_MAX_BYTES = 8 * 1024 * 1024;
 
@@ -44,7 +68,7 @@ const NEGATIVE_CACHEABLE: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'ERR_ISSUER_NOT_ALLOWED',
   'ERR_ALGORITHM_NOT_ALLOWED',
   'ERR_TOKEN_TYPE_INVALID',
-  'ERR_SIGNATURE_INVALID',
+  'ERR_TOKEN_BOUND',
   'ERR_CLAIMS_INVALID',
   'ERR_AUDIENCE_MISMATCH',
   'ERR_TOKEN_EXPIRED',
@@ -57,20 +81,33 @@ interface NegativeEntry {
   readonly untilMs: number;
 }
 
-/** UTF-16 code units stored for a string key; tokens are ASCII, so this is their byte length. */
-const tokenBytes = (raw: string) => raw.length;
+/**
+ * A token taken out of a header or cookie is a V8 slice of that whole value (a Cookie header may be
+ * kilobytes), and `payloadSegment` a slice of the token: kept as a cache key they would hold the whole
+ * value alive, beyond what the estimate counts. The entry gets its own flat copy (a verified token is
+ * ASCII, so latin1 round-trips it) and a payload segment sliced from that copy.
+ */
+function ownedEntry(raw: string, token: VerifiedToken): { raw: string; token: VerifiedToken } {
+  const own = Buffer.from(raw, 'latin1').toString('latin1');
+  const start = own.indexOf('.') + 1;
+  const payloadSegment = own.slice(start, start + token.payloadSegment.length);
+  return { raw: own, token: payloadSegment === token.payloadSegment ? { ...token, payloadSegment } : token };
+}
 
 export function createCachedVerifier(
   verify: Verify,
   limits: TokenCacheLimits,
   nowMs: () => number,
   onResult: (result: TokenCacheResult) => void = () => undefined,
-): Verify {
-  if (limits.maxEntries <= 0) return verify;
+): CachedVerify {
+  if (limits.maxEntries <= 0)
+    return Object.assign((raw: string, location: CompiledLocation) => verify(raw, location), {
+      stats: () => EMPTY_STATS,
+    });
   const positive = new LRUCache<string, VerifiedToken>({
     max: limits.maxEntries,
     maxSize: limits.maxBytes,
-    sizeCalculation: (_v, raw) => tokenBytes(raw) + ENTRY_OVERHEAD_BYTES,
+    sizeCalculation: (_v, raw) => estimateEntryBytes(raw),
   });
   const negative = new LRUCache<string, NegativeEntry>({
     max: Math.max(1, limits.maxNegativeEntries), // lru-cache needs max ≥ 1; 0 disables the negative cache below
@@ -84,7 +121,7 @@ export function createCachedVerifier(
     return !(live instanceof Promise) && live.ok && live.key === token.key;
   };
 
-  return async function cachedVerify(raw, location) {
+  const cachedVerify: Verify = async (raw, location) => {
     const now = nowMs();
     const hit = positive.get(raw);
     if (hit !== undefined) {
@@ -104,9 +141,19 @@ export function createCachedVerifier(
     }
     onResult('miss');
     const result = await verify(raw, location);
-    if (result.ok) positive.set(raw, result.token);
-    else if (limits.maxNegativeEntries > 0 && NEGATIVE_CACHEABLE.has(result.reason))
+    if (result.ok) {
+      const entry = ownedEntry(raw, result.token);
+      positive.set(entry.raw, entry.token);
+    } else if (limits.maxNegativeEntries > 0 && NEGATIVE_CACHEABLE.has(result.reason))
       negative.set(raw, { reason: result.reason, issuer: result.issuer, untilMs: now + limits.negativeTtlMs });
     return result;
   };
+  return Object.assign(cachedVerify, {
+    stats: (): TokenCacheStats => ({
+      entries: positive.size,
+      bytes: positive.calculatedSize,
+      negativeEntries: limits.maxNegativeEntries > 0 ? negative.size : 0,
+      negativeBytes: limits.maxNegativeEntries > 0 ? negative.calculatedSize : 0,
+    }),
+  });
 }

@@ -69,6 +69,8 @@ export function compileIssuer(
   keys: KeySource,
   locationIds: ReadonlySet<string>,
   expectedTenant?: string,
+  /** `upstream.array_separator`, for the one rule for claim values the principal is read by. */
+  separator = ',',
 ): CompiledIssuer {
   const profile = resolveProfile(config);
   const marker = profile.accessTokenClaim;
@@ -80,7 +82,7 @@ export function compileIssuer(
       ? {}
       : { accessTokenClaim: { read: compileClaimPath(marker.path), equals: marker.equals } }),
     ...(expectedTenant === undefined ? {} : { expectedTenant }),
-    principalOf: compilePrincipalReader(config.name, profile.claims),
+    principalOf: compilePrincipalReader(config.name, profile.claims, separator),
     maxTokenBytes: config.max_token_bytes,
     locationIds,
     claimPolicy: {
@@ -125,14 +127,24 @@ export async function verifyToken(
   let lookup = issuer.keys.lookup(jws.header.kid, alg as Algorithm, opts.keyDeadlineMs);
   if (lookup instanceof Promise) lookup = await lookup;
   if (!lookup.ok) return fail(lookup.reason);
-  if (!verifySignature(alg as Algorithm, lookup.key.key, jws.signingInput, jws.signature))
-    return fail('ERR_SIGNATURE_INVALID');
+  let key = lookup.key;
+  if (!verifySignature(alg as Algorithm, key.key, jws.signingInput, jws.signature)) {
+    // The IdP may have replaced the key behind this kid: one rate-limited refetch (P19), then decide.
+    let renewed = issuer.keys.recheck?.(jws.header.kid, alg as Algorithm, key, opts.keyDeadlineMs);
+    if (renewed instanceof Promise) renewed = await renewed;
+    if (renewed === undefined || !verifySignature(alg as Algorithm, renewed.key, jws.signingInput, jws.signature))
+      return fail('ERR_SIGNATURE_INVALID');
+    key = renewed;
+  }
 
   // Before the claim checks: an ID token of the same issuer fails here as what it is, not as a bad audience.
   const marker = issuer.accessTokenClaim;
   if (marker !== undefined && marker.read(jws.claims) !== marker.equals) return fail('ERR_TOKEN_TYPE_INVALID');
   const claimFailure = checkClaims(jws.claims, issuer.claimPolicy, opts.nowMs() / 1000);
   if (claimFailure !== undefined) return fail(claimFailure);
+  // P20: a sender-constrained token (RFC 7800 `cnf`: DPoP `jkt`, mTLS `x5t#S256`, …) needs its proof,
+  // which claimgate does not check yet; presented as a plain bearer token it is refused.
+  if (Object.hasOwn(jws.claims, 'cnf')) return fail('ERR_TOKEN_BOUND');
   const subject = jws.claims.sub as string;
   const principal = issuer.principalOf(jws.claims, subject, issuer.expectedTenant);
   // The iss of a template names a tenant; a token whose own tenant claim disagrees is not that tenant's.
@@ -155,7 +167,7 @@ export async function verifyToken(
       validUntilMs: validUntilS * 1000,
       kid: jws.header.kid,
       alg: alg as Algorithm,
-      key: lookup.key,
+      key,
     },
   };
 }

@@ -1,8 +1,9 @@
 /**
  * The command line as users run it: the built `dist/cli.js` (npm test builds first).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -71,7 +72,9 @@ describe('claimgate CLI', () => {
   it('check-config reports a missing file clearly', () => {
     const r = run(['check-config', join(dir, 'nope.yaml')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('cannot read file: ENOENT');
+    expect(r.stderr).toBe(
+      `claimgate: config ${join(dir, 'nope.yaml')}: cannot read file: ENOENT (no such file: relative paths are from the current directory)\n`,
+    );
   });
 
   it('schema prints a JSON Schema that rejects unknown keys', () => {
@@ -116,5 +119,151 @@ describe('claimgate CLI', () => {
     const r = run(['frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Usage:');
+  });
+});
+
+describe('claimgate CLI behaviour', () => {
+  const SUBCOMMANDS = ['serve', 'check-config', 'schema', 'check', 'status', 'routes', 'demo', 'issuer'];
+
+  it.each(SUBCOMMANDS)('%s --help and -h exit 0 and print its usage on stdout', (name) => {
+    for (const flag of ['--help', '-h']) {
+      const r = run([name, flag]);
+      expect([name, flag, r.code, r.stderr]).toEqual([name, flag, 0, '']);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: claimgate ${name}`));
+    }
+  });
+
+  it('--version prints package.json version', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = run(['--version']);
+    expect([r.code, r.stdout]).toEqual([0, `${pkg.version}\n`]);
+  });
+
+  it('an unknown option is a one-line usage error, not a stack', () => {
+    const r = run(['check', '--frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^claimgate: Unknown option '--frobnicate'/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('reads the token from a file, refuses two sources, and names a missing token file', () => {
+    const both = run(['check', '--token-file', file('t1', 'a.b.c'), '--token', 'a.b.c']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give the token one way');
+    const missing = run(['check', '--token-file', join(dir, 'no-such-token')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('cannot read token file');
+    expect(missing.stderr).toContain('ENOENT');
+  });
+
+  it('a claimgate that cannot be reached is one line with a hint', () => {
+    const r = run(['check', '--address', '127.0.0.1:1', '--token-file', file('t2', 'a.b.c')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('pass --address');
+  });
+
+  it('serve with its gRPC port taken says so in one line, with the setting to change, and no grpc-js line', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const config = file(
+        'taken.yaml',
+        `${GOOD}server:\n  grpc_address: 127.0.0.1:${port}\n  admin_address: 127.0.0.1:0\n`,
+      );
+      const r = await runAsync(['serve', '--config', config]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(
+        `claimgate: cannot start: port ${port} is in use; pass another server.grpc_address in the config`,
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('demo with its port taken gives a one-line hint, no stack', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const r = await runAsync(['demo', '--for', '0', '--port', String(port), '--admin-port', '0', '--idp-port', '0']);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`claimgate: cannot start: port ${port} is in use; pass --port N`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  // Every command, its stdout a pipe that the reader closes after the first line: never a stack.
+  const PIPED: string[][] = [
+    ['--help'],
+    ['--version'],
+    ['schema'],
+    ['check-config', '--help'],
+    ['check', '--help'],
+    ['status', '--help'],
+    ['demo', '--help'],
+    ['issuer', '--help'],
+    ['routes', '--help'],
+    ['serve', '--help'],
+  ];
+  it.each(PIPED)('claimgate %s | head -1 prints no stack', async (...args) => {
+    for (const closeAtOnce of [false, true]) {
+      const r = await runAsync(args, { closeStdoutAfterFirstLine: true, closeAtOnce });
+      expect(r.stderr).not.toMatch(/Error|\n\s+at /);
+      expect(r.code).toBe(0);
+    }
+  });
+});
+
+function runAsync(
+  args: string[],
+  options: { closeStdoutAfterFirstLine?: boolean; closeAtOnce?: boolean } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    // A reader that is gone before the first write: every write fails with EPIPE.
+    if (options.closeAtOnce) child.stdout.destroy();
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      // What `head -1` does: read one line, then close the pipe.
+      if (options.closeStdoutAfterFirstLine && stdout.includes('\n')) child.stdout.destroy();
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('claimgate CLI data output', () => {
+  it('check-config --json prints one JSON object', () => {
+    const r = run(['check-config', '--json', file('good-json.yaml', GOOD)]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: true,
+      file: join(dir, 'good-json.yaml'),
+      issuers: 1,
+      routes: 0,
+      warnings: [],
+    });
+  });
+
+  it('issuer inspect refuses a token on the command line (it would show in ps)', () => {
+    const r = run(['issuer', 'inspect', 'https://idp.example.com/', '--token', 'a.b.c']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--token-file or --token-stdin');
+  });
+
+  it('issuer inspect --json on a non-HTTPS issuer reports the finding as data and exits 1, without a request', () => {
+    const r = run(['issuer', 'inspect', 'http://idp.example.com/', '--json']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { findings: { code: string; severity: string }[] };
+    expect(report.findings).toEqual([expect.objectContaining({ code: 'not_https', severity: 'error' })]);
   });
 });

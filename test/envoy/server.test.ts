@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
-import { createCheckClient } from '../../src/cli/check-client.js';
+import { createCheckClient, summarise } from '../../src/cli/check-client.js';
+import type { CheckResponseMessage } from '../../src/envoy/messages.js';
 import type { Decide } from '../../src/engine/decide.js';
 import type { Decision, RequestView } from '../../src/engine/types.js';
 import { answerCheck, startGrpcServer, type GrpcServer } from '../../src/envoy/server.js';
@@ -81,6 +82,46 @@ describe('gRPC Check server', () => {
     expect(seen).toHaveLength(2);
     const hostile = seen.find((v) => v.headers.has('authorization'));
     expect(hostile?.headers.get('authorization')).toEqual(['Bearer \u0000\r\n']);
+  });
+
+  it('answers bytes that are not a CheckRequest with an in-band 400 denial, never a transport error', async () => {
+    let consulted = 0;
+    decide = async () => {
+      consulted++;
+      return allowDecision;
+    };
+    // A client whose serializer passes raw bytes through: truncated varints, a wrong wire type, a length
+    // running past the end. Each is invalid protobuf for CheckRequest.
+    const passThrough = {
+      Check: {
+        path: '/envoy.service.auth.v3.Authorization/Check',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (b: Buffer) => b,
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (b: Buffer) => b,
+        responseDeserialize: (b: Buffer) => b,
+      },
+    };
+    const Raw = grpc.makeGenericClientConstructor(passThrough, 'RawAuthorization');
+    const raw = new Raw(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      Check(req: Buffer, cb: (err: grpc.ServiceError | null, res?: Buffer) => void): void;
+    };
+    const garbage = [Buffer.from([0x0a, 0xff, 0xff, 0xff]), Buffer.from([0x0f]), Buffer.from([0x0a, 0x40, 0x01])];
+    const { checkMessageTypes } = await import('../../src/envoy/proto.js');
+    const { CheckResponse } = checkMessageTypes();
+    for (const bytes of garbage) {
+      const answer = await new Promise<Buffer>((resolve, reject) =>
+        raw.Check(bytes, (err, res) => (err ? reject(err) : resolve(res!))),
+      );
+      const summary = summarise(
+        CheckResponse.toObject(CheckResponse.decode(answer), { enums: String }) as CheckResponseMessage,
+      );
+      expect(summary).toMatchObject({ kind: 'deny', grpcCode: 3, httpStatus: 400, reason: 'ERR_REQUEST_MALFORMED' });
+      expect(summary.headers['www-authenticate']).toMatch(/^Bearer realm="claimgate", error="invalid_request"/);
+    }
+    raw.close();
+    expect(consulted).toBe(0);
   });
 
   it('reports health NOT_SERVING until told, then SERVING, for the overall and the Authorization service', async () => {

@@ -35,6 +35,8 @@ import {
 } from './support.js';
 
 const DEPLOY = new URL('../../deploy/', import.meta.url);
+const RESOURCE = 'https://api.example.com';
+const METADATA_PATH = '/.well-known/oauth-protected-resource';
 
 let op: OidcProviderIdp;
 let down: OidcProviderIdp;
@@ -50,10 +52,14 @@ beforeAll(async () => {
   readToken = await op.mintClientCredentialsToken('orders:read');
   downToken = await down.mintClientCredentialsToken('orders:read');
   await down.stop(); // this issuer's IdP is down when claimgate starts
-  const config = frontDoorConfig([
-    { name: 'op', issuer: op.issuer, audiences: [DEFAULT_AUDIENCE] },
-    { name: 'down', issuer: down.issuer, audiences: [DEFAULT_AUDIENCE] },
-  ]);
+  const config = frontDoorConfig(
+    [
+      { name: 'op', issuer: op.issuer, audiences: [DEFAULT_AUDIENCE] },
+      { name: 'down', issuer: down.issuer, audiences: [DEFAULT_AUDIENCE] },
+    ],
+    {},
+    { resource_metadata: { resource: RESOURCE } },
+  );
   gate = await startClaimgate(config);
   await gate.whenSettled();
   if (config.http === undefined) throw new Error('the http block is missing from the validated config');
@@ -185,7 +191,21 @@ describe.each(PROXIES)('$name', ({ start, outageStatus, refusalStatus }) => {
   test('no token → 401 with a bare Bearer challenge at the client; the upstream is not reached', async () => {
     const result = await through('/orders/1', spoofed);
     expectRefused(result, 401, 'ERR_TOKEN_MISSING');
-    expect(challenge(result.reply.headers['www-authenticate'])).toEqual({ realm: REALM });
+    expect(challenge(result.reply.headers['www-authenticate'])).toEqual({
+      realm: REALM,
+      resource_metadata: `${RESOURCE}${METADATA_PATH}`,
+    });
+  });
+
+  test('RFC 9728 metadata reaches the client through the proxy, listing exactly the configured issuers', async () => {
+    const { reply, reached } = await through(METADATA_PATH, spoofed);
+    expect({ status: reply.status, reached }).toEqual({ status: 200, reached: false });
+    expect(reply.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(reply.body)).toMatchObject({
+      resource: RESOURCE,
+      authorization_servers: [op.issuer, down.issuer],
+      bearer_methods_supported: ['header'],
+    });
   });
 
   test('bad token → 401 invalid_token', async () => {

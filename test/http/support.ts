@@ -43,7 +43,11 @@ export interface Issuer {
 }
 
 /** The suites' config through the real schema, including the `http` block. */
-export function frontDoorConfig(issuers: readonly Issuer[], http: Record<string, unknown> = {}): Config {
+export function frontDoorConfig(
+  issuers: readonly Issuer[],
+  http: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): Config {
   return validateConfig(
     {
       server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', shutdown_grace_ms: 500 },
@@ -54,6 +58,7 @@ export function frontDoorConfig(issuers: readonly Issuer[], http: Record<string,
       unmatched: 'deny',
       upstream: { headers: IDENTITY_HEADERS, strip_token: true },
       http: { address: '127.0.0.1:0', ...http },
+      ...extra,
     },
     'http-front-door-test',
   );

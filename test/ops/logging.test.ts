@@ -296,7 +296,7 @@ describe('no token, cookie or authorization header is ever logged', () => {
         bad,
         `issuers: [{ name: acme, issuer: ${ISSUER}, jwks_file: x, audiences: [] }]\nsecret_token: ${good}\n`,
       );
-      expect(run.gate.reloadFromFile(bad).ok).toBe(false);
+      expect((await run.gate.reloadFromFile(bad)).ok).toBe(false);
 
       const text = run.capture.lines.join('\n');
       expect(run.capture.decisions().length).toBe(tokens.length * 3 + 2);

@@ -223,22 +223,22 @@ describe('reload counters', () => {
     expect(loadedAt).toBeGreaterThan(1_600_000_000);
 
     await new Promise((r) => setTimeout(r, 20));
-    expect(gate.reloadFromFile(configFile)).toEqual({ ok: true, changed: true });
+    expect(await gate.reloadFromFile(configFile)).toEqual({ ok: true, changed: true });
     expect(await valueOf(m, 'claimgate_config_reloads_total', { result: 'success' })).toBe(1);
     const reloadedAt = await valueOf(m, 'claimgate_config_last_reload_success_timestamp_seconds');
     expect(reloadedAt).toBeGreaterThan(loadedAt as number);
 
     // The same bytes again: not a reload at all.
-    expect(gate.reloadFromFile(configFile)).toEqual({ ok: true, changed: false });
+    expect(await gate.reloadFromFile(configFile)).toEqual({ ok: true, changed: false });
     expect(await valueOf(m, 'claimgate_config_reloads_total', { result: 'success' })).toBe(1);
 
     // Broken YAML, a schema violation, a missing file: three failures, the time stays.
     writeFileSync(configFile, 'issuers: [unclosed\n');
-    expect(gate.reloadFromFile(configFile).ok).toBe(false);
+    expect((await gate.reloadFromFile(configFile)).ok).toBe(false);
     writeFileSync(configFile, JSON.stringify({ ...configObject(), issuers: [] }));
-    expect(gate.reloadFromFile(configFile).ok).toBe(false);
+    expect((await gate.reloadFromFile(configFile)).ok).toBe(false);
     unlinkSync(configFile);
-    expect(gate.reloadFromFile(configFile).ok).toBe(false);
+    expect((await gate.reloadFromFile(configFile)).ok).toBe(false);
     expect(await valueOf(m, 'claimgate_config_reloads_total', { result: 'failure' })).toBe(3);
     expect(await valueOf(m, 'claimgate_config_reloads_total', { result: 'success' })).toBe(1);
     expect(await valueOf(m, 'claimgate_config_last_reload_success_timestamp_seconds')).toBe(reloadedAt);

@@ -11,6 +11,7 @@ import { startClaimgate, type Claimgate } from '../../src/app.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { VERSION } from '../../src/version.js';
+import { estimateEntryBytes } from '../../src/token/token-cache.js';
 import {
   fencedBlocks,
   promtoolCheckMetrics,
@@ -159,6 +160,13 @@ describe('a real Prometheus scraping claimgate', () => {
     expect(build[0]?.value).toBe(1);
     expect(build[0]?.metric).toMatchObject({ version: VERSION, node_version: process.version });
 
+    // The token cache holds the two distinct tokens that verified (good, weak), each at its estimate.
+    expect(await server.queryValue('claimgate_token_cache_entries{cache="positive"}')).toBe(2);
+    expect(await server.queryValue('claimgate_token_cache_estimated_bytes{cache="positive"}')).toBe(
+      estimateEntryBytes(good) + estimateEntryBytes(weak),
+    );
+    expect(await server.queryValue('claimgate_log_lines_dropped_total')).toBe(0);
+
     // Node's default process metrics are scraped too.
     expect(await server.query('process_resident_memory_bytes{job="claimgate"}')).toHaveLength(1);
   });
@@ -171,6 +179,8 @@ describe('a real Prometheus scraping claimgate', () => {
     expect(text).toContain('claimgate_checks_total{');
     expect(text).toContain('claimgate_issuer_keys{issuer="acme"}');
     expect(text).toContain('claimgate_build_info{');
+    expect(text).toContain('claimgate_token_cache_entries{cache="positive"}');
+    expect(text).toContain('claimgate_token_cache_estimated_bytes{cache="positive"}');
     const result = promtoolCheckMetrics(text);
     expect({ stdout: result.stdout, stderr: result.stderr, status: result.status }).toEqual({
       stdout: '',

@@ -29,15 +29,15 @@ issuers:
       expect((await client.check({ path: '/x', token })).reason).toBe('ERR_JWKS_UNAVAILABLE');
       writeFileSync(jwks, JSON.stringify({ keys: [key.jwk] }));
       // The config file itself is unchanged: only a forced reload (what SIGHUP does) reads it again.
-      expect(app.reloadFromFile(file)).toEqual({ ok: true, changed: false });
-      expect(app.reloadFromFile(file, true).ok).toBe(true);
+      expect(await app.reloadFromFile(file)).toEqual({ ok: true, changed: false });
+      expect((await app.reloadFromFile(file, true)).ok).toBe(true);
       await app.whenSettled();
       expect((await client.check({ path: '/x', token })).kind).toBe('allow');
       expect(app.ready()).toBe(true);
     } finally {
       client.close();
       const closing = app.close(500);
-      expect(app.reloadFromFile(file, true)).toEqual({ ok: false, problems: ['shutting down: reload ignored'] });
+      expect(await app.reloadFromFile(file, true)).toEqual({ ok: false, problems: ['shutting down: reload ignored'] });
       await closing;
     }
   });

@@ -79,7 +79,7 @@ describe('hot reload under load', () => {
     for (let i = 0; i < 50; i++) {
       const variant = i % 2 === 1 ? 'invalid' : (i / 2) % 2 === 0 ? 'B' : 'A';
       writeFileSync(file, configYaml(idp.issuer, variant));
-      results.push({ variant, result: app.reloadFromFile(file) });
+      results.push({ variant, result: await app.reloadFromFile(file) });
       await new Promise((r) => setTimeout(r, 15));
     }
     running = false;

@@ -3,6 +3,7 @@
  * forwards SIGHUP, replaces a dead worker and drains all of them on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,12 +38,16 @@ describe('multi-core workers', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'claimgate-workers-'));
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [generateSigningKey('ES256', 'k1').jwk] }));
+    const identityKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    writeFileSync(join(dir, 'identity.pem'), identityKey.export({ format: 'pem', type: 'pkcs8' }));
     const config = join(dir, 'claimgate.yaml');
     configFile = config;
     configText = `server: { grpc_address: "127.0.0.1:0", admin_address: "127.0.0.1:0", workers: 2, watch_config: false, shutdown_grace_ms: 2000 }
 unmatched: authenticated
 issuers:
   - { name: a, issuer: "https://a.example.com", audiences: [x], algorithms: [ES256], jwks_file: "${join(dir, 'jwks.json')}" }
+upstream:
+  identity_jwt: { issuer: "https://claimgate.internal", audience: up, claims: [{ name: sub, principal: qualified_subject }], keys: [{ private_key_file: "${join(dir, 'identity.pem')}", kid: id-1 }] }
 `;
     writeFileSync(config, configText);
     child = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -70,6 +75,13 @@ issuers:
     expect(listening).toHaveLength(2);
     expect(new Set(listening.map((l) => l.pid)).size).toBe(2);
     expect(new Set(listening.map((l) => l.grpc_port)).size).toBe(1);
+  });
+
+  it("serves the upstream identity JWKS its workers publish, once per key, at the primary's admin listener", async () => {
+    const response = await fetch(`http://127.0.0.1:${adminPort()}/.well-known/jwks.json`);
+    expect(response.status).toBe(200);
+    const jwks = (await response.json()) as { keys: { kid: string; kty: string; alg: string }[] };
+    expect(jwks.keys.map((k) => [k.kid, k.kty, k.alg])).toEqual([['id-1', 'EC', 'ES256']]);
   });
 
   it("answers Checks and aggregates every worker's metrics and status at the primary", async () => {
@@ -102,20 +114,45 @@ issuers:
     client.close();
   });
 
-  it('replaces a worker that dies', async () => {
+  /** /readyz answers, every 50 ms, until `until` holds (at most 200 probes: bounded in count and time). */
+  const probeReadiness = async (until: () => boolean): Promise<number[]> => {
+    const answers: number[] = [];
+    while (!until() && answers.length < 200) {
+      answers.push((await fetch(`http://127.0.0.1:${adminPort()}/readyz`)).status);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return answers;
+  };
+
+  it('replaces a worker that dies, and stays ready while the other one serves', async () => {
     const victim = lines.find((l) => l.msg === 'claimgate listening')!.pid;
     process.kill(victim, 'SIGKILL');
-    await waitFor(
-      () => count('worker exited; starting a replacement') === 1 && count('claimgate listening') === 3,
-      'a replacement worker',
+    const answers = await probeReadiness(
+      () => count('claimgate listening') === 3 && count('ready: signing keys available') >= 3,
     );
-    await waitFor(() => count('ready: signing keys available') >= 3, 'the replacement ready');
+    expect(count('worker exited; starting a replacement')).toBe(1);
+    // The replacement starts after a 1 s delay, so the probes covered the time with one worker.
+    expect(answers.length).toBeGreaterThanOrEqual(10);
+    expect(answers.filter((s) => s !== 200)).toEqual([]);
+    const client = createCheckClient(`127.0.0.1:${grpcPort()}`);
+    expect((await client.check({ path: '/x' })).reason).toBe('ERR_ROUTE_NOT_FOUND');
+    client.close();
+  });
+
+  it('is not ready while no worker serves, and ready again once the replacements serve', async () => {
+    const pids = [...new Set(lines.filter((l) => l.msg === 'claimgate listening').map((l) => l.pid))].slice(-2);
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    const answers = await probeReadiness(() => count('claimgate listening') === 5);
+    // Between the deaths and the replacements (started after 1 s), nothing serves: 503.
+    expect(answers).toContain(503);
+    await waitFor(() => count('ready: signing keys available') >= 5, 'both replacements ready');
+    expect((await fetch(`http://127.0.0.1:${adminPort()}/readyz`)).status).toBe(200);
   });
 
   it('drains every worker on SIGTERM and exits 0', async () => {
     const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
-    expect(count('stopped')).toBe(3);
+    expect(count('stopped')).toBe(3); // the primary and its two current workers
   });
 });

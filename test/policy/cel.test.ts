@@ -3,6 +3,7 @@
  * predicate tree over a table of requests (decisions through the real decider and real tokens).
  */
 import { compileCel, CelConfigError, MAX_COST } from '../../src/policy/cel.js';
+import { InexactNumber } from '../../src/token/strict-json.js';
 import { validateConfig } from '../../src/config/load.js';
 import { bearer, ISSUER_CONFIG, policyDecider, request, token } from './policy-harness.js';
 
@@ -111,10 +112,38 @@ describe('CEL conditions: the cost bound', () => {
     expect(() => compileCel(deep)).toThrow(CelConfigError);
   });
 
-  it('treats an evaluation error (a claim of another type) as false, never as allow', () => {
+  it('treats an evaluation error (a claim of another type, a missing key) as cannot tell, never as allow', () => {
     const condition = compileCel('claims.level > 3');
-    expect(condition({ principal, claims: { level: 'high' }, request: req })).toBe(false);
-    expect(condition({ principal, claims: {}, request: req })).toBe(false);
+    expect(condition({ principal, claims: { level: 'high' }, request: req })).toBe('undecided');
+    expect(condition({ principal, claims: {}, request: req })).toBe('undecided');
+    expect(condition({ principal, claims: { level: 4 }, request: req })).toBe(true);
+  });
+
+  it('cannot tell on a claim value the one claim-value rule calls unusable, at any depth and through has() or !', () => {
+    const check = (expression: string, claims: Record<string, unknown>) =>
+      compileCel(expression)({ principal, claims, request: req });
+    for (const bad of ['admin\t', ' admin', 'user,admin', 'a\u0000b'])
+      for (const expression of ['claims.role == "admin"', '!(claims.role == "admin")', 'has(claims.role)'])
+        expect([bad, expression, check(expression, { role: bad })]).toEqual([bad, expression, 'undecided']);
+    expect(check('"admin" in claims.roles', { roles: ['admin', 'user,x'] })).toBe('undecided');
+    expect(check('claims.org.tenant == "acme"', { org: { tenant: 'acme ' } })).toBe('undecided');
+    expect(check('claims.id == 1152921504606846976.0', { id: new InexactNumber('1152921504606846977') })).toBe(
+      'undecided',
+    );
+    // A value the expression does not touch does not matter.
+    expect(check('claims.tenant == "acme"', { tenant: 'acme', role: 'user,admin' })).toBe(true);
+    // The separator is the config's.
+    expect(
+      compileCel('claims.role == "user,admin"', ';')({ principal, claims: { role: 'user,admin' }, request: req }),
+    ).toBe(true);
+  });
+
+  it('cannot tell on a principal field the principal marks unreadable (it is empty for the other checks)', () => {
+    const unreadable = { ...principal, roles: [], unreadable: ['roles' as const] };
+    const check = (expression: string) => compileCel(expression)({ principal: unreadable, claims: {}, request: req });
+    expect(check('!("banned" in principal.roles)')).toBe('undecided');
+    expect(check('principal.roles.size() == 0')).toBe('undecided');
+    expect(check('"orders:read" in principal.scopes')).toBe(true);
   });
 });
 

@@ -248,6 +248,7 @@ export interface GateOptions {
   readonly realm?: string;
   readonly unmatched?: 'deny' | 'authenticated';
   readonly server?: Record<string, unknown>;
+  readonly resourceMetadata?: Record<string, unknown>;
   readonly keyDeps?: KeySourceDeps | ((issuer: IssuerConfig) => KeySourceDeps);
   readonly nowMs?: () => number;
   /** Wait for every key source's first fetch (default true). */
@@ -267,6 +268,7 @@ export async function buildGate(opts: GateOptions): Promise<Gate> {
   if (opts.realm) raw.realm = opts.realm;
   if (opts.server) raw.server = opts.server;
   if (opts.shadowMode !== undefined) raw.shadow_mode = opts.shadowMode;
+  if (opts.resourceMetadata) raw.resource_metadata = opts.resourceMetadata;
   const config = validateConfig(raw);
   const sources = new Map<string, KeySource>();
   const compiled = compileConfig(config, (issuer) => {

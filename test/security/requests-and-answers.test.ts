@@ -14,6 +14,7 @@ import type { AllowDecision, Decision } from '../../src/engine/types.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { RpcCode, toCheckResponse } from '../../src/envoy/response.js';
 import { answerCheck } from '../../src/envoy/server.js';
+import { toHttpAnswer } from '../../src/http/response.js';
 import { createLogger } from '../../src/log.js';
 import {
   AUD,
@@ -25,6 +26,7 @@ import {
   denied,
   fileIssuer,
   type Gate,
+  type GateOptions,
   ISS_A,
   ISS_B,
   mint,
@@ -172,8 +174,9 @@ describe('P12 explicit token locations', () => {
 describe('P13 server-owned identity headers', () => {
   const OWNED = ['x-user-id', 'x-user-email', 'x-tenant', 'x-groups', 'x-jwt-payload'];
   let gate: Gate;
+  let gateOptions: GateOptions;
   beforeAll(async () => {
-    gate = await buildGate({
+    gateOptions = {
       issuers: [fileIssuer('a', ISS_A, [keyA.jwk])],
       routes: [
         { name: 'public', match: { path: { prefix: '/public' } }, public: true },
@@ -190,7 +193,8 @@ describe('P13 server-owned identity headers', () => {
         strip_token: true,
         max_header_bytes: 256,
       },
-    });
+    };
+    gate = await buildGate(gateOptions);
   });
   afterAll(() => gate.close());
 
@@ -327,6 +331,31 @@ describe('P13 server-owned identity headers', () => {
       ),
       { numRuns: 150, seed: 1306 },
     );
+  });
+
+  it('the RFC 9728 metadata path: never an allow over gRPC; through an HTTP door every owned header is removed', async () => {
+    const withMetadata = await buildGate({
+      ...gateOptions,
+      resourceMetadata: { resource: 'https://api.example.com' },
+    });
+    try {
+      const d = await withMetadata.decide(spoofed(undefined, '/.well-known/oauth-protected-resource'));
+      const doc = denied(d);
+      expect(doc.reason).toBe('OK_RESOURCE_METADATA');
+      // gRPC: a non-OK status, so Envoy answers the client itself and nothing reaches the upstream.
+      const response = toCheckResponse(d);
+      expect(response.status.code).not.toBe(RpcCode.OK);
+      expect(response.ok_response).toBeUndefined();
+      // HTTP doors read 2xx as allow: the same decision then strips every owned header.
+      expect(doc.headersToRemove).toEqual(expect.arrayContaining(OWNED));
+      const door = toHttpAnswer(d, 'envoy');
+      expect(door.headers.find(([n]) => n === 'x-envoy-auth-headers-to-remove')?.[1].split(', ')).toEqual(
+        expect.arrayContaining(OWNED),
+      );
+      for (const name of OWNED) expect(door.headers.map(([n]) => n)).not.toContain(name);
+    } finally {
+      withMetadata.close();
+    }
   });
 
   it('denials carry no upstream headers at all', async () => {
@@ -565,6 +594,18 @@ describe('P15 RFC 6750 answers', () => {
     const http = r.denied_response ?? r.error_response;
     return http?.headers.filter((h) => h.header.key.toLowerCase() === 'www-authenticate').map((h) => h.header.value);
   };
+
+  it('with resource_metadata, each challenge is the RFC 6750 one plus a final resource_metadata auth-param (RFC 9728 §5.1)', async () => {
+    const url = 'https://api.example.com/.well-known/oauth-protected-resource';
+    for (const reason of REASON_CODES) {
+      const plain = bearerChallenge(REALM, reason, ['orders']);
+      const withMetadata = bearerChallenge(REALM, reason, ['orders'], url);
+      expect([reason, withMetadata]).toEqual([
+        reason,
+        plain === undefined ? undefined : `${plain}, resource_metadata="${url}"`,
+      ]);
+    }
+  });
 
   it('no credentials: 401 with exactly `Bearer realm="..."` and no error code', async () => {
     const d = denied(await gate.decide(view({})));

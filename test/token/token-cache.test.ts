@@ -4,7 +4,7 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import type { ReasonCode } from '../../src/engine/reasons.js';
 import type { KeyLookup, KeySource, VerifyKey } from '../../src/keys/key-source.js';
 import type { CompiledLocation } from '../../src/token/extract.js';
-import { createCachedVerifier, type TokenCacheResult } from '../../src/token/token-cache.js';
+import { createCachedVerifier, estimateEntryBytes, type TokenCacheResult } from '../../src/token/token-cache.js';
 import type { CompiledIssuer, VerifiedToken, VerifyResult } from '../../src/token/verify.js';
 
 function makeKey(): VerifyKey {
@@ -112,9 +112,9 @@ describe('verified-token cache', () => {
   });
 
   it('answers a repeated bad token from the negative cache for negative_ttl, then verifies again', async () => {
-    const h = harness(() => failed('ERR_SIGNATURE_INVALID'));
+    const h = harness(() => failed('ERR_TOKEN_MALFORMED'));
     for (let i = 0; i < 5; i++)
-      expect(await h.verify('bad', header)).toMatchObject({ ok: false, reason: 'ERR_SIGNATURE_INVALID' });
+      expect(await h.verify('bad', header)).toMatchObject({ ok: false, reason: 'ERR_TOKEN_MALFORMED' });
     expect(h.calls).toHaveLength(1);
     h.clock.now += 10_000;
     await h.verify('bad', header);
@@ -125,6 +125,8 @@ describe('verified-token cache', () => {
   it.each<ReasonCode>([
     'ERR_JWKS_UNAVAILABLE',
     'ERR_KEY_NOT_FOUND',
+    // The IdP may replace the key behind a kid: the same token can verify after a refetch (P19).
+    'ERR_SIGNATURE_INVALID',
     'ERR_TOKEN_NOT_YET_VALID',
     'ERR_TOKEN_ISSUED_IN_FUTURE',
     'ERR_TOKEN_LOCATION_NOT_ALLOWED',
@@ -144,6 +146,48 @@ describe('verified-token cache', () => {
     for (let i = 0; i < 50; i++) await h.verify(`tok${i}`, header);
     // Oldest-first refill of an LRU of 10 evicts every entry before it is asked for again.
     expect(h.calls).toHaveLength(100);
+  });
+
+  it('reports its entries and estimated bytes, and keeps that estimate under max_bytes', async () => {
+    const live = { key: makeKey() };
+    const issuer = issuerWith(live);
+    const token = (i: number) => `${'t'.repeat(1000)}${i}`;
+    const perEntry = estimateEntryBytes(token(10));
+    // Room for exactly 5 entries of this size.
+    const h = harness(() => verified(issuer, live.key, 2_000_000), { maxEntries: 100, maxBytes: perEntry * 5 });
+    expect(h.verify.stats()).toEqual({ entries: 0, bytes: 0, negativeEntries: 0, negativeBytes: 0 });
+    for (let i = 10; i < 13; i++) await h.verify(token(i), header);
+    expect(h.verify.stats()).toMatchObject({ entries: 3, bytes: 3 * perEntry });
+    for (let i = 13; i < 40; i++) await h.verify(token(i), header);
+    expect(h.verify.stats()).toMatchObject({ entries: 5, bytes: 5 * perEntry });
+    // The estimate covers the token text and the entry's measured overhead, twice (resident memory).
+    expect(perEntry).toBeGreaterThanOrEqual(2 * token(10).length);
+  });
+
+  it('answers a hit for a token sliced out of a larger header with the same payload segment', async () => {
+    const live = { key: makeKey() };
+    const issuer = issuerWith(live);
+    const cookie = `other=${'x'.repeat(4000)}; session=aGVhZA.eyJzdWIiOiJhbGljZSJ9.c2ln`;
+    const raw = cookie.slice(cookie.indexOf('session=') + 8);
+    const h = harness(() => ({
+      ok: true,
+      token: {
+        ...(verified(issuer, live.key, 2_000_000) as { token: VerifiedToken }).token,
+        payloadSegment: raw.split('.')[1]!,
+      },
+    }));
+    await h.verify(raw, header);
+    const hit = await h.verify(raw, header);
+    expect(h.calls).toHaveLength(1);
+    expect(hit.ok && hit.token.payloadSegment).toBe('eyJzdWIiOiJhbGljZSJ9');
+  });
+
+  it('reports failed tokens held by the negative cache', async () => {
+    const h = harness(() => failed('ERR_TOKEN_MALFORMED'));
+    await h.verify('bad-a', header);
+    await h.verify('bad-b', header);
+    expect(h.verify.stats()).toMatchObject({ entries: 0, negativeEntries: 2 });
+    expect(h.verify.stats().negativeBytes).toBeGreaterThan('bad-a'.length + 'bad-b'.length);
   });
 
   it('holds at most max_negative_entries failed tokens', async () => {
@@ -167,5 +211,6 @@ describe('verified-token cache', () => {
     await h.verify('bad', header);
     expect(h.calls).toHaveLength(2);
     expect(h.results).toEqual([]);
+    expect(h.verify.stats()).toEqual({ entries: 0, bytes: 0, negativeEntries: 0, negativeBytes: 0 });
   });
 });

@@ -1,0 +1,66 @@
+/**
+ * The log buffer is bounded: a process whose stderr is a pipe nobody reads keeps logging without
+ * blocking and without growing its memory; the lines it cannot write are dropped and counted. Runs the
+ * built logger (dist/log.js) in a child process whose stderr the test never reads.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const LOG_MODULE = new URL('../../dist/log.js', import.meta.url).href;
+const METRICS_MODULE = new URL('../../dist/ops/metrics.js', import.meta.url).href;
+
+/** Logs `lines` lines of ~300 bytes through a 1 MiB buffer, then prints memory and the drop count. */
+const CHILD = `
+import { boundedStderr, createLogger, flushThen, logLinesDropped } from ${JSON.stringify(LOG_MODULE)};
+import { createMetrics } from ${JSON.stringify(METRICS_MODULE)};
+const lines = Number(process.argv[1]);
+const log = createLogger('info', boundedStderr(1024 * 1024));
+const filler = 'x'.repeat(200);
+globalThis.gc();
+const before = process.memoryUsage().rss;
+let peak = before;
+const started = Date.now();
+for (let i = 0; i < lines; i++) {
+  log.info({ i, filler }, 'a line nobody reads');
+  if (i % 10000 === 0) {
+    peak = Math.max(peak, process.memoryUsage().rss);
+    await new Promise((r) => setImmediate(r)); // let the write loop run, as a server's event loop would
+  }
+}
+peak = Math.max(peak, process.memoryUsage().rss);
+const metrics = createMetrics({ version: 'test' }, { defaultMetrics: false });
+const exposition = await metrics.registry.metrics();
+process.stdout.write(JSON.stringify({ before, peak, dropped: logLinesDropped(), ms: Date.now() - started, exposition }) + '\\n');
+// What claimgate does on shutdown: flush with a bound, then exit (the reader is still stalled).
+flushThen(log, 300, () => process.exit(0));
+`;
+
+describe('bounded log buffer', () => {
+  it('drops and counts lines a stalled stderr reader cannot take, with RSS bounded', async () => {
+    expect(existsSync(new URL(LOG_MODULE))).toBe(true); // npm run build first
+    const LINES = 400_000; // ~130 MB of log output
+    const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', CHILD, String(LINES)], {
+      stdio: ['ignore', 'pipe', 'pipe'], // stderr: a pipe this test never reads
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const watchdog = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    let out = '';
+    await new Promise<void>((resolve) =>
+      child.stdout
+        .on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.endsWith('\n')) resolve();
+        })
+        .on('end', resolve),
+    );
+    // It exits by itself although its stderr is still stalled: no synchronous flush into the pipe.
+    expect(await exited).toBe(0);
+    clearTimeout(watchdog);
+    const result = JSON.parse(out) as { before: number; peak: number; dropped: number; exposition: string };
+    // The pipe holds ~64 KiB and the buffer 1 MiB: nearly everything else is dropped and counted.
+    expect(result.dropped).toBeGreaterThan(LINES / 2);
+    expect(result.exposition).toContain(`claimgate_log_lines_dropped_total ${result.dropped}`);
+    // Unbounded, the backlog alone would be ~130 MB; bounded, growth stays within a small margin.
+    expect(result.peak - result.before).toBeLessThan(48 * 1024 * 1024);
+  }, 30_000);
+});
