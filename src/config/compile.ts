@@ -3,6 +3,7 @@
  * token locations, the route matcher with compiled requirements, and the identity header builder.
  * Runs once per load; the result is frozen and never changes while requests use it.
  */
+import { compileBinding, type BindingDeps, type CompiledBinding } from '../binding/binding.js';
 import type { KeySource } from '../keys/key-source.js';
 import { compileIdentityHeaders, type CompiledIdentity } from '../engine/identity.js';
 import { compileHeaderReadings, type HeaderReadings } from '../engine/upstream-reading.js';
@@ -39,6 +40,8 @@ export interface CompiledConfig {
   readonly shadowMode: boolean;
   /** Signs the upstream identity JWT, when `upstream.identity_jwt` is set (keys read at compile time). */
   readonly upstreamIdentity?: IdentitySigner;
+  /** Sender-constrained tokens: DPoP proofs and client certificates (docs/binding.md). */
+  readonly binding: CompiledBinding;
   /** RFC 9728 document, when `resource_metadata` is configured. */
   readonly resourceMetadata: ResourceMetadata | undefined;
 }
@@ -54,8 +57,13 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function compileConfig(config: Config, keySourceFor: KeySourceFactory): CompiledConfig {
+export function compileConfig(
+  config: Config,
+  keySourceFor: KeySourceFactory,
+  bindingDeps: BindingDeps = {},
+): CompiledConfig {
   deepFreeze(config);
+  const binding = compileBinding(config, bindingDeps);
   const locationsById = new Map<string, CompiledLocation>();
   const issuers = new Map<string, CompiledIssuer>();
   for (const issuerConfig of config.issuers) {
@@ -64,6 +72,13 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
       const id = locationId(loc);
       ids.add(id);
       if (!locationsById.has(id)) locationsById.set(id, compileLocation(loc));
+    }
+    // `Authorization: DPoP` is a location of every issuer once binding is on; the binding step then
+    // refuses it where the effective mode is `none`.
+    const dpop = binding.dpopLocation;
+    if (dpop !== undefined) {
+      ids.add(dpop.id);
+      if (!locationsById.has(dpop.id)) locationsById.set(dpop.id, dpop);
     }
     // One key source per entry, shared by every exact `iss` value it accepts (aliases, template tenants).
     const keys = keySourceFor(issuerConfig);
@@ -96,6 +111,7 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     tokenCache: config.token_cache,
     shadowMode: config.shadow_mode,
     ...(upstreamIdentity === undefined ? {} : { upstreamIdentity }),
+    binding,
     resourceMetadata: buildResourceMetadata(config),
   });
 }

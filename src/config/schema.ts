@@ -66,6 +66,79 @@ const tokenLocation = z.union(
 
 export const DEFAULT_TOKEN_LOCATIONS = [{ header: 'authorization', scheme: 'Bearer' }] as const;
 
+/** Sender-constrained tokens (docs/binding.md): `required`, `allowed` (verified when present) or `none`. */
+export const BINDING_MODES = ['required', 'allowed', 'none'] as const;
+export type BindingMode = (typeof BINDING_MODES)[number];
+const bindingMode = z.enum(BINDING_MODES, { error: `must be one of ${BINDING_MODES.join(', ')}` });
+
+/** An IP address or CIDR (`10.0.0.0/8`, `::1/128`). */
+const cidrEntry = z.string().refine(
+  (entry) => {
+    const [address = '', prefix, ...extra] = entry.split('/');
+    if (extra.length > 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return false;
+    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+    if (v4) return v4.slice(1).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(prefix ?? 32) <= 32;
+    if (!address.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(address)) return false;
+    try {
+      new URL(`http://[${address}]/`);
+    } catch {
+      return false;
+    }
+    return Number(prefix ?? 128) <= 128;
+  },
+  { error: 'must be an IP address or CIDR, e.g. 10.0.0.0/8 or ::1/128' },
+);
+
+/** Proof algorithms accepted by default: what DPoP clients and IdPs advertise (asymmetric only). */
+export const DEFAULT_DPOP_ALGORITHMS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'] as const;
+
+const bindingSettings = z.strictObject({
+  dpop: z
+    .strictObject({
+      /** Algorithms a DPoP proof may use; `none` and HMAC are never accepted. */
+      algorithms: z
+        .array(z.enum(ASYMMETRIC_ALGORITHMS, { error: `must be one of ${ASYMMETRIC_ALGORITHMS.join(', ')}` }))
+        .min(1)
+        .default([...DEFAULT_DPOP_ALGORITHMS]),
+      /** How old a proof's iat may be (RFC 9449 §11.1); the replay memory keeps each jti this long plus twice the skew. */
+      proof_max_age_seconds: z.number().int().min(1).max(600).default(60),
+      /** How far a proof's iat may be ahead of (or behind, beyond the max age) this server's clock. */
+      clock_skew_seconds: z.number().int().min(0).max(300).default(5),
+      /** Bound of the jti replay memory (per process); when it is full of live proofs new proofs get 503. */
+      replay_cache_entries: z.number().int().min(100).max(10_000_000).default(100_000),
+      nonce: z
+        .strictObject({
+          /** Every proof must carry a current server nonce (RFC 9449 §9); a missing one gets use_dpop_nonce. */
+          required: z.boolean().default(false),
+          /** Nonce window; a nonce is accepted for one to two windows. */
+          lifetime_seconds: z.number().int().min(10).max(3600).default(300),
+          /** File with a shared secret (≥ 32 bytes) so that every replica accepts the same nonces. */
+          secret_file: nonEmpty('file path').optional(),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  certificate: z
+    .strictObject({
+      /** Where the client certificate may come from (docs/binding.md); never from a header a client sets. */
+      sources: z
+        .array(z.enum(['peer_certificate', 'tls_connection', 'xfcc']))
+        .min(1)
+        .default(['peer_certificate']),
+      /** Peers (gRPC caller or HTTP peer) whose x-forwarded-client-cert is read; required with xfcc. */
+      xfcc_trusted_proxies: z.array(cidrEntry).min(1).optional(),
+    })
+    .superRefine((c, ctx) => {
+      if (c.sources.includes('xfcc') && c.xfcc_trusted_proxies === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'lists xfcc: set xfcc_trusted_proxies (a client could otherwise set the header itself)',
+          path: ['sources'],
+        });
+    })
+    .prefault({}),
+});
+
 const keysPolicy = z.strictObject({
   /**
    * Issuer-wide minimum seconds between two on-demand refetches (an unknown `kid`, or a signature
@@ -253,6 +326,8 @@ const issuerSchema = z
     allow_private_jwks_hosts: z.boolean().default(false),
     /** Plain HTTP for discovery/JWKS; only for loopback tests and demos. */
     allow_insecure_http: z.boolean().default(false),
+    /** Sender-constrained tokens of this issuer: `required`, `allowed` or `none` (the default); see docs/binding.md. */
+    binding: bindingMode.optional(),
     keys: keysPolicy.prefault({}),
     /** Introspection of opaque tokens; which tokens go here is set by top-level opaque_tokens. */
     introspection: introspectionSchema.optional(),
@@ -481,6 +556,8 @@ const routeSchema = z
     require: requirementSchema.optional(),
     /** A candidate requirement evaluated beside `require`; disagreements are logged and counted, never enforced. */
     shadow: z.strictObject({ require: requirementSchema }).optional(),
+    /** Sender-constrained tokens on this route; overrides the issuer's, except that `required` there stays. */
+    binding: bindingMode.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.public && r.require !== undefined)
@@ -724,6 +801,8 @@ export const configSchema = z
         max_negative_entries: z.number().int().min(0).max(1_000_000).default(10_000),
       })
       .prefault({}),
+    /** How DPoP proofs and client certificates are checked for sender-constrained tokens (docs/binding.md). */
+    binding: bindingSettings.prefault({}),
     /** Connection, stream and time bounds of the listeners (restart only). */
     limits: listenerLimits,
     /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
@@ -804,29 +883,7 @@ export const configSchema = z
           })
           .default('/auth'),
         /** Peers whose forwarded headers are honoured (CIDRs or single addresses). */
-        trusted_proxies: z
-          .array(
-            z.string().refine(
-              (entry) => {
-                const [address = '', prefix, ...extra] = entry.split('/');
-                if (extra.length > 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return false;
-                const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-                if (v4)
-                  return (
-                    v4.slice(1).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(prefix ?? 32) <= 32
-                  );
-                if (!address.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(address)) return false;
-                try {
-                  new URL(`http://[${address}]/`);
-                } catch {
-                  return false;
-                }
-                return Number(prefix ?? 128) <= 128;
-              },
-              { error: 'must be an IP address or CIDR, e.g. 10.0.0.0/8 or ::1/128' },
-            ),
-          )
-          .default(['127.0.0.0/8', '::1/128']),
+        trusted_proxies: z.array(cidrEntry).default(['127.0.0.0/8', '::1/128']),
       })
       .superRefine((h, ctx) => {
         if (h.forward_auth_path === h.envoy_path_prefix || h.forward_auth_path.startsWith(`${h.envoy_path_prefix}/`)) {
@@ -1082,3 +1139,4 @@ export type IssuerConfig = Config['issuers'][number];
 export type RouteConfig = Config['routes'][number];
 export type KeysPolicy = IssuerConfig['keys'];
 export type TokenLocation = IssuerConfig['token_locations'][number];
+export type BindingSettings = Config['binding'];

@@ -1,10 +1,12 @@
 /**
  * The sequencer: one Check, top to bottom. Route (path, then host) → header spellings and method
  * override the upstream would read differently → public? → extract the token (one credential only) → verify it against
- * its issuer → evaluate the route's requirements → identity headers. Every branch ends in a Decision;
+ * its issuer → its sender constraint (DPoP proof, client certificate) → evaluate the route's requirements →
+ * identity headers. Every branch ends in a Decision;
  * adapters turn it into their protocol's answer.
  */
 import type { CompiledConfig } from '../config/compile.js';
+import type { BindingKind } from './types.js';
 import type { CompiledRoute } from '../routes/match.js';
 import { extractToken } from '../token/extract.js';
 import { createCachedVerifier, type TokenCacheResult, type TokenCacheStats } from '../token/token-cache.js';
@@ -90,7 +92,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     return (q === -1 ? view.path : view.path.slice(0, q)) === metadata.path;
   };
 
-  const allow = (route: string, token: AuthenticatedToken | undefined): Decision => {
+  const allow = (route: string, token: AuthenticatedToken | undefined, binding?: BindingKind): Decision => {
     if (token === undefined) {
       return {
         outcome: 'allow',
@@ -115,6 +117,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       subject: token.subject,
       headersToSet: headers.set,
       headersToRemove: headers.remove,
+      ...(binding === undefined ? {} : { binding }),
     };
   };
 
@@ -157,6 +160,27 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       token = { ...token, principal: enriched };
     }
 
+    // Sender constraint (docs/binding.md): a bound token must come with proof of its key or certificate.
+    const bound = config.binding.check({
+      view,
+      rawToken: extraction.token,
+      location: extraction.location,
+      claims: token.claims,
+      issuerName: token.issuer.name,
+      routeName: route?.name,
+      nowMs: nowMs(),
+    });
+    if (!bound.ok) {
+      return deny(bound.reason, {
+        route: routeName,
+        issuer: token.issuer.name,
+        subject: token.subject,
+        binding: bound.kind,
+        ...(bound.challenge === undefined ? {} : { challenge: bound.challenge }),
+        ...(bound.headers === undefined ? {} : { responseHeaders: bound.headers }),
+      });
+    }
+
     if (route?.requirement !== undefined || route?.shadow !== undefined) {
       const input = {
         claims: token.claims,
@@ -175,7 +199,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
         );
       }
     }
-    return allow(routeName, token);
+    return allow(routeName, token, bound.kind);
   };
   const answer = config.shadowMode ? withShadowMode(decide, config) : decide;
   return Object.assign(answer, { tokenCacheStats: verify.stats });

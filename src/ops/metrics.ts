@@ -95,6 +95,12 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     aggregator: 'min',
     registers: [registry],
   });
+  const bindings = new Counter({
+    name: 'claimgate_binding_checks_total',
+    help: 'Checks that reached the sender-constraint step, by binding (bearer, dpop, mtls) and decision.',
+    labelNames: ['binding', 'decision'] as const,
+    registers: [registry],
+  });
   const tokenCache = new Counter({
     name: 'claimgate_token_cache_requests_total',
     help: 'Verified-token cache lookups, by result (hit, miss, negative_hit).',
@@ -276,6 +282,7 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
   return {
     registry,
     observeCheck(decision, seconds) {
+      if (decision.binding !== undefined) bindings.inc({ binding: decision.binding, decision: decision.outcome });
       const issuer = decision.issuer ?? '';
       const route = decision.route ?? '';
       const key = `${decision.outcome}\u0000${decision.reason}\u0000${issuer}\u0000${route}`;

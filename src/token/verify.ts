@@ -142,9 +142,6 @@ export async function verifyToken(
   if (marker !== undefined && marker.read(jws.claims) !== marker.equals) return fail('ERR_TOKEN_TYPE_INVALID');
   const claimFailure = checkClaims(jws.claims, issuer.claimPolicy, opts.nowMs() / 1000);
   if (claimFailure !== undefined) return fail(claimFailure);
-  // P20: a sender-constrained token (RFC 7800 `cnf`: DPoP `jkt`, mTLS `x5t#S256`, …) needs its proof,
-  // which claimgate does not check yet; presented as a plain bearer token it is refused.
-  if (Object.hasOwn(jws.claims, 'cnf')) return fail('ERR_TOKEN_BOUND');
   const subject = jws.claims.sub as string;
   const principal = issuer.principalOf(jws.claims, subject, issuer.expectedTenant);
   // The iss of a template names a tenant; a token whose own tenant claim disagrees is not that tenant's.

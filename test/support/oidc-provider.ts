@@ -34,6 +34,8 @@ export interface OidcProviderOptions {
    * claimgate (`introspectionClient`).
    */
   readonly opaqueTokens?: boolean;
+  /** Turn on oidc-provider's `features.dPoP` (RFC 9449): a token request with a DPoP proof gets a bound token. */
+  readonly dpop?: boolean;
   /** The issuer the provider publishes, from its base URL (e.g. add a trailing slash for a mismatch). */
   readonly publishedIssuer?: (base: string) => string;
   /** More private JWKs published after the signing key (e.g. a weak RSA 1024 key). */
@@ -51,6 +53,11 @@ export interface MintOptions {
   readonly resource?: string;
   /** Use the client whose tokens live for `SHORT_TTL_SECONDS` only. */
   readonly shortLived?: boolean;
+  /**
+   * Makes the DPoP proof for the token request (POST to the given token endpoint URL); the provider
+   * then issues a DPoP-bound token (`token_type: DPoP`, `cnf.jkt`). Needs `dpop: true`.
+   */
+  readonly dpopProof?: (htu: string, htm: string) => Promise<string>;
 }
 
 /** Lifetime of tokens minted with `{ shortLived: true }`. */
@@ -233,6 +240,7 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
         clientCredentials: { enabled: true },
         introspection: { enabled: opaque },
         jwtIntrospection: { enabled: opaque },
+        dPoP: { enabled: options.dpop === true },
         revocation: { enabled: opaque },
         resourceIndicators: {
           enabled: true,
@@ -295,11 +303,12 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
       const basic = Buffer.from(
         `${encodeURIComponent(clientId)}:${encodeURIComponent(secretFor.get(clientId) ?? '')}`,
       ).toString('base64');
-      const response = await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: form,
-      });
+      const headers: Record<string, string> = {
+        authorization: `Basic ${basic}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      };
+      if (mintOptions.dpopProof !== undefined) headers.dpop = await mintOptions.dpopProof(`${issuer}/token`, 'POST');
+      const response = await fetch(`${issuer}/token`, { method: 'POST', headers, body: form });
       const body = (await response.json()) as Record<string, unknown>;
       if (!response.ok || typeof body.access_token !== 'string') {
         throw new Error(`token endpoint answered ${response.status}: ${JSON.stringify(body)}`);
