@@ -241,3 +241,32 @@ describe('CEL conditions: the same decisions as the predicate tree', () => {
     expect(await decide(request('GET', '/', { ...auth, x_other: '1' }))).toMatchObject({ outcome: 'deny' });
   });
 });
+
+describe('CEL conditions: three-valued, like every requirement leaf', () => {
+  const route = (require: unknown) => ({ routes: [{ name: 'r', match: { path: { prefix: '/' } }, require }] });
+
+  it('an evaluation error or an unusable claim fails, also under not, with ERR_CEL_CONDITION_FAILED at the leaf', async () => {
+    const decide = await policyDecider(route({ not: { cel: 'claims.level > 3' } }));
+    expect(await decide(await bearer('GET', '/', { level: 1 }))).toMatchObject({ outcome: 'allow' });
+    expect(await decide(await bearer('GET', '/', { level: 5 }))).toMatchObject({
+      reason: 'ERR_CLAIM_CONDITION_FAILED',
+      requirement: 'not',
+    });
+    for (const level of ['high', undefined])
+      expect(await decide(await bearer('GET', '/', { level }))).toMatchObject({
+        outcome: 'deny',
+        reason: 'ERR_CEL_CONDITION_FAILED',
+        requirement: 'not.cel',
+      });
+  });
+
+  it('a role the principal marks unreadable is not an empty list to a negated CEL condition', async () => {
+    const decide = await policyDecider(route({ cel: '!("banned" in principal.roles)' }));
+    expect(await decide(await bearer('GET', '/', { roles: ['user'] }))).toMatchObject({ outcome: 'allow' });
+    for (const roles of [['user,banned'], ['banned\t'], 'user,banned'])
+      expect(await decide(await bearer('GET', '/', { roles }))).toMatchObject({
+        reason: 'ERR_CEL_CONDITION_FAILED',
+        requirement: 'cel',
+      });
+  });
+});

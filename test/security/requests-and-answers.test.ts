@@ -358,6 +358,21 @@ describe('P13 server-owned identity headers', () => {
     }
   });
 
+  it("whole-config shadow mode keeps the RFC 9728 metadata answer (claimgate's own reply, not a refusal)", async () => {
+    const shadow = await buildGate({
+      ...gateOptions,
+      resourceMetadata: { resource: 'https://api.example.com' },
+      shadowMode: true,
+    });
+    try {
+      const d = await shadow.decide(spoofed(undefined, '/.well-known/oauth-protected-resource'));
+      expect(denied(d).reason).toBe('OK_RESOURCE_METADATA');
+      expect(toCheckResponse(d).status.code).not.toBe(RpcCode.OK);
+    } finally {
+      shadow.close();
+    }
+  });
+
   it('denials carry no upstream headers at all', async () => {
     const d = denied(await gate.decide(spoofed(mint(keyA, { exp: NOW_S - 3600 }))));
     const response = toCheckResponse(d);
