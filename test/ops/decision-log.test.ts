@@ -149,6 +149,11 @@ describe('decision lines written without pino (claimgate’s own logger)', () =>
     ],
     ['an error (warn)', { outcome: 'error', reason: 'ERR_JWKS_UNAVAILABLE', status: 503 }, undefined],
     [
+      'a shadow-mode allow (would_deny)',
+      { ...allow, reason: 'OK_SHADOW_MODE', headersToSet: [], wouldDeny: 'ERR_ROLE_MISSING' },
+      { method: 'GET', host: 'h', path: '/', headers: new Map() },
+    ],
+    [
       'a long request id',
       allow,
       { method: 'GET', host: 'h', path: '/', headers: new Map(), requestId: 'x'.repeat(500) },
