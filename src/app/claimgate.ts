@@ -28,7 +28,7 @@ import {
 import { startListeners, type Listeners } from './listeners.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import type { AdminStatus } from '../ops/admin-server.js';
-import { createDecisionLogger } from '../ops/decision-log.js';
+import { createDecisionLogger, createShadowLogger } from '../ops/decision-log.js';
 import { limitConcurrency } from '../ops/concurrency.js';
 import { createMetrics, type Metrics } from '../ops/metrics.js';
 import { isReady } from '../ops/readiness.js';
@@ -103,12 +103,24 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   const nowMs = options.nowMs ?? Date.now;
   const setTimer = options.setTimer ?? unrefTimer;
   const metrics = options.metrics ?? createMetrics({ version: VERSION });
+  const logShadow = createShadowLogger(log);
+  const warnShadowMode = (config: Config) => {
+    if (config.shadow_mode)
+      log.warn(
+        { setting: 'shadow_mode' },
+        'SHADOW MODE IS ON: every request the policy refuses is ALLOWED (without identity headers); for onboarding only',
+      );
+  };
   // Made once, here: a closure made next to the code that reads the previous generation would keep it alive.
   const generationDeps: GenerationDeps = {
     ...keySourceFactory(log, metrics, options.keyDeps),
     decider: {
       nowMs: options.nowMs,
       onTokenCache: (r) => metrics.observeTokenCache(r),
+      onShadowDisagreement: (event) => {
+        metrics.observeShadowDisagreement(event);
+        logShadow(event);
+      },
       lookups: {
         ...options.lookupDeps,
         log: (level, msg, fields) => log[level](fields, msg),
@@ -124,6 +136,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   };
 
   let current = generationOf(compileOn(initial), generationDeps);
+  warnShadowMode(initial);
   for (const source of current.sources.values()) source.start();
   metrics.markConfigLoaded(nowMs());
   let draining = false;
@@ -261,6 +274,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         );
     }
     metrics.observeReload('success', nowMs());
+    warnShadowMode(config);
     log.info(
       { issuers: config.issuers.map((i) => i.name), routes: config.routes.length, new_key_sources: next.fresh.length },
       'config reloaded',

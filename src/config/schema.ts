@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ASYMMETRIC_ALGORITHMS } from '../core/algorithms.js';
 import { issValuesOf } from './issuer-values.js';
 import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
+import { parseCel } from './cel.js';
 import { ADMIN_BOUNDS, GRPC_BOUNDS, HTTP_BOUNDS, type HttpListenerBounds } from '../net/listener-bounds.js';
 
 const nonEmpty = (what: string) => z.string().min(1, { error: `must be a non-empty ${what}` });
@@ -391,7 +392,14 @@ export type Requirement =
   | { group: string | string[] }
   | { tenant: string | string[] }
   | { issuer: string | string[] }
-  | { claim: ClaimCondition };
+  | { claim: ClaimCondition }
+  | { cel: string | CelCondition };
+
+/** A CEL condition with the request headers it may read (docs/policy.md). */
+export interface CelCondition {
+  expression: string;
+  headers?: string[];
+}
 
 export interface ClaimCondition {
   path: string | string[];
@@ -436,6 +444,39 @@ const claimCondition = z
     }
   });
 
+/** Headers that carry credentials: a CEL condition never reads them. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+const celExpression = z
+  .string()
+  .min(1, { error: 'must be a non-empty CEL expression' })
+  .superRefine((expression, ctx) => {
+    try {
+      parseCel(expression);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `is not a valid condition: ${(e as Error).message}` });
+    }
+  });
+
+const celCondition = z.union(
+  [
+    celExpression,
+    z.strictObject({
+      expression: celExpression,
+      /** Request headers the expression reads as `request.headers[name]`; credential headers are refused. */
+      headers: z
+        .array(
+          headerName.refine((h) => !CREDENTIAL_HEADERS.has(h), {
+            error: 'carries credentials; a CEL condition cannot read it',
+          }),
+        )
+        .min(1)
+        .optional(),
+    }),
+  ],
+  { error: 'must be a CEL expression or {expression, headers}' },
+);
+
 export const requirementSchema: z.ZodType<Requirement> = z.lazy(() =>
   z.union(
     [
@@ -449,8 +490,9 @@ export const requirementSchema: z.ZodType<Requirement> = z.lazy(() =>
       z.strictObject({ tenant: oneOrMany('tenant') }),
       z.strictObject({ issuer: oneOrMany('issuer name') }),
       z.strictObject({ claim: claimCondition }),
+      z.strictObject({ cel: celCondition }),
     ],
-    { error: 'must be exactly one of all, any, not, scope, permission, role, group, tenant, issuer, claim' },
+    { error: 'must be exactly one of all, any, not, scope, permission, role, group, tenant, issuer, claim, cel' },
   ),
 );
 
@@ -497,12 +539,20 @@ const routeSchema = z
     public: z.boolean().default(false),
     /** Claims the verified token must satisfy; any valid token when omitted. */
     require: requirementSchema.optional(),
+    /** A candidate requirement evaluated beside `require`; disagreements are logged and counted, never enforced. */
+    shadow: z.strictObject({ require: requirementSchema }).optional(),
     /** Sender-constrained tokens on this route; overrides the issuer's, except that `required` there stays. */
     binding: bindingMode.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.public && r.require !== undefined)
       ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
+    if (r.public && r.shadow !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a public route verifies no token, so it has nothing to shadow',
+        path: ['shadow'],
+      });
   });
 
 const ms = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
@@ -750,6 +800,11 @@ export const configSchema = z
     issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),
     routes: z.array(routeSchema).default([]),
     /**
+     * Whole-config shadow mode (onboarding): decide and log as usual, then allow every request the
+     * policy would refuse, with no identity headers. Off by default; logged loudly at start.
+     */
+    shadow_mode: z.boolean().default(false),
+    /**
      * Opaque (non-JWT) tokens: the first rule whose prefix the token starts with names the issuer whose
      * introspection endpoint receives it; no rule, no introspection (docs/opaque-tokens.md).
      */
@@ -919,6 +974,10 @@ export const configSchema = z
         checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
         checkRequirementTraps(r.require, ['routes', i, 'require'], false, ctx);
       }
+      if (r.shadow) {
+        checkIssuerRefs(r.shadow.require, ['routes', i, 'shadow', 'require'], seen, ctx);
+        checkRequirementTraps(r.shadow.require, ['routes', i, 'shadow', 'require'], false, ctx);
+      }
     });
     const headerNames = new Set<string>();
     cfg.upstream.headers.forEach((h, i) => {
@@ -935,6 +994,15 @@ export const configSchema = z
           message: 'is a protocol header claimgate must not set',
           path: ['upstream', 'headers', i, 'name'],
         });
+    });
+    // A condition reading a header claimgate owns would read the client's (spoofable) copy of it.
+    const owned = new Set([...headerNames, ...(cfg.upstream.payload_header ? [cfg.upstream.payload_header] : [])]);
+    cfg.routes.forEach((r, i) => {
+      for (const [req, path] of [
+        [r.require, ['routes', i, 'require']],
+        [r.shadow?.require, ['routes', i, 'shadow', 'require']],
+      ] as const)
+        if (req) checkCelHeaders(req, [...path], owned, ctx);
     });
     if (
       cfg.upstream.payload_header !== undefined &&
@@ -965,6 +1033,26 @@ const RESERVED_HEADERS = new Set([
   'te',
   'upgrade',
 ]);
+
+function checkCelHeaders(
+  req: Requirement,
+  path: (string | number)[],
+  owned: ReadonlySet<string>,
+  ctx: z.RefinementCtx,
+): void {
+  if ('all' in req) req.all.forEach((r, i) => checkCelHeaders(r, [...path, 'all', i], owned, ctx));
+  else if ('any' in req) req.any.forEach((r, i) => checkCelHeaders(r, [...path, 'any', i], owned, ctx));
+  else if ('not' in req) checkCelHeaders(req.not, [...path, 'not'], owned, ctx);
+  else if ('cel' in req && typeof req.cel !== 'string')
+    (req.cel.headers ?? []).forEach((h, i) => {
+      if (owned.has(h))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'is an identity header claimgate owns; a condition would read the client-sent copy',
+          path: [...path, 'cel', 'headers', i],
+        });
+    });
+}
 
 function checkIssuerRefs(
   req: Requirement,

@@ -15,6 +15,7 @@
  */
 import type { Decision, RequestView } from '../core/types.js';
 import { decisionLoggerOf, lineWriterOf, type LineWriter, type Logger } from '../core/log.js';
+import type { ShadowDisagreement } from '../engine/shadow.js';
 
 export interface DecisionLogOptions {
   /** Fraction of allows logged (0–1). */
@@ -49,7 +50,8 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
   /** True when this denial may be logged now; emits the summary of the previous window first. */
   const admit = (decision: Decision): boolean => {
     if (perSecond <= 0) return true;
-    const key = `${decision.outcome}\u0000${decision.reason}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
+    const wouldDeny = decision.outcome === 'allow' ? (decision.wouldDeny ?? '') : '';
+    const key = `${decision.outcome}\u0000${decision.reason}\u0000${wouldDeny}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
     const now = nowMs();
     let w = windows.get(key);
     if (w === undefined) {
@@ -86,7 +88,8 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
   return (view, decision, seconds) => {
     // Errors are logged at warn, everything else at info: check the level the line would use.
     if (!log.isLevelEnabled(decision.outcome === 'error' ? 'warn' : 'info')) return;
-    if (decision.outcome === 'allow') {
+    // A shadow-mode allow stands for a denial: logged like one (not sampled, rate-limited per kind).
+    if (decision.outcome === 'allow' && decision.wouldDeny === undefined) {
       if (options.allowSampleRate < 1 && random() >= options.allowSampleRate) return;
     } else if (!admit(decision)) {
       return;
@@ -102,6 +105,7 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
       issuer: decision.issuer,
       route: decision.route,
       requirement: decision.outcome === 'allow' ? undefined : decision.requirement,
+      would_deny: decision.outcome === 'allow' ? decision.wouldDeny : undefined,
       sub: options.includeSubject === false ? undefined : decision.subject,
       method: view?.method,
       request_id: view?.requestId?.slice(0, MAX_REQUEST_ID),
@@ -112,16 +116,38 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
   };
 }
 
+/**
+ * One line per disagreement between a route's enforced and shadow requirement: route, issuer, both
+ * outcomes and reason codes, and where the failing requirement is. No token value or claim.
+ */
+export function createShadowLogger(parent: Logger): (event: ShadowDisagreement) => void {
+  const log = decisionLoggerOf(parent);
+  return (event) =>
+    log.info(
+      {
+        route: event.route,
+        issuer: event.issuer,
+        enforced: event.enforced,
+        enforced_reason: event.enforcedReason,
+        candidate: event.candidate,
+        candidate_reason: event.candidateReason,
+        requirement: event.requirement,
+      },
+      'shadow disagreement',
+    );
+}
+
 /** Bound on cached constant parts; keys are catalogue codes × config names, so it is rarely reached. */
 const MAX_CACHED_PREFIXES = 1024;
 
-/** `"decision":…,"reason":…,"status":…,"issuer":…,"route":…,"requirement":…` per combination, serialised once. */
+/** `"decision":…,"reason":…,"status":…,"issuer":…,"route":…,"requirement":…,"would_deny":…` per combination, serialised once. */
 function constantFieldsCache(): (decision: Decision) => string {
   const cache = new Map<string, string>();
   return (decision) => {
     const requirement = decision.outcome === 'allow' ? undefined : decision.requirement;
+    const wouldDeny = decision.outcome === 'allow' ? decision.wouldDeny : undefined;
     const status = decision.outcome === 'allow' ? 200 : decision.status;
-    const key = `${decision.outcome}\u0000${decision.reason}\u0000${status}\u0000${decision.issuer ?? '\u0001'}\u0000${decision.route ?? '\u0001'}\u0000${requirement ?? '\u0001'}`;
+    const key = `${decision.outcome}\u0000${decision.reason}\u0000${status}\u0000${decision.issuer ?? '\u0001'}\u0000${decision.route ?? '\u0001'}\u0000${requirement ?? '\u0001'}\u0000${wouldDeny ?? '\u0001'}`;
     let json = cache.get(key);
     if (json === undefined) {
       if (cache.size >= MAX_CACHED_PREFIXES) cache.clear();
@@ -129,6 +155,7 @@ function constantFieldsCache(): (decision: Decision) => string {
       if (decision.issuer !== undefined) json += `,"issuer":${JSON.stringify(decision.issuer)}`;
       if (decision.route !== undefined) json += `,"route":${JSON.stringify(decision.route)}`;
       if (requirement !== undefined) json += `,"requirement":${JSON.stringify(requirement)}`;
+      if (wouldDeny !== undefined) json += `,"would_deny":${JSON.stringify(wouldDeny)}`;
       cache.set(key, json);
     }
     return json;

@@ -65,6 +65,16 @@ describe('decision log line', () => {
     log(undefined, { outcome: 'deny', reason: 'ERR_TOKEN_MISSING', status: 401 }, 0.001);
     expect(lines.map((l) => l.decision)).toEqual(['deny']);
   });
+
+  it('logs a shadow-mode allow like a denial: never sampled away, with the reason it would have had', () => {
+    const { log, lines } = capture({ allowSampleRate: 0, random: () => 0.75 });
+    const shadowed: Decision = { ...allow, reason: 'OK_SHADOW_MODE', headersToSet: [], wouldDeny: 'ERR_ROLE_MISSING' };
+    log(undefined, allow, 0.001);
+    log(undefined, shadowed, 0.001);
+    expect(lines.map((l) => [l.decision, l.reason, l.would_deny])).toEqual([
+      ['allow', 'OK_SHADOW_MODE', 'ERR_ROLE_MISSING'],
+    ]);
+  });
 });
 
 describe('denial line limit', () => {
@@ -140,6 +150,11 @@ describe('decision lines written without pino (claimgate’s own logger)', () =>
       { method: 'PO\u0000ST', host: 'h', path: '/', headers: new Map() },
     ],
     ['an error (warn)', { outcome: 'error', reason: 'ERR_JWKS_UNAVAILABLE', status: 503 }, undefined],
+    [
+      'a shadow-mode allow (would_deny)',
+      { ...allow, reason: 'OK_SHADOW_MODE', headersToSet: [], wouldDeny: 'ERR_ROLE_MISSING' },
+      { method: 'GET', host: 'h', path: '/', headers: new Map() },
+    ],
     [
       'a long request id',
       allow,
