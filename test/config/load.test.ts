@@ -50,9 +50,9 @@ describe('config loading', () => {
     [
       'misspelled key',
       `issuers:\n${GOOD_ISSUER}    algoritms: [RS256]\n`,
-      'issuers[0].algoritms: unknown key (not a claimgate setting)',
+      'issuers[0].algoritms: unknown key (did you mean "algorithms"?)',
     ],
-    ['unknown top-level key', `issuers:\n${GOOD_ISSUER}route: []\n`, 'route: unknown key (not a claimgate setting)'],
+    ['unknown top-level key', `issuers:\n${GOOD_ISSUER}route: []\n`, 'route: unknown key (did you mean "routes"?)'],
     [
       'symmetric algorithm',
       `issuers:\n${GOOD_ISSUER}    algorithms: [HS256]\n`,
@@ -158,7 +158,7 @@ describe('config loading', () => {
     [
       'duplicate route',
       `issuers:\n${GOOD_ISSUER}routes:\n  - name: r\n  - name: r\n`,
-      'routes[1].name: duplicates another route name',
+      'routes[1].name: duplicates the name of routes[0]',
     ],
     [
       'protocol header as identity header',

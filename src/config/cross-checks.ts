@@ -1,0 +1,128 @@
+/**
+ * Checks that span several parts of a config (unique names, issuer references, header clashes). They
+ * run on whatever parts validated, even when others did not, so a user sees every problem at once
+ * instead of meeting these only after fixing the schema errors.
+ */
+import type { z } from 'zod';
+import { issValuesOf } from './issuer-values.js';
+import { headerName, identityHeader, issuerSchema, routeSchema, type Requirement } from './schema.js';
+
+export interface PathProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/** Headers a proxy or HTTP itself owns: claimgate never sets them. */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'authorization',
+  'cookie',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'te',
+  'upgrade',
+]);
+const isProtocolHeader = (name: string) => RESERVED_HEADERS.has(name) || name.startsWith(':');
+
+type Indexed<T> = readonly (readonly [index: number, value: T])[];
+
+/** The entries of `raw` (when it is a list) that `schema` accepts, with their index. */
+function validEntries<T>(raw: unknown, schema: z.ZodType<T>): Indexed<T> {
+  if (!Array.isArray(raw)) return [];
+  const out: [number, T][] = [];
+  raw.forEach((entry, i) => {
+    const parsed = schema.safeParse(entry);
+    if (parsed.success) out.push([i, parsed.data]);
+  });
+  return out;
+}
+
+const field = (value: unknown, key: string): unknown =>
+  value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+
+/** Runs every cross-part check on the raw (parsed, not yet validated) config. */
+export function crossCheck(raw: unknown): PathProblem[] {
+  const problems: PathProblem[] = [];
+  const rawIssuers = field(raw, 'issuers');
+  // Names count even on an issuer with other mistakes, so a reference to it is not reported as well.
+  const issuerNames = new Map<string, number>();
+  if (Array.isArray(rawIssuers)) {
+    rawIssuers.forEach((entry, i) => {
+      const name = field(entry, 'name');
+      if (typeof name !== 'string') return;
+      const previous = issuerNames.get(name);
+      if (previous !== undefined)
+        problems.push({ path: ['issuers', i, 'name'], message: `duplicates the name of issuers[${previous}]` });
+      else issuerNames.set(name, i);
+    });
+  }
+  const byIss = new Map<string, number>();
+  for (const [i, issuer] of validEntries(rawIssuers, issuerSchema)) {
+    for (const value of issValuesOf(issuer)) {
+      const previous = byIss.get(value);
+      if (previous !== undefined)
+        problems.push({
+          path: ['issuers', i, 'issuer'],
+          message: `duplicates the issuer of issuers[${previous}]${value === issuer.issuer ? '' : ` (${value})`}`,
+        });
+      byIss.set(value, i);
+    }
+  }
+
+  const rawRoutes = field(raw, 'routes');
+  const routeNames = new Map<string, number>();
+  if (Array.isArray(rawRoutes)) {
+    rawRoutes.forEach((entry, i) => {
+      const name = field(entry, 'name');
+      if (typeof name !== 'string') return;
+      const previous = routeNames.get(name);
+      if (previous !== undefined)
+        problems.push({ path: ['routes', i, 'name'], message: `duplicates the name of routes[${previous}]` });
+      else routeNames.set(name, i);
+    });
+  }
+  for (const [i, route] of validEntries(rawRoutes, routeSchema))
+    if (route.require) issuerRefs(route.require, ['routes', i, 'require'], issuerNames, problems);
+
+  const upstream = field(raw, 'upstream');
+  const headerNames = new Set<string>();
+  for (const [i, header] of validEntries(field(upstream, 'headers'), identityHeader)) {
+    const path = ['upstream', 'headers', i, 'name'];
+    if (headerNames.has(header.name)) problems.push({ path, message: 'duplicates another identity header' });
+    headerNames.add(header.name);
+    if (isProtocolHeader(header.name))
+      problems.push({ path, message: `is a protocol header claimgate must not set (found "${header.name}")` });
+  }
+  const payload = headerName.safeParse(field(upstream, 'payload_header'));
+  if (payload.success) {
+    const path = ['upstream', 'payload_header'];
+    if (isProtocolHeader(payload.data))
+      problems.push({ path, message: `is a protocol header claimgate must not set (found "${payload.data}")` });
+    if (headerNames.has(payload.data)) problems.push({ path, message: 'is already used by upstream.headers' });
+  }
+  return problems;
+}
+
+function issuerRefs(
+  req: Requirement,
+  path: (string | number)[],
+  issuers: ReadonlyMap<string, number>,
+  problems: PathProblem[],
+): void {
+  if ('all' in req) req.all.forEach((r, i) => issuerRefs(r, [...path, 'all', i], issuers, problems));
+  else if ('any' in req) req.any.forEach((r, i) => issuerRefs(r, [...path, 'any', i], issuers, problems));
+  else if ('not' in req) issuerRefs(req.not, [...path, 'not'], issuers, problems);
+  else if ('issuer' in req) {
+    const known = [...issuers.keys()].join(', ');
+    for (const name of Array.isArray(req.issuer) ? req.issuer : [req.issuer]) {
+      if (!issuers.has(name))
+        problems.push({
+          path: [...path, 'issuer'],
+          message: `names unknown issuer "${name}" (configured: ${known === '' ? 'none' : known})`,
+        });
+    }
+  }
+}
