@@ -12,6 +12,7 @@ import { ConfigError, parseConfigText } from './config/load.js';
 import { configSchema, type Config } from './config/schema.js';
 import { startClaimgate } from './app.js';
 import { createCheckClient, type CheckSummary } from './cli/check-client.js';
+import { explainRequest, renderExplain } from './cli/explain.js';
 import { CliError, exitQuietlyOnEpipe, out, readToken, startFailure, usageError } from './cli/io.js';
 import { runDemo } from './demo/run-demo.js';
 import { DEFAULT_DEMO_IDP, requestDemoToken } from './demo/demo-token.js';
@@ -131,6 +132,33 @@ demo token: ask the running demo's IdP for a token and print it (nothing else) o
     positionals: { min: 0, max: 1 },
     run: (v, [sub]) => (sub === 'token' ? demoToken(v) : demo(v, sub)),
   },
+  explain: {
+    usage: `Usage: claimgate explain --config FILE (--token-file F | --token-stdin) --method M --path P
+                         [--host H] [-H 'name: value']... [--jwks-file F] [--json]
+
+Run one request through the real decision engine offline and print each step: the route matched and
+why, the issuer selected, verification, each requirement with its result, the identity headers the
+upstream would receive, and the answer with its reason code. Only the token's issuer's keys are
+fetched (or --jwks-file is used instead). Exit 0 allow, 3 deny or error answer.
+  -c, --config FILE   the config to explain against
+  --token-file F      read the bearer token from a file
+  --token-stdin       read the bearer token from standard input (omit both: a request without a token)
+  --method M, --path P, --host H   the request (host default api.example.com)
+  -H 'name: value'    an extra request header (repeatable)
+  --jwks-file F       verify with this JWKS file instead of the issuers' own keys
+  --json              print the steps and the answer as JSON`,
+    options: {
+      config: { type: 'string', short: 'c' },
+      method: { type: 'string' },
+      path: { type: 'string' },
+      host: { type: 'string', default: 'api.example.com' },
+      header: { type: 'string', short: 'H', multiple: true },
+      'jwks-file': { type: 'string' },
+      json: { type: 'boolean' },
+      ...TOKEN_OPTIONS,
+    },
+    run: (v) => explain(v),
+  },
   issuer: {
     usage: `Usage: claimgate issuer inspect URL [--audience A] [--token-file F | --token-stdin] [--json]
 
@@ -158,6 +186,7 @@ Commands:
   schema                         print the config JSON Schema (for editors)
   check [options]                send one Check to a running claimgate and print the decision
   status [--admin HOST:PORT]     per-issuer key state of a running claimgate
+  explain --config F [options]   show each step of the decision for one request, offline
   issuer inspect URL [options]   check a partner IdP and print a ready issuer block
   demo [options]                 run with a built-in local OpenID provider on loopback
   demo token [options]           mint a token from the running demo's IdP
@@ -275,13 +304,41 @@ async function status(admin: string, json: boolean): Promise<void> {
   }
 }
 
-async function check(v: Record<string, unknown>): Promise<void> {
+function headerOptions(v: Record<string, unknown>, usage: string): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const h of (v.header as string[] | undefined) ?? []) {
     const colon = h.indexOf(':');
-    if (colon <= 0) throw usageError(`bad header "${h}": expected 'name: value'`, COMMANDS.check!.usage);
+    if (colon <= 0) throw usageError(`bad header "${h}": expected 'name: value'`, usage);
     headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
   }
+  return headers;
+}
+
+async function explain(v: Record<string, unknown>): Promise<void> {
+  const usage = COMMANDS.explain!.usage;
+  if (typeof v.config !== 'string') throw usageError('explain needs --config FILE', usage);
+  if (typeof v.method !== 'string' || typeof v.path !== 'string')
+    throw usageError('explain needs --method M and --path P', usage);
+  if (v.token !== undefined) throw usageError('pass the token with --token-file or --token-stdin', usage);
+  const headers = headerOptions(v, usage);
+  const config = loadOrExit(v.config);
+  const token = readToken(v);
+  const report = await explainRequest({
+    config,
+    method: v.method,
+    path: v.path,
+    host: v.host as string,
+    headers,
+    ...(token === undefined ? {} : { token }),
+    ...(typeof v['jwks-file'] === 'string' ? { jwksFile: v['jwks-file'] } : {}),
+  });
+  process.exitCode = report.decision.outcome === 'allow' ? 0 : 3;
+  if (v.json) out(JSON.stringify(report, null, 2));
+  else for (const line of renderExplain(config, report)) out(line);
+}
+
+async function check(v: Record<string, unknown>): Promise<void> {
+  const headers = headerOptions(v, COMMANDS.check!.usage);
   const token = readToken(v);
   const address = v.address as string;
   const client = createCheckClient(address);

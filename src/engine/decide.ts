@@ -15,7 +15,31 @@ import type { RequirementKind } from './requirements.js';
 import { hasForgedSpelling, hasMethodOverride } from './upstream-reading.js';
 import type { Decision, DenyDecision, RequestView } from './types.js';
 
-export type Decide = (view: RequestView) => Promise<Decision>;
+/**
+ * One step of a decision, as `claimgate explain` prints it. Reported only when a trace is passed to
+ * the decider; the request path passes none and pays one undefined check per step.
+ */
+export type TraceStep =
+  | { readonly step: 'metadata' }
+  | { readonly step: 'route'; readonly ok: boolean; readonly route?: string; readonly reason?: ReasonCode }
+  | {
+      readonly step: 'request';
+      readonly check: 'header-spellings' | 'method-override' | 'complete';
+      readonly ok: boolean;
+    }
+  | { readonly step: 'public' }
+  | { readonly step: 'token'; readonly ok: boolean; readonly carrier?: string; readonly reason?: ReasonCode }
+  | {
+      readonly step: 'verify';
+      readonly ok: boolean;
+      readonly issuer?: string;
+      readonly subject?: string;
+      readonly reason?: ReasonCode;
+    }
+  | { readonly step: 'requirement'; readonly at: string; readonly kind: string; readonly ok: boolean };
+export type DecisionTrace = (step: TraceStep) => void;
+
+export type Decide = (view: RequestView, trace?: DecisionTrace) => Promise<Decision>;
 
 /** Each kind of failed requirement has its own 403 code (all with RFC 6750 `insufficient_scope`). */
 const REASON_OF_FAILED: Readonly<Record<RequirementKind, ReasonCode>> = {
@@ -98,30 +122,56 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     };
   };
 
-  const decide = async (view: RequestView): Promise<Decision> => {
-    if (metadataAnswer !== undefined && isMetadataRequest(view)) return metadataAnswer;
+  const decide = async (view: RequestView, trace?: DecisionTrace): Promise<Decision> => {
+    if (metadataAnswer !== undefined && isMetadataRequest(view)) {
+      trace?.({ step: 'metadata' });
+      return metadataAnswer;
+    }
     const match = config.matchRoute(view);
-    if (!match.ok) return deny(match.reason);
+    if (!match.ok) {
+      trace?.({ step: 'route', ok: false, reason: match.reason });
+      return deny(match.reason);
+    }
+    trace?.({ step: 'route', ok: true, ...(match.route === undefined ? {} : { route: match.route.name }) });
     // What the upstream would read differently from claimgate is refused on every route, public too (P16).
-    if (hasForgedSpelling(view.headers, config.headerReadings)) return deny('ERR_HEADER_NAME_AMBIGUOUS');
-    if (hasMethodOverride(view.headers, view.path)) return deny('ERR_METHOD_OVERRIDE');
+    const forged = hasForgedSpelling(view.headers, config.headerReadings);
+    trace?.({ step: 'request', check: 'header-spellings', ok: !forged });
+    if (forged) return deny('ERR_HEADER_NAME_AMBIGUOUS');
+    const override = hasMethodOverride(view.headers, view.path);
+    trace?.({ step: 'request', check: 'method-override', ok: !override });
+    if (override) return deny('ERR_METHOD_OVERRIDE');
     const route: CompiledRoute | undefined = match.route;
     if (route === undefined && config.unmatched === 'deny') return deny('ERR_ROUTE_NOT_FOUND');
     const routeName = route?.name ?? '(unmatched)';
-    if (route?.public) return allow(routeName, undefined);
+    if (route?.public) {
+      trace?.({ step: 'public' });
+      return allow(routeName, undefined);
+    }
     // Lines the adapter could not read reach the upstream too: never decide on the rest of them.
+    trace?.({ step: 'request', check: 'complete', ok: view.incomplete !== true });
     if (view.incomplete === true) return deny('ERR_REQUEST_MALFORMED', { route: routeName });
 
     const extraction = extractToken(view, config.locations);
-    if (extraction.kind === 'none') return deny('ERR_TOKEN_MISSING', { route: routeName });
-    if (extraction.kind === 'error') return deny(extraction.reason, { route: routeName });
+    if (extraction.kind !== 'token') {
+      const reason = extraction.kind === 'none' ? 'ERR_TOKEN_MISSING' : extraction.reason;
+      trace?.({ step: 'token', ok: false, reason });
+      return deny(reason, { route: routeName });
+    }
+    trace?.({ step: 'token', ok: true, carrier: extraction.location.header });
 
     const verified = await verify(extraction.token, extraction.location);
-    if (!verified.ok) return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
+    if (!verified.ok) {
+      trace?.({ step: 'verify', ok: false, reason: verified.reason, issuer: verified.issuer?.name });
+      return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
+    }
     const token = verified.token;
+    trace?.({ step: 'verify', ok: true, issuer: token.issuer.name, subject: token.subject });
 
     if (route?.requirement !== undefined) {
-      const result = route.requirement({ claims: token.claims, issuer: token.issuer.name, principal: token.principal });
+      const result = route.requirement(
+        { claims: token.claims, issuer: token.issuer.name, principal: token.principal },
+        trace === undefined ? undefined : (at, kind, ok) => trace({ step: 'requirement', at, kind, ok }),
+      );
       if (!result.ok) {
         return deny(
           REASON_OF_FAILED[result.failed.kind],

@@ -42,8 +42,14 @@ export type RequirementResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly missingScopes: readonly string[]; readonly failed: FailedRequirement };
 
+/**
+ * Told each requirement's result as it is evaluated (`claimgate explain`); absent on the request path,
+ * where it costs one undefined check per node. Nodes an `any` short-circuits past are not reported.
+ */
+export type RequirementTrace = (at: string, kind: RequirementKind | 'all' | 'any', ok: boolean) => void;
+
 /** A compiled requirement tree. Pure and deterministic. */
-export type RequirementEvaluator = (token: VerifiedToken) => RequirementResult;
+export type RequirementEvaluator = (token: VerifiedToken, trace?: RequirementTrace) => RequirementResult;
 
 /** Longest string a `regex` condition is run against; longer values do not match (bounds regex cost). */
 export const MAX_REGEX_INPUT_LENGTH = 4096;
@@ -52,7 +58,7 @@ const OK: RequirementResult = Object.freeze({ ok: true });
 const NONE_MISSING: readonly string[] = Object.freeze([]);
 
 /** The shared failure of a leaf that reports no scope (allocated once, at compile time). */
-function failureOf(kind: RequirementKind, at: string): RequirementResult {
+function failureOf(kind: RequirementKind, at: string): Failure {
   return Object.freeze({ ok: false, missingScopes: NONE_MISSING, failed: Object.freeze({ kind, at }) });
 }
 
@@ -71,12 +77,24 @@ export function compileRequirement(req: Requirement | undefined): RequirementEva
 
 function compileNode(req: Requirement, at: string): RequirementEvaluator {
   const here = (key: string) => (at === '' ? key : `${at}.${key}`);
-  if ('all' in req) return compileAll(req.all.map((r, i) => compileNode(r, `${here('all')}[${i}]`)));
-  if ('any' in req) return compileAny(req.any.map((r, i) => compileNode(r, `${here('any')}[${i}]`)));
+  if ('all' in req)
+    return compileAll(
+      req.all.map((r, i) => compileNode(r, `${here('all')}[${i}]`)),
+      here('all'),
+    );
+  if ('any' in req)
+    return compileAny(
+      req.any.map((r, i) => compileNode(r, `${here('any')}[${i}]`)),
+      here('any'),
+    );
   if ('not' in req) {
     const inner = compileNode(req.not, here('not'));
     const failed = failureOf('not', here('not'));
-    return (token) => (inner(token).ok ? failed : OK);
+    return (token, trace) => {
+      const ok = !inner(token, trace).ok;
+      trace?.(here('not'), 'not', ok);
+      return ok ? OK : failed;
+    };
   }
   if ('scope' in req) return compileScope(listOf(req.scope), here('scope'));
   if ('permission' in req)
@@ -113,38 +131,47 @@ function listOf(value: string | readonly string[]): readonly string[] {
   return typeof value === 'string' ? [value] : value;
 }
 
-function fromPredicate(test: Predicate, failed: RequirementResult): RequirementEvaluator {
-  return (token) => (test(token) ? OK : failed);
+function fromPredicate(test: Predicate, failed: Failure): RequirementEvaluator {
+  return (token, trace) => {
+    const ok = test(token);
+    trace?.(failed.failed.at, failed.failed.kind, ok);
+    return ok ? OK : failed;
+  };
 }
 
 type Failure = Extract<RequirementResult, { ok: false }>;
 
 /** Every child is evaluated even after a failure, so the 403 names every missing scope. */
-function compileAll(children: readonly RequirementEvaluator[]): RequirementEvaluator {
-  return (token) => {
+function compileAll(children: readonly RequirementEvaluator[], at: string): RequirementEvaluator {
+  return (token, trace) => {
     let first: Failure | undefined;
     let missing: string[] | undefined;
     for (const child of children) {
-      const result = child(token);
+      const result = child(token, trace);
       if (!result.ok) {
         first ??= result;
         missing = mergeScopes(missing, result.missingScopes);
       }
     }
+    trace?.(at, 'all', first === undefined);
     return combined(first, missing);
   };
 }
 
-function compileAny(children: readonly RequirementEvaluator[]): RequirementEvaluator {
-  return (token) => {
+function compileAny(children: readonly RequirementEvaluator[], at: string): RequirementEvaluator {
+  return (token, trace) => {
     let first: Failure | undefined;
     let missing: string[] | undefined;
     for (const child of children) {
-      const result = child(token);
-      if (result.ok) return OK;
+      const result = child(token, trace);
+      if (result.ok) {
+        trace?.(at, 'any', true);
+        return OK;
+      }
       first ??= result;
       missing = mergeScopes(missing, result.missingScopes);
     }
+    trace?.(at, 'any', false);
     return combined(first, missing);
   };
 }
@@ -170,12 +197,13 @@ function compileScope(required: readonly string[], at: string): RequirementEvalu
     if (scope.includes(' ')) throw new Error(`scope ${JSON.stringify(scope)} contains a space; list scopes separately`);
   }
   const failed: FailedRequirement = Object.freeze({ kind: 'scope', at });
-  return (token) => {
+  return (token, trace) => {
     const granted = token.principal.scopes;
     let missing: string[] | undefined;
     for (const scope of required) {
       if (!granted.includes(scope)) (missing ??= []).push(scope);
     }
+    trace?.(at, 'scope', missing === undefined);
     return missing === undefined ? OK : { ok: false, missingScopes: missing, failed };
   };
 }
