@@ -6,10 +6,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { ConfigError, parseConfigText } from './config/load.js';
-import { configSchema, type Config } from './config/schema.js';
+import type { Config } from './config/schema.js';
+import { configJsonSchema } from './config/json-schema.js';
 import { startClaimgate } from './app.js';
 import { createCheckClient, type CheckSummary } from './cli/check-client.js';
 import { explainRequest, renderExplain } from './cli/explain.js';
@@ -67,8 +67,7 @@ Validate a config file; exit 1 listing every problem with its path.
 
 Print the config JSON Schema (for editors).`,
     options: {},
-    run: async () =>
-      out(JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2)),
+    run: async () => out(JSON.stringify(configJsonSchema(), null, 2)),
   },
   check: {
     usage: `Usage: claimgate check [--address HOST:PORT] [--method M] [--host H] [--path P]
