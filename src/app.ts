@@ -369,6 +369,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     const read = await readConfigFileOffThread({ path, unchangedHash: force ? undefined : lastFileHash });
     if (read.kind === 'unchanged') return { ok: true, changed: false };
     if (read.kind === 'invalid') return reject(read.problems, { file: path });
+    for (const warning of read.warnings) log.warn({ file: path, warning }, 'config warning');
     await nextTurn();
     if (draining) return SHUTTING_DOWN;
     const base = current;

@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { ConfigError, parseConfigText } from './config/load.js';
+import { checkConfigText, ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { configJsonSchema } from './config/json-schema.js';
 import { startClaimgate } from './app.js';
@@ -52,14 +52,20 @@ Run the ext_authz gRPC server (and the HTTP front door and admin listener the co
   'check-config': {
     usage: `Usage: claimgate check-config FILE [--json]
 
-Validate a config file; exit 1 listing every problem with its path.
-  --json   print {"ok", "file", "issuers", "routes"} on success`,
+Validate a config file exactly as serve and a reload do (schema, cross-references, compiling routes,
+requirements and headers, TLS files); exit 1 listing every problem with its path. Warnings are
+printed but do not fail the check.
+  --json   print {"ok", "file", "issuers", "routes", "warnings"} on success`,
     options: { json: { type: 'boolean' } },
     positionals: { min: 1, max: 1 },
     run: async (v, [file]) => {
-      const config = loadOrExit(file!);
-      if (v.json) out(JSON.stringify({ ok: true, file, issuers: config.issuers.length, routes: config.routes.length }));
-      else out(`${file}: OK (${config.issuers.length} issuer(s), ${config.routes.length} route(s))`);
+      const { config, warnings } = checkOrExit(readConfigOrExit(file!), file!);
+      const counts = { issuers: config.issuers.length, routes: config.routes.length };
+      if (v.json) return out(JSON.stringify({ ok: true, file, ...counts, warnings }));
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      out(
+        `${file}: OK (${counts.issuers} issuer(s), ${counts.routes} route(s)${warnings.length > 0 ? `, ${warnings.length} warning(s)` : ''})`,
+      );
     },
   },
   schema: {
@@ -209,14 +215,14 @@ function readConfigOrExit(path: string): string {
   }
 }
 
-function parseOrExit(text: string, path: string): Config {
-  try {
-    return parseConfigText(text, path);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new CliError(e.message);
-    throw e;
-  }
+/** The validation pipeline (load.ts) serve and reloads run; problems end the command, warnings do not. */
+function checkOrExit(text: string, path: string): { config: Config; warnings: readonly string[] } {
+  const checked = checkConfigText(text);
+  if (checked.config === undefined) throw new CliError(new ConfigError(path, checked.problems).message);
+  return { config: checked.config, warnings: checked.warnings };
 }
+
+const parseOrExit = (text: string, path: string): Config => checkOrExit(text, path).config;
 
 const loadOrExit = (path: string) => parseOrExit(readConfigOrExit(path), path);
 
@@ -243,8 +249,9 @@ async function serve(configOption: string | undefined): Promise<void> {
   const path = configOption || process.env.CLAIMGATE_CONFIG;
   if (!path) throw usageError('serve needs --config FILE or CLAIMGATE_CONFIG', COMMANDS.serve!.usage);
   const text = readConfigOrExit(path);
-  const config = parseOrExit(text, path);
+  const { config, warnings } = checkOrExit(text, path);
   const logger = createLogger(config.logging.level, boundedStderr(config.logging.max_buffer_bytes));
+  for (const warning of warnings) logger.warn({ file: path, warning }, 'config warning');
   if (!isClusterWorker() && workerCount(config) > 1) {
     await runPrimary(config, logger);
     logger.info('stopped');
