@@ -48,17 +48,7 @@ export function crossCheck(raw: unknown): PathProblem[] {
   const problems: PathProblem[] = [];
   const rawIssuers = field(raw, 'issuers');
   // Names count even on an issuer with other mistakes, so a reference to it is not reported as well.
-  const issuerNames = new Map<string, number>();
-  if (Array.isArray(rawIssuers)) {
-    rawIssuers.forEach((entry, i) => {
-      const name = field(entry, 'name');
-      if (typeof name !== 'string') return;
-      const previous = issuerNames.get(name);
-      if (previous !== undefined)
-        problems.push({ path: ['issuers', i, 'name'], message: `duplicates the name of issuers[${previous}]` });
-      else issuerNames.set(name, i);
-    });
-  }
+  const issuerNames = uniqueNames(rawIssuers, 'issuers', problems);
   const byIss = new Map<string, number>();
   for (const [i, issuer] of validEntries(rawIssuers, issuerSchema)) {
     for (const value of issValuesOf(issuer)) {
@@ -73,17 +63,7 @@ export function crossCheck(raw: unknown): PathProblem[] {
   }
 
   const rawRoutes = field(raw, 'routes');
-  const routeNames = new Map<string, number>();
-  if (Array.isArray(rawRoutes)) {
-    rawRoutes.forEach((entry, i) => {
-      const name = field(entry, 'name');
-      if (typeof name !== 'string') return;
-      const previous = routeNames.get(name);
-      if (previous !== undefined)
-        problems.push({ path: ['routes', i, 'name'], message: `duplicates the name of routes[${previous}]` });
-      else routeNames.set(name, i);
-    });
-  }
+  uniqueNames(rawRoutes, 'routes', problems);
   for (const [i, route] of validEntries(rawRoutes, routeSchema))
     if (route.require) issuerRefs(route.require, ['routes', i, 'require'], issuerNames, problems);
 
@@ -104,6 +84,21 @@ export function crossCheck(raw: unknown): PathProblem[] {
     if (headerNames.has(payload.data)) problems.push({ path, message: 'is already used by upstream.headers' });
   }
   return problems;
+}
+
+/** Name → index of its first entry, reporting every later entry that repeats a name. */
+function uniqueNames(raw: unknown, list: string, problems: PathProblem[]): Map<string, number> {
+  const names = new Map<string, number>();
+  if (!Array.isArray(raw)) return names;
+  raw.forEach((entry, i) => {
+    const name = field(entry, 'name');
+    if (typeof name !== 'string') return;
+    const previous = names.get(name);
+    if (previous !== undefined)
+      problems.push({ path: [list, i, 'name'], message: `duplicates the name of ${list}[${previous}]` });
+    else names.set(name, i);
+  });
+  return names;
 }
 
 function issuerRefs(

@@ -159,7 +159,8 @@ export const issuerSchema = z
     /** What this provider puts in its access tokens (typ, claim names); see docs/providers.md. */
     profile: z.enum(PROFILE_NAMES, { error: `must be one of ${PROFILE_NAMES.join(', ')}` }).default('rfc9068'),
     /** Several exact `iss` values sharing this entry's keys (Auth0 custom domains, Google's two forms). */
-    issuer_aliases: z.array(issuerValue).min(1).optional(),
+    /** Google's tokens carry `accounts.google.com` without a scheme too: aliases take any exact value. */
+    issuer_aliases: z.array(nonEmpty('issuer URL')).min(1).optional(),
     /** The tenants a `{tenant}` issuer template allows (Entra ID); required with a template. */
     tenants: z
       .array(

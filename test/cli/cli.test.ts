@@ -221,7 +221,13 @@ describe('claimgate CLI data output', () => {
   it('check-config --json prints one JSON object', () => {
     const r = run(['check-config', '--json', file('good-json.yaml', GOOD)]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ ok: true, file: join(dir, 'good-json.yaml'), issuers: 1, routes: 0 });
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: true,
+      file: join(dir, 'good-json.yaml'),
+      issuers: 1,
+      routes: 0,
+      warnings: [],
+    });
   });
 
   it('issuer inspect refuses a token on the command line (it would show in ps)', () => {
