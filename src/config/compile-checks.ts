@@ -49,22 +49,25 @@ function pemProblem(file: string, kind: 'certificate' | 'private key'): string |
   }
 }
 
-function tlsProblems(tls: NonNullable<Config['tls']>, problems: PathProblem[]): void {
+/** The TLS files, read and parsed as the listeners will read them. */
+export function tlsProblems(tls: NonNullable<Config['tls']>): PathProblem[] {
+  const problems: PathProblem[] = [];
   const found: [string, string | undefined][] = [
     ['cert_file', pemProblem(tls.cert_file, 'certificate')],
     ['key_file', pemProblem(tls.key_file, 'private key')],
   ];
   if (tls.client_ca_file !== undefined) found.push(['client_ca_file', pemProblem(tls.client_ca_file, 'certificate')]);
   for (const [key, message] of found) if (message !== undefined) problems.push({ path: ['tls', key], message });
-  if (found.some(([, message]) => message !== undefined)) return;
+  if (problems.length > 0) return problems;
   try {
     createSecureContext({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) });
   } catch (e) {
     problems.push({ path: ['tls', 'key_file'], message: `does not match cert_file (${messageOf(e)})` });
   }
+  return problems;
 }
 
-/** Every problem compiling `config` would meet; empty when serve can start with it. */
+/** Every problem compiling `config` would meet (the TLS files are tlsProblems'). */
 export function compileProblems(config: Config): PathProblem[] {
   const problems: PathProblem[] = [];
   let partsOk = true;
@@ -86,6 +89,5 @@ export function compileProblems(config: Config): PathProblem[] {
   partsOk = attempt(['resource_metadata'], () => buildResourceMetadata(config), problems) && partsOk;
   // The whole, as serve compiles it (on a copy: compiling freezes its input).
   if (partsOk) attempt([], () => compileConfig(structuredClone(config), () => NO_KEYS), problems);
-  if (config.tls !== undefined) tlsProblems(config.tls, problems);
   return problems;
 }

@@ -4,7 +4,7 @@
  */
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { compileProblems } from './compile-checks.js';
+import { compileProblems, tlsProblems } from './compile-checks.js';
 import { crossCheck, type PathProblem } from './cross-checks.js';
 import { configSchema, type Config } from './schema.js';
 import { nearestKey } from './suggest.js';
@@ -80,9 +80,14 @@ const lineOf = (p: PathProblem) => `${formatPath(p.path)}: ${p.message}`;
 export function checkConfigValue(raw: unknown): ConfigCheck {
   let result: ReturnType<typeof configSchema.safeParse>;
   let cross: PathProblem[];
+  let tls: ReturnType<typeof configSchema.shape.tls.safeParse>;
   try {
     result = configSchema.safeParse(raw);
     cross = crossCheck(raw);
+    // The TLS files are read whenever the tls block itself is valid, whatever else is wrong.
+    tls = configSchema.shape.tls.safeParse(
+      raw !== null && typeof raw === 'object' ? (raw as { tls?: unknown }).tls : undefined,
+    );
   } catch (error) {
     // A value no YAML or JSON document produces (a throwing getter, a proxy, a cycle): still a config problem.
     return {
@@ -93,7 +98,10 @@ export function checkConfigValue(raw: unknown): ConfigCheck {
   }
   const schemaProblems = result.success ? [] : result.error.issues.flatMap(describeIssue);
   const compiled = result.success && cross.length === 0 ? compileProblems(result.data) : [];
-  const problems = [...new Set([...schemaProblems, ...cross.map(lineOf), ...compiled.map(lineOf)])];
+  const files = tls.success && tls.data !== undefined ? tlsProblems(tls.data) : [];
+  const problems = [
+    ...new Set([...schemaProblems, ...cross.map(lineOf), ...compiled.map(lineOf), ...files.map(lineOf)]),
+  ];
   return { config: problems.length === 0 && result.success ? result.data : undefined, problems, warnings: [] };
 }
 

@@ -191,6 +191,14 @@ const CORPUS: [string, string, string[]][] = [
       'routes[1].name: duplicates the name of routes[0]',
     ],
   ],
+  [
+    'a missing TLS file next to a schema error',
+    `${GOOD}    algorithms: [HS256]\ntls: { cert_file: ${join(dir, 'none.crt')}, key_file: ${notPem} }\n`,
+    [
+      'issuers[0].algorithms[0]: must be one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519 (asymmetric only)',
+      `tls.cert_file: cannot read ${join(dir, 'none.crt')}: ENOENT`,
+    ],
+  ],
 ];
 
 const file = (name: string, text: string) => {
