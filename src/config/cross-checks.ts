@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { issValuesOf } from './issuer-values.js';
-import { headerName, identityHeader, issuerSchema, routeSchema, type Requirement } from './schema.js';
+import { headerName, identityHeader, issuerSchema, routeSchema, type Config, type Requirement } from './schema.js';
 
 export interface PathProblem {
   readonly path: readonly (string | number)[];
@@ -43,14 +43,20 @@ const field = (value: unknown, key: string): unknown =>
     ? (value as Record<string, unknown>)[key]
     : undefined;
 
-/** Runs every cross-part check on the raw (parsed, not yet validated) config. */
-export function crossCheck(raw: unknown): PathProblem[] {
+const indexed = <T>(list: readonly T[]): Indexed<T> => list.map((v, i) => [i, v] as const);
+
+/**
+ * Runs every cross-part check on the raw (parsed) config. With `validated` (the whole config passed
+ * the schema) its parts are used as they are; otherwise each part is validated on its own first.
+ */
+export function crossCheck(raw: unknown, validated?: Config): PathProblem[] {
   const problems: PathProblem[] = [];
   const rawIssuers = field(raw, 'issuers');
   // Names count even on an issuer with other mistakes, so a reference to it is not reported as well.
   const issuerNames = uniqueNames(rawIssuers, 'issuers', problems);
   const byIss = new Map<string, number>();
-  for (const [i, issuer] of validEntries(rawIssuers, issuerSchema)) {
+  const issuers = validated ? indexed(validated.issuers) : validEntries(rawIssuers, issuerSchema);
+  for (const [i, issuer] of issuers) {
     for (const value of issValuesOf(issuer)) {
       const previous = byIss.get(value);
       if (previous !== undefined)
@@ -64,12 +70,16 @@ export function crossCheck(raw: unknown): PathProblem[] {
 
   const rawRoutes = field(raw, 'routes');
   uniqueNames(rawRoutes, 'routes', problems);
-  for (const [i, route] of validEntries(rawRoutes, routeSchema))
+  const routes = validated ? indexed(validated.routes) : validEntries(rawRoutes, routeSchema);
+  for (const [i, route] of routes)
     if (route.require) issuerRefs(route.require, ['routes', i, 'require'], issuerNames, problems);
 
   const upstream = field(raw, 'upstream');
   const headerNames = new Set<string>();
-  for (const [i, header] of validEntries(field(upstream, 'headers'), identityHeader)) {
+  const headers = validated
+    ? indexed(validated.upstream.headers)
+    : validEntries(field(upstream, 'headers'), identityHeader);
+  for (const [i, header] of headers) {
     const path = ['upstream', 'headers', i, 'name'];
     if (headerNames.has(header.name)) problems.push({ path, message: 'duplicates another identity header' });
     headerNames.add(header.name);

@@ -83,7 +83,7 @@ export function checkConfigValue(raw: unknown): ConfigCheck {
   let tls: ReturnType<typeof configSchema.shape.tls.safeParse>;
   try {
     result = configSchema.safeParse(raw);
-    cross = crossCheck(raw);
+    cross = crossCheck(raw, result.success ? result.data : undefined);
     // The TLS files are read whenever the tls block itself is valid, whatever else is wrong.
     tls = configSchema.shape.tls.safeParse(
       raw !== null && typeof raw === 'object' ? (raw as { tls?: unknown }).tls : undefined,
