@@ -19,6 +19,7 @@ const SYSTEM_TESTS = [
   'test/inspect/', // oidc-provider
   'test/integration/', // oidc-provider
   'test/net/tls.test.ts', // openssl
+  'test/binding/certificate.test.ts', // openssl
   'test/ops/log-buffer.test.ts', // a child process writing into an unread pipe
   'test/ops/prometheus.test.ts', // Prometheus, promtool
   'test/ops/reload-signals.test.ts', // signals to a child process

@@ -9,13 +9,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { compileConfig } from '../src/config/compile.js';
 import { validateConfig } from '../src/config/load.js';
-import { createDecider } from '../src/engine/decide.js';
 import { loadAuthorizationService } from '../src/envoy/proto.js';
 import { toRequestView } from '../src/envoy/request.js';
 import { toCheckResponse } from '../src/envoy/response.js';
-import { createKeySource } from '../src/keys/key-source.js';
 import { createLogger } from '../src/log.js';
 import { createDecisionLogger } from '../src/ops/decision-log.js';
 import { createMetrics } from '../src/ops/metrics.js';
@@ -30,6 +27,7 @@ import {
   realisticClaims,
   signToken,
 } from './lib/fixtures.js';
+import { settledDecider } from './lib/decider.js';
 
 async function timeIt(name: string, n: number, f: () => unknown | Promise<unknown>): Promise<number> {
   for (let i = 0; i < n / 10; i++) await f();
@@ -49,16 +47,7 @@ async function main(): Promise<void> {
     routes: [{ name: 'orders', match: { path: { prefix: ROUTE_PREFIX } }, require: { scope: REQUIRED_SCOPE } }],
     upstream: { headers: [...IDENTITY_HEADERS] },
   });
-  const sources: ReturnType<typeof createKeySource>[] = [];
-  const decide = createDecider(
-    compileConfig(config, (i) => {
-      const s = createKeySource(i);
-      sources.push(s);
-      s.start();
-      return s;
-    }),
-  );
-  await Promise.all(sources.map((s) => s.whenSettled()));
+  const { decide, close } = await settledDecider(config);
 
   const service = loadAuthorizationService().Check!;
   const bytes = checkRequestBytes(signToken('RS256', keys, realisticClaims(Math.floor(Date.now() / 1000))));
@@ -88,7 +77,7 @@ async function main(): Promise<void> {
       .toFixed(2)
       .padStart(7)} µs (log line: +${logLine.toFixed(2)} µs)`,
   );
-  for (const s of sources) s.close();
+  close();
 }
 
 void main();

@@ -9,6 +9,7 @@
  */
 import { compileConfig, type CompiledConfig } from './config/compile.js';
 import { configTextHash, readConfigFileOffThread } from './config/config-file.js';
+import { lintConfig } from './config/lint.js';
 import type { Config, IssuerConfig } from './config/schema.js';
 import { createDecider, type Decide, type DecideDeps, type Decider } from './engine/decide.js';
 import { startGrpcServer, type DecisionObserver, type GrpcServer } from './envoy/server.js';
@@ -22,6 +23,7 @@ import { createDecisionLogger } from './ops/decision-log.js';
 import { limitConcurrency } from './ops/concurrency.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { isReady } from './ops/readiness.js';
+import type { HttpDeps } from './lookup/http.js';
 import { VERSION } from './version.js';
 
 export interface ClaimgateOptions {
@@ -35,6 +37,8 @@ export interface ClaimgateOptions {
   readonly metrics?: Metrics;
   /** Text of the config file `initial` came from, so reloadFromFile skips an unchanged file. */
   readonly configFileText?: string;
+  /** Overrides for introspection and enrichment calls (tests inject fetch). */
+  readonly lookupDeps?: HttpDeps;
   /** Start the admin listener (default true; cluster workers leave it to the primary). */
   readonly admin?: boolean;
 }
@@ -168,8 +172,19 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   const generationDeps: GenerationDeps = {
     createSource,
     isReusable,
-    decider: { nowMs: options.nowMs, onTokenCache: (r) => metrics.observeTokenCache(r) },
+    decider: {
+      nowMs: options.nowMs,
+      onTokenCache: (r) => metrics.observeTokenCache(r),
+      lookups: {
+        ...options.lookupDeps,
+        log: (level, msg, fields) => log[level](fields, msg),
+        onCall: (kind, name, result, seconds) => metrics.observeLookup(kind, name, result, seconds),
+        onCache: (kind, name, result) => metrics.observeLookupCache(kind, name, result),
+      },
+    },
   };
+  // Warnings of a file's config are logged where it is read (serve at start, reloadFile), from the
+  // validation pipeline, so check-config, serve and a reload report the same ones.
   const compileOn = (config: Config, previous?: Generation) =>
     compileGeneration(config, previous?.sources, generationDeps);
 
@@ -213,6 +228,9 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     ready: ready(),
     config_loaded_at: current.loadedAt.toISOString(),
     issuers: [...current.sources.values()].map((s) => s.state()),
+    ...(current.compiled.upstreamIdentity === undefined
+      ? {}
+      : { upstream_identity_jwks: current.compiled.upstreamIdentity.jwks }),
   });
   const grpcRefused = refusalReporter({
     listener: 'grpc',
@@ -249,6 +267,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         metricsContentType: metrics.registry.contentType,
         ready,
         status,
+        jwks: () => current.compiled.upstreamIdentity?.jwks,
         bounds: initial.limits.admin,
         logger: log,
         refused: (reason) => metrics.observeRefused('admin', reason),
@@ -316,7 +335,14 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
   /** Swaps in a compiled generation: from here on new Checks use it; Checks in flight finish on theirs. */
   const commit = (next: CompiledGeneration): ReloadResult => {
     const { config } = next;
-    const generation = generationOf(next, generationDeps.decider);
+    let generation: Generation;
+    try {
+      // The decider reads introspection and enrichment secrets: one that cannot be read refuses the reload.
+      generation = generationOf(next, generationDeps.decider);
+    } catch (e) {
+      for (const source of next.fresh) source.close();
+      return reject([(e as Error).message]);
+    }
     for (const source of next.fresh) source.start();
     const old = current;
     current = generation;
@@ -351,6 +377,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
 
   const reload = (config: Config): ReloadResult => {
     if (draining) return SHUTTING_DOWN;
+    for (const warning of lintConfig(config)) log.warn({ warning }, 'config warning');
     let next: CompiledGeneration;
     try {
       next = compileOn(config, current);

@@ -53,16 +53,16 @@ Run the ext_authz gRPC server (and the HTTP front door and admin listener the co
     usage: `Usage: claimgate check-config FILE [--json]
 
 Validate a config file exactly as serve and a reload do (schema, cross-references, compiling routes,
-requirements and headers, TLS files); exit 1 listing every problem with its path. Warnings are
-printed but do not fail the check.
+requirements and headers, TLS files); exit 1 listing every problem with its path. Warnings (e.g. a
+route that can never match) go to stderr and leave the exit status 0.
   --json   print {"ok", "file", "issuers", "routes", "warnings"} on success`,
     options: { json: { type: 'boolean' } },
     positionals: { min: 1, max: 1 },
     run: async (v, [file]) => {
       const { config, warnings } = checkOrExit(readConfigOrExit(file!), file!);
       const counts = { issuers: config.issuers.length, routes: config.routes.length };
-      if (v.json) return out(JSON.stringify({ ok: true, file, ...counts, warnings }));
       for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      if (v.json) return out(JSON.stringify({ ok: true, file, ...counts, warnings }));
       out(
         `${file}: OK (${counts.issuers} issuer(s), ${counts.routes} route(s)${warnings.length > 0 ? `, ${warnings.length} warning(s)` : ''})`,
       );

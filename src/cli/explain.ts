@@ -169,11 +169,23 @@ function stepLine(config: Config, step: TraceStep): string {
     case 'token':
       return step.ok ? `ok   token found in ${step.carrier}` : `FAIL token: ${step.reason}`;
     case 'verify':
+      if (step.via === 'introspection')
+        return step.ok
+          ? `ok   opaque token introspected at issuer "${step.issuer}": active` +
+              (step.subject === undefined ? '' : `, sub ${step.subject}`)
+          : `FAIL introspection: ${step.reason} (${reasonInfo(step.reason!).title})` +
+              (step.issuer === undefined ? '' : ` [issuer "${step.issuer}"]`);
       return step.ok
         ? `ok   verified for issuer "${step.issuer}" (signature, alg, typ, iss, aud, exp/nbf/iat, access-token marker)` +
             (step.subject === undefined ? '' : `, sub ${step.subject}`)
         : `FAIL verification: ${step.reason} (${reasonInfo(step.reason!).title})` +
             (step.issuer === undefined ? '' : ` [issuer "${step.issuer}"]`);
+    case 'enrichment':
+      return step.ok ? 'ok   enrichment lookups answered' : 'FAIL enrichment: a lookup could not be answered';
+    case 'binding':
+      return step.ok
+        ? `ok   sender constraint: ${step.kind === 'bearer' ? 'bearer token (no binding required)' : `${step.kind} proof checked`}`
+        : `FAIL sender constraint (${step.kind}): ${step.reason} (${reasonInfo(step.reason!).title})`;
     case 'requirement':
       return `${mark(step.ok)} requirement ${step.at}`;
   }

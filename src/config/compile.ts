@@ -3,6 +3,7 @@
  * token locations, the route matcher with compiled requirements, and the identity header builder.
  * Runs once per load; the result is frozen and never changes while requests use it.
  */
+import { compileBinding, type BindingDeps, type CompiledBinding } from '../binding/binding.js';
 import type { KeySource } from '../keys/key-source.js';
 import { compileIdentityHeaders, type CompiledIdentity } from '../engine/identity.js';
 import { compileHeaderReadings, type HeaderReadings } from '../engine/upstream-reading.js';
@@ -10,6 +11,7 @@ import { compileRoutes, type RouteMatch } from '../routes/match.js';
 import type { RequestView } from '../engine/types.js';
 import { compileLocation, locationId, type CompiledLocation } from '../token/extract.js';
 import { compileIssuer, type CompiledIssuer } from '../token/verify.js';
+import { createIdentitySigner, type IdentitySigner } from '../upstream-identity/signer.js';
 import { expandIssValues } from './issuer-values.js';
 import type { Config, IssuerConfig } from './schema.js';
 import { buildResourceMetadata, type ResourceMetadata } from '../engine/resource-metadata.js';
@@ -34,6 +36,10 @@ export interface CompiledConfig {
   readonly maxTokenBytes: number;
   readonly keyDeadlineMs: number;
   readonly tokenCache: Config['token_cache'];
+  /** Signs the upstream identity JWT, when `upstream.identity_jwt` is set (keys read at compile time). */
+  readonly upstreamIdentity?: IdentitySigner;
+  /** Sender-constrained tokens: DPoP proofs and client certificates (docs/binding.md). */
+  readonly binding: CompiledBinding;
   /** RFC 9728 document, when `resource_metadata` is configured. */
   readonly resourceMetadata: ResourceMetadata | undefined;
 }
@@ -49,8 +55,13 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function compileConfig(config: Config, keySourceFor: KeySourceFactory): CompiledConfig {
+export function compileConfig(
+  config: Config,
+  keySourceFor: KeySourceFactory,
+  bindingDeps: BindingDeps = {},
+): CompiledConfig {
   deepFreeze(config);
+  const binding = compileBinding(config, bindingDeps);
   const locationsById = new Map<string, CompiledLocation>();
   const issuers = new Map<string, CompiledIssuer>();
   for (const issuerConfig of config.issuers) {
@@ -60,25 +71,35 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
       ids.add(id);
       if (!locationsById.has(id)) locationsById.set(id, compileLocation(loc));
     }
+    // `Authorization: DPoP` is a location of every issuer once binding is on; the binding step then
+    // refuses it where the effective mode is `none`.
+    const dpop = binding.dpopLocation;
+    if (dpop !== undefined) {
+      ids.add(dpop.id);
+      if (!locationsById.has(dpop.id)) locationsById.set(dpop.id, dpop);
+    }
     // One key source per entry, shared by every exact `iss` value it accepts (aliases, template tenants).
     const keys = keySourceFor(issuerConfig);
     for (const { iss, tenant } of expandIssValues(issuerConfig))
-      issuers.set(iss, compileIssuer(issuerConfig, keys, ids, tenant));
+      issuers.set(iss, compileIssuer(issuerConfig, keys, ids, tenant, config.upstream.array_separator));
   }
   const identity = compileIdentityHeaders(config.upstream);
   // A cookie header carries other cookies too, so it is never stripped (documented).
   const carriers = config.upstream.strip_token
     ? [...locationsById.values()].map((l) => l.header).filter((h) => h !== 'cookie')
     : [];
-  const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...carriers])]);
+  const upstreamIdentity =
+    config.upstream.identity_jwt === undefined ? undefined : createIdentitySigner(config.upstream.identity_jwt);
+  const signed = upstreamIdentity === undefined ? [] : [upstreamIdentity.header];
+  const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...signed, ...carriers])]);
   const credentialCarriers = [...locationsById.values()].map((l) => l.header);
-  const headerReadings = compileHeaderReadings([...identity.owned, ...credentialCarriers, 'authorization']);
+  const headerReadings = compileHeaderReadings([...identity.owned, ...signed, ...credentialCarriers, 'authorization']);
   return Object.freeze({
     source: config,
     realm: config.realm,
     issuers,
     locations: Object.freeze([...locationsById.values()]),
-    matchRoute: compileRoutes(config.routes),
+    matchRoute: compileRoutes(config.routes, { separator: config.upstream.array_separator }),
     identity,
     headerReadings,
     publicRouteRemovals,
@@ -86,6 +107,8 @@ export function compileConfig(config: Config, keySourceFor: KeySourceFactory): C
     maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),
     keyDeadlineMs: config.server.check_deadline_ms,
     tokenCache: config.token_cache,
+    ...(upstreamIdentity === undefined ? {} : { upstreamIdentity }),
+    binding,
     resourceMetadata: buildResourceMetadata(config),
   });
 }

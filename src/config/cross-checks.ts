@@ -1,11 +1,22 @@
 /**
- * Checks that span several parts of a config (unique names, issuer references, header clashes). They
+ * Checks that span several parts of a config (unique names, issuer references from routes, opaque_tokens
+ * and enrichment, header clashes). They
  * run on whatever parts validated, even when others did not, so a user sees every problem at once
  * instead of meeting these only after fixing the schema errors.
  */
 import type { z } from 'zod';
 import { issValuesOf } from './issuer-values.js';
-import { headerName, identityHeader, issuerSchema, routeSchema, type Config, type Requirement } from './schema.js';
+import {
+  enrichmentSchema,
+  headerName,
+  identityHeader,
+  identityJwtSchema,
+  issuerSchema,
+  opaqueTokenRule,
+  routeSchema,
+  type Config,
+  type Requirement,
+} from './schema.js';
 
 export interface PathProblem {
   readonly path: readonly (string | number)[];
@@ -93,7 +104,66 @@ export function crossCheck(raw: unknown, validated?: Config): PathProblem[] {
       problems.push({ path, message: `is a protocol header claimgate must not set (found "${payload.data}")` });
     if (headerNames.has(payload.data)) problems.push({ path, message: 'is already used by upstream.headers' });
   }
+  const identityJwt = validated
+    ? validated.upstream.identity_jwt
+    : identityJwtSchema.optional().safeParse(field(upstream, 'identity_jwt')).data;
+  if (identityJwt !== undefined) {
+    const h = identityJwt.header;
+    if (isProtocolHeader(h) || headerNames.has(h) || (payload.success && payload.data === h))
+      problems.push({
+        path: ['upstream', 'identity_jwt', 'header'],
+        message: 'is a protocol header or already used by upstream.headers',
+      });
+    const kids = identityJwt.keys.map((k) => k.kid);
+    if (new Set(kids).size !== kids.length)
+      problems.push({ path: ['upstream', 'identity_jwt', 'keys'], message: 'key ids must differ' });
+    const names = identityJwt.claims.map((c) => c.name);
+    if (new Set(names).size !== names.length)
+      problems.push({ path: ['upstream', 'identity_jwt', 'claims'], message: 'claim names must differ' });
+  }
+
+  lookupChecks(raw, validated, rawIssuers, issuerNames, problems);
   return problems;
+}
+
+/** opaque_tokens and enrichment: the issuers they name exist (with introspection settings for opaque tokens). */
+function lookupChecks(
+  raw: unknown,
+  validated: Config | undefined,
+  rawIssuers: unknown,
+  issuerNames: ReadonlyMap<string, number>,
+  problems: PathProblem[],
+): void {
+  const rawRules = field(raw, 'opaque_tokens');
+  const rules = validated ? indexed(validated.opaque_tokens) : validEntries(rawRules, opaqueTokenRule);
+  const ruleCount = Array.isArray(rawRules) ? rawRules.length : 0;
+  for (const [i, rule] of rules) {
+    const path = ['opaque_tokens', i, 'issuer'];
+    const index = issuerNames.get(rule.issuer);
+    if (index === undefined) problems.push({ path, message: unknownIssuer(rule.issuer, issuerNames) });
+    // Read from the raw entry, so an issuer with another mistake is not also said to lack introspection.
+    else if (field((rawIssuers as unknown[])[index], 'introspection') === undefined)
+      problems.push({ path, message: `issuer "${rule.issuer}" has no introspection settings` });
+    if (rule.prefix === undefined && i < ruleCount - 1)
+      problems.push({
+        path: ['opaque_tokens', i],
+        message: 'a rule without prefix takes every token: it must come last',
+      });
+  }
+
+  const rawEnrichment = field(raw, 'enrichment');
+  uniqueNames(rawEnrichment, 'enrichment', problems);
+  const lookups = validated ? indexed(validated.enrichment) : validEntries(rawEnrichment, enrichmentSchema);
+  for (const [i, lookup] of lookups)
+    lookup.issuers?.forEach((name, j) => {
+      if (!issuerNames.has(name))
+        problems.push({ path: ['enrichment', i, 'issuers', j], message: unknownIssuer(name, issuerNames) });
+    });
+}
+
+function unknownIssuer(name: string, issuers: ReadonlyMap<string, number>): string {
+  const known = [...issuers.keys()].join(', ');
+  return `names unknown issuer "${name}" (configured: ${known === '' ? 'none' : known})`;
 }
 
 /** Name → index of its first entry, reporting every later entry that repeats a name. */
@@ -121,13 +191,8 @@ function issuerRefs(
   else if ('any' in req) req.any.forEach((r, i) => issuerRefs(r, [...path, 'any', i], issuers, problems));
   else if ('not' in req) issuerRefs(req.not, [...path, 'not'], issuers, problems);
   else if ('issuer' in req) {
-    const known = [...issuers.keys()].join(', ');
     for (const name of Array.isArray(req.issuer) ? req.issuer : [req.issuer]) {
-      if (!issuers.has(name))
-        problems.push({
-          path: [...path, 'issuer'],
-          message: `names unknown issuer "${name}" (configured: ${known === '' ? 'none' : known})`,
-        });
+      if (!issuers.has(name)) problems.push({ path: [...path, 'issuer'], message: unknownIssuer(name, issuers) });
     }
   }
 }

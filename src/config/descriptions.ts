@@ -41,6 +41,26 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
     'Bound on the estimated memory of verified entries, each counted as 2 × (token length + 1 KiB): measured, an entry holds token length + ~0.8 KiB of live heap, and a cache that keeps evicting costs about twice its live heap in resident memory. With the default 100,000 entries of ~1 KB tokens the byte bound is the one reached (~66,000 entries). `claimgate_token_cache_estimated_bytes` shows the estimate; plan RSS with the rule in benchmarks.md.',
   'token_cache.negative_ttl_seconds': 'How long a token that failed for good is refused from the cache.',
   'token_cache.max_negative_entries': 'Failed tokens kept (their total size is also capped at 8 MiB).',
+  binding: 'How DPoP proofs and client certificates are checked.',
+  'binding.dpop': 'DPoP proof checks (RFC 9449 §4.3).',
+  'binding.dpop.algorithms':
+    'Algorithms a proof may be signed with; also the `algs` of the `DPoP` challenge. Asymmetric only: `none` and HMAC are never accepted.',
+  'binding.dpop.proof_max_age_seconds': "How old a proof's `iat` may be.",
+  'binding.dpop.clock_skew_seconds':
+    "How far a proof's `iat` may be ahead of this server's clock (and added to the maximum age).",
+  'binding.dpop.replay_cache_entries':
+    'Bound of the per-process `jti` replay memory (118 bytes of heap per entry measured, see benchmarks.md; a full memory refuses new proofs with 503 rather than forget a live one). Each `jti` is kept for `proof_max_age_seconds` + 2 × `clock_skew_seconds`.',
+  'binding.dpop.nonce': 'Server nonces (RFC 9449 §8-9).',
+  'binding.dpop.nonce.required':
+    'Every proof must carry a current server nonce; a proof without one, or with an old one, gets 401 `use_dpop_nonce` and a fresh `DPoP-Nonce` header.',
+  'binding.dpop.nonce.lifetime_seconds': 'Nonce window: a nonce is accepted for one to two windows.',
+  'binding.dpop.nonce.secret_file':
+    "File with at least 32 secret bytes shared by every replica, so each accepts the others' nonces.",
+  'binding.certificate': 'Where the client certificate of a certificate-bound token is read from.',
+  'binding.certificate.sources':
+    "In order: Envoy's `attributes.source.certificate` (`include_peer_certificate: true`), the certificate of a mutual-TLS connection to claimgate's HTTP door, the `x-forwarded-client-cert` header from a trusted proxy.",
+  'binding.certificate.xfcc_trusted_proxies':
+    "Peers (the gRPC caller or the HTTP door's TCP peer) whose `x-forwarded-client-cert` is read; required when `sources` lists `xfcc`.",
   limits: 'Listener bounds.',
   'limits.grpc': 'The gRPC port (grpc-js server options).',
   'limits.grpc.max_concurrent_streams':
@@ -123,9 +143,17 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'issuers[].roles_claim':
     'Shorthand for `claims.roles: [path]` (kept from before profiles): `realm_access.roles`, `https://example.com/roles` (Auth0 namespaced claims; a name containing `://` is one claim), `cognito:groups`, or a list of segments. `claims.roles` wins when both are set.',
   'issuers[].allow_insecure_http': 'Allow `http://` for discovery and JWKS. Only for loopback tests and demos.',
+  'issuers[].jwks_hosts':
+    "Egress policy: hosts besides the issuer's own origin that a discovery document's `jwks_uri` may name (e.g. `www.googleapis.com` for Google). Any other `jwks_uri` is refused without a request (`jwks_uri_not_allowed`). A configured `jwks_uri` is the operator's choice and is not restricted.",
+  'issuers[].allow_private_jwks_hosts':
+    'Let a `jwks_hosts` entry resolve to loopback or private addresses (RFC 1918, RFC 6598, `fc00::/7`). Link-local and cloud-metadata addresses (`169.254.0.0/16`, `fe80::/10`, `fd00:ec2::254`), unspecified and multicast addresses are refused regardless.',
+  'issuers[].binding':
+    'Sender-constrained tokens of this issuer (binding.md): `none` accepts only unbound tokens, `allowed` also bound ones with their DPoP proof or client certificate, `required` only bound ones. A token carrying `cnf` is never accepted as a plain bearer token.',
   'issuers[].keys': 'Key fetching policy (see keys.md).',
   'issuers[].keys.cooldown_seconds':
-    'Minimum time between two refetches caused by an unknown `kid`. Unknown kids seen within it are refused from a negative cache without a fetch.',
+    'Issuer-wide minimum time between two on-demand refetches (an unknown `kid`, or a signature failure under a known `kid`). Bounds IdP traffic under a flood of random kids, and is the longest a newly published key waits under such a flood. See keys.md.',
+  'issuers[].keys.kid_cooldown_seconds':
+    'Per kid: a `kid` a refetch did not find is refused without another refetch for this long, then re-checked (a token seen just before its key was published is accepted seconds later).',
   'issuers[].keys.min_refresh_seconds':
     "Lower bound for the key set's time to live (from the IdP's `Cache-Control: max-age`).",
   'issuers[].keys.max_refresh_seconds':
@@ -133,7 +161,34 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'issuers[].keys.max_stale_seconds':
     "While refreshes fail, the last good keys keep verifying until this long after the last success (or until the set's own refresh time, if that is later); then the issuer fails closed (503).",
   'issuers[].keys.fetch_timeout_ms': 'Timeout of one discovery or JWKS request.',
-  'issuers[].keys.max_response_bytes': 'Largest discovery or JWKS body accepted.',
+  'issuers[].keys.max_response_bytes': 'Largest discovery or JWKS body accepted (also bounds introspection answers).',
+  'issuers[].introspection':
+    "RFC 7662 introspection of this issuer's opaque tokens; which tokens come here is set by `opaque_tokens` (see opaque-tokens.md). Not with a `{tenant}` template.",
+  'issuers[].introspection.endpoint':
+    "Introspection endpoint; default: `introspection_endpoint` from the issuer's discovery document. Plain `http` only with `allow_insecure_http`.",
+  'issuers[].introspection.client_id': "claimgate's client id at the IdP.",
+  'issuers[].introspection.auth_method':
+    'How claimgate authenticates (RFC 6749 §2.3.1; RFC 7523 for `private_key_jwt`).',
+  'issuers[].introspection.client_secret_file':
+    'File holding the client secret (a trailing newline is ignored). Read on start and on every reload; never logged.',
+  'issuers[].introspection.client_secret_env': 'Environment variable holding the client secret (instead of a file).',
+  'issuers[].introspection.private_key_file':
+    'PEM private key (RSA, EC P-256/P-384, Ed25519) for `private_key_jwt`; re-read on reload.',
+  'issuers[].introspection.private_key_kid': '`kid` in the `private_key_jwt` assertion header.',
+  'issuers[].introspection.token_type_hint': 'RFC 7662 `token_type_hint` sent with each request; `false` sends none.',
+  'issuers[].introspection.jwt_response':
+    "Ask for an RFC 9701 signed JWT response (`Accept: application/token-introspection+jwt`), verified with this issuer's keys.",
+  'issuers[].introspection.require_audience':
+    'Refuse an active answer without `aud` (RFC 7662 makes it optional); with `aud`, one of `audiences` must be in it.',
+  'issuers[].introspection.timeout_ms':
+    "Timeout of one call, never longer than `server.check_deadline_ms` (the Check's own deadline also applies).",
+  'issuers[].introspection.max_concurrent':
+    'Introspection calls in flight toward this endpoint at once; more wait their turn.',
+  'issuers[].introspection.max_cache_ttl_seconds':
+    "Longest an answer is reused (never past the token's `exp`): a revocation takes up to this long to be seen.",
+  'issuers[].introspection.max_cache_entries': 'Answers kept (LRU); 0 caches nothing (single-flight still applies).',
+  'issuers[].introspection.stale_if_error_seconds':
+    'How long past its expiry a cached answer may stand in while the endpoint fails; 0 = never (an outage is a 503).',
   routes: 'The route rules, in order.',
   'routes[].name': 'Used in logs, metrics and Envoy dynamic metadata. Unique.',
   'routes[].match': 'Conditions; all given ones must hold.',
@@ -150,6 +205,47 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'routes[].public':
     'No token needed (health checks, docs). Identity headers are still removed so a client cannot forge them.',
   'routes[].require': 'What the verified token must satisfy (below).',
+  'routes[].binding':
+    "Sender-constrained tokens on this route; overrides the issuer's `binding`, except that an issuer's `required` is never lowered.",
+  opaque_tokens:
+    'Which opaque (non-JWT) tokens are introspected where. A token with exactly two dots is a JWT and is always verified locally; any other token goes to the issuer of the first rule it matches, and is refused (`ERR_TOKEN_MALFORMED`) when none matches. Never sent to several endpoints.',
+  'opaque_tokens[].issuer': 'An issuer with `introspection` settings.',
+  'opaque_tokens[].prefix':
+    'The token must start with this (e.g. a vendor prefix); a rule without prefix takes every other opaque token and must come last.',
+  enrichment: 'Lookups, applied in order to every token of the issuers they name.',
+  'enrichment[].name': 'Short name used in logs and metrics.',
+  'enrichment[].issuers': 'Issuers whose tokens are enriched; all when omitted.',
+  'enrichment[].url':
+    "GET URL; `{subject}` becomes the token's `sub`, percent-encoded (e.g. `https://TENANT.auth0.com/api/v2/users/{subject}/roles?per_page=100`).",
+  'enrichment[].client_credentials':
+    "claimgate's own M2M access token for the lookup (RFC 6749 §4.4), sent as `Authorization: Bearer`.",
+  'enrichment[].client_credentials.token_url': 'Token endpoint (Auth0: `https://TENANT.auth0.com/oauth/token`).',
+  'enrichment[].client_credentials.client_id': "claimgate's M2M client id.",
+  'enrichment[].client_credentials.auth_method': 'Client authentication at the token endpoint.',
+  'enrichment[].client_credentials.client_secret_file': 'File holding the secret; re-read on reload, never logged.',
+  'enrichment[].client_credentials.client_secret_env': 'Environment variable holding the secret.',
+  'enrichment[].client_credentials.private_key_file': 'PEM private key for `private_key_jwt`.',
+  'enrichment[].client_credentials.private_key_kid': '`kid` of the `private_key_jwt` assertion.',
+  'enrichment[].client_credentials.audience':
+    '`audience` parameter (Auth0: the API identifier, `https://TENANT.auth0.com/api/v2/`).',
+  'enrichment[].client_credentials.scope': '`scope` parameter.',
+  'enrichment[].client_credentials.renew_before_seconds':
+    'Renew this long before `expires_in` runs out (at the latest at half the lifetime).',
+  'enrichment[].map': 'How the JSON answer becomes principal fields.',
+  'enrichment[].map[].field': "Principal field the values are added to (union with the token's own).",
+  'enrichment[].map[].path':
+    "Where the list is in the answer; the whole body when omitted (Auth0's roles endpoint answers an array).",
+  'enrichment[].map[].item':
+    'Take this member of each element (`name` for Auth0 roles); the elements themselves when omitted.',
+  'enrichment[].cache_ttl_seconds':
+    "How long a subject's answer is reused; a role change takes up to this long to be seen.",
+  'enrichment[].max_cache_entries': 'Subjects kept (LRU).',
+  'enrichment[].stale_if_error_seconds':
+    'How long past its TTL a cached answer may stand in while the service fails; 0 = never.',
+  'enrichment[].timeout_ms': 'Timeout of one call (token or lookup), never longer than `server.check_deadline_ms`.',
+  'enrichment[].max_concurrent': 'Lookups in flight at once toward the service.',
+  'enrichment[].max_response_bytes': 'Largest answer accepted.',
+  'enrichment[].allow_insecure_http': 'Plain `http` for `url` and `token_url`; loopback tests and demos only.',
   unmatched:
     'What a request that matches no route gets: 403 `ERR_ROUTE_NOT_FOUND`, or allowed for any valid token of any issuer.',
   upstream: 'Identity headers for the upstream.',
@@ -158,15 +254,30 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'upstream.headers[].name':
     'Header to set (lower-cased). Protocol headers (`host`, `authorization`, `cookie`, ...) are refused.',
   'upstream.headers[].claim':
-    'A raw claim to read: strings as is, numbers and booleans as text, arrays of scalars joined with `array_separator`, objects as JSON.',
+    'A raw claim to read: strings as is, numbers and booleans as text (numbers too large to be exact as the token wrote them), arrays of scalars joined with `array_separator`, objects as JSON. Unusable values are not forwarded (see Claim values).',
   'upstream.headers[].principal':
-    "A field of the token's principal: the same header whatever the partner's claim names (`roles` is Keycloak's `realm_access.roles`, Entra's `roles`, ...). Lists are joined with `array_separator`; an empty list or absent field removes the header. `qualified_subject` is `<issuer name>|<sub>` (`<issuer name>/<tenant>|<sub>` for a template issuer): it never collides across issuers (see providers.md).",
+    "A field of the token's principal: the same header whatever the partner's claim names (`roles` is Keycloak's `realm_access.roles`, Entra's `roles`, ...). Lists are joined with `array_separator`; an empty list, an absent field or one the principal could not read (see Claim values) removes the header. `qualified_subject` is `<issuer name>|<sub>` (`<issuer name>/<tenant>|<sub>` for a template issuer): it never collides across issuers (see providers.md).",
   'upstream.payload_header':
     "Also forward the whole verified payload, base64url JSON (the token's own payload segment), in this header.",
   'upstream.strip_token':
     'Remove the header that carried the token (e.g. `authorization`) before the upstream. A token in a cookie is not stripped (the cookie header carries other cookies).',
   'upstream.max_header_bytes': 'Values longer than this are never forwarded (the header is removed instead).',
   'upstream.array_separator': 'Separator for array claims.',
+  'upstream.identity_jwt': 'A short-lived JWT claimgate signs for the upstream (see upstream-identity.md).',
+  'upstream.identity_jwt.header':
+    'Header carrying it; owned by claimgate (a client copy is removed, also on public routes).',
+  'upstream.identity_jwt.issuer': "The JWT's `iss`: claimgate's name as the upstream knows it.",
+  'upstream.identity_jwt.audience': "The JWT's `aud`: the upstream.",
+  'upstream.identity_jwt.lifetime_seconds': '`exp` − `iat`. A signed JWT is reused per principal for half of it.',
+  'upstream.identity_jwt.claims':
+    'Principal fields carried as claims; the JWT has exactly these besides `iss`, `aud`, `iat`, `exp`.',
+  'upstream.identity_jwt.claims[].name': 'Claim name (not `iss`, `aud`, `iat`, `exp`, `nbf`, `jti`).',
+  'upstream.identity_jwt.claims[].principal':
+    'As in `upstream.headers[].principal`; lists become JSON arrays, absent or empty fields are left out.',
+  'upstream.identity_jwt.keys':
+    'PEM private keys (RSA → RS256, EC P-256 → ES256, P-384 → ES384, Ed25519 → EdDSA); the first signs, all are published at `/.well-known/jwks.json` on the admin listener. Re-read on reload.',
+  'upstream.identity_jwt.keys[].private_key_file': 'The key file.',
+  'upstream.identity_jwt.keys[].kid': 'Its `kid` in the JWT header and the JWKS.',
   resource_metadata: 'RFC 9728 protected-resource metadata.',
   'resource_metadata.resource': "The API's resource identifier, without a fragment (usually its audience).",
   'resource_metadata.resource_name': 'Human-readable API name.',

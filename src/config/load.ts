@@ -6,6 +6,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { compileProblems, tlsProblems } from './compile-checks.js';
 import { crossCheck, type PathProblem } from './cross-checks.js';
+import { lintConfig } from './lint.js';
 import { configSchema, type Config } from './schema.js';
 import { nearestKey } from './suggest.js';
 
@@ -75,7 +76,7 @@ const lineOf = (p: PathProblem) => `${formatPath(p.path)}: ${p.message}`;
 /**
  * The one validation pipeline serve, a reload and check-config run: schema, then the checks across
  * parts (on every part that validated, even when others did not), then compiling as serve does and
- * reading the TLS files. Never throws.
+ * reading the TLS files; a usable config is then linted for warnings (lint.ts). Never throws.
  */
 export function checkConfigValue(raw: unknown): ConfigCheck {
   let result: ReturnType<typeof configSchema.safeParse>;
@@ -102,7 +103,8 @@ export function checkConfigValue(raw: unknown): ConfigCheck {
   const problems = [
     ...new Set([...schemaProblems, ...cross.map(lineOf), ...compiled.map(lineOf), ...files.map(lineOf)]),
   ];
-  return { config: problems.length === 0 && result.success ? result.data : undefined, problems, warnings: [] };
+  const config = problems.length === 0 && result.success ? result.data : undefined;
+  return { config, problems, warnings: config === undefined ? [] : lintConfig(config) };
 }
 
 /** Validates an already-parsed value; throws ConfigError with every problem found (and nothing else). */

@@ -4,7 +4,6 @@
  * error rather than a silently ignored setting.
  */
 import { z } from 'zod';
-import { issValuesOf } from './issuer-values.js';
 import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
 import { ADMIN_BOUNDS, GRPC_BOUNDS, HTTP_BOUNDS, type HttpListenerBounds } from '../net/listener-bounds.js';
 
@@ -90,9 +89,91 @@ const tokenLocation = z.union(
 
 export const DEFAULT_TOKEN_LOCATIONS = [{ header: 'authorization', scheme: 'Bearer' }] as const;
 
+/** Sender-constrained tokens (docs/binding.md): `required`, `allowed` (verified when present) or `none`. */
+export const BINDING_MODES = ['required', 'allowed', 'none'] as const;
+export type BindingMode = (typeof BINDING_MODES)[number];
+const bindingMode = z.enum(BINDING_MODES, { error: `must be one of ${BINDING_MODES.join(', ')}` });
+
+/** An IP address or CIDR (`10.0.0.0/8`, `::1/128`). */
+const cidrEntry = z.string().refine(
+  (entry) => {
+    const [address = '', prefix, ...extra] = entry.split('/');
+    if (extra.length > 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return false;
+    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+    if (v4) return v4.slice(1).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(prefix ?? 32) <= 32;
+    if (!address.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(address)) return false;
+    try {
+      new URL(`http://[${address}]/`);
+    } catch {
+      return false;
+    }
+    return Number(prefix ?? 128) <= 128;
+  },
+  { error: 'must be an IP address or CIDR, e.g. 10.0.0.0/8 or ::1/128' },
+);
+
+/** Proof algorithms accepted by default: what DPoP clients and IdPs advertise (asymmetric only). */
+export const DEFAULT_DPOP_ALGORITHMS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'] as const;
+
+const bindingSettings = z.strictObject({
+  dpop: z
+    .strictObject({
+      /** Algorithms a DPoP proof may use; `none` and HMAC are never accepted. */
+      algorithms: z
+        .array(z.enum(ASYMMETRIC_ALGORITHMS, { error: `must be one of ${ASYMMETRIC_ALGORITHMS.join(', ')}` }))
+        .min(1)
+        .default([...DEFAULT_DPOP_ALGORITHMS]),
+      /** How old a proof's iat may be (RFC 9449 §11.1); the replay memory keeps each jti this long plus twice the skew. */
+      proof_max_age_seconds: z.number().int().min(1).max(600).default(60),
+      /** How far a proof's iat may be ahead of (or behind, beyond the max age) this server's clock. */
+      clock_skew_seconds: z.number().int().min(0).max(300).default(5),
+      /** Bound of the jti replay memory (per process); when it is full of live proofs new proofs get 503. */
+      replay_cache_entries: z.number().int().min(100).max(10_000_000).default(100_000),
+      nonce: z
+        .strictObject({
+          /** Every proof must carry a current server nonce (RFC 9449 §9); a missing one gets use_dpop_nonce. */
+          required: z.boolean().default(false),
+          /** Nonce window; a nonce is accepted for one to two windows. */
+          lifetime_seconds: z.number().int().min(10).max(3600).default(300),
+          /** File with a shared secret (≥ 32 bytes) so that every replica accepts the same nonces. */
+          secret_file: nonEmpty('file path').optional(),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  certificate: z
+    .strictObject({
+      /** Where the client certificate may come from (docs/binding.md); never from a header a client sets. */
+      sources: z
+        .array(z.enum(['peer_certificate', 'tls_connection', 'xfcc']))
+        .min(1)
+        .default(['peer_certificate']),
+      /** Peers (gRPC caller or HTTP peer) whose x-forwarded-client-cert is read; required with xfcc. */
+      xfcc_trusted_proxies: z.array(cidrEntry).min(1).optional(),
+    })
+    .superRefine((c, ctx) => {
+      if (c.sources.includes('xfcc') && c.xfcc_trusted_proxies === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'lists xfcc: set xfcc_trusted_proxies (a client could otherwise set the header itself)',
+          path: ['sources'],
+        });
+    })
+    .prefault({}),
+});
+
 const keysPolicy = z.strictObject({
-  /** Minimum seconds between two refetches caused by an unknown `kid`. */
-  cooldown_seconds: z.number().min(0).max(3600).default(30),
+  /**
+   * Issuer-wide minimum seconds between two on-demand refetches (an unknown `kid`, or a signature
+   * failure under a known one). Bounds IdP traffic under a flood of random kids, and is also the
+   * longest a newly published key waits for a refetch under such a flood (docs/keys.md).
+   */
+  cooldown_seconds: z.number().min(0).max(3600).default(2),
+  /**
+   * Per kid: a kid a refetch did not find triggers no other refetch for this long (so one hot unknown
+   * kid cannot use every issuer-wide slot), yet is re-checked within seconds once its key is published.
+   */
+  kid_cooldown_seconds: z.number().min(0).max(3600).default(5),
   /** Key set TTL bounds; the IdP's `Cache-Control: max-age` is clamped into them. */
   min_refresh_seconds: z.number().min(1).max(86400).default(60),
   max_refresh_seconds: z.number().min(1).max(86400).default(600),
@@ -125,6 +206,73 @@ const principalClaims = z.strictObject({
   email: claimPaths.optional(),
   client_id: claimPaths.optional(),
 });
+
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+
+/** claimgate's own client credentials at an IdP endpoint; the secret or key is read from a file or env var. */
+const clientAuthFields = {
+  client_id: nonEmpty('client id'),
+  auth_method: z
+    .enum(CLIENT_AUTH_METHODS, { error: `must be one of ${CLIENT_AUTH_METHODS.join(', ')}` })
+    .default('client_secret_basic'),
+  /** File holding the client secret (one trailing newline ignored); re-read on reload. */
+  client_secret_file: nonEmpty('file path').optional(),
+  /** Environment variable holding the client secret. */
+  client_secret_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name' })
+    .optional(),
+  /** PEM private key for private_key_jwt (RSA, EC P-256/P-384 or Ed25519). */
+  private_key_file: nonEmpty('file path').optional(),
+  /** `kid` put in private_key_jwt assertions. */
+  private_key_kid: nonEmpty('key id').optional(),
+};
+
+function checkClientAuth(
+  auth: { auth_method: string; client_secret_file?: string; client_secret_env?: string; private_key_file?: string },
+  ctx: z.RefinementCtx,
+): void {
+  const secrets = [auth.client_secret_file, auth.client_secret_env].filter((v) => v !== undefined).length;
+  if (auth.auth_method === 'private_key_jwt') {
+    if (auth.private_key_file === undefined)
+      ctx.addIssue({ code: 'custom', message: 'private_key_jwt needs private_key_file', path: ['private_key_file'] });
+    if (secrets > 0)
+      ctx.addIssue({ code: 'custom', message: 'private_key_jwt uses no client secret', path: ['auth_method'] });
+  } else {
+    if (secrets !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: `${auth.auth_method} needs exactly one of client_secret_file, client_secret_env`,
+        path: ['auth_method'],
+      });
+    if (auth.private_key_file !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'is only used with private_key_jwt', path: ['private_key_file'] });
+  }
+}
+
+/** RFC 7662 introspection of this issuer's opaque tokens (RFC 9701 JWT responses optional). */
+const introspectionSchema = z
+  .strictObject({
+    /** Introspection endpoint; default: `introspection_endpoint` from the issuer's discovery document. */
+    endpoint: z.url({ error: 'must be an absolute URL' }).optional(),
+    ...clientAuthFields,
+    /** `token_type_hint` sent with each request; false sends none. */
+    token_type_hint: z.union([z.literal('access_token'), z.literal(false)]).default('access_token'),
+    /** Ask for an RFC 9701 signed JWT response, verified with this issuer's keys. */
+    jwt_response: z.boolean().default(false),
+    /** Refuse an active answer without `aud` (RFC 7662 makes it optional). */
+    require_audience: z.boolean().default(true),
+    /** Timeout of one introspection call (never longer than server.check_deadline_ms). */
+    timeout_ms: z.number().int().min(10).max(10000).default(1000),
+    /** Introspection calls in flight toward this endpoint at once. */
+    max_concurrent: z.number().int().min(1).max(10000).default(32),
+    /** Longest an answer is reused (never past the token's exp); a revocation takes up to this long. */
+    max_cache_ttl_seconds: z.number().min(0).max(86400).default(30),
+    max_cache_entries: z.number().int().min(0).max(10_000_000).default(100_000),
+    /** How long past its expiry a cached answer may stand in while the endpoint fails; 0 = never. */
+    stale_if_error_seconds: z.number().min(0).max(3600).default(0),
+  })
+  .superRefine(checkClientAuth);
 
 export const issuerSchema = z
   .strictObject({
@@ -193,9 +341,27 @@ export const issuerSchema = z
       .default([...DEFAULT_TOKEN_LOCATIONS]),
     /** Claim that the `role` requirement reads, e.g. `realm_access.roles`; same as `claims.roles: [path]`. */
     roles_claim: claimPath.optional(),
+    /**
+     * Egress policy (docs/keys.md): hosts (`host` or `host:port`, port when not the scheme's default)
+     * besides the issuer's own origin that a discovery document's `jwks_uri` may point at.
+     */
+    jwks_hosts: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/, { error: 'must be host or host:port' })
+          .transform((s) => s.toLowerCase()),
+      )
+      .default([]),
+    /** Let a listed `jwks_hosts` entry resolve to loopback or private addresses (never link-local/metadata). */
+    allow_private_jwks_hosts: z.boolean().default(false),
     /** Plain HTTP for discovery/JWKS; only for loopback tests and demos. */
     allow_insecure_http: z.boolean().default(false),
+    /** Sender-constrained tokens of this issuer: `required`, `allowed` or `none` (the default); see docs/binding.md. */
+    binding: bindingMode.optional(),
     keys: keysPolicy.prefault({}),
+    /** Introspection of opaque tokens; which tokens go here is set by top-level opaque_tokens. */
+    introspection: introspectionSchema.optional(),
   })
   .superRefine((iss, ctx) => {
     const sources = [iss.discovery === true, iss.jwks_uri !== undefined, iss.jwks_file !== undefined].filter(
@@ -213,13 +379,14 @@ export const issuerSchema = z
     for (const [field, url] of [
       ['issuer', iss.issuer],
       ['jwks_uri', iss.jwks_uri],
+      ['introspection.endpoint', iss.introspection?.endpoint],
     ] as const) {
       if (url === undefined || (iss.jwks_file !== undefined && field === 'issuer')) continue;
       if (url.startsWith('http://') && !iss.allow_insecure_http) {
         ctx.addIssue({
           code: 'custom',
           message: 'uses plain http; set allow_insecure_http: true to allow it (loopback tests only)',
-          path: [field],
+          path: field.split('.'),
         });
       }
     }
@@ -251,6 +418,8 @@ export const issuerSchema = z
         message: `is a template, but profile ${iss.profile} reads no tenant claim: use profile entra or set claims.tenant`,
         path: ['issuer'],
       });
+    if (template && iss.introspection !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'cannot be combined with an issuer template', path: ['introspection'] });
     if (template && iss.issuer_aliases !== undefined)
       ctx.addIssue({ code: 'custom', message: 'cannot be combined with an issuer template', path: ['issuer_aliases'] });
     if ((iss.issuer.match(/\{/g) ?? []).length !== (template ? 1 : 0))
@@ -381,10 +550,13 @@ export const routeSchema = z
     public: z.boolean().default(false),
     /** Claims the verified token must satisfy; any valid token when omitted. */
     require: requirementSchema.optional(),
+    /** Sender-constrained tokens on this route; overrides the issuer's, except that `required` there stays. */
+    binding: bindingMode.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.public && r.require !== undefined)
       ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
+    if (r.require !== undefined) checkRequirementTraps(r.require, ['require'], false, ctx);
   });
 
 const ms = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
@@ -434,6 +606,104 @@ export const identityHeader = z.union(
   ],
   { error: 'must be {name, claim} or {name, principal}' },
 );
+
+const ENRICHED_FIELDS = ['roles', 'permissions', 'groups'] as const;
+
+/** A lookup keyed by the verified subject whose answer adds principal fields (e.g. Auth0 roles). */
+export const enrichmentSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { error: 'must be a short lower-case name' }),
+    /** Issuer names whose tokens are enriched; all when omitted. */
+    issuers: z.array(nonEmpty('issuer name')).min(1).optional(),
+    /** GET URL; `{subject}` becomes the token's `sub`, percent-encoded (Auth0 ids contain `|`). */
+    url: z
+      .url({ error: 'must be an absolute URL' })
+      .refine((u) => u.includes('%7Bsubject%7D') || u.includes('{subject}'), {
+        error: 'must contain {subject}',
+      }),
+    /** claimgate's own M2M token for the lookup (client credentials), renewed before it expires. */
+    client_credentials: z
+      .strictObject({
+        token_url: z.url({ error: 'must be an absolute URL' }),
+        ...clientAuthFields,
+        audience: nonEmpty('audience').optional(),
+        scope: nonEmpty('scope').optional(),
+        renew_before_seconds: z.number().min(0).max(86400).default(300),
+      })
+      .superRefine(checkClientAuth)
+      .optional(),
+    /** How the answer becomes principal fields: a path into the JSON (the whole body when omitted), then each element's `item` member. */
+    map: z
+      .array(
+        z.strictObject({
+          field: z.enum(ENRICHED_FIELDS, { error: `must be one of ${ENRICHED_FIELDS.join(', ')}` }),
+          path: claimPath.optional(),
+          item: nonEmpty('member name').optional(),
+        }),
+      )
+      .min(1),
+    cache_ttl_seconds: z.number().min(0).max(86400).default(60),
+    max_cache_entries: z.number().int().min(0).max(10_000_000).default(100_000),
+    stale_if_error_seconds: z.number().min(0).max(86400).default(0),
+    timeout_ms: z.number().int().min(10).max(10000).default(1000),
+    max_concurrent: z.number().int().min(1).max(10000).default(16),
+    max_response_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(256 * 1024),
+    /** Plain HTTP for the lookup and token URL; only for loopback tests and demos. */
+    allow_insecure_http: z.boolean().default(false),
+  })
+  .superRefine((e, ctx) => {
+    for (const [field, url] of [
+      ['url', e.url],
+      ['client_credentials.token_url', e.client_credentials?.token_url],
+    ] as const) {
+      if (url?.startsWith('http://') && !e.allow_insecure_http)
+        ctx.addIssue({
+          code: 'custom',
+          message: 'uses plain http; set allow_insecure_http: true to allow it',
+          path: field.split('.'),
+        });
+    }
+  });
+
+const REGISTERED_JWT_CLAIMS = new Set(['iss', 'aud', 'iat', 'exp', 'nbf', 'jti']);
+
+/** A signed JWT for the upstream, issued by claimgate itself (docs/upstream-identity.md). */
+export const identityJwtSchema = z.strictObject({
+  /** Header that carries the JWT to the upstream; claimgate owns it (a client copy is removed). */
+  header: headerName.default('x-claimgate-identity'),
+  /** `iss` of the JWT: claimgate's name as the upstream knows it. */
+  issuer: nonEmpty('issuer'),
+  /** `aud` of the JWT: the upstream. */
+  audience: nonEmpty('audience'),
+  lifetime_seconds: z.number().int().min(5).max(3600).default(60),
+  /** Principal fields carried as claims, under the given names; exactly these (besides iss, aud, iat, exp). */
+  claims: z
+    .array(
+      z.strictObject({
+        name: nonEmpty('claim name').refine((n) => !REGISTERED_JWT_CLAIMS.has(n), {
+          error: 'is set by claimgate itself (iss, aud, iat, exp, nbf, jti)',
+        }),
+        principal: z.enum(PRINCIPAL_FIELDS, { error: `must be one of ${PRINCIPAL_FIELDS.join(', ')}` }),
+      }),
+    )
+    .min(1),
+  /** PEM private keys; the first signs, all are published in the JWKS (rotation with overlap). */
+  keys: z
+    .array(z.strictObject({ private_key_file: nonEmpty('file path'), kid: nonEmpty('key id') }))
+    .min(1)
+    .max(4),
+});
+
+/** One opaque_tokens rule: tokens starting with `prefix` (any token when omitted) go to `issuer`'s introspection. */
+export const opaqueTokenRule = z.strictObject({
+  issuer: nonEmpty('issuer name'),
+  prefix: nonEmpty('prefix').optional(),
+});
 
 export const configSchema = z.strictObject({
   server: z
@@ -523,6 +793,8 @@ export const configSchema = z.strictObject({
       max_negative_entries: z.number().int().min(0).max(1_000_000).default(10_000),
     })
     .prefault({}),
+  /** How DPoP proofs and client certificates are checked for sender-constrained tokens (docs/binding.md). */
+  binding: bindingSettings.prefault({}),
   /** Connection, stream and time bounds of the listeners (restart only). */
   limits: listenerLimits,
   /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
@@ -534,6 +806,13 @@ export const configSchema = z.strictObject({
     .default('claimgate'),
   issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),
   routes: z.array(routeSchema).default([]),
+  /**
+   * Opaque (non-JWT) tokens: the first rule whose prefix the token starts with names the issuer whose
+   * introspection endpoint receives it; no rule, no introspection (docs/opaque-tokens.md).
+   */
+  opaque_tokens: z.array(opaqueTokenRule).default([]),
+  /** Lookups that add principal fields before authorization (docs/opaque-tokens.md#enrichment). */
+  enrichment: z.array(enrichmentSchema).default([]),
   /** What a request that matches no route gets: deny, or allow for any valid token. */
   unmatched: z.enum(['deny', 'authenticated']).default('deny'),
   upstream: z
@@ -548,6 +827,8 @@ export const configSchema = z.strictObject({
       max_header_bytes: z.number().int().min(16).max(65536).default(4096),
       /** Separator used to join array claims. */
       array_separator: z.string().min(1).max(4).default(','),
+      /** A signed identity JWT for the upstream, beside or instead of plain headers. */
+      identity_jwt: identityJwtSchema.optional(),
     })
     .prefault({}),
   /**
@@ -587,29 +868,7 @@ export const configSchema = z.strictObject({
         })
         .default('/auth'),
       /** Peers whose forwarded headers are honoured (CIDRs or single addresses). */
-      trusted_proxies: z
-        .array(
-          z.string().refine(
-            (entry) => {
-              const [address = '', prefix, ...extra] = entry.split('/');
-              if (extra.length > 0 || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) return false;
-              const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-              if (v4)
-                return (
-                  v4.slice(1).every((o) => Number(o) <= 255 && String(Number(o)) === o) && Number(prefix ?? 32) <= 32
-                );
-              if (!address.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(address)) return false;
-              try {
-                new URL(`http://[${address}]/`);
-              } catch {
-                return false;
-              }
-              return Number(prefix ?? 128) <= 128;
-            },
-            { error: 'must be an IP address or CIDR, e.g. 10.0.0.0/8 or ::1/128' },
-          ),
-        )
-        .default(['127.0.0.0/8', '::1/128']),
+      trusted_proxies: z.array(cidrEntry).default(['127.0.0.0/8', '::1/128']),
     })
     .superRefine((h, ctx) => {
       if (h.forward_auth_path === h.envoy_path_prefix || h.forward_auth_path.startsWith(`${h.envoy_path_prefix}/`)) {
@@ -619,8 +878,57 @@ export const configSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * Requirement spellings that read one way and mean another, refused outright:
+ * - a list of scopes/permissions/roles/groups directly under `not` means "not all of them" (`not: {role:
+ *   [banned, suspended]}` lets a user who is only `banned` through), almost never what was meant;
+ * - a number in `equals`/`one_of` that a double cannot hold exactly (an integer beyond 2^53, more than
+ *   15 significant digits): the YAML reader has already rounded it, so it would match another value.
+ */
+function checkRequirementTraps(
+  req: Requirement,
+  path: (string | number)[],
+  underNot: boolean,
+  ctx: z.RefinementCtx,
+): void {
+  if ('all' in req) req.all.forEach((r, i) => checkRequirementTraps(r, [...path, 'all', i], false, ctx));
+  else if ('any' in req) req.any.forEach((r, i) => checkRequirementTraps(r, [...path, 'any', i], false, ctx));
+  else if ('not' in req) checkRequirementTraps(req.not, [...path, 'not'], true, ctx);
+  else if (underNot) {
+    for (const key of ['scope', 'permission', 'role', 'group'] as const) {
+      const value = (req as Record<string, unknown>)[key];
+      if (Array.isArray(value) && value.length > 1)
+        ctx.addIssue({
+          code: 'custom',
+          message: `a list under not means "not all of them"; write not: {any: [{${key}: ${value[0]}}, …]} for "none of them", or not: {all: […]} for "not all"`,
+          path: [...path, key],
+        });
+    }
+  }
+  if ('claim' in req) {
+    const values = req.claim.equals !== undefined ? [req.claim.equals] : (req.claim.one_of ?? []);
+    for (const v of values) {
+      if (typeof v === 'number' && !isExactConfigNumber(v))
+        ctx.addIssue({
+          code: 'custom',
+          message: `${v} cannot be compared exactly (integers beyond 2^53 and numbers with more than 15 significant digits are rounded); no token value would match it reliably`,
+          path: [...path, 'claim', req.claim.equals !== undefined ? 'equals' : 'one_of'],
+        });
+    }
+  }
+}
+
+/** A configured number that no other decimal is rounded to: a safe integer, or at most 15 significant digits. */
+function isExactConfigNumber(v: number): boolean {
+  if (!Number.isFinite(v)) return false;
+  if (Number.isInteger(v)) return Number.isSafeInteger(v);
+  const digits = v.toExponential().split('e')[0]!.replace(/[-.]/g, '');
+  return digits.length <= 15;
+}
+
 export type Config = z.output<typeof configSchema>;
 export type IssuerConfig = Config['issuers'][number];
 export type RouteConfig = Config['routes'][number];
 export type KeysPolicy = IssuerConfig['keys'];
 export type TokenLocation = IssuerConfig['token_locations'][number];
+export type BindingSettings = Config['binding'];

@@ -5,7 +5,11 @@
  *
  * It serves discovery and JWKS (see local-idp.ts) and, so that a person trying the demo can get a token,
  * `POST /token` with a form body `scope=...&sub=...[&roles=a,b][&expires_in=SECONDS]`, answering
- * `{access_token, token_type: "Bearer", expires_in}`. There is no client authentication and no secret
+ * `{access_token, token_type: "Bearer", expires_in}`. Sender-constrained tokens (docs/binding.md): with a
+ * `DPoP` proof header (RFC 9449 §5, signed by the client's key, `htm: POST`) the token is bound to that
+ * key (`cnf.jkt`, `token_type: "DPoP"`); with a form field `x5t_s256=<base64url SHA-256 of the client
+ * certificate>` it is certificate-bound (`cnf.x5t#S256`, RFC 8705; the demo IdP has no TLS of its own,
+ * so the caller names its certificate). There is no client authentication and no secret
  * of any kind: it mints a signed token for ANYONE who asks. It exists to show claimgate working; never
  * expose it beyond a laptop, and never point a real claimgate config at it.
  */
@@ -13,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
 import { startLocalIdp, type LocalIdp } from './local-idp.js';
 
 export interface DemoIdpOptions {
@@ -60,8 +65,10 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
         if ('error' in claims) return json(res, 400, claims);
         const ttl = lifetime(form.get('expires_in'), options.ttlSeconds);
         if (typeof ttl !== 'number') return json(res, 400, ttl);
-        const accessToken = await idp!.mint(claims, ttl);
-        json(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: ttl });
+        const binding = await confirmationOf(req, form);
+        if ('error' in binding) return json(res, 400, binding);
+        const accessToken = await idp!.mint(binding.cnf === undefined ? claims : { ...claims, cnf: binding.cnf }, ttl);
+        json(res, 200, { access_token: accessToken, token_type: binding.tokenType, expires_in: ttl });
       })
       .catch((e: Error) =>
         json(res, 400, { error: 'invalid_request', error_description: e.message }, { connection: 'close' }),
@@ -74,6 +81,40 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
     port: idp.port,
     close: () => idp!.close(),
   };
+}
+
+/**
+ * The `cnf` claim a token request asks for: the thumbprint of the key of its DPoP proof (checked: one
+ * proof, dpop+jwt, signed by its embedded key, for POST), or a certificate thumbprint from the form.
+ */
+export async function confirmationOf(
+  req: IncomingMessage,
+  form: URLSearchParams,
+): Promise<
+  { cnf?: Record<string, string>; tokenType: 'Bearer' | 'DPoP' } | { error: string; error_description: string }
+> {
+  const proof = req.headers.dpop;
+  if (proof !== undefined) {
+    try {
+      if (typeof proof !== 'string' || proof.includes(',')) throw new Error('exactly one DPoP proof');
+      const { payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, {
+        typ: 'dpop+jwt',
+        algorithms: ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'],
+        maxTokenAge: 60,
+      });
+      if (payload.htm !== 'POST' || typeof payload.jti !== 'string') throw new Error('htm must be POST, jti present');
+      return { cnf: { jkt: await calculateJwkThumbprint(protectedHeader.jwk!) }, tokenType: 'DPoP' };
+    } catch (e) {
+      return { error: 'invalid_dpop_proof', error_description: (e as Error).message };
+    }
+  }
+  const x5t = form.get('x5t_s256');
+  if (x5t !== null) {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(x5t))
+      return { error: 'invalid_request', error_description: 'x5t_s256: base64url SHA-256 (43 characters)' };
+    return { cnf: { 'x5t#S256': x5t }, tokenType: 'Bearer' };
+  }
+  return { tokenType: 'Bearer' };
 }
 
 /**

@@ -24,10 +24,22 @@ export function bearerChallenge(
   const metadata = resourceMetadataUrl === undefined ? '' : `, resource_metadata="${resourceMetadataUrl}"`;
   if (reason === 'ERR_TOKEN_MISSING') return `Bearer realm="${realm}"${metadata}`;
   if (info.bearerError === undefined) return undefined;
+  if (info.scheme === 'DPoP') return undefined;
   let value = `Bearer realm="${realm}", error="${info.bearerError}", error_description="${info.title}"`;
   if (info.bearerError === 'insufficient_scope' && requiredScopes.length > 0)
     value += `, scope="${requiredScopes.join(' ')}"`;
   return value + metadata;
+}
+
+/**
+ * RFC 9449 §7.1 challenge for a DPoP failure: `DPoP realm, error, error_description, algs` (the
+ * algorithms a proof may use, space-separated, as §7.1 defines `algs`).
+ */
+export function dpopChallenge(realm: string, reason: ReasonCode, algs: string): string {
+  const info = reasonInfo(reason);
+  const error =
+    info.bearerError === undefined ? '' : `, error="${info.bearerError}", error_description="${info.title}"`;
+  return `DPoP realm="${realm}"${error}, algs="${algs}"`;
 }
 
 /**
@@ -63,6 +75,7 @@ export function problemBody(decision: DenyDecision): string {
 export function denialHeaders(decision: DenyDecision): HeaderToSet[] {
   const headers: HeaderToSet[] = [];
   if (decision.challenge !== undefined) headers.push({ name: 'www-authenticate', value: decision.challenge });
+  if (decision.responseHeaders !== undefined) headers.push(...decision.responseHeaders);
   headers.push({ name: 'content-type', value: decision.document?.contentType ?? 'application/problem+json' });
   // Metadata changes only with the config; a denial is about one request and must not be reused.
   headers.push({ name: 'cache-control', value: decision.document === undefined ? 'no-store' : 'max-age=300' });

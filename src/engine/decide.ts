@@ -1,14 +1,19 @@
 /**
  * The sequencer: one Check, top to bottom. Route (path, then host) → header spellings and method
  * override the upstream would read differently → public? → extract the token (one credential only) → verify it against
- * its issuer → evaluate the route's requirements → identity headers. Every branch ends in a Decision;
+ * its issuer → its sender constraint (DPoP proof, client certificate) → evaluate the route's requirements →
+ * identity headers. Every branch ends in a Decision;
  * adapters turn it into their protocol's answer.
  */
 import type { CompiledConfig } from '../config/compile.js';
+import type { BindingKind } from './types.js';
 import type { CompiledRoute } from '../routes/match.js';
 import { extractToken } from '../token/extract.js';
 import { createCachedVerifier, type TokenCacheResult, type TokenCacheStats } from '../token/token-cache.js';
-import { verifyToken, type VerifiedToken } from '../token/verify.js';
+import { verifyToken } from '../token/verify.js';
+import { createEnrichers, enrichPrincipal } from '../enrichment/enrich.js';
+import type { AuthenticatedToken, LookupDeps } from '../introspection/introspector.js';
+import { createOpaqueRouter } from '../introspection/opaque.js';
 import { denyDecision } from './answer.js';
 import type { ReasonCode } from './reasons.js';
 import type { RequirementKind } from './requirements.js';
@@ -31,11 +36,15 @@ export type TraceStep =
   | { readonly step: 'token'; readonly ok: boolean; readonly carrier?: string; readonly reason?: ReasonCode }
   | {
       readonly step: 'verify';
+      /** A JWT verified against its issuer's keys, or an opaque token sent to introspection. */
+      readonly via: 'jwt' | 'introspection';
       readonly ok: boolean;
       readonly issuer?: string;
       readonly subject?: string;
       readonly reason?: ReasonCode;
     }
+  | { readonly step: 'enrichment'; readonly ok: boolean }
+  | { readonly step: 'binding'; readonly ok: boolean; readonly kind: BindingKind; readonly reason?: ReasonCode }
   | { readonly step: 'requirement'; readonly at: string; readonly kind: string; readonly ok: boolean };
 export type DecisionTrace = (step: TraceStep) => void;
 
@@ -60,6 +69,8 @@ export interface DecideDeps {
   readonly nowMs?: () => number;
   /** Reports each verified-token cache lookup (metrics). */
   readonly onTokenCache?: (result: TokenCacheResult) => void;
+  /** Introspection and enrichment calls: fetch, logging and metrics hooks (docs/opaque-tokens.md). */
+  readonly lookups?: Omit<LookupDeps, 'nowMs'>;
 }
 
 export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): Decider {
@@ -83,6 +94,11 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     deps.onTokenCache,
   );
 
+  const lookupDeps: LookupDeps = { ...deps.lookups, nowMs };
+  const opaque = createOpaqueRouter(config, lookupDeps);
+  const enrichers = createEnrichers(config, lookupDeps);
+  const signer = config.upstreamIdentity;
+
   const metadata = config.resourceMetadata;
   const deny = (reason: ReasonCode, extra: Partial<DenyDecision> = {}, scopes: readonly string[] = []): DenyDecision =>
     denyDecision(reason, config.realm, scopes, extra, metadata?.url);
@@ -100,7 +116,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     return (q === -1 ? view.path : view.path.slice(0, q)) === metadata.path;
   };
 
-  const allow = (route: string, token: VerifiedToken | undefined): Decision => {
+  const allow = (route: string, token: AuthenticatedToken | undefined, binding?: BindingKind): Decision => {
     if (token === undefined) {
       return {
         outcome: 'allow',
@@ -111,6 +127,12 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       };
     }
     const headers = config.identity.build(token.claims, token.location.header, token.payloadSegment, token.principal);
+    if (signer !== undefined) {
+      const jwt = signer.sign(token.principal, nowMs());
+      // Like every identity header: a value too long to forward is removed, never truncated (P13).
+      if (jwt.length <= config.source.upstream.max_header_bytes) headers.set.push({ name: signer.header, value: jwt });
+      else headers.remove.push(signer.header);
+    }
     return {
       outcome: 'allow',
       reason: 'OK_AUTHENTICATED',
@@ -119,6 +141,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       subject: token.subject,
       headersToSet: headers.set,
       headersToRemove: headers.remove,
+      ...(binding === undefined ? {} : { binding }),
     };
   };
 
@@ -159,13 +182,51 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     }
     trace?.({ step: 'token', ok: true, carrier: extraction.location.header });
 
-    const verified = await verify(extraction.token, extraction.location);
+    const introspector = opaque?.(extraction.token);
+    const verified =
+      introspector === undefined
+        ? await verify(extraction.token, extraction.location)
+        : await introspector.introspect(extraction.token, extraction.location);
+    const via = introspector === undefined ? 'jwt' : 'introspection';
     if (!verified.ok) {
-      trace?.({ step: 'verify', ok: false, reason: verified.reason, issuer: verified.issuer?.name });
+      trace?.({ step: 'verify', via, ok: false, reason: verified.reason, issuer: verified.issuer?.name });
       return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
     }
-    const token = verified.token;
-    trace?.({ step: 'verify', ok: true, issuer: token.issuer.name, subject: token.subject });
+    let token: AuthenticatedToken = verified.token;
+    trace?.({ step: 'verify', via, ok: true, issuer: token.issuer.name, subject: token.subject });
+    if (enrichers.length > 0) {
+      const enriched = await enrichPrincipal(enrichers, token.principal);
+      trace?.({ step: 'enrichment', ok: enriched !== undefined });
+      if (enriched === undefined)
+        return deny('ERR_ENRICHMENT_UNAVAILABLE', {
+          route: routeName,
+          issuer: token.issuer.name,
+          subject: token.subject,
+        });
+      token = { ...token, principal: enriched };
+    }
+
+    // Sender constraint (docs/binding.md): a bound token must come with proof of its key or certificate.
+    const bound = config.binding.check({
+      view,
+      rawToken: extraction.token,
+      location: extraction.location,
+      claims: token.claims,
+      issuerName: token.issuer.name,
+      routeName: route?.name,
+      nowMs: nowMs(),
+    });
+    trace?.({ step: 'binding', ok: bound.ok, kind: bound.kind, ...(bound.ok ? {} : { reason: bound.reason }) });
+    if (!bound.ok) {
+      return deny(bound.reason, {
+        route: routeName,
+        issuer: token.issuer.name,
+        subject: token.subject,
+        binding: bound.kind,
+        ...(bound.challenge === undefined ? {} : { challenge: bound.challenge }),
+        ...(bound.headers === undefined ? {} : { responseHeaders: bound.headers }),
+      });
+    }
 
     if (route?.requirement !== undefined) {
       const result = route.requirement(
@@ -180,7 +241,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
         );
       }
     }
-    return allow(routeName, token);
+    return allow(routeName, token, bound.kind);
   };
   return Object.assign(decide, { tokenCacheStats: verify.stats });
 }

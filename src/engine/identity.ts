@@ -6,15 +6,20 @@
  * replaces a client copy) or `remove` (so a client copy never reaches the upstream). Never both:
  * Envoy applies `headers_to_remove` after setting headers, so a header in both would be lost.
  *
- * Conversion: string as is; number/boolean via String(); an array of scalars joined with
- * `array_separator` in the token's order; objects and other arrays as JSON; null/absent not set.
- * A value is not forwarded (it goes to `remove`) when it is empty, has control characters (C0 except
- * tab, DEL, C1), lone surrogates, leading or trailing whitespace (parsers trim it, so ` admin@x.com`
- * would arrive as `admin@x.com`), exceeds `max_header_bytes` in UTF-8, or is a joined array with an
- * element that contains the separator (`["a,b"]` would read as two values upstream) or has
- * whitespace at its edges (list parsers trim elements too).
+ * Conversion follows the one rule for claim values (engine/claim-values.ts, P17), so a header never
+ * carries what a route check would refuse to read: strings as is; numbers via String(), or the token's
+ * own text for numbers a double cannot hold exactly; an array of scalars joined with `array_separator`
+ * in the token's order; objects and other arrays as JSON; null/absent not set. Not forwarded (the name
+ * goes to `remove`): unusable values (a control character such as TAB, edge whitespace, the separator
+ * inside a string or an element, an ambiguous dotted path), JSON holding an inexact number, values that
+ * are empty or exceed `max_header_bytes` in UTF-8, and for the `scope`/`scp` claims anything outside the
+ * RFC 6749 §3.3 grammar (scope-tokens separated by single spaces). `principal:` headers go through the
+ * same conversion; the principal itself is read by the same rule (engine/principal.ts), so an
+ * unreadable principal field is empty and its header removed.
  */
 import type { Config } from '../config/schema.js';
+import { InexactNumber } from '../token/strict-json.js';
+import { readClaimValue, scalarText, SCOPE_STRING, SCOPE_TOKEN } from './claim-values.js';
 import { compileClaimPath, type Claims } from './claims.js';
 import { principalField, type Principal } from './principal.js';
 import type { HeaderToSet } from './types.js';
@@ -47,7 +52,11 @@ interface HeaderSource {
   readonly name: string;
   /** A raw claim (`claim:`) or a principal field (`principal:`). */
   readonly read: (claims: Claims, principal: Principal | undefined) => unknown;
+  /** The claim is `scope` or `scp` (or the principal's scopes): its strings must also follow the RFC 6749 scope grammar. */
+  readonly scopes: boolean;
 }
+
+const SCOPE_CLAIMS = new Set(['scope', 'scp']);
 
 /** Compiles `upstream:` once into the per-request header builder. */
 export function compileIdentityHeaders(upstream: UpstreamConfig): CompiledIdentity {
@@ -57,10 +66,15 @@ export function compileIdentityHeaders(upstream: UpstreamConfig): CompiledIdenti
       return {
         name: h.name,
         read: (_claims, principal) => (principal === undefined ? undefined : principalField(principal, field)),
+        scopes: field === 'scopes',
       };
     }
     const readClaim = compileClaimPath(h.claim);
-    return { name: h.name, read: (claims) => readClaim(claims) };
+    return {
+      name: h.name,
+      read: (claims) => readClaim(claims),
+      scopes: SCOPE_CLAIMS.has(typeof h.claim === 'string' ? h.claim : h.claim.length === 1 ? h.claim[0]! : ''),
+    };
   });
   const payloadHeader = upstream.payload_header;
   const owned = Object.freeze([...sources.map((s) => s.name), ...(payloadHeader === undefined ? [] : [payloadHeader])]);
@@ -76,7 +90,7 @@ export function compileIdentityHeaders(upstream: UpstreamConfig): CompiledIdenti
     const set: HeaderToSet[] = [];
     const remove: string[] = [];
     for (const source of sources) {
-      const value = claimToHeaderValue(source.read(claims, principal), separator, maxBytes);
+      const value = claimToHeaderValue(source.read(claims, principal), separator, maxBytes, source.scopes);
       if (value === undefined) remove.push(source.name);
       else set.push({ name: source.name, value });
     }
@@ -97,14 +111,29 @@ export function compileIdentityHeaders(upstream: UpstreamConfig): CompiledIdenti
 }
 
 /** The header value for a claim, or undefined when it must not be forwarded. */
-export function claimToHeaderValue(value: unknown, separator: string, maxBytes: number): string | undefined {
+export function claimToHeaderValue(
+  raw: unknown,
+  separator: string,
+  maxBytes: number,
+  scopes = false,
+): string | undefined {
+  const value = readClaimValue(raw, separator);
   let text: string | undefined;
-  if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
-  else if (Array.isArray(value) && value.every(isScalar)) {
-    if (value.some((e) => typeof e === 'string' && !isJoinableElement(e, separator))) return undefined;
-    text = value.join(separator);
-  } else if (typeof value === 'object' && value !== null) text = safeJson(value);
+  switch (value.kind) {
+    case 'scalar':
+      if (scopes && typeof value.value === 'string' && !SCOPE_STRING.test(value.value)) return undefined;
+      text = scalarText(value.value);
+      break;
+    case 'list':
+      if (scopes && !value.values.every((e) => typeof e === 'string' && SCOPE_TOKEN.test(e))) return undefined;
+      text = value.values.map(scalarText).join(separator);
+      break;
+    case 'structured':
+      text = safeJson(value.value);
+      break;
+    default:
+      return undefined;
+  }
   return text !== undefined && isSafeHeaderValue(text, maxBytes) ? text : undefined;
 }
 
@@ -120,27 +149,15 @@ function payloadValue(claims: Claims, payloadSegment: string | undefined, maxByt
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-/**
- * A separator inside an element would make one value read as several upstream, and whitespace at an
- * element's edge would be trimmed by list parsers (` admin` arriving as `admin`).
- */
-function isJoinableElement(element: string, separator: string): boolean {
-  const n = element.length;
-  return (
-    !element.includes(separator) &&
-    (n === 0 || (!isEdgeWhitespace(element.charCodeAt(0)) && !isEdgeWhitespace(element.charCodeAt(n - 1))))
-  );
-}
-
-function isScalar(v: unknown): v is string | number | boolean {
-  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
-}
-
+/** JSON text of a claim, or undefined for pathological depth or an inexact number (it would be rounded). */
 function safeJson(value: unknown): string | undefined {
   try {
-    return JSON.stringify(value);
+    return JSON.stringify(value, (_key, v: unknown) => {
+      if (v instanceof InexactNumber) throw new RangeError('inexact number');
+      return v;
+    });
   } catch {
-    return undefined; // pathological depth: not forwarded rather than thrown
+    return undefined;
   }
 }
 

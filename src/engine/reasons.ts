@@ -8,7 +8,13 @@
 export type Outcome = 'allow' | 'deny' | 'error';
 
 /** RFC 6750 §3.1 error codes; `undefined` means a bare challenge (no credentials were sent). */
-export type BearerError = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+export type BearerError =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  /** RFC 9449 §7.1 / §12.2: errors of the DPoP authentication scheme. */
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 export interface ReasonInfo {
   readonly outcome: Outcome;
@@ -17,6 +23,8 @@ export interface ReasonInfo {
   readonly bearerError?: BearerError;
   /** Short, fixed text: safe to show to clients and to log; never includes token contents. */
   readonly title: string;
+  /** The challenge names the DPoP scheme (RFC 9449 §7.1) rather than Bearer. */
+  readonly scheme?: 'DPoP';
 }
 
 export const REASONS = {
@@ -120,6 +128,12 @@ export const REASONS = {
     bearerError: 'invalid_token',
     title: 'token signature is invalid',
   },
+  ERR_TOKEN_BOUND: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'token is sender-constrained (cnf) and was presented without its proof of possession',
+  },
   ERR_CLAIMS_INVALID: {
     outcome: 'deny',
     status: 401,
@@ -133,6 +147,12 @@ export const REASONS = {
     title: 'token audience is not accepted',
   },
   ERR_TOKEN_EXPIRED: { outcome: 'deny', status: 401, bearerError: 'invalid_token', title: 'token has expired' },
+  ERR_TOKEN_INACTIVE: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'introspection says the token is not active (revoked, expired or unknown)',
+  },
   ERR_TOKEN_NOT_YET_VALID: {
     outcome: 'deny',
     status: 401,
@@ -167,6 +187,12 @@ export const REASONS = {
 
   ERR_JWKS_UNAVAILABLE: { outcome: 'error', status: 503, title: 'signing keys of the issuer are unavailable' },
   ERR_OVERLOADED: { outcome: 'error', status: 503, title: 'server is overloaded' },
+  ERR_INTROSPECTION_UNAVAILABLE: {
+    outcome: 'error',
+    status: 503,
+    title: "the issuer's introspection endpoint failed, timed out or refused claimgate's credentials",
+  },
+  ERR_ENRICHMENT_UNAVAILABLE: { outcome: 'error', status: 503, title: 'an enrichment lookup failed or timed out' },
   ERR_INTERNAL: { outcome: 'error', status: 500, title: 'internal error while deciding' },
 
   ERR_TENANT_MISMATCH: {
@@ -210,6 +236,135 @@ export const REASONS = {
     status: 403,
     bearerError: 'insufficient_scope',
     title: 'a claim condition of the route does not hold',
+  },
+  ERR_TOKEN_NOT_BOUND: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'the route or issuer requires a sender-constrained token (DPoP or certificate-bound)',
+  },
+  ERR_CERTIFICATE_MISMATCH: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    title: 'the client certificate is not the one the token is bound to (cnf.x5t#S256)',
+  },
+  ERR_DPOP_TOKEN_NOT_BOUND: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    scheme: 'DPoP',
+    title: 'token presented with the DPoP scheme has no cnf.jkt',
+  },
+  ERR_DPOP_KEY_MISMATCH: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_token',
+    scheme: 'DPoP',
+    title: 'the DPoP proof key is not the key the token is bound to (cnf.jkt)',
+  },
+  ERR_DPOP_PROOF_MISSING: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP token without a DPoP proof header',
+  },
+  ERR_DPOP_PROOF_MULTIPLE: {
+    outcome: 'deny',
+    status: 400,
+    bearerError: 'invalid_request',
+    scheme: 'DPoP',
+    title: 'more than one DPoP proof in the request',
+  },
+  ERR_DPOP_PROOF_MALFORMED: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP proof is not a well-formed dpop+jwt',
+  },
+  ERR_DPOP_KEY_INVALID: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP proof jwk is not an acceptable public key',
+  },
+  ERR_DPOP_ALGORITHM_NOT_ALLOWED: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP proof algorithm is not allowed',
+  },
+  ERR_DPOP_SIGNATURE_INVALID: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP proof signature is invalid',
+  },
+  ERR_DPOP_METHOD_MISMATCH: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP proof htm is not the request method',
+  },
+  ERR_DPOP_URI_MISMATCH: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP proof htu is not the request URI',
+  },
+  ERR_DPOP_PROOF_STALE: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP proof iat is older than the proof window',
+  },
+  ERR_DPOP_PROOF_FROM_FUTURE: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP proof iat is in the future',
+  },
+  ERR_DPOP_ATH_MISMATCH: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP proof ath is not the hash of the access token',
+  },
+  ERR_DPOP_REPLAYED: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'invalid_dpop_proof',
+    scheme: 'DPoP',
+    title: 'DPoP proof jti was already used',
+  },
+  ERR_DPOP_NONCE_MISSING: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'use_dpop_nonce',
+    scheme: 'DPoP',
+    title: 'DPoP proof must carry a server nonce',
+  },
+  ERR_DPOP_NONCE_INVALID: {
+    outcome: 'deny',
+    status: 401,
+    bearerError: 'use_dpop_nonce',
+    scheme: 'DPoP',
+    title: 'DPoP proof nonce is not a current server nonce',
+  },
+  ERR_DPOP_REPLAY_CACHE_FULL: {
+    outcome: 'error',
+    status: 503,
+    title: 'DPoP replay cache is full of live proofs',
   },
 } as const satisfies Record<string, ReasonInfo>;
 

@@ -11,13 +11,25 @@
  * - `claim`: `equals`/`one_of` match a scalar, or an array containing a matching element; `prefix` and
  *   `regex` test string claims only; `exists` treats null like absent, so `exists: false` is exactly
  *   the negation of `exists: true`.
+ * - Claim values are read by the one rule of engine/claim-values.ts (the same one identity headers and
+ *   the principal use). A leaf gives true, false, or "cannot tell" when the claim is there but unusable
+ *   (a control character, edge whitespace, the separator inside), of another JSON type than the check
+ *   compares (`"true"` for `equals: true`), behind an ambiguous dotted path, or a principal field the
+ *   principal marks unreadable. "Cannot tell" fails the route and stays a failure under `not`
+ *   (three-valued logic: `not` of it is still "cannot tell"), so a value the check cannot read never
+ *   lets a request through.
  * - `missingScopes` lists the required scopes that were not granted, for the RFC 6750 `scope=`
  *   parameter of the 403 challenge; `any` reports the union of its children's, `not` none.
  * - `failed` names the first requirement that failed (its kind and place in the tree, e.g.
  *   `all[1].role`), for the reason code and the decision log; never a token value. `all` reports its
- *   first failing child, `any` (all children failed) its first child's failure, `not` itself.
+ *   first failing child, `any` (all children failed) its first child's failure, `not` itself when its
+ *   child passed. A "cannot tell" keeps the leaf that could not tell (so `not: {role: admin}` over an
+ *   unreadable roles claim reports `not.role`, ERR_ROLE_MISSING): the code always names the kind of
+ *   the leaf that decided the failure, whether it said no or could not tell.
  */
 import type { ClaimCondition, Requirement } from '../config/schema.js';
+import type { ClaimField } from '../config/profiles.js';
+import { readClaimValue, scalarType, SCOPE_TOKEN, type ClaimScalar, type ClaimValue } from './claim-values.js';
 import { compileClaimPath, type Claims } from './claims.js';
 import type { Principal } from './principal.js';
 
@@ -37,10 +49,24 @@ export interface FailedRequirement {
   readonly at: string;
 }
 
-/** `missingScopes` is read-only: the empty list is a shared frozen array. */
+/**
+ * `missingScopes` is read-only: the empty list is a shared frozen array. `undecided` marks a failure
+ * that is "cannot tell" rather than "no": `not` keeps it a failure.
+ */
 export type RequirementResult =
   | { readonly ok: true }
-  | { readonly ok: false; readonly missingScopes: readonly string[]; readonly failed: FailedRequirement };
+  | {
+      readonly ok: false;
+      readonly missingScopes: readonly string[];
+      readonly failed: FailedRequirement;
+      readonly undecided?: true;
+    };
+
+/** What the compiler needs from the rest of the config. */
+export interface RequirementContext {
+  /** `upstream.array_separator`: a string holding it is unusable (claim-values.ts). Default `,`. */
+  readonly separator?: string;
+}
 
 /**
  * Told each requirement's result as it is evaluated (`claimgate explain`); absent on the request path,
@@ -57,65 +83,76 @@ export const MAX_REGEX_INPUT_LENGTH = 4096;
 const OK: RequirementResult = Object.freeze({ ok: true });
 const NONE_MISSING: readonly string[] = Object.freeze([]);
 
-/** The shared failure of a leaf that reports no scope (allocated once, at compile time). */
-function failureOf(kind: RequirementKind, at: string): Failure {
-  return Object.freeze({ ok: false, missingScopes: NONE_MISSING, failed: Object.freeze({ kind, at }) });
+/** The shared failures ("no", "cannot tell") of a leaf that reports no scope (allocated at compile time). */
+interface LeafFailures {
+  readonly no: Failure;
+  readonly undecided: Failure;
 }
 
+function failureOf(kind: RequirementKind, at: string): LeafFailures {
+  const failed = Object.freeze({ kind, at });
+  return {
+    no: Object.freeze({ ok: false, missingScopes: NONE_MISSING, failed }),
+    undecided: Object.freeze({ ok: false, missingScopes: NONE_MISSING, failed, undecided: true }),
+  };
+}
+
+/** A leaf's answer: yes, no, or cannot tell (fails closed, also under `not`). */
+type Verdict = boolean | 'undecided';
+
 /** A leaf test, before results are shaped. */
-type Predicate = (token: VerifiedToken) => boolean;
+type Predicate = (token: VerifiedToken) => Verdict;
 
 /**
  * Compiles a route's requirement tree. `undefined` (no `require:`) compiles to "any verified token".
  * Throws on a config the schema accepts but that could never be satisfied as written (a scope
  * containing a space, an empty claim name), so the mistake surfaces at startup.
  */
-export function compileRequirement(req: Requirement | undefined): RequirementEvaluator {
+export function compileRequirement(req: Requirement | undefined, ctx: RequirementContext = {}): RequirementEvaluator {
   if (req === undefined) return () => OK;
-  return compileNode(req, '');
+  return compileNode(req, '', ctx.separator ?? ',');
 }
 
-function compileNode(req: Requirement, at: string): RequirementEvaluator {
+function compileNode(req: Requirement, at: string, sep: string): RequirementEvaluator {
   const here = (key: string) => (at === '' ? key : `${at}.${key}`);
   if ('all' in req)
     return compileAll(
-      req.all.map((r, i) => compileNode(r, `${here('all')}[${i}]`)),
+      req.all.map((r, i) => compileNode(r, `${here('all')}[${i}]`, sep)),
       here('all'),
     );
   if ('any' in req)
     return compileAny(
-      req.any.map((r, i) => compileNode(r, `${here('any')}[${i}]`)),
+      req.any.map((r, i) => compileNode(r, `${here('any')}[${i}]`, sep)),
       here('any'),
     );
   if ('not' in req) {
-    const inner = compileNode(req.not, here('not'));
-    const failed = failureOf('not', here('not'));
+    const inner = compileNode(req.not, here('not'), sep);
+    const failed = failureOf('not', here('not')).no;
     return (token, trace) => {
-      const ok = !inner(token, trace).ok;
-      trace?.(here('not'), 'not', ok);
-      return ok ? OK : failed;
+      const result = inner(token, trace);
+      // The trace's ok for `not`: the inner requirement definitely failed.
+      trace?.(here('not'), 'not', !result.ok && result.undecided !== true);
+      if (result.ok) return failed;
+      if (result.undecided !== true) return OK;
+      // Cannot tell stays a failure, names the leaf that could not tell, and (as `not`) no scope.
+      return result.missingScopes.length === 0
+        ? result
+        : { ok: false, missingScopes: NONE_MISSING, failed: result.failed, undecided: true };
     };
   }
   if ('scope' in req) return compileScope(listOf(req.scope), here('scope'));
   if ('permission' in req)
-    return fromPredicate(
-      allOf(listOf(req.permission), (p) => p.permissions),
-      failureOf('permission', here('permission')),
-    );
-  if ('role' in req)
-    return fromPredicate(
-      allOf(listOf(req.role), (p) => p.roles),
-      failureOf('role', here('role')),
-    );
-  if ('group' in req)
-    return fromPredicate(
-      allOf(listOf(req.group), (p) => p.groups),
-      failureOf('group', here('group')),
-    );
+    return fromPredicate(allOf(listOf(req.permission), 'permissions'), failureOf('permission', here('permission')));
+  if ('role' in req) return fromPredicate(allOf(listOf(req.role), 'roles'), failureOf('role', here('role')));
+  if ('group' in req) return fromPredicate(allOf(listOf(req.group), 'groups'), failureOf('group', here('group')));
   if ('tenant' in req) {
     const allowed = new Set(listOf(req.tenant));
     return fromPredicate(
-      (token) => token.principal.tenant !== undefined && allowed.has(token.principal.tenant),
+      (token) => {
+        const { tenant } = token.principal;
+        if (tenant !== undefined) return allowed.has(tenant);
+        return unreadable(token.principal, 'tenant') ? 'undecided' : false;
+      },
       failureOf('tenant', here('tenant')),
     );
   }
@@ -123,7 +160,7 @@ function compileNode(req: Requirement, at: string): RequirementEvaluator {
     const allowed = new Set(listOf(req.issuer));
     return fromPredicate((token) => allowed.has(token.issuer), failureOf('issuer', here('issuer')));
   }
-  if ('claim' in req) return fromPredicate(compileClaimCondition(req.claim), failureOf('claim', here('claim')));
+  if ('claim' in req) return fromPredicate(compileClaimCondition(req.claim, sep), failureOf('claim', here('claim')));
   throw new Error(`unknown requirement ${JSON.stringify(Object.keys(req))}`);
 }
 
@@ -131,37 +168,49 @@ function listOf(value: string | readonly string[]): readonly string[] {
   return typeof value === 'string' ? [value] : value;
 }
 
-function fromPredicate(test: Predicate, failed: Failure): RequirementEvaluator {
+function fromPredicate(test: Predicate, failures: LeafFailures): RequirementEvaluator {
+  const { kind, at } = failures.no.failed;
   return (token, trace) => {
-    const ok = test(token);
-    trace?.(failed.failed.at, failed.failed.kind, ok);
-    return ok ? OK : failed;
+    const verdict = test(token);
+    trace?.(at, kind, verdict === true);
+    return verdict === true ? OK : verdict === false ? failures.no : failures.undecided;
   };
+}
+
+function unreadable(principal: Principal, field: ClaimField): boolean {
+  return principal.unreadable !== undefined && principal.unreadable.includes(field);
 }
 
 type Failure = Extract<RequirementResult, { ok: false }>;
 
-/** Every child is evaluated even after a failure, so the 403 names every missing scope. */
+/**
+ * Every child is evaluated even after a failure, so the 403 names every missing scope. Undecided only
+ * when no child definitely failed (a definite "no" decides `all`).
+ */
 function compileAll(children: readonly RequirementEvaluator[], at: string): RequirementEvaluator {
   return (token, trace) => {
     let first: Failure | undefined;
     let missing: string[] | undefined;
+    let definitelyFailed = false;
     for (const child of children) {
       const result = child(token, trace);
       if (!result.ok) {
         first ??= result;
         missing = mergeScopes(missing, result.missingScopes);
+        if (result.undecided !== true) definitelyFailed = true;
       }
     }
     trace?.(at, 'all', first === undefined);
-    return combined(first, missing);
+    return combined(first, missing, !definitelyFailed);
   };
 }
 
+/** Undecided when no child passed and some child could not tell. */
 function compileAny(children: readonly RequirementEvaluator[], at: string): RequirementEvaluator {
   return (token, trace) => {
     let first: Failure | undefined;
     let missing: string[] | undefined;
+    let undecided = false;
     for (const child of children) {
       const result = child(token, trace);
       if (result.ok) {
@@ -170,17 +219,25 @@ function compileAny(children: readonly RequirementEvaluator[], at: string): Requ
       }
       first ??= result;
       missing = mergeScopes(missing, result.missingScopes);
+      if (result.undecided === true) undecided = true;
     }
     trace?.(at, 'any', false);
-    return combined(first, missing);
+    return combined(first, missing, undecided);
   };
 }
 
-/** The first failure, carrying the union of missing scopes (shared object when nothing to add). */
-function combined(first: Failure | undefined, missing: string[] | undefined): RequirementResult {
+/**
+ * The first failure, carrying the union of missing scopes and whether the whole is "cannot tell"
+ * (the first failure's object itself when nothing changes).
+ */
+function combined(first: Failure | undefined, missing: string[] | undefined, undecided: boolean): RequirementResult {
   if (first === undefined) return OK;
-  if (missing === undefined || missing.length === first.missingScopes.length) return first;
-  return { ok: false, missingScopes: missing, failed: first.failed };
+  const sameScopes = missing === undefined || missing.length === first.missingScopes.length;
+  if (sameScopes && (first.undecided === true) === undecided) return first;
+  const missingScopes = sameScopes ? first.missingScopes : missing;
+  return undecided
+    ? { ok: false, missingScopes, failed: first.failed, undecided: true }
+    : { ok: false, missingScopes, failed: first.failed };
 }
 
 /** Union preserving first-seen order (deterministic challenges). Allocates only on the deny path. */
@@ -194,17 +251,24 @@ function mergeScopes(into: string[] | undefined, add: readonly string[]): string
 
 function compileScope(required: readonly string[], at: string): RequirementEvaluator {
   for (const scope of required) {
-    if (scope.includes(' ')) throw new Error(`scope ${JSON.stringify(scope)} contains a space; list scopes separately`);
+    if (!SCOPE_TOKEN.test(scope))
+      throw new Error(
+        `scope ${JSON.stringify(scope)} contains a space or a character outside the RFC 6749 scope-token grammar; list scopes separately`,
+      );
   }
   const failed: FailedRequirement = Object.freeze({ kind: 'scope', at });
   return (token, trace) => {
     const granted = token.principal.scopes;
+    const cannotTell = unreadable(token.principal, 'scopes');
     let missing: string[] | undefined;
     for (const scope of required) {
-      if (!granted.includes(scope)) (missing ??= []).push(scope);
+      if (cannotTell || !granted.includes(scope)) (missing ??= []).push(scope);
     }
     trace?.(at, 'scope', missing === undefined);
-    return missing === undefined ? OK : { ok: false, missingScopes: missing, failed };
+    if (missing === undefined) return OK;
+    return cannotTell
+      ? { ok: false, missingScopes: missing, failed, undecided: true }
+      : { ok: false, missingScopes: missing, failed };
   };
 }
 
@@ -227,10 +291,12 @@ export function containsSpaceDelimitedToken(list: string, token: string): boolea
 
 // ---- permission, role, group --------------------------------------------------------------------
 
-function allOf(required: readonly string[], granted: (p: Principal) => readonly string[]): Predicate {
+/** Every required value is in the principal's list; cannot tell when the principal could not read it. */
+function allOf(required: readonly string[], field: 'permissions' | 'roles' | 'groups'): Predicate {
   return (token) => {
-    const list = granted(token.principal);
-    return required.every((r) => list.includes(r));
+    const list = token.principal[field];
+    if (required.every((r) => list.includes(r))) return true;
+    return unreadable(token.principal, field) ? 'undecided' : false;
   };
 }
 
@@ -238,37 +304,60 @@ function allOf(required: readonly string[], granted: (p: Principal) => readonly 
 
 type Scalar = string | number | boolean;
 
-function compileClaimCondition(cond: ClaimCondition): Predicate {
+function compileClaimCondition(cond: ClaimCondition, sep: string): Predicate {
   const read = compileClaimPath(cond.path);
   const test = compileValueTest(cond);
-  return (token) => test(read(token.claims));
+  return (token) => test(readClaimValue(read(token.claims), sep));
 }
 
-function compileValueTest(cond: ClaimCondition): (value: unknown) => boolean {
-  if (cond.equals !== undefined) {
-    const expected: Scalar = cond.equals;
-    return (v) => v === expected || (Array.isArray(v) && v.includes(expected));
-  }
-  if (cond.one_of !== undefined) {
-    const allowed = new Set<unknown>(cond.one_of);
-    return (v) => (isScalar(v) ? allowed.has(v) : Array.isArray(v) && v.some((e) => isScalar(e) && allowed.has(e)));
-  }
+/**
+ * Type-strict: a present value of another JSON type than the configured one(s) is undecided, never
+ * "not equal" (so `not: {claim: {path: suspended, equals: true}}` does not pass on `"true"`).
+ */
+function compileValueTest(cond: ClaimCondition): (value: ClaimValue) => Verdict {
+  if (cond.equals !== undefined) return matchScalars([cond.equals]);
+  if (cond.one_of !== undefined) return matchScalars(cond.one_of);
   if (cond.prefix !== undefined) {
     const prefix = cond.prefix;
-    return (v) => typeof v === 'string' && v.startsWith(prefix);
+    return stringTest((v) => v.startsWith(prefix));
   }
   if (cond.regex !== undefined) {
     // No `g`/`y` flag: `test` keeps no state between requests. Anchoring is the author's job.
     const re = new RegExp(cond.regex, 'u');
-    return (v) => typeof v === 'string' && v.length <= MAX_REGEX_INPUT_LENGTH && re.test(v);
+    return stringTest((v) => v.length <= MAX_REGEX_INPUT_LENGTH && re.test(v));
   }
   if (cond.exists !== undefined) {
     const wanted = cond.exists;
-    return (v) => (v !== undefined && v !== null) === wanted;
+    // An ambiguous path is unusable: whether the claim exists cannot be told.
+    return (v) => (v.kind === 'unusable' ? 'undecided' : (v.kind !== 'absent') === wanted);
   }
   throw new Error('claim condition must set exactly one of equals, one_of, prefix, regex, exists');
 }
 
-function isScalar(v: unknown): v is Scalar {
-  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+/** `equals` / `one_of`: a scalar, or an array with a matching element; other types undecided. */
+function matchScalars(allowed: readonly Scalar[]): (value: ClaimValue) => Verdict {
+  const set = new Set<unknown>(allowed);
+  const types = new Set(allowed.map((a) => typeof a));
+  const one = (e: ClaimScalar): Verdict => (set.has(e) ? true : types.has(scalarType(e)) ? false : 'undecided');
+  return (value) => {
+    if (value.kind === 'absent') return false;
+    if (value.kind === 'scalar') return one(value.value);
+    if (value.kind !== 'list') return 'undecided';
+    let verdict: Verdict = false;
+    for (const e of value.values) {
+      const r = one(e);
+      if (r === true) return true;
+      if (r === 'undecided') verdict = 'undecided';
+    }
+    return verdict;
+  };
+}
+
+/** `prefix` / `regex`: a string claim only; another type is undecided. */
+function stringTest(test: (v: string) => boolean): (value: ClaimValue) => Verdict {
+  return (value) => {
+    if (value.kind === 'absent') return false;
+    if (value.kind === 'scalar' && typeof value.value === 'string') return test(value.value);
+    return 'undecided';
+  };
 }

@@ -19,6 +19,19 @@ export interface RequestView {
   readonly path: string;
   /** Lower-case header name → every value received for it, in order (duplicates kept apart). */
   readonly headers: ReadonlyMap<string, readonly string[]>;
+  /**
+   * URI scheme the client used (`https`), as the adapter learnt it: Envoy's `scheme` attribute (from
+   * its `x-forwarded-proto`), or `X-Forwarded-Proto` in the HTTP doors. Used for DPoP `htu`.
+   */
+  readonly scheme?: string;
+  /** The authority as received (`api.example.com:8443`), port kept; used for DPoP `htu`. */
+  readonly authority?: string;
+  /** Address of the peer that sent this check to claimgate (Envoy, or the forward-auth proxy). */
+  readonly peerAddress?: string;
+  /** Envoy's `attributes.source.certificate`: the downstream client certificate, URL-encoded PEM. */
+  readonly envoyPeerCertificate?: string;
+  /** DER client certificate of the TLS connection to claimgate's HTTP door (mutual TLS). */
+  readonly tlsPeerCertificate?: Uint8Array;
   /** Correlation id for logs (`x-request-id`), when present. */
   readonly requestId?: string;
   /**
@@ -46,7 +59,12 @@ export interface AllowDecision {
   readonly headersToSet: readonly HeaderToSet[];
   /** Headers to strip from the upstream request (owned headers not set, the token's carrier). */
   readonly headersToRemove: readonly string[];
+  /** How the token was bound to its sender, for metrics (absent on public routes). */
+  readonly binding?: BindingKind;
 }
+
+/** `bearer`: an unbound token; `dpop`: RFC 9449 proof verified; `mtls`: RFC 8705 certificate matched. */
+export type BindingKind = 'bearer' | 'dpop' | 'mtls';
 
 export interface DenyDecision {
   readonly outcome: 'deny' | 'error';
@@ -59,6 +77,10 @@ export interface DenyDecision {
   readonly subject?: string;
   /** Where in the route's `require` tree the first failed requirement is (`all[1].role`); 403s only. */
   readonly requirement?: string;
+  /** Extra answer headers (`DPoP-Nonce` with `use_dpop_nonce`). */
+  readonly responseHeaders?: readonly HeaderToSet[];
+  /** The binding being checked when a sender-constraint check failed, for metrics. */
+  readonly binding?: BindingKind;
   /**
    * A document claimgate answers the client with itself instead of a problem body (RFC 9728 metadata,
    * status 200). HTTP doors that read 2xx as "allow" pass the request on, stripping `headersToRemove`.

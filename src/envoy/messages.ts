@@ -31,6 +31,8 @@ export interface HttpRequestMessage {
 
 /** `envoy.service.auth.v3.AttributeContext`, the parts we read. */
 export interface AttributeContextMessage {
+  /** The downstream peer; `certificate` is its URL-encoded PEM when Envoy's include_peer_certificate is on. */
+  source?: { certificate?: string };
   request?: { http?: HttpRequestMessage };
   context_extensions?: Record<string, string>;
   tls_session?: { sni?: string };

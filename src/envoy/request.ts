@@ -27,7 +27,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 const EMPTY_HEADERS: ReadonlyMap<string, readonly string[]> = new Map();
 
 /** The protocol-neutral view of one CheckRequest; never throws, whatever the input. */
-export function toRequestView(req: CheckRequestMessage | null | undefined): RequestView {
+export function toRequestView(req: CheckRequestMessage | null | undefined, peerAddress?: string): RequestView {
   const http = readHttp(req);
   if (http === undefined) {
     // Network (L4) filter requests and malformed messages carry no HTTP request.
@@ -38,14 +38,27 @@ export function toRequestView(req: CheckRequestMessage | null | undefined): Requ
   const authority = stringOr(http.host) || firstValue(headers, ':authority') || firstValue(headers, 'host');
   const path = stringOr(http.path) || firstValue(headers, ':path');
   const requestId = firstValue(headers, 'x-request-id');
+  const scheme = stringOr(http.scheme);
+  const certificate = peerCertificate(req);
   const view: RequestView = {
     method,
     ...hostOf(authority),
     path,
     headers,
     ...(incomplete ? { incomplete: true } : {}),
+    ...(scheme === '' ? {} : { scheme }),
+    ...(authority === '' ? {} : { authority }),
+    ...(peerAddress === undefined ? {} : { peerAddress }),
+    ...(certificate === '' ? {} : { envoyPeerCertificate: certificate }),
   };
   return requestId === '' ? view : { ...view, requestId };
+}
+
+/** `attributes.source.certificate` (URL-encoded PEM, bounded like a header), or ''. */
+function peerCertificate(req: CheckRequestMessage | null | undefined): string {
+  const source = isObject(req) && isObject(req.attributes) ? req.attributes.source : undefined;
+  const certificate = isObject(source) ? source.certificate : undefined;
+  return typeof certificate === 'string' && certificate.length <= MAX_HEADER_VALUE_BYTES ? certificate : '';
 }
 
 function readHttp(req: CheckRequestMessage | null | undefined): HttpRequestMessage | undefined {

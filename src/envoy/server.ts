@@ -92,6 +92,8 @@ function responseFor(decision: Decision): CheckResponseMessage {
     response[METADATA_BYTES] = metadataBytes(decision);
     return response;
   }
+  // A fresh DPoP-Nonce differs per answer: such a denial is built each time, never cached.
+  if (decision.responseHeaders !== undefined) return toCheckResponse(decision);
   // A document (RFC 9728 metadata) is per config: never shared through the cache keyed on catalogue values.
   if (decision.document !== undefined) return toCheckResponse(decision);
   const key = `${decision.outcome}\u0000${decision.reason}\u0000${decision.status}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}\u0000${decision.challenge ?? ''}`;
@@ -140,13 +142,14 @@ export async function answerCheck(
   request: CheckRequestMessage,
   decide: Decide,
   observe?: DecisionObserver,
+  peerAddress?: string,
 ): Promise<CheckResponseMessage> {
   const started = process.hrtime.bigint();
   let view: RequestView | undefined;
   let decision: Decision;
   let response: CheckResponseMessage;
   try {
-    view = toRequestView(request);
+    view = toRequestView(request, peerAddress);
     decision = await decide(view);
     response = responseFor(decision);
   } catch {
@@ -160,6 +163,17 @@ export async function answerCheck(
     // Observability must never change an answer.
   }
   return response;
+}
+
+/** The caller's IP address (grpc-js `getPeer()` is `address:port`), for x-forwarded-client-cert trust. */
+function peerAddressOf(call: { getPeer(): string }): string | undefined {
+  try {
+    const peer = call.getPeer();
+    const colon = peer.lastIndexOf(':');
+    return colon <= 0 ? undefined : peer.slice(0, colon).replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -253,7 +267,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         void answerCheck({}, async () => refusal, options.observe).then((response) => callback(null, response));
         return;
       }
-      void answerCheck(request, options.decider(), options.observe).then((response) => callback(null, response));
+      void answerCheck(request, options.decider(), options.observe, peerAddressOf(call)).then((response) =>
+        callback(null, response),
+      );
     },
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });

@@ -27,6 +27,24 @@ export interface IncomingAuthRequest {
   readonly url: string;
   /** Node's `rawHeaders`: name, value, name, value, ... (duplicates kept apart, order kept). */
   readonly rawHeaders: readonly string[];
+  /** The TCP peer's address. */
+  readonly peer?: string | undefined;
+  /** DER client certificate of the TLS connection, when claimgate terminates mutual TLS. */
+  readonly peerCertificate?: Uint8Array | undefined;
+}
+
+/** The connection facts every view of this request carries (binding: trusted proxies, client certificate). */
+function connectionFacts(req: IncomingAuthRequest): Pick<RequestView, 'peerAddress' | 'tlsPeerCertificate'> {
+  return {
+    ...(req.peer === undefined ? {} : { peerAddress: req.peer }),
+    ...(req.peerCertificate === undefined ? {} : { tlsPeerCertificate: req.peerCertificate }),
+  };
+}
+
+/** The one value of a header, or undefined when absent or repeated. */
+function single(headers: ReadonlyMap<string, readonly string[]>, name: string): string | undefined {
+  const values = headers.get(name);
+  return values?.length === 1 ? values[0] : undefined;
 }
 
 /** Which endpoint of the listener a request is for. */
@@ -121,6 +139,10 @@ export function envoyView(req: IncomingAuthRequest, originalPath: string): ViewR
       ...hostOf(hosts[0] ?? ''),
       path: originalPath,
       headers,
+      // Envoy sets x-forwarded-proto on the requests it handles (and overwrites a client's at the edge).
+      ...optional('scheme', single(headers, 'x-forwarded-proto')),
+      ...optional('authority', hosts[0]),
+      ...connectionFacts(req),
     }),
   };
 }
@@ -141,6 +163,10 @@ function forwardedFact(
   const second = b[0];
   if (first !== undefined && second !== undefined && first !== second) return refuse(PROBLEMS.conflicting);
   return first ?? second;
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined || value === '' ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 const isRefusal = (v: unknown): v is Refusal => typeof v === 'object' && v !== null && (v as Refusal).ok === false;
@@ -172,6 +198,14 @@ export function forwardAuthView(req: IncomingAuthRequest, peerTrusted: boolean):
   return {
     ok: true,
     // A forwarded host that is not one host[:port] reaches the engine flagged: 400 ERR_HOST_INVALID.
-    view: withRequestId({ method: method.toUpperCase(), ...hostOf(host), path: uri, headers }),
+    view: withRequestId({
+      method: method.toUpperCase(),
+      ...hostOf(host),
+      path: uri,
+      headers,
+      ...optional('scheme', proto),
+      authority: host,
+      ...connectionFacts(req),
+    }),
   };
 }

@@ -102,7 +102,13 @@ interface Handled {
 
 /** Answers one request; never rejects. Exported for in-process contract tests. */
 export async function answerHttp(
-  req: { method: string; url: string; rawHeaders: readonly string[]; peer: string | undefined },
+  req: {
+    method: string;
+    url: string;
+    rawHeaders: readonly string[];
+    peer: string | undefined;
+    peerCertificate?: Uint8Array | undefined;
+  },
   settings: {
     decide: Decide;
     envoyPathPrefix: string;
@@ -239,7 +245,13 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
       let handled: Handled;
       try {
         handled = await answerHttp(
-          { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, peer: req.socket.remoteAddress },
+          {
+            method: req.method ?? '',
+            url: req.url ?? '',
+            rawHeaders: req.rawHeaders,
+            peer: req.socket.remoteAddress,
+            peerCertificate: connectionCertificate(req),
+          },
           {
             decide: options.decider(),
             envoyPathPrefix,
@@ -350,6 +362,14 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
       });
     },
   };
+}
+
+/** The DER client certificate of a mutual-TLS connection, if the client presented one. */
+function connectionCertificate(req: IncomingMessage): Uint8Array | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return undefined;
+  const raw = socket.getPeerCertificate().raw as Buffer | undefined;
+  return raw === undefined || raw.length === 0 ? undefined : raw;
 }
 
 function safeRealm(realmOf: () => string): string {

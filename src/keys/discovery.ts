@@ -12,7 +12,7 @@ export function discoveryUrl(issuer: string): string {
 /** Longest part of a discovery document's `issuer` repeated in an error message. */
 const MAX_SHOWN = 200;
 
-export type DiscoveryErrorCode = 'issuer_mismatch' | 'bad_discovery';
+export type DiscoveryErrorCode = 'issuer_mismatch' | 'bad_discovery' | 'jwks_uri_not_allowed';
 
 export class DiscoveryError extends Error {
   constructor(

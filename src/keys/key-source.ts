@@ -1,6 +1,8 @@
 /**
- * One key source per issuer, shared by every request (SECURITY.md principles 3, 4, 11): it prefetches,
- * refreshes in the background, refetches once per cooldown on an unknown `kid` (single-flight), keeps
+ * One key source per issuer, shared by every request (SECURITY.md principles 3, 4, 11, P19): it prefetches,
+ * refreshes in the background, refetches on an unknown `kid` or on a signature failure under a known
+ * one (single-flight; at most once per `cooldown_seconds` per issuer, and once per `kid_cooldown_seconds`
+ * for the same kid), keeps
  * the last good keys for a bounded time when the IdP fails, and tells an outage apart from a bad token.
  * Policy and knobs: docs/keys.md.
  */
@@ -52,6 +54,18 @@ export interface KeySource {
    * when it must wait for a fetch, and that wait never exceeds `deadlineMs` (then ERR_JWKS_UNAVAILABLE).
    */
   lookup(kid: string | undefined, alg: Algorithm, deadlineMs: number): KeyLookup | Promise<KeyLookup>;
+  /**
+   * After a signature failed under a known kid (the IdP may have replaced the key behind it): refetch
+   * once, rate-limited like unknown kids, and return the key now published under that kid when it
+   * differs from `failedKey`. Undefined when no refetch is allowed or nothing changed. Optional so
+   * test doubles need not implement it.
+   */
+  recheck?(
+    kid: string | undefined,
+    alg: Algorithm,
+    failedKey: VerifyKey,
+    deadlineMs: number,
+  ): VerifyKey | undefined | Promise<VerifyKey | undefined>;
   /** True while a usable key set is held (loaded, and not stale past `max_stale_seconds`). */
   ready(): boolean;
   state(): KeySourceState;
@@ -125,13 +139,22 @@ class IssuerKeySource implements KeySource {
   private cancelRefresh: CancelTimer | undefined;
   private nextRefreshAt: number | undefined;
   /**
-   * kid/alg → when a lookup last found it missing; answers repeats within the cooldown without a fetch.
-   * Made on first use: lru-cache preallocates its capacity (~0.7 ms for 10,000), which a reload creating
-   * hundreds of sources would pay on the event loop for a cache most issuers never need.
+   * kid/alg → when a refetch last ran on its behalf and still did not find it. Such a kid is answered
+   * without a fetch for `kid_cooldown_seconds` only (a few seconds), so a kid seen just before its key
+   * was published is re-checked soon. A kid that could not fetch because the issuer-wide cooldown was
+   * spent (by anyone, e.g. an attacker's random kids) is not remembered: it may trigger the next refetch.
+   * Made on first use (as `recheckedKids`): lru-cache preallocates its capacity (~0.7 ms for 10,000),
+   * which a reload creating hundreds of sources would pay on the event loop for a cache most issuers
+   * never need.
    */
   private unknownKidsCache: LRUCache<string, number> | undefined;
   private get unknownKids(): LRUCache<string, number> {
     return (this.unknownKidsCache ??= new LRUCache<string, number>({ max: NEGATIVE_CACHE_ENTRIES }));
+  }
+  /** kid/alg → when a signature failure under that known kid last caused a refetch. */
+  private recheckedKidsCache: LRUCache<string, number> | undefined;
+  private get recheckedKids(): LRUCache<string, number> {
+    return (this.recheckedKidsCache ??= new LRUCache<string, number>({ max: NEGATIVE_CACHE_ENTRIES }));
   }
   private readonly waiters = new Set<(fetched: boolean) => void>();
   private firstAttemptSettled!: () => void;
@@ -218,16 +241,35 @@ class IssuerKeySource implements KeySource {
     if (kid !== undefined && kid.length > MAX_KID_LENGTH) return NOT_FOUND;
     const cacheKey = unknownKidKey(kid, alg);
     const seenAt = this.unknownKids.get(cacheKey);
-    if (seenAt !== undefined && now - seenAt < this.cooldownMs()) return NOT_FOUND;
+    if (seenAt !== undefined && now - seenAt < this.kidCooldownMs()) return NOT_FOUND;
     if (!this.joinOrStartOnDemandFetch(now)) {
       // While the IdP is failing, a kid we cannot check may be a freshly rotated key: an outage, not a bad token.
       if (this.consecutiveFailures > 0) return UNAVAILABLE;
-      this.unknownKids.set(cacheKey, now);
+      // Not remembered: the issuer-wide budget was spent by other kids, this one has not been checked yet.
       return NOT_FOUND;
     }
     // No time to wait: the fetch still helps the next request, this one gets an error answer.
     if (!(deadlineMs > 0)) return UNAVAILABLE;
     return this.lookupAfterFetch(kid, alg, deadlineMs);
+  }
+
+  recheck(
+    kid: string | undefined,
+    alg: Algorithm,
+    failedKey: VerifyKey,
+    deadlineMs: number,
+  ): VerifyKey | undefined | Promise<VerifyKey | undefined> {
+    const now = this.now();
+    const cacheKey = unknownKidKey(kid, alg);
+    const lastAt = this.recheckedKids.get(cacheKey);
+    if (lastAt !== undefined && now - lastAt < this.kidCooldownMs()) return undefined;
+    if (!(deadlineMs > 0) || !this.joinOrStartOnDemandFetch(now)) return undefined;
+    this.recheckedKids.set(cacheKey, now);
+    return this.waitForFetch(deadlineMs).then((fetched) => {
+      if (!fetched || this.closed || this.keySet === undefined || this.now() > this.usableUntil) return undefined;
+      const found = this.keySet.find(kid, alg);
+      return found !== undefined && found.ok && found.key !== failedKey ? found.key : undefined;
+    });
   }
 
   /** No usable keys (cold start, IdP down, stale past max_stale): an outage, unless a fetch brings keys in time. */
@@ -331,7 +373,10 @@ class IssuerKeySource implements KeySource {
       return discovered;
     } catch (error) {
       const transient =
-        error instanceof KeyLoadError && error.code !== 'issuer_mismatch' && error.code !== 'bad_discovery';
+        error instanceof KeyLoadError &&
+        error.code !== 'issuer_mismatch' &&
+        error.code !== 'bad_discovery' &&
+        error.code !== 'jwks_uri_not_allowed';
       if (known === undefined || !transient || this.closed) throw error;
       this.lastError = describeError(error);
       this.log('warn', 'discovery refresh failed; keeping the known jwks_uri', {
@@ -474,8 +519,14 @@ class IssuerKeySource implements KeySource {
     });
   }
 
+  /** Issuer-wide: the least time between two on-demand refetches, whoever asks (bounds IdP traffic). */
   private cooldownMs(): number {
     return this.policy.cooldown_seconds * 1000;
+  }
+
+  /** Per kid: how long a kid that a refetch did not find is answered without another refetch. */
+  private kidCooldownMs(): number {
+    return this.policy.kid_cooldown_seconds * 1000;
   }
 }
 

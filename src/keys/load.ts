@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IssuerConfig } from '../config/schema.js';
 import { DiscoveryError, discoveryUrl, jwksUriFromDiscovery, type DiscoveryErrorCode } from './discovery.js';
+import { checkDiscoveredJwksUri } from './egress.js';
 import { fetchJson, FetchError, parseJsonObject, type FetchErrorCode, type FetchJsonDeps } from './fetch.js';
 import { importJwks, NotAJwksError, type ImportedJwks } from './jwk.js';
 import { parseMaxAge } from './refresh-policy.js';
@@ -45,7 +46,9 @@ function limitsOf(issuer: IssuerConfig) {
 export async function loadJwksUri(issuer: IssuerConfig, deps: FetchJsonDeps): Promise<string> {
   try {
     const { body } = await fetchJson(discoveryUrl(issuer.issuer), limitsOf(issuer), deps);
-    return jwksUriFromDiscovery(body, issuer.issuer);
+    const jwksUri = jwksUriFromDiscovery(body, issuer.issuer);
+    await checkDiscoveredJwksUri(jwksUri, issuer);
+    return jwksUri;
   } catch (error) {
     throw asLoadError(error, 'discovery');
   }

@@ -1,7 +1,8 @@
 /**
  * The admin HTTP listener, separate from the gRPC port: /metrics for Prometheus, /healthz (the
  * process is alive), /readyz (config loaded and key readiness met; 503 while draining), /status
- * (per-issuer key state as JSON, for `claimgate status`).
+ * (per-issuer key state as JSON, for `claimgate status`), and /.well-known/jwks.json (the public keys of
+ * the upstream identity JWT, when configured: upstreams reach this internal listener, clients never do).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,16 +24,22 @@ export interface AdminServerOptions {
   readonly metricsContentType: string;
   readonly ready: () => boolean | Promise<boolean>;
   readonly status: () => AdminStatus | Promise<AdminStatus>;
+  /** The upstream identity JWKS; 404 when none is configured. */
+  readonly jwks?: () => object | undefined | Promise<object | undefined>;
   /** Connection cap and timeouts (`limits.admin`); {@link ADMIN_BOUNDS} by default. */
   readonly bounds?: HttpListenerBounds;
   readonly refused?: (reason: BoundReason) => void;
   readonly logger?: Logger;
 }
 
+export const JWKS_PATH = '/.well-known/jwks.json';
+
 export interface AdminStatus {
   readonly ready: boolean;
   readonly config_loaded_at: string;
   readonly issuers: readonly KeySourceState[];
+  /** This process's upstream identity JWKS (the cluster primary serves the union of its workers'). */
+  readonly upstream_identity_jwks?: { readonly keys: readonly object[] };
   /** Per-worker status when running with several workers. */
   readonly workers?: readonly AdminStatus[];
 }
@@ -70,6 +77,17 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       options.metrics().then(
         (text) => send(200, options.metricsContentType, text),
         () => send(500, 'text/plain', 'metrics unavailable\n'),
+      );
+      return;
+    }
+    if (path === JWKS_PATH && options.jwks !== undefined) {
+      Promise.resolve(options.jwks()).then(
+        (jwks) => {
+          if (jwks === undefined) return send(404, 'text/plain', 'no upstream identity configured\n');
+          res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'max-age=60' });
+          res.end(req.method === 'HEAD' ? undefined : JSON.stringify(jwks));
+        },
+        () => send(500, 'text/plain', 'jwks unavailable\n'),
       );
       return;
     }

@@ -131,6 +131,13 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
         workers: answer.statuses,
       };
     },
+    // Every key any worker publishes: during a rolling reload some workers may already sign with the new key.
+    jwks: async () => {
+      const keys = new Map<string, object>();
+      for (const w of (await workerStatuses()).statuses)
+        for (const k of w.upstream_identity_jwks?.keys ?? []) keys.set(String((k as { kid?: unknown }).kid), k);
+      return keys.size === 0 ? undefined : { keys: [...keys.values()] };
+    },
   });
   log.info({ workers: count, admin: config.server.admin_address, admin_port: admin.port }, 'claimgate primary started');
 

@@ -34,6 +34,10 @@ export interface Metrics {
   /** Records the initial load's time (not counted as a reload). */
   markConfigLoaded(atMs: number): void;
   observeTokenCache(result: 'hit' | 'miss' | 'negative_hit'): void;
+  /** One remote lookup: introspection, enrichment, or claimgate's own M2M token; `name` is the config name. */
+  observeLookup(kind: string, name: string, result: string, seconds: number): void;
+  /** One lookup-cache access: hit, miss, shared (joined a call in flight) or stale (stale-if-error). */
+  observeLookupCache(kind: string, name: string, result: string): void;
   /** Key sources whose state the per-issuer gauges report at scrape time. */
   setKeySources(sources: () => Iterable<KeySource>): void;
   setReady(ready: () => boolean): void;
@@ -88,10 +92,35 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     aggregator: 'min',
     registers: [registry],
   });
+  const bindings = new Counter({
+    name: 'claimgate_binding_checks_total',
+    help: 'Checks that reached the sender-constraint step, by binding (bearer, dpop, mtls) and decision.',
+    labelNames: ['binding', 'decision'] as const,
+    registers: [registry],
+  });
   const tokenCache = new Counter({
     name: 'claimgate_token_cache_requests_total',
     help: 'Verified-token cache lookups, by result (hit, miss, negative_hit).',
     labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const lookups = new Counter({
+    name: 'claimgate_lookups_total',
+    help: 'Remote lookups (introspection, enrichment, m2m_token), by kind, configured name and result (ok or a failure code).',
+    labelNames: ['kind', 'name', 'result'] as const,
+    registers: [registry],
+  });
+  const lookupDuration = new Histogram({
+    name: 'claimgate_lookup_duration_seconds',
+    help: 'Time one remote lookup took, by kind.',
+    labelNames: ['kind'] as const,
+    buckets: CHECK_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const lookupCache = new Counter({
+    name: 'claimgate_lookup_cache_requests_total',
+    help: 'Introspection and enrichment cache accesses, by kind, configured name and result (hit, miss, shared, stale).',
+    labelNames: ['kind', 'name', 'result'] as const,
     registers: [registry],
   });
   new Gauge({
@@ -244,6 +273,7 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
   return {
     registry,
     observeCheck(decision, seconds) {
+      if (decision.binding !== undefined) bindings.inc({ binding: decision.binding, decision: decision.outcome });
       const issuer = decision.issuer ?? '';
       const route = decision.route ?? '';
       const key = `${decision.outcome}\u0000${decision.reason}\u0000${issuer}\u0000${route}`;
@@ -267,6 +297,13 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     },
     observeTokenCache(result) {
       tokenCache.labels(result).inc();
+    },
+    observeLookup(kind, name, result, seconds) {
+      lookups.labels(kind, name, result).inc();
+      lookupDuration.labels(kind).observe(seconds);
+    },
+    observeLookupCache(kind, name, result) {
+      lookupCache.labels(kind, name, result).inc();
     },
     setKeySources(sources) {
       keySources = sources;

@@ -20,7 +20,7 @@
  */
 import type { RouteConfig } from '../config/schema.js';
 import type { RequestView } from '../engine/types.js';
-import { compileRequirement, type RequirementEvaluator } from '../engine/requirements.js';
+import { compileRequirement, type RequirementContext, type RequirementEvaluator } from '../engine/requirements.js';
 import { hasAmbiguousFolding } from './case-fold.js';
 import { normalizePath } from './normalize.js';
 
@@ -59,8 +59,8 @@ interface RouteMatcherEntry {
 /**
  * Compiles the ordered route list. Throws on a config path the normalizer refuses (startup error).
  */
-export function compileRoutes(routes: readonly RouteConfig[]): RouteMatcher {
-  const entries = routes.map((route) => compileEntry(route));
+export function compileRoutes(routes: readonly RouteConfig[], ctx: RequirementContext = {}): RouteMatcher {
+  const entries = routes.map((route) => compileEntry(route, ctx));
   const anyIgnoreCase = entries.some((e) => e.ignoreCase);
   return (view) => {
     const normalized = normalizePath(view.path);
@@ -81,11 +81,11 @@ export function compileRoutes(routes: readonly RouteConfig[]): RouteMatcher {
   };
 }
 
-function compileEntry(route: RouteConfig): RouteMatcherEntry {
+function compileEntry(route: RouteConfig, ctx: RequirementContext): RouteMatcherEntry {
   const compiled: CompiledRoute = Object.freeze({
     name: route.name,
     public: route.public,
-    requirement: route.require === undefined ? undefined : compileRequirement(route.require),
+    requirement: route.require === undefined ? undefined : compileRequirement(route.require, ctx),
   });
   const { hosts, methods, path, ignore_case: ignoreCase } = route.match;
   return {

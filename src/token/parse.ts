@@ -33,7 +33,7 @@ export const MAX_JSON_DEPTH = 16;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** Canonical base64url: no padding, no stray bits (re-encoding must give the same text). */
-function decodeSegment(segment: string): Buffer | undefined {
+export function decodeSegment(segment: string): Buffer | undefined {
   if (!BASE64URL.test(segment) || segment.length % 4 === 1) return undefined;
   const bytes = Buffer.from(segment, 'base64url');
   return bytes.toString('base64url') === segment ? bytes : undefined;
@@ -44,7 +44,7 @@ function fail(reason: ParseFailure, problem: string): ParseResult {
 }
 
 /** Header parameters that change how a JWS must be processed; claimgate implements none of them. */
-const UNSUPPORTED_HEADER_PARAMS = ['crit', 'b64', 'zip', 'enc'] as const;
+export const UNSUPPORTED_HEADER_PARAMS = ['crit', 'b64', 'zip', 'enc'] as const;
 
 export function parseCompactJws(token: string, maxBytes: number): ParseResult {
   if (token.length > maxBytes) return fail('ERR_TOKEN_TOO_LARGE', `longer than ${maxBytes} bytes`);

@@ -12,10 +12,42 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const LITERAL = /true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const MAX_LITERAL_CHARS = 400;
 
+/**
+ * A JSON number that a double cannot hold exactly enough to tell it apart from its neighbours: an
+ * integer beyond ±(2^53 − 1), or more than 15 significant digits, or out of the double's normal range.
+ * `JSON.parse` would round it (three 19-digit user ids becoming one), so the parser keeps the text
+ * instead (P17). Checks never find it equal to a configured value; forwarding sends `text` as written.
+ */
+export class InexactNumber {
+  constructor(readonly text: string) {
+    Object.freeze(this);
+  }
+}
+
+/** Significant digits a decimal may have and still map to a double no other such decimal maps to (DBL_DIG). */
+const EXACT_DIGITS = 15;
+const NUMBER_PARTS = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+/** Whether a JSON number literal survives `JSON.parse` without being confused with another number. */
+export function isExactNumberLiteral(literal: string): boolean {
+  const m = NUMBER_PARTS.exec(literal);
+  if (!m) return false;
+  const value = Number(literal);
+  if (!Number.isFinite(value)) return false;
+  if (m[2] === undefined && m[3] === undefined) return Number.isSafeInteger(value);
+  const digits = `${m[1]}${m[2] ?? ''}`.replace(/^0+/, '').replace(/0+$/, '');
+  if (digits.length === 0) return true; // zero, however written
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) return false;
+  // Underflow to zero or into subnormals loses digits too.
+  return digits.length <= EXACT_DIGITS && Math.abs(value) >= Number.MIN_VALUE * 2 ** 52;
+}
+
 export type StrictJsonResult = { ok: true; value: Record<string, unknown> } | { ok: false; problem: string };
 
 class Scanner {
   private i = 0;
+  /** Start offsets of number literals that are not exact (see InexactNumber). */
+  readonly inexact = new Set<number>();
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
@@ -48,6 +80,9 @@ class Scanner {
     LITERAL.lastIndex = this.i;
     const literal = LITERAL.exec(this.s);
     if (!literal || literal[0].length > MAX_LITERAL_CHARS) return 'bad JSON value';
+    const first = literal[0].charCodeAt(0);
+    if ((first === 0x2d || (first >= 0x30 && first <= 0x39)) && !isExactNumberLiteral(literal[0]))
+      this.inexact.add(this.i);
     this.i += literal[0].length;
     return undefined;
   }
@@ -129,11 +164,77 @@ export function parseStrictJsonObject(bytes: Uint8Array, maxDepth: number): Stri
   } catch {
     return { ok: false, problem: 'not valid UTF-8' };
   }
-  const problem = new Scanner(text, maxDepth).run();
+  const scanner = new Scanner(text, maxDepth);
+  const problem = scanner.run();
   if (problem) return { ok: false, problem };
   try {
+    if (scanner.inexact.size > 0) return { ok: true, value: new Builder(text, scanner.inexact).build() };
     return { ok: true, value: JSON.parse(text) as Record<string, unknown> };
   } catch {
     return { ok: false, problem: 'not valid JSON' };
+  }
+}
+
+/**
+ * Builds the value of text the Scanner already accepted, as `JSON.parse` would (members are own data
+ * properties, `__proto__` included), except that inexact numbers become InexactNumber. Only tokens
+ * that carry such numbers take this path; the rest use the native parser.
+ */
+class Builder {
+  private i = 0;
+  constructor(
+    private readonly s: string,
+    private readonly inexact: ReadonlySet<number>,
+  ) {}
+
+  build(): Record<string, unknown> {
+    return this.value() as Record<string, unknown>;
+  }
+
+  private ws(): void {
+    while (/[ \t\n\r]/.test(this.s.charAt(this.i))) this.i++;
+  }
+
+  private value(): unknown {
+    this.ws();
+    const c = this.s.charAt(this.i);
+    if (c === '{') {
+      this.i++;
+      const out: Record<string, unknown> = {};
+      this.ws();
+      if (this.s.charAt(this.i) === '}') return (this.i++, out);
+      for (;;) {
+        this.ws();
+        const name = this.string();
+        this.ws();
+        this.i++; // ':'
+        Object.defineProperty(out, name, { value: this.value(), writable: true, enumerable: true, configurable: true });
+        this.ws();
+        if (this.s.charAt(this.i++) === '}') return out;
+      }
+    }
+    if (c === '[') {
+      this.i++;
+      const out: unknown[] = [];
+      this.ws();
+      if (this.s.charAt(this.i) === ']') return (this.i++, out);
+      for (;;) {
+        out.push(this.value());
+        this.ws();
+        if (this.s.charAt(this.i++) === ']') return out;
+      }
+    }
+    if (c === '"') return this.string();
+    LITERAL.lastIndex = this.i;
+    const literal = LITERAL.exec(this.s)![0];
+    const start = this.i;
+    this.i += literal.length;
+    return this.inexact.has(start) ? new InexactNumber(literal) : (JSON.parse(literal) as unknown);
+  }
+
+  private string(): string {
+    const start = this.i++;
+    for (; this.s.charAt(this.i) !== '"'; this.i++) if (this.s.charAt(this.i) === '\\') this.i++;
+    return JSON.parse(this.s.slice(start, ++this.i)) as string;
   }
 }

@@ -69,6 +69,8 @@ export function compileIssuer(
   keys: KeySource,
   locationIds: ReadonlySet<string>,
   expectedTenant?: string,
+  /** `upstream.array_separator`, for the one rule for claim values the principal is read by. */
+  separator = ',',
 ): CompiledIssuer {
   const profile = resolveProfile(config);
   const marker = profile.accessTokenClaim;
@@ -80,7 +82,7 @@ export function compileIssuer(
       ? {}
       : { accessTokenClaim: { read: compileClaimPath(marker.path), equals: marker.equals } }),
     ...(expectedTenant === undefined ? {} : { expectedTenant }),
-    principalOf: compilePrincipalReader(config.name, profile.claims),
+    principalOf: compilePrincipalReader(config.name, profile.claims, separator),
     maxTokenBytes: config.max_token_bytes,
     locationIds,
     claimPolicy: {
@@ -125,8 +127,15 @@ export async function verifyToken(
   let lookup = issuer.keys.lookup(jws.header.kid, alg as Algorithm, opts.keyDeadlineMs);
   if (lookup instanceof Promise) lookup = await lookup;
   if (!lookup.ok) return fail(lookup.reason);
-  if (!verifySignature(alg as Algorithm, lookup.key.key, jws.signingInput, jws.signature))
-    return fail('ERR_SIGNATURE_INVALID');
+  let key = lookup.key;
+  if (!verifySignature(alg as Algorithm, key.key, jws.signingInput, jws.signature)) {
+    // The IdP may have replaced the key behind this kid: one rate-limited refetch (P19), then decide.
+    let renewed = issuer.keys.recheck?.(jws.header.kid, alg as Algorithm, key, opts.keyDeadlineMs);
+    if (renewed instanceof Promise) renewed = await renewed;
+    if (renewed === undefined || !verifySignature(alg as Algorithm, renewed.key, jws.signingInput, jws.signature))
+      return fail('ERR_SIGNATURE_INVALID');
+    key = renewed;
+  }
 
   // Before the claim checks: an ID token of the same issuer fails here as what it is, not as a bad audience.
   const marker = issuer.accessTokenClaim;
@@ -155,7 +164,7 @@ export async function verifyToken(
       validUntilMs: validUntilS * 1000,
       kid: jws.header.kid,
       alg: alg as Algorithm,
-      key: lookup.key,
+      key,
     },
   };
 }

@@ -61,6 +61,7 @@ ${issuer('good', good)}${issuer('mismatched', mismatched)}${issuer('weak', weakK
   - { name: orders-write, match: { methods: [POST], path: { prefix: /orders } }, require: { all: [{ scope: orders:write }, { issuer: good }] } }
   - { name: admin, match: { path: { prefix: /admin } }, require: { any: [{ role: admin }, { scope: admin }] } }
   - { name: not-weak, match: { path: { prefix: /partners } }, require: { not: { issuer: weak } } }
+  - { name: bound, match: { path: { prefix: /bound } }, binding: required }
 upstream:
   headers: [{ name: x-subject, claim: sub }, { name: x-client, principal: client_id }]
 `;
@@ -88,6 +89,8 @@ upstream:
     const [h, p, s] = tokens.read.split('.');
     const tampered = JSON.parse(Buffer.from(p!, 'base64url').toString()) as JWTPayload;
     tokens.tampered = `${h}.${Buffer.from(JSON.stringify({ ...tampered, scope: 'orders:read orders:write' })).toString('base64url')}.${s}`;
+    // Bound to a DPoP key (RFC 9449 §6.1) but presented as a plain Bearer token.
+    tokens.dpopBound = await good.sign(claimsFor(good, { cnf: { jkt: 'x'.repeat(43) } }), { typ: 'at+jwt' });
     tokens.unknownIssuer = await good.sign(claimsFor(good, { iss: 'https://nobody.example.com' }), { typ: 'at+jwt' });
   });
 
@@ -177,6 +180,16 @@ upstream:
       () => ({ method: 'GET', path: '/orders/../admin', token: tokens.read }),
       'ERR_ROLE_MISSING',
     ],
+    [
+      'bearer token on a route that requires binding',
+      () => ({ method: 'GET', path: '/bound', token: tokens.read }),
+      'ERR_TOKEN_NOT_BOUND',
+    ],
+    [
+      'DPoP-bound token sent as Bearer',
+      () => ({ method: 'GET', path: '/orders', token: tokens.dpopBound }),
+      'ERR_TOKEN_BOUND',
+    ],
   ];
 
   it('has at least 20 cases', () => expect(TABLE.length).toBeGreaterThanOrEqual(20));
@@ -235,6 +248,15 @@ upstream:
     expect(allowed).toContain('answer: ALLOW 200 OK_AUTHENTICATED');
   });
 
+  it('shows the sender-constraint step after verification', async () => {
+    const unbound = await explain({ method: 'GET', path: '/bound', token: tokens.read });
+    expect(unbound.steps).toContainEqual({ step: 'binding', ok: false, kind: 'bearer', reason: 'ERR_TOKEN_NOT_BOUND' });
+    expect(stepsOf(unbound)).toContain('FAIL sender constraint (bearer): ERR_TOKEN_NOT_BOUND');
+    const bearer = await explain({ method: 'GET', path: '/orders', token: tokens.read });
+    expect(bearer.steps).toContainEqual({ step: 'binding', ok: true, kind: 'bearer' });
+    expect(stepsOf(bearer)).toContain('ok   sender constraint: bearer token');
+  });
+
   it('shows why keys are missing: the discovery issuer mismatch with both values', async () => {
     const report = await explain({ method: 'GET', path: '/orders', token: tokens.mismatched });
     expect(report.keys?.issuer).toBe('mismatched');
@@ -247,7 +269,13 @@ upstream:
     const weakReport = await explain({ method: 'GET', path: '/orders', token: tokens.weakKey });
     expect(weakReport.keys?.notes.join('\n')).toContain('weak-1024');
     const expired = await explain({ method: 'GET', path: '/orders', token: tokens.expired });
-    expect(expired.steps).toContainEqual({ step: 'verify', ok: false, reason: 'ERR_TOKEN_EXPIRED', issuer: 'good' });
+    expect(expired.steps).toContainEqual({
+      step: 'verify',
+      via: 'jwt',
+      ok: false,
+      reason: 'ERR_TOKEN_EXPIRED',
+      issuer: 'good',
+    });
   });
 
   it('fetches only the keys of the issuer the token names', async () => {

@@ -25,7 +25,8 @@ describe('config loading', () => {
     expect(issuer.required).toBe(false);
     expect(issuer.clock_skew_seconds).toBe(60);
     expect(issuer.token_locations).toEqual([{ header: 'authorization', scheme: 'Bearer' }]);
-    expect(issuer.keys.cooldown_seconds).toBe(30);
+    expect(issuer.keys.cooldown_seconds).toBe(2);
+    expect(issuer.keys.kid_cooldown_seconds).toBe(5);
     expect(config.server.check_deadline_ms).toBe(150);
     expect(config.unmatched).toBe('deny');
   });

@@ -11,9 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as App from '../../src/app.js';
 import type * as Load from '../../src/config/load.js';
+import type * as Log from '../../src/log.js';
 
 const app = (await import(new URL('../../dist/app.js', import.meta.url).href)) as typeof App;
 const load = (await import(new URL('../../dist/config/load.js', import.meta.url).href)) as typeof Load;
+const log = (await import(new URL('../../dist/log.js', import.meta.url).href)) as typeof Log;
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'claimgate-pipeline-'));
 
@@ -24,6 +26,7 @@ const ISSUER = `  - name: acme
     jwks_file: ${join(dir, 'absent-jwks.json')}
 `;
 const GOOD = `${SERVER}issuers:\n${ISSUER}`;
+const INTRO = `    introspection: { client_id: claimgate, client_secret_env: SECRET }\n`;
 const notPem = join(dir, 'not-a-cert.pem');
 writeFileSync(notPem, 'hello\n');
 
@@ -183,6 +186,55 @@ const CORPUS: [string, string, string[]][] = [
     ['resource_metadata.resource: must be an https URL without a fragment (RFC 9728 §2)'],
   ],
   [
+    'opaque_tokens naming an unknown issuer',
+    `${GOOD}opaque_tokens: [{ issuer: okta }]\n`,
+    ['opaque_tokens[0].issuer: names unknown issuer "okta" (configured: acme)'],
+  ],
+  [
+    'opaque_tokens to an issuer without introspection',
+    `${GOOD}opaque_tokens: [{ issuer: acme }]\n`,
+    ['opaque_tokens[0].issuer: issuer "acme" has no introspection settings'],
+  ],
+  [
+    'catch-all opaque_tokens rule before another',
+    `${GOOD}${INTRO}opaque_tokens: [{ issuer: acme }, { issuer: acme, prefix: "ory_at_" }]\n`,
+    ['opaque_tokens[0]: a rule without prefix takes every token: it must come last'],
+  ],
+  [
+    'enrichment url without {subject}',
+    `${GOOD}enrichment: [{ name: roles, url: "https://t.example/roles", map: [{ field: roles }] }]\n`,
+    ['enrichment[0].url: must contain {subject}'],
+  ],
+  [
+    'enrichment naming an unknown issuer next to a broken lookup',
+    `${GOOD}enrichment:\n  - { name: roles, issuers: [okta], url: "https://t.example/u/{subject}", map: [{ field: roles }] }\n  - { name: roles, url: "http://t.example/u/{subject}", map: [{ field: roles }] }\n`,
+    [
+      'enrichment[0].issuers[0]: names unknown issuer "okta" (configured: acme)',
+      'enrichment[1].name: duplicates the name of enrichment[0]',
+      'enrichment[1].url: uses plain http; set allow_insecure_http: true to allow it',
+    ],
+  ],
+  [
+    'binding mode misspelled on a route',
+    `${GOOD}routes: [{ name: pay, binding: strict }]\n`,
+    ['routes[0].binding: must be one of required, allowed, none'],
+  ],
+  [
+    'identity_jwt header taken by an identity header',
+    `${GOOD}upstream:\n  headers: [{ name: x-id, claim: sub }]\n  identity_jwt: { header: x-id, issuer: "https://gate", audience: up, claims: [{ name: sub, principal: subject }], keys: [{ private_key_file: /k.pem, kid: a }, { private_key_file: /k2.pem, kid: a }] }\n`,
+    [
+      'upstream.identity_jwt.header: is a protocol header or already used by upstream.headers',
+      'upstream.identity_jwt.keys: key ids must differ',
+    ],
+  ],
+  [
+    'a list of roles under not',
+    `${GOOD}routes: [{ name: r, require: { not: { role: [banned, suspended] } } }]\n`,
+    [
+      'routes[0].require.not.role: a list under not means "not all of them"; write not: {any: [{role: banned}, …]} for "none of them", or not: {all: […]} for "not all"',
+    ],
+  ],
+  [
     'several mistakes at once',
     `${SERVER}issuers:\n  - { name: a, issuer: "https://a.example.com", audiences: [] }\n${ISSUER}routes:\n  - { name: r, require: { issuer: nobody } }\n  - { name: r }\n`,
     [
@@ -247,5 +299,39 @@ describe('check-config, serve and a hot reload agree on every broken config', ()
   it('the good config passes all three', async () => {
     expect(cli(['check-config', goodPath]).code).toBe(0);
     expect(await gate.reloadFromFile(goodPath, true)).toEqual({ ok: true, changed: true });
+  });
+});
+
+describe('check-config, serve and a hot reload report the same warnings', () => {
+  // The second route can never match: the first takes every request (config lint, lint.ts).
+  const shadowed = `${GOOD}routes:\n  - { name: all }\n  - { name: late, match: { path: { prefix: /late } } }\n`;
+  const warning =
+    'routes[1] (late): unreachable: routes[0] (all) matches every request it could match, and the first matching route decides';
+  const warningsLogged = (lines: readonly string[]) =>
+    lines
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg?: string; warning?: string })
+      .filter((l) => l.msg === 'config warning')
+      .map((l) => l.warning);
+
+  it('an unreachable route is a warning, never a problem, in all three', async () => {
+    const path = file('shadowed', shadowed);
+    const checked = spawnSync(process.execPath, [CLI, 'check-config', path, '--json'], { encoding: 'utf8' });
+    expect(checked.status).toBe(0);
+    expect((JSON.parse(checked.stdout) as { warnings: string[] }).warnings).toEqual([warning]);
+
+    // serve logs the warning before it listens; the timeout's SIGTERM then stops it cleanly.
+    const served = spawnSync(process.execPath, [CLI, 'serve', '--config', path], { encoding: 'utf8', timeout: 5000 });
+    expect(warningsLogged(served.stderr.split('\n'))).toEqual([warning]);
+
+    const lines: string[] = [];
+    const logger = log.createLogger('info', { write: (line: string) => void lines.push(line) });
+    const gate = await app.startClaimgate(load.parseConfigText(GOOD), { logger });
+    try {
+      expect(await gate.reloadFromFile(path, true)).toEqual({ ok: true, changed: true });
+      expect(warningsLogged(lines.join('').split('\n'))).toEqual([warning]);
+    } finally {
+      await gate.close(0);
+    }
   });
 });

@@ -2,7 +2,8 @@
  * The compose demo's IdP entry (src/demo/idp-main.ts): discovery under an overridden issuer name and
  * the demo-only `POST /token`, over real HTTP on loopback.
  */
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { generateKeyPair, generateProof } from 'dpop';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, type JWK } from 'jose';
 import { parseIdpArgs, startDemoIdp, tokenClaims, type DemoIdp } from '../../src/demo/idp-main.js';
 import { startLocalIdp } from '../../src/demo/local-idp.js';
 
@@ -53,6 +54,28 @@ describe('demo IdP entry (idp-main)', () => {
       roles: ['admin', 'customer'],
     });
     expect(claims.exp! - claims.iat!).toBe(600);
+  });
+
+  it('binds the token to the key of a DPoP proof (cnf.jkt, token_type DPoP), and refuses a bad proof', async () => {
+    const keys = await generateKeyPair('ES256');
+    const proof = await generateProof(keys, `${ISSUER}/token`, 'POST');
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const res = await token('sub=alice', { ...form, dpop: proof });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { access_token: string; token_type: string };
+    expect(body.token_type).toBe('DPoP');
+    const jkt = await calculateJwkThumbprint((await exportJWK(keys.publicKey)) as JWK);
+    expect(decodeJwt(body.access_token).cnf).toEqual({ jkt });
+    const getProof = await generateProof(keys, `${ISSUER}/token`, 'GET');
+    expect((await token('sub=alice', { ...form, dpop: getProof })).status).toBe(400);
+    expect((await token('sub=alice', { ...form, dpop: `${proof.slice(0, -4)}AAAA` })).status).toBe(400);
+  });
+
+  it('binds the token to a named client certificate (cnf.x5t#S256)', async () => {
+    const x5t = 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2';
+    const body = (await (await token(`sub=alice&x5t_s256=${x5t}`)).json()) as { access_token: string };
+    expect(decodeJwt(body.access_token).cnf).toEqual({ 'x5t#S256': x5t });
+    expect((await token('x5t_s256=short')).status).toBe(400);
   });
 
   it('defaults the subject and omits absent scope and roles', async () => {

@@ -1,4 +1,4 @@
-import { compileClaimPath, splitClaimPath } from '../../src/engine/claims.js';
+import { compileClaimPath, splitClaimPath, UNREADABLE } from '../../src/engine/claims.js';
 
 /** Claims as the verifier hands them over: parsed JSON. */
 const parse = (json: string) => JSON.parse(json) as Record<string, unknown>;
@@ -50,11 +50,18 @@ describe('compileClaimPath', () => {
     expect(compileClaimPath('z.deeper')(claims)).toBeUndefined();
   });
 
-  it('does not index arrays or walk into scalars', () => {
-    expect(compileClaimPath('groups.0')(claims)).toBeUndefined();
-    expect(compileClaimPath('groups.length')(claims)).toBeUndefined();
-    expect(compileClaimPath('sub.length')(claims)).toBeUndefined();
-    expect(compileClaimPath('n.toFixed')(claims)).toBeUndefined();
+  it('does not index arrays or walk into scalars: such a step is unreadable, not absent', () => {
+    expect(compileClaimPath('groups.0')(claims)).toBe(UNREADABLE);
+    expect(compileClaimPath('groups.length')(claims)).toBe(UNREADABLE);
+    expect(compileClaimPath('sub.length')(claims)).toBe(UNREADABLE);
+    expect(compileClaimPath('n.toFixed')(claims)).toBe(UNREADABLE);
+  });
+
+  it('a dotted path is unreadable when the token also has a member named like a joined part of it', () => {
+    expect(compileClaimPath('a.b')(claims)).toBe(UNREADABLE);
+    expect(compileClaimPath(['a', 'b'])(claims)).toBeUndefined();
+    expect(compileClaimPath('x.a.b')(parse('{"x":{"a.b":1}}'))).toBe(UNREADABLE);
+    expect(compileClaimPath('x.a.b')(parse('{"x":{"a":{"b":1}}}'))).toBe(1);
   });
 
   it.each([
@@ -87,7 +94,7 @@ describe('compileClaimPath', () => {
     const json = '{"a":'.repeat(depth) + '"leaf"' + '}'.repeat(depth);
     const path = Array.from({ length: depth }, () => 'a');
     expect(compileClaimPath(path)(parse(json))).toBe('leaf');
-    expect(compileClaimPath([...path, 'a'])(parse(json))).toBeUndefined();
+    expect(compileClaimPath([...path, 'a'])(parse(json))).toBe(UNREADABLE); // a step through a string
   });
 
   it('returns the same value every time (deterministic, no state)', () => {

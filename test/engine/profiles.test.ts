@@ -57,6 +57,7 @@ const ROUTES = [
     match: { path: { prefix: '/verified' } },
     require: { claim: { path: 'email_verified', equals: true } },
   },
+  { name: 'unbanned', match: { path: { prefix: '/unbanned' } }, require: { not: { role: 'banned' } } },
   { name: 'me', match: { path: { prefix: '/me' } } },
 ];
 
@@ -176,6 +177,68 @@ describe('provider profiles: the documented denials', () => {
     expect(await reasonOf(tokenOf('cognito', { client_id: undefined, aud: '3n4b5urk1ft4fl3mg5e62d9ado' }))).toBe(
       'ERR_CLAIMS_INVALID',
     );
+  });
+});
+
+describe('the one rule for claim values reaches the principal (P17)', () => {
+  const keycloakRoles = (realm: unknown[], client: unknown[] = ['reader']) =>
+    tokenOf('keycloak', { realm_access: { roles: realm }, resource_access: { 'orders-api': { roles: client } } });
+
+  it.each([
+    ['a role holding the separator', ['user,admin']],
+    ['a role with a TAB', ['admin\t']],
+    ['a role with an edge space', [' admin']],
+    ['a role that is not a string', [7]],
+  ])('%s: not matched by `role: admin`, and x-roles is removed rather than forwarded', async (_what, realm) => {
+    const denial = denied(await gate.decide(bearer(keycloakRoles(realm), '/admin')));
+    expect(denial).toMatchObject({ status: 403, reason: 'ERR_ROLE_MISSING', requirement: 'role' });
+    const d = await gate.decide(view({ authorization: `Bearer ${keycloakRoles(realm)}`, 'x-roles': 'admin' }, '/me'));
+    expect(d.outcome).toBe('allow');
+    expect(headersOf(d)['x-roles']).toBeUndefined();
+    expect((d as AllowDecision).headersToRemove).toContain('x-roles');
+  });
+
+  it('one unusable path of several (Keycloak client roles) makes the whole roles field unreadable', async () => {
+    const d = await gate.decide(bearer(keycloakRoles(['admin'], ['ops,admin']), '/admin'));
+    expect(denied(d).reason).toBe('ERR_ROLE_MISSING');
+    expect(headersOf(await gate.decide(bearer(keycloakRoles(['admin'], ['ops']), '/admin')))['x-roles']).toBe(
+      'admin,ops',
+    );
+  });
+
+  it('cannot tell stays a failure under `not`, named by the role leaf that could not tell', async () => {
+    expect(headersOf(await gate.decide(bearer(keycloakRoles(['user']), '/unbanned')))['x-roles']).toBe('user,reader');
+    expect(denied(await gate.decide(bearer(keycloakRoles(['banned']), '/unbanned')))).toMatchObject({
+      reason: 'ERR_CLAIM_CONDITION_FAILED',
+      requirement: 'not',
+    });
+    expect(denied(await gate.decide(bearer(keycloakRoles(['user,banned']), '/unbanned')))).toMatchObject({
+      status: 403,
+      reason: 'ERR_ROLE_MISSING',
+      requirement: 'not.role',
+    });
+  });
+
+  it('scopes split on single spaces only (RFC 6749 §3.3); a scope array holds scope-tokens only', async () => {
+    for (const scope of ['openid  orders:read', 'openid\torders:read', ' orders:read', 'orders:read ']) {
+      const denial = denied(await gate.decide(bearer(tokenOf('keycloak', { scope }), '/orders')));
+      expect([scope, denial.reason]).toEqual([scope, 'ERR_INSUFFICIENT_SCOPE']);
+      const d = await gate.decide(bearer(tokenOf('keycloak', { scope }), '/me'));
+      expect([scope, headersOf(d)['x-scopes']]).toEqual([scope, undefined]);
+    }
+    expect(await reasonOf(tokenOf('okta', { scp: ['openid', 'orders:read x'] }), '/orders')).toBe(
+      'ERR_INSUFFICIENT_SCOPE',
+    );
+  });
+
+  it('an unusable email or tenant is neither forwarded nor replaced by a later claim', async () => {
+    const d = await gate.decide(bearer(tokenOf('keycloak', { email: 'alice@partner.example\t' }), '/me'));
+    expect(headersOf(d)['x-email']).toBeUndefined();
+    expect((d as AllowDecision).headersToRemove).toContain('x-email');
+    // Entra's client id is `azp`, else `appid`: an unusable `azp` does not fall through to `appid`.
+    const e = headersOf(await gate.decide(bearer(tokenOf('entra', { azp: 'web,app', appid: 'other-app' }), '/me')));
+    expect(e['x-client-id']).toBeUndefined();
+    expect(await reasonOf(tokenOf('entra', { tid: `${ENTRA_TENANT} ` }), '/tenant')).toBe('ERR_TENANT_MISMATCH');
   });
 });
 

@@ -15,7 +15,7 @@
 import fc from 'fast-check';
 import { compileLocation, extractToken } from '../../src/token/extract.js';
 import { MAX_JSON_DEPTH, parseCompactJws } from '../../src/token/parse.js';
-import { parseStrictJsonObject } from '../../src/token/strict-json.js';
+import { InexactNumber, isExactNumberLiteral, parseStrictJsonObject } from '../../src/token/strict-json.js';
 import { cleanupTmp } from '../security/harness.js';
 import {
   AUD,
@@ -86,7 +86,8 @@ describe('strict JSON (strict-json.ts)', () => {
             return;
           }
           const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-          expect(result.value).toEqual(JSON.parse(text));
+          // Inexact numbers keep their text (P17); read as JSON.parse would, the value is the same.
+          expect(asJsonParse(result.value)).toEqual(JSON.parse(text));
           expect(typeof result.value === 'object' && result.value !== null && !Array.isArray(result.value)).toBe(true);
         },
       ),
@@ -128,6 +129,74 @@ describe('strict JSON (strict-json.ts)', () => {
         },
       ),
       { numRuns: runs(300) },
+    );
+  });
+});
+
+/** The value with every InexactNumber replaced by what JSON.parse would have made of its text. */
+function asJsonParse(value: unknown): unknown {
+  if (value instanceof InexactNumber) return JSON.parse(value.text) as number;
+  if (Array.isArray(value)) return value.map(asJsonParse);
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      Object.defineProperty(out, k, { value: asJsonParse(v), enumerable: true });
+    return out;
+  }
+  return value;
+}
+
+/** Large integers, in plain, fraction and exponent spellings, from just below 2^53 to 30 digits. */
+const largeInteger = fc
+  .tuple(
+    fc.bigInt({ min: 2n ** 53n - 3n, max: 10n ** 30n }),
+    fc.boolean(),
+    fc.constantFrom('plain', 'fraction', 'exponent'),
+  )
+  .map(([n, negative, spelling]) => {
+    const digits = n.toString();
+    const sign = negative ? '-' : '';
+    if (spelling === 'fraction') return `${sign}${digits}.0`;
+    if (spelling === 'exponent') return `${sign}${digits[0]}.${digits.slice(1) || '0'}e${digits.length - 1}`;
+    return `${sign}${digits}`;
+  });
+
+describe('large integers (P17)', () => {
+  it('are kept exactly: two different literals never parse to values that compare or forward the same', () => {
+    fc.assert(
+      fc.property(largeInteger, largeInteger, (a, b) => {
+        const read = (lit: string) => {
+          const r = parseStrictJsonObject(Buffer.from(`{"n":${lit}}`), MAX_JSON_DEPTH);
+          if (!r.ok) throw new Error(r.problem);
+          return r.value.n;
+        };
+        const [va, vb] = [read(a), read(b)];
+        for (const [lit, v] of [
+          [a, va],
+          [b, vb],
+        ] as const) {
+          if (isExactNumberLiteral(lit)) expect(v).toBe(Number(lit));
+          else expect(v).toEqual(new InexactNumber(lit));
+        }
+        // Mathematically different numbers stay distinguishable.
+        if (a !== b && Number(a) === Number(b)) expect(va).not.toEqual(vb);
+      }),
+      { numRuns: runs(300) },
+    );
+  });
+
+  it('in a validly signed token: an unrelated large claim does not change the decision; a large exp is refused', async () => {
+    await fc.assert(
+      fc.asyncProperty(largeInteger, async (lit) => {
+        const base = JSON.stringify(claims());
+        const extra = signed(goodHeader(RSA), base.replace(/}$/, `,"n":${lit}}`));
+        expect((await decideAll(`Bearer ${extra}`)).outcome).toBe('allow');
+        const exp = signed(goodHeader(RSA), base.replace(/"exp":\d+/, `"exp":${lit}`));
+        const decision = await decideAll(`Bearer ${exp}`);
+        if (!isExactNumberLiteral(lit))
+          expect(decision).toMatchObject({ outcome: 'deny', reason: 'ERR_CLAIMS_INVALID' });
+      }),
+      { numRuns: runs(60) },
     );
   });
 });

@@ -265,7 +265,9 @@ describe('key source: unknown kids are rate-limited (principle 11)', () => {
   });
 
   it('a kid found missing is answered from the negative cache, without waiting, even while a refresh runs', async () => {
-    const h = await harness({ policy: { cooldown_seconds: 30, min_refresh_seconds: 10, max_refresh_seconds: 10 } });
+    const h = await harness({
+      policy: { cooldown_seconds: 30, kid_cooldown_seconds: 30, min_refresh_seconds: 10, max_refresh_seconds: 10 },
+    });
     await h.clock.advance(5_000);
     expect(await settle(h.source.lookup('nope', 'ES256', DEADLINE_MS))).toEqual(NOT_FOUND);
     h.idp.misbehave(JWKS, { kind: 'hang' });
@@ -279,7 +281,7 @@ describe('key source: unknown kids are rate-limited (principle 11)', () => {
 
 describe('key source: outages are errors, not invalid tokens', () => {
   it('IdP down at start: unavailable until it comes back, then keys without a restart', async () => {
-    const h = await harness({ start: false });
+    const h = await harness({ start: false, policy: { cooldown_seconds: 30 } });
     await h.idp.refuse();
     h.source.start();
     await h.source.whenSettled();

@@ -46,7 +46,10 @@ describe('reload memory', () => {
   let fileKey: SigningKey;
   let slowKey: SigningKey;
   let app: Claimgate | undefined;
-  /** Answers of the slow issuer's JWKS endpoint, released by the test. */
+  /**
+   * Answers of the slow issuer's JWKS endpoint, released by the test. Its fetch timeout is the longest
+   * allowed: twenty reloads and collections on a loaded machine can outlast the 2 s default.
+   */
   let releaseJwks: () => void = () => undefined;
 
   const configText = (
@@ -57,7 +60,7 @@ unmatched: authenticated
 realm: "generation-${variant}"
 issuers:
   - { name: files, issuer: "${FILE_ISSUER}", audiences: [api], algorithms: [ES256], jwks_file: "${join(dir, 'jwks.json')}" }
-  - { name: slow, issuer: "${SLOW_ISSUER}", audiences: [api], algorithms: [ES256], jwks_uri: "https://slow.example.com/jwks" }
+  - { name: slow, issuer: "${SLOW_ISSUER}", audiences: [api], algorithms: [ES256], jwks_uri: "https://slow.example.com/jwks", keys: { fetch_timeout_ms: 60000 } }
 `;
 
   beforeAll(() => {

@@ -3,6 +3,7 @@
  * forwards SIGHUP, replaces a dead worker and drains all of them on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,12 +38,16 @@ describe('multi-core workers', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'claimgate-workers-'));
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [generateSigningKey('ES256', 'k1').jwk] }));
+    const identityKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    writeFileSync(join(dir, 'identity.pem'), identityKey.export({ format: 'pem', type: 'pkcs8' }));
     const config = join(dir, 'claimgate.yaml');
     configFile = config;
     configText = `server: { grpc_address: "127.0.0.1:0", admin_address: "127.0.0.1:0", workers: 2, watch_config: false, shutdown_grace_ms: 2000 }
 unmatched: authenticated
 issuers:
   - { name: a, issuer: "https://a.example.com", audiences: [x], algorithms: [ES256], jwks_file: "${join(dir, 'jwks.json')}" }
+upstream:
+  identity_jwt: { issuer: "https://claimgate.internal", audience: up, claims: [{ name: sub, principal: qualified_subject }], keys: [{ private_key_file: "${join(dir, 'identity.pem')}", kid: id-1 }] }
 `;
     writeFileSync(config, configText);
     child = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -70,6 +75,13 @@ issuers:
     expect(listening).toHaveLength(2);
     expect(new Set(listening.map((l) => l.pid)).size).toBe(2);
     expect(new Set(listening.map((l) => l.grpc_port)).size).toBe(1);
+  });
+
+  it("serves the upstream identity JWKS its workers publish, once per key, at the primary's admin listener", async () => {
+    const response = await fetch(`http://127.0.0.1:${adminPort()}/.well-known/jwks.json`);
+    expect(response.status).toBe(200);
+    const jwks = (await response.json()) as { keys: { kid: string; kty: string; alg: string }[] };
+    expect(jwks.keys.map((k) => [k.kid, k.kty, k.alg])).toEqual([['id-1', 'EC', 'ES256']]);
   });
 
   it("answers Checks and aggregates every worker's metrics and status at the primary", async () => {

@@ -8,8 +8,8 @@ import { startClaimgate } from '../../src/app.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { PRINCIPAL_FIELDS } from '../../src/config/profiles.js';
-import { bearerChallenge } from '../../src/engine/answer.js';
-import { REASON_CODES, REASONS } from '../../src/engine/reasons.js';
+import { bearerChallenge, dpopChallenge } from '../../src/engine/answer.js';
+import { REASON_CODES, REASONS, type ReasonInfo } from '../../src/engine/reasons.js';
 import type { AllowDecision, Decision } from '../../src/engine/types.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { RpcCode, toCheckResponse } from '../../src/envoy/response.js';
@@ -637,9 +637,17 @@ describe('P15 RFC 6750 answers', () => {
 
   it('the catalogue: every 401 but "missing" is invalid_token, every 400 invalid_request, errors carry no challenge', () => {
     for (const code of REASON_CODES) {
-      const info = REASONS[code];
+      const info: ReasonInfo = REASONS[code];
       const challenge = bearerChallenge(REALM, code, ['s']);
       if (info.outcome === 'allow') continue;
+      if (info.scheme === 'DPoP') {
+        // RFC 9449 §7.1: DPoP failures challenge with the DPoP scheme (its own error codes), never Bearer.
+        expect([code, challenge]).toEqual([code, undefined]);
+        expect(dpopChallenge(REALM, code, 'ES256')).toMatch(
+          /^DPoP realm="[^"]+", error="(invalid_dpop_proof|use_dpop_nonce|invalid_token|invalid_request)", error_description="[^"]*", algs="ES256"$/,
+        );
+        continue;
+      }
       if (info.outcome === 'error') expect([code, challenge]).toEqual([code, undefined]);
       else if (code === 'ERR_TOKEN_MISSING') expect(challenge).toBe(`Bearer realm="${REALM}"`);
       else if (info.status === 401)

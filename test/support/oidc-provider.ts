@@ -28,10 +28,24 @@ export interface OidcProviderOptions {
   readonly scopes?: readonly string[];
   /** Access-token lifetime of the long-lived client, seconds. */
   readonly accessTokenTtlSeconds?: number;
+  /**
+   * Issue opaque access tokens (no JWT format for the resource) and serve RFC 7662 introspection,
+   * RFC 9701 JWT introspection responses and RFC 7009 revocation, with introspecting clients for
+   * claimgate (`introspectionClient`).
+   */
+  readonly opaqueTokens?: boolean;
+  /** Turn on oidc-provider's `features.dPoP` (RFC 9449): a token request with a DPoP proof gets a bound token. */
+  readonly dpop?: boolean;
   /** The issuer the provider publishes, from its base URL (e.g. add a trailing slash for a mismatch). */
   readonly publishedIssuer?: (base: string) => string;
   /** More private JWKs published after the signing key (e.g. a weak RSA 1024 key). */
   readonly extraPrivateJwks?: readonly JWK[];
+}
+
+/** A client claimgate authenticates as at the introspection endpoint. */
+export interface IntrospectionClient {
+  readonly clientId: string;
+  readonly secret: string;
 }
 
 export interface MintOptions {
@@ -39,6 +53,11 @@ export interface MintOptions {
   readonly resource?: string;
   /** Use the client whose tokens live for `SHORT_TTL_SECONDS` only. */
   readonly shortLived?: boolean;
+  /**
+   * Makes the DPoP proof for the token request (POST to the given token endpoint URL); the provider
+   * then issues a DPoP-bound token (`token_type: DPoP`, `cnf.jkt`). Needs `dpop: true`.
+   */
+  readonly dpopProof?: (htu: string, htm: string) => Promise<string>;
 }
 
 /** Lifetime of tokens minted with `{ shortLived: true }`. */
@@ -56,6 +75,14 @@ export interface OidcProviderIdp {
   readonly port: number;
   readonly audience: string;
   readonly clientId: string;
+  /** Clients that may introspect (opaqueTokens only): basic, post, and one that gets RFC 9701 JWT answers. */
+  readonly introspectionClients: {
+    readonly basic: IntrospectionClient;
+    readonly post: IntrospectionClient;
+    readonly jwt: IntrospectionClient;
+  };
+  /** RFC 7009: revoke an access token at the provider's revocation endpoint. */
+  revoke(token: string): Promise<void>;
   /** POST /token (client_credentials, client_secret_basic) and return the JWT access token. */
   mintClientCredentialsToken(scope: string, options?: MintOptions): Promise<string>;
   /** The key the provider currently signs with (first in its JWKS). */
@@ -79,6 +106,7 @@ export interface OidcProviderIdp {
 
 const CLIENT_ID = 'orders-service';
 const SHORT_CLIENT_ID = 'orders-service-short';
+const INTROSPECTORS = { basic: 'claimgate-basic', post: 'claimgate-post', jwt: 'claimgate-jwt' } as const;
 /** Secrets of loopback-only test clients; random per run. */
 const secretFor = new Map<string, string>();
 
@@ -152,7 +180,24 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
   const audience = resources[0] ?? DEFAULT_AUDIENCE;
   const scopes = (options.scopes ?? DEFAULT_SCOPES).join(' ');
   const ttl = options.accessTokenTtlSeconds ?? 600;
-  for (const id of [CLIENT_ID, SHORT_CLIENT_ID]) if (!secretFor.has(id)) secretFor.set(id, crypto.randomUUID());
+  const opaque = options.opaqueTokens === true;
+  for (const id of [CLIENT_ID, SHORT_CLIENT_ID, ...Object.values(INTROSPECTORS)])
+    if (!secretFor.has(id)) secretFor.set(id, crypto.randomUUID());
+  const introspectorClients = opaque
+    ? [
+        { id: INTROSPECTORS.basic, method: 'client_secret_basic', jwt: false },
+        { id: INTROSPECTORS.post, method: 'client_secret_post', jwt: false },
+        { id: INTROSPECTORS.jwt, method: 'client_secret_basic', jwt: true },
+      ].map((c) => ({
+        client_id: c.id,
+        client_secret: secretFor.get(c.id),
+        grant_types: [],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: c.method,
+        ...(c.jwt ? { introspection_signed_response_alg: 'RS256' } : {}),
+      }))
+    : [];
 
   const counts = new Map<string, number>();
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
@@ -176,14 +221,16 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
   const buildProvider = (): ProviderInstance => {
     const provider = new Provider(options.publishedIssuer?.(issuer) ?? issuer, {
       adapter,
-      clients: [CLIENT_ID, SHORT_CLIENT_ID].map((client_id) => ({
-        client_id,
-        client_secret: secretFor.get(client_id),
-        grant_types: ['client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-        token_endpoint_auth_method: 'client_secret_basic',
-      })),
+      clients: [CLIENT_ID, SHORT_CLIENT_ID]
+        .map((client_id) => ({
+          client_id,
+          client_secret: secretFor.get(client_id),
+          grant_types: ['client_credentials'],
+          response_types: [],
+          redirect_uris: [],
+          token_endpoint_auth_method: 'client_secret_basic',
+        }))
+        .concat(introspectorClients as never[]),
       jwks: {
         keys: [...keys.map((k) => k.privateJwk), ...(options.extraPrivateJwks ?? [])] as Record<string, unknown>[],
       },
@@ -191,8 +238,10 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
-        introspection: { enabled: false },
-        revocation: { enabled: false },
+        introspection: { enabled: opaque },
+        jwtIntrospection: { enabled: opaque },
+        dPoP: { enabled: options.dpop === true },
+        revocation: { enabled: opaque },
         resourceIndicators: {
           enabled: true,
           defaultResource: async () => audience,
@@ -202,8 +251,9 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
             return {
               scope: scopes,
               audience: resourceIndicator,
-              accessTokenFormat: 'jwt',
-              jwt: { sign: { alg: 'RS256' } },
+              ...(opaque
+                ? { accessTokenFormat: 'opaque' }
+                : { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
             };
           },
         },
@@ -228,6 +278,23 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
     port,
     audience,
     clientId: CLIENT_ID,
+    introspectionClients: {
+      basic: { clientId: INTROSPECTORS.basic, secret: secretFor.get(INTROSPECTORS.basic) ?? '' },
+      post: { clientId: INTROSPECTORS.post, secret: secretFor.get(INTROSPECTORS.post) ?? '' },
+      jwt: { clientId: INTROSPECTORS.jwt, secret: secretFor.get(INTROSPECTORS.jwt) ?? '' },
+    },
+
+    async revoke(token) {
+      const basic = Buffer.from(`${CLIENT_ID}:${encodeURIComponent(secretFor.get(CLIENT_ID) ?? '')}`).toString(
+        'base64',
+      );
+      const response = await fetch(`${issuer}/token/revocation`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
+      });
+      if (response.status !== 200) throw new Error(`revocation endpoint answered ${response.status}`);
+    },
 
     async mintClientCredentialsToken(scope, mintOptions = {}) {
       const clientId = mintOptions.shortLived ? SHORT_CLIENT_ID : CLIENT_ID;
@@ -236,11 +303,12 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
       const basic = Buffer.from(
         `${encodeURIComponent(clientId)}:${encodeURIComponent(secretFor.get(clientId) ?? '')}`,
       ).toString('base64');
-      const response = await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: form,
-      });
+      const headers: Record<string, string> = {
+        authorization: `Basic ${basic}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      };
+      if (mintOptions.dpopProof !== undefined) headers.dpop = await mintOptions.dpopProof(`${issuer}/token`, 'POST');
+      const response = await fetch(`${issuer}/token`, { method: 'POST', headers, body: form });
       const body = (await response.json()) as Record<string, unknown>;
       if (!response.ok || typeof body.access_token !== 'string') {
         throw new Error(`token endpoint answered ${response.status}: ${JSON.stringify(body)}`);
