@@ -142,7 +142,8 @@ demo token: ask the running demo's IdP for a token and print it (nothing else) o
                          [--host H] [-H 'name: value']... [--jwks-file F] [--json]
 
 Run one request through the real decision engine offline and print each step: the route matched and
-why, the issuer selected, verification, each requirement with its result, the identity headers the
+why, the issuer selected, verification (or introspection of an opaque token), enrichment, the sender
+constraint (DPoP or certificate binding), each requirement with its result, the identity headers the
 upstream would receive, and the answer with its reason code. Only the token's issuer's keys are
 fetched (or --jwks-file is used instead). Exit 0 allow, 3 deny or error answer.
   -c, --config FILE   the config to explain against
