@@ -19,7 +19,7 @@ import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } fr
 import { compileClientCheck, grpcServerCredentials } from './net/tls.js';
 import { refusalReporter } from './net/listener-bounds.js';
 import { startAdminServer, type AdminServer, type AdminStatus } from './ops/admin-server.js';
-import { createDecisionLogger } from './ops/decision-log.js';
+import { createDecisionLogger, createShadowLogger } from './ops/decision-log.js';
 import { limitConcurrency } from './ops/concurrency.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { isReady } from './ops/readiness.js';
@@ -164,6 +164,14 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     return source;
   };
 
+  const logShadow = createShadowLogger(log);
+  const warnShadowMode = (config: Config) => {
+    if (config.shadow_mode)
+      log.warn(
+        { setting: 'shadow_mode' },
+        'SHADOW MODE IS ON: every request the policy refuses is ALLOWED (without identity headers); for onboarding only',
+      );
+  };
   const isReusable = (old: KeySource, issuer: IssuerConfig) =>
     sourceFingerprints.get(old) === fingerprint(issuer) &&
     // A JWKS file that could not be read is never retried by its source, so a reload reads it again.
@@ -175,6 +183,10 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     decider: {
       nowMs: options.nowMs,
       onTokenCache: (r) => metrics.observeTokenCache(r),
+      onShadowDisagreement: (event) => {
+        metrics.observeShadowDisagreement(event);
+        logShadow(event);
+      },
       lookups: {
         ...options.lookupDeps,
         log: (level, msg, fields) => log[level](fields, msg),
@@ -189,6 +201,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     compileGeneration(config, previous?.sources, generationDeps);
 
   let current = generationOf(compileOn(initial), generationDeps.decider);
+  warnShadowMode(initial);
   for (const source of current.sources.values()) source.start();
   metrics.markConfigLoaded(Date.now());
   let draining = false;
@@ -366,6 +379,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         );
     }
     metrics.observeReload('success', Date.now());
+    warnShadowMode(config);
     log.info(
       { issuers: config.issuers.map((i) => i.name), routes: config.routes.length, new_key_sources: next.fresh.length },
       'config reloaded',

@@ -2,7 +2,8 @@
 /**
  * claimgate command line. Every command has its own usage (`--help`), errors are one line with a
  * hint (exit 1; 2 for usage), data can be printed as JSON (`--json`), and tokens come from a file or
- * stdin rather than the command line.
+ * stdin rather than the command line. Commands: serve, check-config, schema, check, status, routes,
+ * issuer, demo.
  */
 import * as grpc from '@grpc/grpc-js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -15,6 +16,7 @@ import { createCheckClient, type CheckSummary } from './cli/check-client.js';
 import { explainRequest, renderExplain } from './cli/explain.js';
 import { CliError, exitQuietlyOnEpipe, out, readToken, startFailure, usageError } from './cli/io.js';
 import { runDemo } from './demo/run-demo.js';
+import { fromOpenApi, ROUTES_USAGE } from './openapi/cli.js';
 import { DEFAULT_DEMO_IDP, requestDemoToken } from './demo/demo-token.js';
 import { inspectIssuer } from './inspect/inspect-issuer.js';
 import { hasErrors, renderInspectReport } from './inspect/render.js';
@@ -165,6 +167,18 @@ fetched (or --jwks-file is used instead). Exit 0 allow, 3 deny or error answer.
     },
     run: (v) => explain(v),
   },
+  routes: {
+    usage: ROUTES_USAGE.trimEnd(),
+    options: { issuer: { type: 'string' }, check: { type: 'string' } },
+    positionals: { min: 2, max: 2 },
+    run: async (v, [action, file]) => {
+      if (action !== 'from-openapi') throw usageError(`unknown routes action "${action}"`, ROUTES_USAGE.trimEnd());
+      process.exitCode = fromOpenApi(file!, {
+        ...(v.issuer !== undefined ? { issuer: v.issuer as string } : {}),
+        ...(v.check !== undefined ? { check: v.check as string } : {}),
+      });
+    },
+  },
   issuer: {
     usage: `Usage: claimgate issuer inspect URL [--audience A] [--token-file F | --token-stdin] [--json]
 
@@ -193,6 +207,8 @@ Commands:
   check [options]                send one Check to a running claimgate and print the decision
   status [--admin HOST:PORT]     per-issuer key state of a running claimgate
   explain --config F [options]   show each step of the decision for one request, offline
+  routes from-openapi FILE [options]
+                                 routes from an OpenAPI 3.0/3.1 document, or drift from a config
   issuer inspect URL [options]   check a partner IdP and print a ready issuer block
   demo [options]                 run with a built-in local OpenID provider on loopback
   demo token [options]           mint a token from the running demo's IdP

@@ -46,6 +46,11 @@ function cachedIsoTime(): () => string {
 
 export type { Logger };
 
+/** Log output is written once this much has accumulated, or after {@link LOG_FLUSH_MS}, whichever first. */
+const LOG_BATCH_BYTES = 4096;
+/** Longest a line waits in the buffer (also what a crash can lose). */
+const LOG_FLUSH_MS = 100;
+
 /** Default bound on log output waiting to be written (`logging.max_buffer_bytes`). */
 export const DEFAULT_LOG_BUFFER_BYTES = 8 * 1024 * 1024;
 
@@ -66,7 +71,15 @@ const pending = new WeakMap<object, { bytes: number; idle: (() => void)[] }>();
  * flush with a bound instead ({@link flushThen}).
  */
 export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.DestinationStream {
-  const stream = new SonicBoom({ fd: 2, sync: false, maxLength: maxBufferBytes });
+  const stream = new SonicBoom({
+    fd: 2,
+    sync: false,
+    maxLength: maxBufferBytes,
+    // Lines are written in batches of LOG_BATCH_BYTES or every LOG_FLUSH_MS, not one write(2) each: one write
+    // per decision line cost ~9 % of a loaded server's CPU (docs/benchmarks.md, issue 16 profile).
+    minLength: Math.min(LOG_BATCH_BYTES, Math.floor(maxBufferBytes / 4)),
+    periodicFlush: LOG_FLUSH_MS,
+  });
   const state = { bytes: 0, idle: [] as (() => void)[] };
   pending.set(stream, state);
   let dropped = false;
@@ -104,16 +117,29 @@ export function flushThen(log: Logger, timeoutMs: number, done: () => void): voi
     done();
   };
   const timer = setTimeout(once, timeoutMs);
-  const state = pending.get((log as unknown as Record<symbol, object>)[pino.symbols.streamSym] ?? {});
-  if (state === undefined || state.bytes === 0) setImmediate(once);
-  else state.idle.push(once);
+  const stream = (log as unknown as Record<symbol, object>)[pino.symbols.streamSym] ?? {};
+  const state = pending.get(stream);
+  if (state === undefined || state.bytes === 0) {
+    setImmediate(once);
+    return;
+  }
+  state.idle.push(once);
+  try {
+    // Write the batch now rather than at the next periodic flush.
+    (stream as { flush?: (cb: null) => void }).flush?.(null);
+  } catch {
+    // A destroyed stream: the timeout answers.
+  }
 }
+
+/** Loggers made by {@link createLogger}: their line format is known, so {@link lineWriterOf} may write lines itself. */
+const ownFormat = new WeakSet<Logger>();
 
 export function createLogger(
   level: LevelWithSilent = 'info',
   destination: pino.DestinationStream = boundedStderr(),
 ): Logger {
-  return pino(
+  const logger = pino(
     {
       level,
       base: { service: 'claimgate', pid: process.pid },
@@ -123,6 +149,33 @@ export function createLogger(
     },
     destination,
   );
+  ownFormat.add(logger);
+  return logger;
+}
+
+/** Writes one log line whose fields are already JSON (`"a":1,"b":"x"`), in the logger's exact format. */
+export type LineWriter = (level: 'info' | 'warn', fieldsJson: string, msgJson: string) => void;
+
+/**
+ * A writer of pre-serialised lines for a logger made by {@link createLogger}, or `undefined` for any other
+ * logger (its format is unknown: use pino). The line is what pino would write for the same record
+ * (`{"level":…,"time":…,<bindings>,<fields>,"msg":…}`), minus pino's per-call work: merging objects,
+ * redaction and serialising each field. So it is only for records whose field names are not redacted
+ * and whose values the caller has escaped (JSON.stringify) itself. Level checks stay the caller's.
+ */
+export function lineWriterOf(log: Logger): LineWriter | undefined {
+  if (!ownFormat.has(log)) return undefined;
+  const internals = log as unknown as Record<symbol, unknown>;
+  const stream = internals[pino.symbols.streamSym] as pino.DestinationStream | undefined;
+  const time = internals[pino.symbols.timeSym] as (() => string) | undefined;
+  const bindings = internals[pino.symbols.chindingsSym];
+  // A destination that wants pino's per-line metadata (multistream) must get its lines from pino.
+  if (stream === undefined || typeof time !== 'function' || typeof bindings !== 'string') return undefined;
+  if ((stream as unknown as Record<symbol, unknown>)[pino.symbols.needsMetadataGsym] === true) return undefined;
+  const levels = { info: '{"level":"info"', warn: '{"level":"warn"' } as const;
+  return (level, fieldsJson, msgJson) => {
+    stream.write(`${levels[level]}${time()}${bindings},${fieldsJson},"msg":${msgJson}}\n`);
+  };
 }
 
 /** The logger decision lines go through: same output, flat-record redaction. */

@@ -36,6 +36,8 @@ export interface CompiledConfig {
   readonly maxTokenBytes: number;
   readonly keyDeadlineMs: number;
   readonly tokenCache: Config['token_cache'];
+  /** Whole-config shadow mode (policy/shadow.ts). */
+  readonly shadowMode: boolean;
   /** Signs the upstream identity JWT, when `upstream.identity_jwt` is set (keys read at compile time). */
   readonly upstreamIdentity?: IdentitySigner;
   /** Sender-constrained tokens: DPoP proofs and client certificates (docs/binding.md). */
@@ -107,6 +109,7 @@ export function compileConfig(
     maxTokenBytes: Math.max(...config.issuers.map((i) => i.max_token_bytes)),
     keyDeadlineMs: config.server.check_deadline_ms,
     tokenCache: config.token_cache,
+    shadowMode: config.shadow_mode,
     ...(upstreamIdentity === undefined ? {} : { upstreamIdentity }),
     binding,
     resourceMetadata: buildResourceMetadata(config),

@@ -1,6 +1,6 @@
 /**
  * Checks that span several parts of a config (unique names, issuer references from routes, opaque_tokens
- * and enrichment, header clashes). They
+ * and enrichment, header clashes, CEL conditions reading owned headers). They
  * run on whatever parts validated, even when others did not, so a user sees every problem at once
  * instead of meeting these only after fixing the schema errors.
  */
@@ -82,8 +82,10 @@ export function crossCheck(raw: unknown, validated?: Config): PathProblem[] {
   const rawRoutes = field(raw, 'routes');
   uniqueNames(rawRoutes, 'routes', problems);
   const routes = validated ? indexed(validated.routes) : validEntries(rawRoutes, routeSchema);
-  for (const [i, route] of routes)
+  for (const [i, route] of routes) {
     if (route.require) issuerRefs(route.require, ['routes', i, 'require'], issuerNames, problems);
+    if (route.shadow) issuerRefs(route.shadow.require, ['routes', i, 'shadow', 'require'], issuerNames, problems);
+  }
 
   const upstream = field(raw, 'upstream');
   const headerNames = new Set<string>();
@@ -103,6 +105,12 @@ export function crossCheck(raw: unknown, validated?: Config): PathProblem[] {
     if (isProtocolHeader(payload.data))
       problems.push({ path, message: `is a protocol header claimgate must not set (found "${payload.data}")` });
     if (headerNames.has(payload.data)) problems.push({ path, message: 'is already used by upstream.headers' });
+  }
+  // A condition reading a header claimgate owns would read the client's (spoofable) copy of it.
+  const owned = new Set([...headerNames, ...(payload.success && payload.data !== undefined ? [payload.data] : [])]);
+  for (const [i, route] of routes) {
+    if (route.require) celHeaders(route.require, ['routes', i, 'require'], owned, problems);
+    if (route.shadow) celHeaders(route.shadow.require, ['routes', i, 'shadow', 'require'], owned, problems);
   }
   const identityJwt = validated
     ? validated.upstream.identity_jwt
@@ -195,4 +203,23 @@ function issuerRefs(
       if (!issuers.has(name)) problems.push({ path: [...path, 'issuer'], message: unknownIssuer(name, issuers) });
     }
   }
+}
+
+function celHeaders(
+  req: Requirement,
+  path: (string | number)[],
+  owned: ReadonlySet<string>,
+  problems: PathProblem[],
+): void {
+  if ('all' in req) req.all.forEach((r, i) => celHeaders(r, [...path, 'all', i], owned, problems));
+  else if ('any' in req) req.any.forEach((r, i) => celHeaders(r, [...path, 'any', i], owned, problems));
+  else if ('not' in req) celHeaders(req.not, [...path, 'not'], owned, problems);
+  else if ('cel' in req && typeof req.cel !== 'string')
+    (req.cel.headers ?? []).forEach((h, i) => {
+      if (owned.has(h))
+        problems.push({
+          path: [...path, 'cel', 'headers', i],
+          message: 'is an identity header claimgate owns; a condition would read the client-sent copy',
+        });
+    });
 }

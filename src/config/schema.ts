@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
+import { compileCel } from '../policy/cel.js';
 import { ADMIN_BOUNDS, GRPC_BOUNDS, HTTP_BOUNDS, type HttpListenerBounds } from '../net/listener-bounds.js';
 
 /** Asymmetric JWS algorithms claimgate can verify. `none` and HMAC are never accepted. */
@@ -444,7 +445,14 @@ export type Requirement =
   | { group: string | string[] }
   | { tenant: string | string[] }
   | { issuer: string | string[] }
-  | { claim: ClaimCondition };
+  | { claim: ClaimCondition }
+  | { cel: string | CelCondition };
+
+/** A CEL condition with the request headers it may read (docs/policy.md). */
+export interface CelCondition {
+  expression: string;
+  headers?: string[];
+}
 
 export interface ClaimCondition {
   path: string | string[];
@@ -489,6 +497,39 @@ const claimCondition = z
     }
   });
 
+/** Headers that carry credentials: a CEL condition never reads them. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+const celExpression = z
+  .string()
+  .min(1, { error: 'must be a non-empty CEL expression' })
+  .superRefine((expression, ctx) => {
+    try {
+      compileCel(expression);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `is not a valid condition: ${(e as Error).message}` });
+    }
+  });
+
+const celCondition = z.union(
+  [
+    celExpression,
+    z.strictObject({
+      expression: celExpression,
+      /** Request headers the expression reads as `request.headers[name]`; credential headers are refused. */
+      headers: z
+        .array(
+          headerName.refine((h) => !CREDENTIAL_HEADERS.has(h), {
+            error: 'carries credentials; a CEL condition cannot read it',
+          }),
+        )
+        .min(1)
+        .optional(),
+    }),
+  ],
+  { error: 'must be a CEL expression or {expression, headers}' },
+);
+
 export const requirementSchema: z.ZodType<Requirement> = z.lazy(() =>
   z.union(
     [
@@ -502,8 +543,9 @@ export const requirementSchema: z.ZodType<Requirement> = z.lazy(() =>
       z.strictObject({ tenant: oneOrMany('tenant') }),
       z.strictObject({ issuer: oneOrMany('issuer name') }),
       z.strictObject({ claim: claimCondition }),
+      z.strictObject({ cel: celCondition }),
     ],
-    { error: 'must be exactly one of all, any, not, scope, permission, role, group, tenant, issuer, claim' },
+    { error: 'must be exactly one of all, any, not, scope, permission, role, group, tenant, issuer, claim, cel' },
   ),
 );
 
@@ -550,6 +592,8 @@ export const routeSchema = z
     public: z.boolean().default(false),
     /** Claims the verified token must satisfy; any valid token when omitted. */
     require: requirementSchema.optional(),
+    /** A candidate requirement evaluated beside `require`; disagreements are logged and counted, never enforced. */
+    shadow: z.strictObject({ require: requirementSchema }).optional(),
     /** Sender-constrained tokens on this route; overrides the issuer's, except that `required` there stays. */
     binding: bindingMode.optional(),
   })
@@ -557,6 +601,13 @@ export const routeSchema = z
     if (r.public && r.require !== undefined)
       ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
     if (r.require !== undefined) checkRequirementTraps(r.require, ['require'], false, ctx);
+    if (r.public && r.shadow !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a public route verifies no token, so it has nothing to shadow',
+        path: ['shadow'],
+      });
+    if (r.shadow !== undefined) checkRequirementTraps(r.shadow.require, ['shadow', 'require'], false, ctx);
   });
 
 const ms = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
@@ -806,6 +857,11 @@ export const configSchema = z.strictObject({
     .default('claimgate'),
   issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),
   routes: z.array(routeSchema).default([]),
+  /**
+   * Whole-config shadow mode (onboarding): decide and log as usual, then allow every request the
+   * policy would refuse, with no identity headers. Off by default; logged loudly at start.
+   */
+  shadow_mode: z.boolean().default(false),
   /**
    * Opaque (non-JWT) tokens: the first rule whose prefix the token starts with names the issuer whose
    * introspection endpoint receives it; no rule, no introspection (docs/opaque-tokens.md).

@@ -16,7 +16,8 @@ import type { AuthenticatedToken, LookupDeps } from '../introspection/introspect
 import { createOpaqueRouter } from '../introspection/opaque.js';
 import { denyDecision } from './answer.js';
 import type { ReasonCode } from './reasons.js';
-import type { RequirementKind } from './requirements.js';
+import type { RequirementKind, RequirementResult } from './requirements.js';
+import { compareShadow, withShadowMode, type ShadowObserver } from '../policy/shadow.js';
 import { hasForgedSpelling, hasMethodOverride } from './upstream-reading.js';
 import type { Decision, DenyDecision, RequestView } from './types.js';
 
@@ -59,6 +60,7 @@ const REASON_OF_FAILED: Readonly<Record<RequirementKind, ReasonCode>> = {
   tenant: 'ERR_TENANT_NOT_ALLOWED',
   issuer: 'ERR_ISSUER_NOT_PERMITTED',
   claim: 'ERR_CLAIM_CONDITION_FAILED',
+  cel: 'ERR_CEL_CONDITION_FAILED',
   not: 'ERR_CLAIM_CONDITION_FAILED',
 };
 
@@ -69,6 +71,8 @@ export interface DecideDeps {
   readonly nowMs?: () => number;
   /** Reports each verified-token cache lookup (metrics). */
   readonly onTokenCache?: (result: TokenCacheResult) => void;
+  /** Reports each disagreement between a route's `require` and its `shadow.require`. */
+  readonly onShadowDisagreement?: ShadowObserver;
   /** Introspection and enrichment calls: fetch, logging and metrics hooks (docs/opaque-tokens.md). */
   readonly lookups?: Omit<LookupDeps, 'nowMs'>;
 }
@@ -144,6 +148,9 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       ...(binding === undefined ? {} : { binding }),
     };
   };
+
+  const onShadow = deps.onShadowDisagreement ?? (() => undefined);
+  const reasonOfKind = (kind: RequirementKind): ReasonCode => REASON_OF_FAILED[kind];
 
   const decide = async (view: RequestView, trace?: DecisionTrace): Promise<Decision> => {
     if (metadataAnswer !== undefined && isMetadataRequest(view)) {
@@ -228,11 +235,21 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       });
     }
 
-    if (route?.requirement !== undefined) {
-      const result = route.requirement(
-        { claims: token.claims, issuer: token.issuer.name, principal: token.principal },
-        trace === undefined ? undefined : (at, kind, ok) => trace({ step: 'requirement', at, kind, ok }),
-      );
+    if (route?.requirement !== undefined || route?.shadow !== undefined) {
+      const input = {
+        claims: token.claims,
+        issuer: token.issuer.name,
+        principal: token.principal,
+        request: route.celRequest?.(view),
+      };
+      // Only the enforced requirement is traced; a shadow requirement never decides.
+      const result =
+        route.requirement?.(
+          input,
+          trace === undefined ? undefined : (at, kind, ok) => trace({ step: 'requirement', at, kind, ok }),
+        ) ?? ANY_TOKEN;
+      if (route.shadow !== undefined)
+        compareShadow(routeName, token.issuer.name, result, route.shadow(input), reasonOfKind, onShadow);
       if (!result.ok) {
         return deny(
           REASON_OF_FAILED[result.failed.kind],
@@ -243,5 +260,8 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     }
     return allow(routeName, token, bound.kind);
   };
-  return Object.assign(decide, { tokenCacheStats: verify.stats });
+  const answer = config.shadowMode ? withShadowMode(decide, config) : decide;
+  return Object.assign(answer, { tokenCacheStats: verify.stats });
 }
+
+const ANY_TOKEN: RequirementResult = Object.freeze({ ok: true });

@@ -30,6 +30,11 @@ export interface ReasonInfo {
 export const REASONS = {
   OK_AUTHENTICATED: { outcome: 'allow', status: 200, title: 'token verified and route requirements met' },
   OK_PUBLIC_ROUTE: { outcome: 'allow', status: 200, title: 'public route, no token required' },
+  OK_SHADOW_MODE: {
+    outcome: 'allow',
+    status: 200,
+    title: 'whole-config shadow mode: the request would have been refused, allowed without identity',
+  },
   OK_RESOURCE_METADATA: {
     outcome: 'deny',
     status: 200,
@@ -236,6 +241,12 @@ export const REASONS = {
     status: 403,
     bearerError: 'insufficient_scope',
     title: 'a claim condition of the route does not hold',
+  },
+  ERR_CEL_CONDITION_FAILED: {
+    outcome: 'deny',
+    status: 403,
+    bearerError: 'insufficient_scope',
+    title: 'a CEL condition of the route does not hold',
   },
   ERR_TOKEN_NOT_BOUND: {
     outcome: 'deny',

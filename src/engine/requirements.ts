@@ -11,6 +11,8 @@
  * - `claim`: `equals`/`one_of` match a scalar, or an array containing a matching element; `prefix` and
  *   `regex` test string claims only; `exists` treats null like absent, so `exists: false` is exactly
  *   the negation of `exists: true`.
+ * - `cel`: a CEL expression over the principal, the claims and the request (policy/cel.ts, docs/policy.md);
+ *   an evaluation error, or touching a value the rule below calls unusable, is "cannot tell".
  * - Claim values are read by the one rule of engine/claim-values.ts (the same one identity headers and
  *   the principal use). A leaf gives true, false, or "cannot tell" when the claim is there but unusable
  *   (a control character, edge whitespace, the separator inside), of another JSON type than the check
@@ -32,6 +34,7 @@ import type { ClaimField } from '../config/profiles.js';
 import { readClaimValue, scalarType, SCOPE_TOKEN, type ClaimScalar, type ClaimValue } from './claim-values.js';
 import { compileClaimPath, type Claims } from './claims.js';
 import type { Principal } from './principal.js';
+import { compileCel, type CelRequest } from '../policy/cel.js';
 
 /** The verified token as requirements see it. */
 export interface VerifiedToken {
@@ -39,9 +42,11 @@ export interface VerifiedToken {
   /** Configured issuer name (not the `iss` URL). */
   readonly issuer: string;
   readonly principal: Principal;
+  /** The request as CEL conditions read it; set only on routes with a `cel` node (policy/cel-request.ts). */
+  readonly request?: CelRequest;
 }
 
-export type RequirementKind = 'scope' | 'role' | 'permission' | 'group' | 'tenant' | 'issuer' | 'claim' | 'not';
+export type RequirementKind = 'scope' | 'role' | 'permission' | 'group' | 'tenant' | 'issuer' | 'claim' | 'cel' | 'not';
 
 /** Which requirement failed: its kind and its place in the route's `require` tree. */
 export interface FailedRequirement {
@@ -161,6 +166,16 @@ function compileNode(req: Requirement, at: string, sep: string): RequirementEval
     return fromPredicate((token) => allowed.has(token.issuer), failureOf('issuer', here('issuer')));
   }
   if ('claim' in req) return fromPredicate(compileClaimCondition(req.claim, sep), failureOf('claim', here('claim')));
+  if ('cel' in req) {
+    const condition = compileCel(typeof req.cel === 'string' ? req.cel : req.cel.expression, sep);
+    return fromPredicate(
+      (token) =>
+        token.request === undefined
+          ? 'undecided'
+          : condition({ principal: token.principal, claims: token.claims, request: token.request }),
+      failureOf('cel', here('cel')),
+    );
+  }
   throw new Error(`unknown requirement ${JSON.stringify(Object.keys(req))}`);
 }
 

@@ -59,6 +59,8 @@ export interface AllowDecision {
   readonly headersToSet: readonly HeaderToSet[];
   /** Headers to strip from the upstream request (owned headers not set, the token's carrier). */
   readonly headersToRemove: readonly string[];
+  /** Whole-config shadow mode: the reason the policy would have refused this request with. */
+  readonly wouldDeny?: ReasonCode;
   /** How the token was bound to its sender, for metrics (absent on public routes). */
   readonly binding?: BindingKind;
 }

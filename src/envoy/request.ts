@@ -26,9 +26,59 @@ const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 const EMPTY_HEADERS: ReadonlyMap<string, readonly string[]> = new Map();
 
+/** A `header_map` entry reduced to its name and value ({@link headerLineValue}). */
+export interface HeaderLine {
+  readonly key: unknown;
+  readonly value: unknown;
+}
+
+/** The parts of `AttributeContext.HttpRequest` a view is made of, however they were decoded. */
+export interface HttpParts {
+  readonly method: unknown;
+  readonly path: unknown;
+  readonly host: unknown;
+  readonly scheme: unknown;
+  /** The first {@link MAX_HEADER_ENTRIES} `header_map` entries; absent or empty: the `headers` map is read. */
+  readonly headerLines?: readonly HeaderLine[] | undefined;
+  /** How many entries `header_map` had in all. */
+  readonly headerLineCount: number;
+  /** The `headers` map's entries, in order. */
+  readonly headerMap?: Iterable<readonly [string, unknown]> | undefined;
+}
+
 /** The protocol-neutral view of one CheckRequest; never throws, whatever the input. */
 export function toRequestView(req: CheckRequestMessage | null | undefined, peerAddress?: string): RequestView {
   const http = readHttp(req);
+  const certificate = peerCertificate(req);
+  if (http === undefined) return viewOf(undefined);
+  const entries = http.header_map?.headers;
+  const fromHeaderMap = Array.isArray(entries) && entries.length > 0;
+  const map = http.headers;
+  return viewOf(
+    {
+      method: http.method,
+      path: http.path,
+      host: http.host,
+      scheme: http.scheme,
+      headerLines: fromHeaderMap
+        ? Array.from({ length: Math.min(entries.length, MAX_HEADER_ENTRIES) }, (_, i) => headerMapLine(entries[i]))
+        : undefined,
+      headerLineCount: fromHeaderMap ? entries.length : 0,
+      headerMap: !fromHeaderMap && isObject(map) ? Object.entries(map) : undefined,
+    },
+    certificate,
+    peerAddress,
+  );
+}
+
+/**
+ * The view of an HTTP request's parts (`undefined`: the CheckRequest has none). Shared by the object path
+ * above and the wire decoder (fast-request.ts) so both make exactly the same view.
+ * @param certificate `attributes.source.certificate` (URL-encoded PEM of the client's certificate), or ''
+ *   (one over {@link MAX_HEADER_VALUE_BYTES} is left out, like a header over the cap)
+ * @param peerAddress the address that sent the Check (from the call, not the message)
+ */
+export function viewOf(http: HttpParts | undefined, certificate = '', peerAddress?: string): RequestView {
   if (http === undefined) {
     // Network (L4) filter requests and malformed messages carry no HTTP request.
     return { method: '', host: '', path: '', headers: EMPTY_HEADERS };
@@ -37,9 +87,8 @@ export function toRequestView(req: CheckRequestMessage | null | undefined, peerA
   const method = (stringOr(http.method) || firstValue(headers, ':method')).toUpperCase();
   const authority = stringOr(http.host) || firstValue(headers, ':authority') || firstValue(headers, 'host');
   const path = stringOr(http.path) || firstValue(headers, ':path');
-  const requestId = firstValue(headers, 'x-request-id');
   const scheme = stringOr(http.scheme);
-  const certificate = peerCertificate(req);
+  const requestId = firstValue(headers, 'x-request-id');
   const view: RequestView = {
     method,
     ...hostOf(authority),
@@ -49,7 +98,7 @@ export function toRequestView(req: CheckRequestMessage | null | undefined, peerA
     ...(scheme === '' ? {} : { scheme }),
     ...(authority === '' ? {} : { authority }),
     ...(peerAddress === undefined ? {} : { peerAddress }),
-    ...(certificate === '' ? {} : { envoyPeerCertificate: certificate }),
+    ...(certificate === '' || certificate.length > MAX_HEADER_VALUE_BYTES ? {} : { envoyPeerCertificate: certificate }),
   };
   return requestId === '' ? view : { ...view, requestId };
 }
@@ -78,31 +127,29 @@ function readHttp(req: CheckRequestMessage | null | undefined): HttpRequestMessa
  * value over {@link MAX_HEADER_VALUE_BYTES}): the upstream still receives that line, which may be a
  * second credential, so the engine must not decide on the lines it did read (it answers 400).
  */
-function readHeaders(http: HttpRequestMessage): { headers: Map<string, string[]>; incomplete: boolean } {
+function readHeaders(http: HttpParts): { headers: Map<string, string[]>; incomplete: boolean } {
   const headers = new Map<string, string[]>();
   let incomplete = false;
-  const entries = http.header_map?.headers;
-  if (Array.isArray(entries) && entries.length > 0) {
-    if (entries.length > MAX_HEADER_ENTRIES) incomplete = true;
-    const count = Math.min(entries.length, MAX_HEADER_ENTRIES);
+  const lines = http.headerLines;
+  if (lines !== undefined && http.headerLineCount > 0) {
+    if (http.headerLineCount > MAX_HEADER_ENTRIES) incomplete = true;
+    const count = Math.min(lines.length, MAX_HEADER_ENTRIES);
     for (let i = 0; i < count; i++) {
-      const value = headerMapValue(entries[i]);
-      if (value === TOO_LARGE || !addHeader(headers, entries[i]?.key, value)) incomplete = true;
+      const line = lines[i] as HeaderLine;
+      if (line.value === TOO_LARGE || !addHeader(headers, line.key, line.value)) incomplete = true;
     }
     return { headers, incomplete };
   }
-  const map = http.headers;
-  if (!isObject(map)) return { headers, incomplete };
+  if (http.headerMap === undefined) return { headers, incomplete };
   let seen = 0;
-  for (const name in map) {
-    if (!Object.hasOwn(map, name)) continue;
+  for (const [name, value] of http.headerMap) {
     if (++seen > MAX_HEADER_ENTRIES) {
       incomplete = true;
       break;
     }
     // A value here may be several headers joined with ','; it stays one value: splitting would
     // break values that legitimately contain commas, and a joined credential fails to parse.
-    if (!addHeader(headers, name, map[name])) incomplete = true;
+    if (!addHeader(headers, name, value)) incomplete = true;
   }
   return { headers, incomplete };
 }
@@ -110,14 +157,20 @@ function readHeaders(http: HttpRequestMessage): { headers: Map<string, string[]>
 /** A raw_value over the byte cap (not decoded at all). */
 const TOO_LARGE = Symbol('too large');
 
-function headerMapValue(entry: HeaderValueMessage | undefined): unknown {
-  if (!isObject(entry)) return undefined;
-  const raw = entry.raw_value;
+function headerMapLine(entry: HeaderValueMessage | undefined): HeaderLine {
+  if (!isObject(entry)) return { key: undefined, value: undefined };
+  return { key: entry.key, value: headerLineValue(entry.raw_value, entry.value) };
+}
+
+/**
+ * A `header_map` entry's value: `raw_value` when it has bytes (over the cap: a marker, not decoded),
+ * else `value`; an empty header has neither field on the wire (zero values are not written).
+ */
+export function headerLineValue(raw: unknown, value: unknown): unknown {
   if (raw instanceof Uint8Array && raw.length > 0) {
     return raw.length > MAX_HEADER_VALUE_BYTES ? TOO_LARGE : utf8.decode(raw);
   }
-  // An empty header has neither field on the wire (zero values are not written).
-  return typeof entry.value === 'string' ? entry.value : '';
+  return typeof value === 'string' ? value : '';
 }
 
 /**

@@ -95,6 +95,14 @@ export function toCheckResponse(decision: Decision): CheckResponseMessage {
 
 /** The allow response minus `dynamic_metadata`, for callers that append pre-encoded metadata bytes. */
 export function allowResponseWithoutMetadata(decision: AllowDecision): CheckResponseMessage {
+  return {
+    status: {},
+    ok_response: { headers: decision.headersToSet.map(overwrite), headers_to_remove: allowRemovals(decision) },
+  };
+}
+
+/** An allow's `headers_to_remove`: lower case, once each, never a header it also sets. */
+export function allowRemovals(decision: AllowDecision): string[] {
   const setNames = new Set(decision.headersToSet.map((h) => h.name.toLowerCase()));
   // Envoy removes after it sets, so removing a header we also set would delete our own value.
   const toRemove = new Set<string>();
@@ -102,10 +110,7 @@ export function allowResponseWithoutMetadata(decision: AllowDecision): CheckResp
     const lower = name.toLowerCase();
     if (!setNames.has(lower)) toRemove.add(lower);
   }
-  return {
-    status: {},
-    ok_response: { headers: decision.headersToSet.map(overwrite), headers_to_remove: [...toRemove] },
-  };
+  return [...toRemove];
 }
 
 function denyResponse(decision: DenyDecision): CheckResponseMessage {

@@ -13,6 +13,8 @@ import type { AllowDecision, Decision, RequestView } from '../engine/types.js';
 import type { CheckRequestMessage, CheckResponseMessage } from './messages.js';
 import { AUTHORIZATION_SERVICE, loadAuthorizationService } from './proto.js';
 import { toRequestView } from './request.js';
+import { decodeCheckRequest, MALFORMED } from './fast-request.js';
+import { encodeAllowResponse } from './fast-response.js';
 import { allowResponseWithoutMetadata, decisionMetadata, toCheckResponse } from './response.js';
 
 /** Called once per answered Check (metrics, decision logs). Must not throw. */
@@ -106,28 +108,38 @@ function responseFor(decision: Decision): CheckResponseMessage {
   return response;
 }
 
-/**
- * What the deserializer yields for bytes that are not a CheckRequest. grpc-js answers a throwing
- * deserializer with a transport error (INTERNAL), which an Envoy with failure_mode_allow would turn into
- * an allow; with this marker the handler answers in band instead.
- */
-const MALFORMED_REQUEST: unique symbol = Symbol('claimgate.malformedCheckRequest');
-type IncomingRequest = CheckRequestMessage | typeof MALFORMED_REQUEST;
+/** The wire bytes of the answer to a decision: allows written directly, denials encoded once and reused. */
+function wireResponseFor(decision: Decision): Buffer {
+  if (decision.outcome === 'allow') return encodeAllowResponse(decision, metadataBytes(decision));
+  const response: Encodable = responseFor(decision);
+  return response[ENCODED] ?? (loadAuthorizationService().Check!.responseSerialize(response) as Buffer);
+}
 
-/** The Authorization service whose deserializer never throws and whose serializer reuses attached wire bytes. */
+/**
+ * What the deserializer yields: the request view, decoded straight from the wire (fast-request.ts), or
+ * {@link MALFORMED} for bytes that are not a CheckRequest. grpc-js answers a throwing deserializer with a
+ * transport error (INTERNAL), which an Envoy with failure_mode_allow would turn into an allow; with this
+ * marker the handler answers in band instead.
+ */
+type IncomingRequest = RequestView | typeof MALFORMED;
+
+/**
+ * The Authorization service with claimgate's own (de)serializers: requests decode to a RequestView without
+ * proto-loader's object tree (never throwing), responses are wire bytes (or an object with bytes attached).
+ */
 function checkService(): grpc.ServiceDefinition {
   const service = loadAuthorizationService();
   const check = service.Check!;
-  const decode = check.requestDeserialize;
   const deserialize = (bytes: Buffer): IncomingRequest => {
     try {
-      return decode(bytes) as CheckRequestMessage;
+      return decodeCheckRequest(bytes);
     } catch {
-      return MALFORMED_REQUEST;
+      return MALFORMED;
     }
   };
   const encode = check.responseSerialize;
-  const serialize = (value: Encodable): Buffer => {
+  const serialize = (value: Encodable | Buffer): Buffer => {
+    if (Buffer.isBuffer(value)) return value;
     if (value[ENCODED] !== undefined) return value[ENCODED];
     const bytes = encode(value) as Buffer;
     return value[METADATA_BYTES] === undefined ? bytes : Buffer.concat([bytes, value[METADATA_BYTES]]);
@@ -136,26 +148,42 @@ function checkService(): grpc.ServiceDefinition {
 }
 
 const INTERNAL_ERROR_RESPONSE = encodeOnce(toCheckResponse(INTERNAL_ERROR_DECISION));
+const INTERNAL_ERROR_BYTES: Buffer = INTERNAL_ERROR_RESPONSE[ENCODED]!;
 
 /** Answers one Check; never rejects. */
-export async function answerCheck(
+export function answerCheck(
   request: CheckRequestMessage,
   decide: Decide,
   observe?: DecisionObserver,
   peerAddress?: string,
 ): Promise<CheckResponseMessage> {
+  return answer(() => toRequestView(request, peerAddress), decide, observe, responseFor, INTERNAL_ERROR_RESPONSE);
+}
+
+/** Answers one Check decoded by the wire decoder with the response's wire bytes; never rejects. */
+export function answerView(view: RequestView, decide: Decide, observe?: DecisionObserver): Promise<Buffer> {
+  return answer(() => view, decide, observe, wireResponseFor, INTERNAL_ERROR_BYTES);
+}
+
+async function answer<R>(
+  viewOf: () => RequestView,
+  decide: Decide,
+  observe: DecisionObserver | undefined,
+  respond: (decision: Decision) => R,
+  failed: R,
+): Promise<R> {
   const started = process.hrtime.bigint();
   let view: RequestView | undefined;
   let decision: Decision;
-  let response: CheckResponseMessage;
+  let response: R;
   try {
-    view = toRequestView(request, peerAddress);
+    view = viewOf();
     decision = await decide(view);
-    response = responseFor(decision);
+    response = respond(decision);
   } catch {
     // Any failure, including a malformed decision the response builder cannot shape, fails closed.
     decision = INTERNAL_ERROR_DECISION;
-    response = INTERNAL_ERROR_RESPONSE;
+    response = failed;
   }
   try {
     observe?.(view, decision, started);
@@ -251,25 +279,25 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   });
   server.addService(checkService(), {
     Check(
-      call: grpc.ServerUnaryCall<IncomingRequest, CheckResponseMessage>,
-      callback: grpc.sendUnaryData<CheckResponseMessage>,
+      call: grpc.ServerUnaryCall<IncomingRequest, CheckResponseMessage | Buffer>,
+      callback: grpc.sendUnaryData<CheckResponseMessage | Buffer>,
     ) {
-      const request = call.request ?? {};
+      const request = call.request ?? MALFORMED;
       // A caller that is not an allowed proxy gets an in-band denial (never a transport error, which an
       // Envoy with failure_mode_allow would turn into an allow), and the engine is never consulted.
       if (clientAllowed !== undefined && !clientAllowed(call.getAuthContext()?.sslPeerCertificate)) {
         void answerCheck({}, refuseClient, options.observe).then((response) => callback(null, response));
         return;
       }
-      if (request === MALFORMED_REQUEST) {
+      if (request === MALFORMED) {
         // Bytes that are not a CheckRequest: 400 invalid_request, answered in band like every other refusal.
         const refusal = denyDecision('ERR_REQUEST_MALFORMED', realmOf());
         void answerCheck({}, async () => refusal, options.observe).then((response) => callback(null, response));
         return;
       }
-      void answerCheck(request, options.decider(), options.observe, peerAddressOf(call)).then((response) =>
-        callback(null, response),
-      );
+      const peerAddress = peerAddressOf(call);
+      const view: RequestView = peerAddress === undefined ? request : { ...request, peerAddress };
+      void answerView(view, options.decider(), options.observe).then((response) => callback(null, response));
     },
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });

@@ -6,9 +6,16 @@
  * can be sampled, and a flood of identical denials (one bad token replayed, a scanner) is cut to a
  * bounded number of lines per second per kind, with one summary line of what was left out. Metrics
  * still count every Check.
+ *
+ * Building the line is most of its cost, so with claimgate's own logger the line is written as a string:
+ * the part that is constant per (decision, reason, status, issuer, route, requirement) is serialised once
+ * and cached, and only `sub`, `method`, `request_id` and `duration_ms` are escaped per line. The output is
+ * the line pino writes for the same record (test/ops/decision-log.test.ts compares them); pino's redaction
+ * is skipped because none of these field names is redacted and no field holds a header or token.
  */
 import type { Decision, RequestView } from '../engine/types.js';
-import { decisionLoggerOf, type Logger } from '../log.js';
+import { decisionLoggerOf, lineWriterOf, type LineWriter, type Logger } from '../log.js';
+import type { ShadowDisagreement } from '../policy/shadow.js';
 
 export interface DecisionLogOptions {
   /** Fraction of allows logged (0–1). */
@@ -43,7 +50,8 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
   /** True when this denial may be logged now; emits the summary of the previous window first. */
   const admit = (decision: Decision): boolean => {
     if (perSecond <= 0) return true;
-    const key = `${decision.outcome}\u0000${decision.reason}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
+    const wouldDeny = decision.outcome === 'allow' ? (decision.wouldDeny ?? '') : '';
+    const key = `${decision.outcome}\u0000${decision.reason}\u0000${wouldDeny}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
     const now = nowMs();
     let w = windows.get(key);
     if (w === undefined) {
@@ -74,12 +82,20 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
     return false;
   };
 
+  const write = lineWriterOf(parent);
+  const constantFields = constantFieldsCache();
+
   return (view, decision, seconds) => {
     // Errors are logged at warn, everything else at info: check the level the line would use.
     if (!log.isLevelEnabled(decision.outcome === 'error' ? 'warn' : 'info')) return;
-    if (decision.outcome === 'allow') {
+    // A shadow-mode allow stands for a denial: logged like one (not sampled, rate-limited per kind).
+    if (decision.outcome === 'allow' && decision.wouldDeny === undefined) {
       if (options.allowSampleRate < 1 && random() >= options.allowSampleRate) return;
     } else if (!admit(decision)) {
+      return;
+    }
+    if (write !== undefined) {
+      writeLine(write, constantFields(decision), view, decision, seconds, options.includeSubject !== false);
       return;
     }
     const line = {
@@ -89,6 +105,7 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
       issuer: decision.issuer,
       route: decision.route,
       requirement: decision.outcome === 'allow' ? undefined : decision.requirement,
+      would_deny: decision.outcome === 'allow' ? decision.wouldDeny : undefined,
       sub: options.includeSubject === false ? undefined : decision.subject,
       method: view?.method,
       request_id: view?.requestId?.slice(0, MAX_REQUEST_ID),
@@ -97,4 +114,71 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
     if (decision.outcome === 'error') log.warn(line, 'decision');
     else log.info(line, 'decision');
   };
+}
+
+/**
+ * One line per disagreement between a route's enforced and shadow requirement: route, issuer, both
+ * outcomes and reason codes, and where the failing requirement is. No token value or claim.
+ */
+export function createShadowLogger(parent: Logger): (event: ShadowDisagreement) => void {
+  const log = decisionLoggerOf(parent);
+  return (event) =>
+    log.info(
+      {
+        route: event.route,
+        issuer: event.issuer,
+        enforced: event.enforced,
+        enforced_reason: event.enforcedReason,
+        candidate: event.candidate,
+        candidate_reason: event.candidateReason,
+        requirement: event.requirement,
+      },
+      'shadow disagreement',
+    );
+}
+
+/** Bound on cached constant parts; keys are catalogue codes × config names, so it is rarely reached. */
+const MAX_CACHED_PREFIXES = 1024;
+
+/** `"decision":…,"reason":…,"status":…,"issuer":…,"route":…,"requirement":…,"would_deny":…` per combination, serialised once. */
+function constantFieldsCache(): (decision: Decision) => string {
+  const cache = new Map<string, string>();
+  return (decision) => {
+    const requirement = decision.outcome === 'allow' ? undefined : decision.requirement;
+    const wouldDeny = decision.outcome === 'allow' ? decision.wouldDeny : undefined;
+    const status = decision.outcome === 'allow' ? 200 : decision.status;
+    const key = `${decision.outcome}\u0000${decision.reason}\u0000${status}\u0000${decision.issuer ?? '\u0001'}\u0000${decision.route ?? '\u0001'}\u0000${requirement ?? '\u0001'}\u0000${wouldDeny ?? '\u0001'}`;
+    let json = cache.get(key);
+    if (json === undefined) {
+      if (cache.size >= MAX_CACHED_PREFIXES) cache.clear();
+      json = `"decision":${JSON.stringify(decision.outcome)},"reason":${JSON.stringify(decision.reason)},"status":${status}`;
+      if (decision.issuer !== undefined) json += `,"issuer":${JSON.stringify(decision.issuer)}`;
+      if (decision.route !== undefined) json += `,"route":${JSON.stringify(decision.route)}`;
+      if (requirement !== undefined) json += `,"requirement":${JSON.stringify(requirement)}`;
+      if (wouldDeny !== undefined) json += `,"would_deny":${JSON.stringify(wouldDeny)}`;
+      cache.set(key, json);
+    }
+    return json;
+  };
+}
+
+const DECISION_MSG = JSON.stringify('decision');
+
+/** The fields of {@link createDecisionLogger}'s object line, in the same order, written as JSON directly. */
+function writeLine(
+  write: LineWriter,
+  constant: string,
+  view: RequestView | undefined,
+  decision: Decision,
+  seconds: number,
+  includeSubject: boolean,
+): void {
+  let json = constant;
+  if (includeSubject && decision.subject !== undefined) json += `,"sub":${JSON.stringify(decision.subject)}`;
+  if (view !== undefined) json += `,"method":${JSON.stringify(view.method)}`;
+  const requestId = view?.requestId;
+  if (requestId !== undefined) json += `,"request_id":${JSON.stringify(requestId.slice(0, MAX_REQUEST_ID))}`;
+  const ms = Math.round(seconds * 1e6) / 1e3;
+  json += `,"duration_ms":${Number.isFinite(ms) ? ms : 'null'}`;
+  write(decision.outcome === 'error' ? 'warn' : 'info', json, DECISION_MSG);
 }

@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
 import type { Decision } from '../engine/types.js';
+import type { ShadowDisagreement } from '../policy/shadow.js';
 import type { KeySource } from '../keys/key-source.js';
 import type { TokenCacheStats } from '../token/token-cache.js';
 import { logLinesDropped } from '../log.js';
@@ -34,6 +35,8 @@ export interface Metrics {
   /** Records the initial load's time (not counted as a reload). */
   markConfigLoaded(atMs: number): void;
   observeTokenCache(result: 'hit' | 'miss' | 'negative_hit'): void;
+  /** Counts one disagreement between a route's enforced and shadow requirement (policy/shadow.ts). */
+  observeShadowDisagreement(event: ShadowDisagreement): void;
   /** One remote lookup: introspection, enrichment, or claimgate's own M2M token; `name` is the config name. */
   observeLookup(kind: string, name: string, result: string, seconds: number): void;
   /** One lookup-cache access: hit, miss, shared (joined a call in flight) or stale (stale-if-error). */
@@ -102,6 +105,12 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     name: 'claimgate_token_cache_requests_total',
     help: 'Verified-token cache lookups, by result (hit, miss, negative_hit).',
     labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const shadowDisagreements = new Counter({
+    name: 'claimgate_shadow_disagreements_total',
+    help: "Verified requests where a route's shadow requirement and its enforced one disagree, by route, issuer, enforced and candidate outcome.",
+    labelNames: ['route', 'issuer', 'enforced', 'candidate'] as const,
     registers: [registry],
   });
   const lookups = new Counter({
@@ -297,6 +306,9 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     },
     observeTokenCache(result) {
       tokenCache.labels(result).inc();
+    },
+    observeShadowDisagreement(event) {
+      shadowDisagreements.labels(event.route, event.issuer, event.enforced, event.candidate).inc();
     },
     observeLookup(kind, name, result, seconds) {
       lookups.labels(kind, name, result).inc();

@@ -21,6 +21,7 @@
 import type { RouteConfig } from '../config/schema.js';
 import type { RequestView } from '../engine/types.js';
 import { compileRequirement, type RequirementContext, type RequirementEvaluator } from '../engine/requirements.js';
+import { compileCelRequestReader, type CelRequestReader } from '../policy/cel-request.js';
 import { hasAmbiguousFolding } from './case-fold.js';
 import { normalizePath } from './normalize.js';
 
@@ -31,6 +32,10 @@ export interface CompiledRoute {
   readonly public: boolean;
   /** The compiled `require:` tree; undefined means any verified token. */
   readonly requirement: RequirementEvaluator | undefined;
+  /** The candidate `shadow.require`: evaluated beside `requirement`, never enforced (policy/shadow.ts). */
+  readonly shadow?: RequirementEvaluator;
+  /** Builds the `request` variable of the route's CEL conditions; undefined when it has none. */
+  readonly celRequest?: CelRequestReader;
 }
 
 export type RouteMatch =
@@ -86,6 +91,8 @@ function compileEntry(route: RouteConfig, ctx: RequirementContext): RouteMatcher
     name: route.name,
     public: route.public,
     requirement: route.require === undefined ? undefined : compileRequirement(route.require, ctx),
+    shadow: route.shadow === undefined ? undefined : compileRequirement(route.shadow.require, ctx),
+    celRequest: compileCelRequestReader(route),
   });
   const { hosts, methods, path, ignore_case: ignoreCase } = route.match;
   return {

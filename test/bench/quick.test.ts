@@ -1,6 +1,6 @@
 /**
  * The benchmark suite cannot rot: its quick mode (about a second per scenario, one repetition) runs
- * end to end here — every scenario (A, A2, B, C, D, E, F both sides) must produce a result with
+ * end to end here — every scenario (A0, A, A2, B, B-tuned, B-2w, C, D, E, F both sides) must produce a result with
  * RPS > 0 and no errors (each claimgate scenario also proves every Check got the intended decision),
  * and the jose and token-cache-memory micro-benchmarks must produce figures. No thresholds: speed is
  * recorded in docs/benchmarks.md, not asserted on a shared CI machine.
@@ -35,7 +35,7 @@ interface Results {
   };
 }
 
-const EXPECTED = ['A', 'A2', 'B', 'C', 'D', 'E', 'F-claimgate', 'F-tutorial'];
+const EXPECTED = ['A0', 'A', 'A2', 'B', 'B-tuned', 'B-2w', 'C', 'D', 'E', 'F-claimgate', 'F-tutorial'];
 
 describe('bench quick mode', () => {
   const dir = mkdtempSync(join(tmpdir(), 'claimgate-bench-test-'));

@@ -92,6 +92,29 @@ describe('claimgate CLI', () => {
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['server', 'issuers', 'routes', 'upstream']));
   });
 
+  it('routes from-openapi prints routes that check-config accepts, and --check finds no drift in them', () => {
+    const doc = new URL('../fixtures/openapi/billing-3.1.yaml', import.meta.url).pathname;
+    const r = run(['routes', 'from-openapi', doc, '--issuer', 'okta']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('# GET /tenants/{tenant-id}/invoices (listInvoices)');
+    const config = file('from-openapi.yaml', `${GOOD}${r.stdout.replace(/^#.*\n/gm, '')}`);
+    expect(run(['check-config', config])).toMatchObject({ code: 0, stdout: expect.stringContaining('7 route(s)') });
+    expect(run(['routes', 'from-openapi', doc, '--issuer', 'okta', '--check', config])).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('routes match'),
+    });
+    expect(run(['routes', 'from-openapi', doc, '--check', config])).toMatchObject({ code: 1 });
+  });
+
+  it('check-config reports a CEL condition that does not type-check, with its position', () => {
+    const bad = `${GOOD}routes:\n  - name: r\n    require: { cel: 'request.method == 1' }\n`;
+    const r = run(['check-config', file('bad-cel.yaml', bad)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'routes[0].require.cel: is not a valid condition: at 1:1: no such overload: string == int',
+    );
+  });
+
   it('rejects an unknown command with usage', () => {
     const r = run(['frobnicate']);
     expect(r.code).toBe(2);
@@ -100,7 +123,7 @@ describe('claimgate CLI', () => {
 });
 
 describe('claimgate CLI behaviour', () => {
-  const SUBCOMMANDS = ['serve', 'check-config', 'schema', 'check', 'status', 'demo', 'issuer'];
+  const SUBCOMMANDS = ['serve', 'check-config', 'schema', 'check', 'status', 'routes', 'demo', 'issuer'];
 
   it.each(SUBCOMMANDS)('%s --help and -h exit 0 and print its usage on stdout', (name) => {
     for (const flag of ['--help', '-h']) {
@@ -182,6 +205,7 @@ describe('claimgate CLI behaviour', () => {
     ['status', '--help'],
     ['demo', '--help'],
     ['issuer', '--help'],
+    ['routes', '--help'],
     ['serve', '--help'],
   ];
   it.each(PIPED)('claimgate %s | head -1 prints no stack', async (...args) => {

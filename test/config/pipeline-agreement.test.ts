@@ -235,6 +235,18 @@ const CORPUS: [string, string, string[]][] = [
     ],
   ],
   [
+    'CEL condition reading an owned identity header',
+    `${GOOD}upstream: { headers: [{ name: x-user, claim: sub }] }\nroutes: [{ name: r, require: { cel: { expression: 'request.headers["x-user"] == "a"', headers: [x-user] } } }]\n`,
+    [
+      'routes[0].require.cel.headers[0]: is an identity header claimgate owns; a condition would read the client-sent copy',
+    ],
+  ],
+  [
+    'shadow requirement naming an unknown issuer',
+    `${GOOD}routes: [{ name: r, shadow: { require: { issuer: okta } } }]\n`,
+    ['routes[0].shadow.require.issuer: names unknown issuer "okta" (configured: acme)'],
+  ],
+  [
     'several mistakes at once',
     `${SERVER}issuers:\n  - { name: a, issuer: "https://a.example.com", audiences: [] }\n${ISSUER}routes:\n  - { name: r, require: { issuer: nobody } }\n  - { name: r }\n`,
     [

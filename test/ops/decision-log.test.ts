@@ -1,5 +1,5 @@
 import { createDecisionLogger } from '../../src/ops/decision-log.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, lineWriterOf } from '../../src/log.js';
 import type { Decision } from '../../src/engine/types.js';
 
 const allow: Decision = {
@@ -65,6 +65,16 @@ describe('decision log line', () => {
     log(undefined, { outcome: 'deny', reason: 'ERR_TOKEN_MISSING', status: 401 }, 0.001);
     expect(lines.map((l) => l.decision)).toEqual(['deny']);
   });
+
+  it('logs a shadow-mode allow like a denial: never sampled away, with the reason it would have had', () => {
+    const { log, lines } = capture({ allowSampleRate: 0, random: () => 0.75 });
+    const shadowed: Decision = { ...allow, reason: 'OK_SHADOW_MODE', headersToSet: [], wouldDeny: 'ERR_ROLE_MISSING' };
+    log(undefined, allow, 0.001);
+    log(undefined, shadowed, 0.001);
+    expect(lines.map((l) => [l.decision, l.reason, l.would_deny])).toEqual([
+      ['allow', 'OK_SHADOW_MODE', 'ERR_ROLE_MISSING'],
+    ]);
+  });
 });
 
 describe('denial line limit', () => {
@@ -91,5 +101,70 @@ describe('denial line limit', () => {
     const { log, lines } = capture({ allowSampleRate: 1, denialLinesPerSecond: 1, nowMs: () => 0 });
     for (let i = 0; i < 5; i++) log(undefined, allow, 0.001);
     expect(lines).toHaveLength(5);
+  });
+});
+
+describe('decision lines written without pino (claimgate’s own logger)', () => {
+  /** Both loggers write the same format; a child logger is not claimgate's own, so it goes through pino. */
+  function both(includeSubject = true) {
+    const direct: string[] = [];
+    const viaPino: string[] = [];
+    const directLog = createDecisionLogger(createLogger('info', { write: (l: string) => void direct.push(l) }), {
+      allowSampleRate: 1,
+      includeSubject,
+    });
+    const pinoLog = createDecisionLogger(
+      createLogger('info', { write: (l: string) => void viaPino.push(l) }).child({}),
+      { allowSampleRate: 1, includeSubject },
+    );
+    return { direct, viaPino, log: (...a: Parameters<typeof directLog>) => (directLog(...a), pinoLog(...a)) };
+  }
+  const withoutTime = (line: string) => line.replace(/"time":"[^"]*"/, '"time":"T"');
+
+  it('is the path taken for a logger from createLogger, and only for one', () => {
+    const sink = { write: () => undefined };
+    expect(lineWriterOf(createLogger('info', sink))).toBeDefined();
+    expect(lineWriterOf(createLogger('info', sink).child({}))).toBeUndefined();
+  });
+
+  it.each<[string, Decision, Parameters<ReturnType<typeof createDecisionLogger>>[0]]>([
+    [
+      'an allow with request id',
+      allow,
+      { method: 'GET', host: 'h', path: '/p', headers: new Map(), requestId: 'r"1\n' },
+    ],
+    ['an allow without a view', allow, undefined],
+    [
+      'a 403 with a requirement',
+      {
+        outcome: 'deny',
+        reason: 'ERR_ROLE_MISSING',
+        status: 403,
+        route: 'r',
+        issuer: 'i',
+        subject: 'ü',
+        requirement: 'all[1].role',
+      },
+      { method: 'PO\u0000ST', host: 'h', path: '/', headers: new Map() },
+    ],
+    ['an error (warn)', { outcome: 'error', reason: 'ERR_JWKS_UNAVAILABLE', status: 503 }, undefined],
+    [
+      'a shadow-mode allow (would_deny)',
+      { ...allow, reason: 'OK_SHADOW_MODE', headersToSet: [], wouldDeny: 'ERR_ROLE_MISSING' },
+      { method: 'GET', host: 'h', path: '/', headers: new Map() },
+    ],
+    [
+      'a long request id',
+      allow,
+      { method: 'GET', host: 'h', path: '/', headers: new Map(), requestId: 'x'.repeat(500) },
+    ],
+  ])('%s: the same bytes pino writes', (_label, decision, view) => {
+    for (const includeSubject of [true, false]) {
+      const { direct, viaPino, log } = both(includeSubject);
+      log(view, decision, 0.0004567);
+      log(view, decision, 1.5); // the cached constant part is reused
+      expect(direct).toHaveLength(2);
+      expect(direct.map(withoutTime)).toEqual(viaPino.map(withoutTime));
+    }
   });
 });

@@ -253,6 +253,8 @@ export interface GateOptions {
   readonly nowMs?: () => number;
   /** Wait for every key source's first fetch (default true). */
   readonly settle?: boolean;
+  /** Whole-config shadow mode (docs/policy.md). */
+  readonly shadowMode?: boolean;
 }
 
 /** Builds the real engine: validateConfig → compileConfig with real key sources → createDecider. */
@@ -265,6 +267,7 @@ export async function buildGate(opts: GateOptions): Promise<Gate> {
   if (opts.upstream) raw.upstream = opts.upstream;
   if (opts.realm) raw.realm = opts.realm;
   if (opts.server) raw.server = opts.server;
+  if (opts.shadowMode !== undefined) raw.shadow_mode = opts.shadowMode;
   if (opts.resourceMetadata) raw.resource_metadata = opts.resourceMetadata;
   const config = validateConfig(raw);
   const sources = new Map<string, KeySource>();

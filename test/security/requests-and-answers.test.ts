@@ -236,6 +236,35 @@ describe('P13 server-owned identity headers', () => {
 
   const valueOf = (d: AllowDecision, name: string) => d.headersToSet.find((h) => h.name.toLowerCase() === name)?.value;
 
+  it('in whole-config shadow mode, a refused request is allowed with every owned header removed and none set', async () => {
+    const shadow = await buildGate({
+      issuers: [fileIssuer('a', ISS_A, [keyA.jwk])],
+      routes: [{ name: 'admin', match: { path: { prefix: '/' } }, require: { role: 'admin' } }],
+      upstream: gate.config.upstream,
+      unmatched: 'deny',
+      shadowMode: true,
+    });
+    try {
+      const refused = [
+        undefined, // no token
+        mint(keyA, { sub: 'user-1', roles: ['viewer'] }), // requirement fails
+        mint(keyB, { sub: 'admin', roles: ['admin'] }), // signed by a key the issuer does not have
+        'not-a-jwt',
+      ];
+      for (const token of refused) {
+        const d = assertOwned(await shadow.decide(spoofed(token)));
+        expect(d).toMatchObject({ reason: 'OK_SHADOW_MODE', headersToSet: [] });
+        expect(d.wouldDeny).toBeDefined();
+      }
+      // A token the policy allows still carries its own identity, never the client's copy.
+      const allowed = assertOwned(await shadow.decide(spoofed(mint(keyA, { sub: 'user-1', roles: ['admin'] }))));
+      expect(allowed.reason).toBe('OK_AUTHENTICATED');
+      expect(valueOf(allowed, 'x-user-id')).toBe('user-1');
+    } finally {
+      shadow.close();
+    }
+  });
+
   it("client copies are overwritten by the claim's value, or removed when the claim is absent", async () => {
     const token = mint(keyA, { sub: 'user-1', groups: ['eng', 'ops'] });
     const d = assertOwned(await gate.decide(spoofed(token)));
@@ -326,6 +355,21 @@ describe('P13 server-owned identity headers', () => {
       for (const name of OWNED) expect(door.headers.map(([n]) => n)).not.toContain(name);
     } finally {
       withMetadata.close();
+    }
+  });
+
+  it("whole-config shadow mode keeps the RFC 9728 metadata answer (claimgate's own reply, not a refusal)", async () => {
+    const shadow = await buildGate({
+      ...gateOptions,
+      resourceMetadata: { resource: 'https://api.example.com' },
+      shadowMode: true,
+    });
+    try {
+      const d = await shadow.decide(spoofed(undefined, '/.well-known/oauth-protected-resource'));
+      expect(denied(d).reason).toBe('OK_RESOURCE_METADATA');
+      expect(toCheckResponse(d).status.code).not.toBe(RpcCode.OK);
+    } finally {
+      shadow.close();
     }
   });
 

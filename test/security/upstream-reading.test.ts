@@ -10,7 +10,18 @@ import { startClaimgate, type Claimgate } from '../../src/app.js';
 import { createCheckClient, type CheckClient, type CheckInput, type CheckSummary } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { upstreamHeaderReading } from '../../src/engine/upstream-reading.js';
-import { cleanupTmp, mint, NOW_MS, rsaKey, upstreamReadingSetup } from './harness.js';
+import type { RequestView } from '../../src/engine/types.js';
+import {
+  buildGate,
+  cleanupTmp,
+  fileIssuer,
+  ISS_A,
+  mint,
+  NOW_MS,
+  rsaKey,
+  upstreamReadingSetup,
+  view,
+} from './harness.js';
 
 const key = rsaKey('upstream-reading');
 const userToken = mint(key, { roles: ['user'] });
@@ -134,6 +145,34 @@ describe('P16 decide on what the upstream will read', () => {
       ]);
     }
     expect(outcome(await check({ method: 'POST', path: '/orders/1', token: adminToken }))).toBe('allow');
+  });
+
+  it('whole-config shadow mode allows what the policy refuses, but none of the readings above', async () => {
+    const key = rsaKey('shadow-1');
+    const gate = await buildGate({
+      issuers: [fileIssuer('a', ISS_A, [key.jwk])],
+      routes: [{ name: 'admin', match: { path: { prefix: '/' } }, require: { role: 'admin' } }],
+      upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }] },
+      unmatched: 'deny',
+      shadowMode: true,
+    });
+    try {
+      const viewer = `Bearer ${mint(key, { sub: 'u', roles: ['viewer'] })}`;
+      const answer = async (v: RequestView) => {
+        const d = await gate.decide(v);
+        return d.outcome === 'allow' ? d.reason : `${d.status} ${d.reason}`;
+      };
+      expect(await answer(view({ authorization: viewer }))).toBe('OK_SHADOW_MODE');
+      expect(await answer(view({ authorization: viewer, x_user_id: 'admin' }))).toBe('400 ERR_HEADER_NAME_AMBIGUOUS');
+      expect(await answer(view({ authorization: viewer, 'x-http-method-override': 'DELETE' }, '/a', 'POST'))).toBe(
+        '400 ERR_METHOD_OVERRIDE',
+      );
+      expect(await answer(view({ authorization: viewer }, '/a/%2e%2e/%2e%2e/etc'))).toBe('400 ERR_PATH_INVALID');
+      expect(await answer({ ...view({ authorization: viewer }), hostInvalid: true })).toBe('400 ERR_HOST_INVALID');
+      expect(await answer({ ...view({ authorization: viewer }), incomplete: true })).toBe('400 ERR_REQUEST_MALFORMED');
+    } finally {
+      gate.close();
+    }
   });
 });
 
