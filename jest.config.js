@@ -8,7 +8,7 @@
 const SYSTEM_TESTS = [
   'test/bench/quick.test.ts', // h2load against a claimgate child process
   'test/cli/cli.test.ts', // dist/cli.js as a child process
-  'test/config/config-file.test.ts', // the built reader thread (dist/config/config-file-worker.js)
+  'test/config/config-file.test.ts', // the built reader thread (dist/validation/config-file-worker.js)
   'test/config/docs-snippets.test.ts', // the guides' commands against oidc-provider
   'test/deploy/compose.test.ts', // docker-compose
   'test/deploy/kubernetes.test.ts', // kubectl kustomize

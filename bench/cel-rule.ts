@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileConfig } from '../src/engine/compile.js';
-import { validateConfig } from '../src/config/load.js';
+import { validateConfig } from '../src/validation/load.js';
 import { createDecider, type Decide } from '../src/engine/decide.js';
 import type { RequestView } from '../src/core/types.js';
 import type { CheckRequestMessage } from '../src/envoy/messages.js';

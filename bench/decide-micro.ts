@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { validateConfig } from '../src/config/load.js';
+import { validateConfig } from '../src/validation/load.js';
 import { decodeCheckRequest } from '../src/envoy/fast-request.js';
 import { encodeAllowResponse } from '../src/envoy/fast-response.js';
 import type { CheckRequestMessage } from '../src/envoy/messages.js';

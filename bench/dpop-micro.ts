@@ -15,7 +15,7 @@ import { requestUri } from '../src/binding/binding.js';
 import { jwkThumbprint } from '../src/binding/dpop.js';
 import { verifySignature } from '../src/token/signature.js';
 import { createReplayMemory } from '../src/binding/dpop-replay.js';
-import { validateConfig } from '../src/config/load.js';
+import { validateConfig } from '../src/validation/load.js';
 import type { RequestView } from '../src/core/types.js';
 import type { CheckRequestMessage } from '../src/envoy/messages.js';
 import { loadAuthorizationService } from '../src/envoy/proto.js';

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { parseDocument } from 'yaml';
 import { compileConfig } from '../src/engine/compile.js';
-import { validateConfig } from '../src/config/load.js';
+import { validateConfig } from '../src/validation/load.js';
 import { createDecider } from '../src/engine/decide.js';
 import { createKeySource } from '../src/keys/key-source.js';
 import { bigConfigText } from './lib/big-config.js';

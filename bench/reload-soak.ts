@@ -20,7 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as App from '../src/app/claimgate.js';
-import type * as Load from '../src/config/load.js';
+import type * as Load from '../src/validation/load.js';
 import {
   AUDIENCE,
   checkRequestBytes,
@@ -43,7 +43,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { startClaimgate } = (await import(join(ROOT, 'dist/app/claimgate.js'))) as typeof App;
-const { parseConfigText } = (await import(join(ROOT, 'dist/config/load.js'))) as typeof Load;
+const { parseConfigText } = (await import(join(ROOT, 'dist/validation/load.js'))) as typeof Load;
 const RELOADS = Number(opts.reloads);
 const TOKENS = Number(opts.tokens);
 

@@ -7,13 +7,13 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { z } from 'zod';
 import { readFileSync } from 'node:fs';
-import { lintConfig } from './config/lint.js';
-import { ConfigError, parseConfigText } from './config/load.js';
-import { configSchema, type Config } from './config/schema.js';
+import { checkConfigText, ConfigError } from './validation/load.js';
+import type { Config } from './config/schema.js';
+import { configJsonSchema } from './config/json-schema.js';
 import { startClaimgate } from './app/claimgate.js';
 import { createCheckClient, type CheckSummary } from './cli/check-client.js';
+import { explainRequest, renderExplain } from './cli/explain.js';
 import { CliError, exitQuietlyOnEpipe, out, readToken, startFailure, usageError } from './cli/io.js';
 import { runDemo } from './demo/run-demo.js';
 import { fromOpenApi, ROUTES_USAGE } from './openapi/cli.js';
@@ -54,21 +54,20 @@ Run the ext_authz gRPC server (and the HTTP front door and admin listener the co
   'check-config': {
     usage: `Usage: claimgate check-config FILE [--json]
 
-Validate a config file; exit 1 listing every problem with its path. Lint warnings (a route that
-can never match) go to stderr and leave the exit status 0.
+Validate a config file exactly as serve and a reload do (schema, cross-references, compiling routes,
+requirements and headers, TLS files); exit 1 listing every problem with its path. Warnings (e.g. a
+route that can never match) go to stderr and leave the exit status 0.
   --json   print {"ok", "file", "issuers", "routes", "warnings"} on success`,
     options: { json: { type: 'boolean' } },
     positionals: { min: 1, max: 1 },
     run: async (v, [file]) => {
-      const config = loadOrExit(file!);
-      const warnings = lintConfig(config);
-      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
-      if (v.json)
-        out(JSON.stringify({ ok: true, file, issuers: config.issuers.length, routes: config.routes.length, warnings }));
-      else {
-        const counted = warnings.length > 0 ? `, ${warnings.length} warning(s)` : '';
-        out(`${file}: OK (${config.issuers.length} issuer(s), ${config.routes.length} route(s)${counted})`);
-      }
+      const { config, warnings } = checkOrExit(readConfigOrExit(file!), file!);
+      const counts = { issuers: config.issuers.length, routes: config.routes.length };
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      if (v.json) return out(JSON.stringify({ ok: true, file, ...counts, warnings }));
+      out(
+        `${file}: OK (${counts.issuers} issuer(s), ${counts.routes} route(s)${warnings.length > 0 ? `, ${warnings.length} warning(s)` : ''})`,
+      );
     },
   },
   schema: {
@@ -76,8 +75,7 @@ can never match) go to stderr and leave the exit status 0.
 
 Print the config JSON Schema (for editors).`,
     options: {},
-    run: async () =>
-      out(JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2)),
+    run: async () => out(JSON.stringify(configJsonSchema(), null, 2)),
   },
   check: {
     usage: `Usage: claimgate check [--address HOST:PORT] [--method M] [--host H] [--path P]
@@ -141,6 +139,34 @@ demo token: ask the running demo's IdP for a token and print it (nothing else) o
     positionals: { min: 0, max: 1 },
     run: (v, [sub]) => (sub === 'token' ? demoToken(v) : demo(v, sub)),
   },
+  explain: {
+    usage: `Usage: claimgate explain --config FILE (--token-file F | --token-stdin) --method M --path P
+                         [--host H] [-H 'name: value']... [--jwks-file F] [--json]
+
+Run one request through the real decision engine offline and print each step: the route matched and
+why, the issuer selected, verification (or introspection of an opaque token), enrichment, the sender
+constraint (DPoP or certificate binding), each requirement with its result, the identity headers the
+upstream would receive, and the answer with its reason code. Only the token's issuer's keys are
+fetched (or --jwks-file is used instead). Exit 0 allow, 3 deny or error answer.
+  -c, --config FILE   the config to explain against
+  --token-file F      read the bearer token from a file
+  --token-stdin       read the bearer token from standard input (omit both: a request without a token)
+  --method M, --path P, --host H   the request (host default api.example.com)
+  -H 'name: value'    an extra request header (repeatable)
+  --jwks-file F       verify with this JWKS file instead of the issuers' own keys
+  --json              print the steps and the answer as JSON`,
+    options: {
+      config: { type: 'string', short: 'c' },
+      method: { type: 'string' },
+      path: { type: 'string' },
+      host: { type: 'string', default: 'api.example.com' },
+      header: { type: 'string', short: 'H', multiple: true },
+      'jwks-file': { type: 'string' },
+      json: { type: 'boolean' },
+      ...TOKEN_OPTIONS,
+    },
+    run: (v) => explain(v),
+  },
   routes: {
     usage: ROUTES_USAGE.trimEnd(),
     options: { issuer: { type: 'string' }, check: { type: 'string' } },
@@ -180,6 +206,7 @@ Commands:
   schema                         print the config JSON Schema (for editors)
   check [options]                send one Check to a running claimgate and print the decision
   status [--admin HOST:PORT]     per-issuer key state of a running claimgate
+  explain --config F [options]   show each step of the decision for one request, offline
   routes from-openapi FILE [options]
                                  routes from an OpenAPI 3.0/3.1 document, or drift from a config
   issuer inspect URL [options]   check a partner IdP and print a ready issuer block
@@ -205,14 +232,14 @@ function readConfigOrExit(path: string): string {
   }
 }
 
-function parseOrExit(text: string, path: string): Config {
-  try {
-    return parseConfigText(text, path);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new CliError(e.message);
-    throw e;
-  }
+/** The validation pipeline (load.ts) serve and reloads run; problems end the command, warnings do not. */
+function checkOrExit(text: string, path: string): { config: Config; warnings: readonly string[] } {
+  const checked = checkConfigText(text);
+  if (checked.config === undefined) throw new CliError(new ConfigError(path, checked.problems).message);
+  return { config: checked.config, warnings: checked.warnings };
 }
+
+const parseOrExit = (text: string, path: string): Config => checkOrExit(text, path).config;
 
 const loadOrExit = (path: string) => parseOrExit(readConfigOrExit(path), path);
 
@@ -239,8 +266,9 @@ async function serve(configOption: string | undefined): Promise<void> {
   const path = configOption || process.env.CLAIMGATE_CONFIG;
   if (!path) throw usageError('serve needs --config FILE or CLAIMGATE_CONFIG', COMMANDS.serve!.usage);
   const text = readConfigOrExit(path);
-  const config = parseOrExit(text, path);
+  const { config, warnings } = checkOrExit(text, path);
   const logger = createLogger(config.logging.level, boundedStderr(config.logging.max_buffer_bytes));
+  for (const warning of warnings) logger.warn({ file: path, warning }, 'config warning');
   if (!isClusterWorker() && workerCount(config) > 1) {
     await runPrimary(config, logger);
     logger.info('stopped');
@@ -299,13 +327,41 @@ async function status(admin: string, json: boolean): Promise<void> {
   }
 }
 
-async function check(v: Record<string, unknown>): Promise<void> {
+function headerOptions(v: Record<string, unknown>, usage: string): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const h of (v.header as string[] | undefined) ?? []) {
     const colon = h.indexOf(':');
-    if (colon <= 0) throw usageError(`bad header "${h}": expected 'name: value'`, COMMANDS.check!.usage);
+    if (colon <= 0) throw usageError(`bad header "${h}": expected 'name: value'`, usage);
     headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
   }
+  return headers;
+}
+
+async function explain(v: Record<string, unknown>): Promise<void> {
+  const usage = COMMANDS.explain!.usage;
+  if (typeof v.config !== 'string') throw usageError('explain needs --config FILE', usage);
+  if (typeof v.method !== 'string' || typeof v.path !== 'string')
+    throw usageError('explain needs --method M and --path P', usage);
+  if (v.token !== undefined) throw usageError('pass the token with --token-file or --token-stdin', usage);
+  const headers = headerOptions(v, usage);
+  const config = loadOrExit(v.config);
+  const token = readToken(v);
+  const report = await explainRequest({
+    config,
+    method: v.method,
+    path: v.path,
+    host: v.host as string,
+    headers,
+    ...(token === undefined ? {} : { token }),
+    ...(typeof v['jwks-file'] === 'string' ? { jwksFile: v['jwks-file'] } : {}),
+  });
+  process.exitCode = report.decision.outcome === 'allow' ? 0 : 3;
+  if (v.json) out(JSON.stringify(report, null, 2));
+  else for (const line of renderExplain(config, report)) out(line);
+}
+
+async function check(v: Record<string, unknown>): Promise<void> {
+  const headers = headerOptions(v, COMMANDS.check!.usage);
   const token = readToken(v);
   const address = v.address as string;
   const client = createCheckClient(address);

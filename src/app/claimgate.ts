@@ -8,7 +8,7 @@
  * half-applied config. Key sources of issuers whose settings did not change are carried over.
  */
 import type { CompiledConfig } from '../engine/compile.js';
-import { configTextHash, readConfigFileOffThread } from '../config/config-file.js';
+import { configTextHash, readConfigFileOffThread } from '../validation/config-file.js';
 import { lintConfig } from '../config/lint.js';
 import type { Config } from '../config/schema.js';
 import type { Decide } from '../engine/decide.js';
@@ -130,10 +130,10 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     },
     nowMs,
   };
-  const compileOn = (config: Config, previous?: Generation) => {
-    for (const warning of lintConfig(config)) log.warn({ warning }, 'config lint warning');
-    return compileGeneration(config, previous?.sources, generationDeps);
-  };
+  // Warnings of a file's config are logged where it is read (serve at start, reloadFile), from the
+  // validation pipeline, so check-config, serve and a reload report the same ones.
+  const compileOn = (config: Config, previous?: Generation) =>
+    compileGeneration(config, previous?.sources, generationDeps);
 
   let current = generationOf(compileOn(initial), generationDeps);
   warnShadowMode(initial);
@@ -286,6 +286,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
 
   const reload = (config: Config): ReloadResult => {
     if (draining) return SHUTTING_DOWN;
+    for (const warning of lintConfig(config)) log.warn({ warning }, 'config warning');
     let next: CompiledGeneration;
     try {
       next = compileOn(config, current);
@@ -304,6 +305,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     const read = await readConfigFileOffThread({ path, unchangedHash: force ? undefined : lastFileHash });
     if (read.kind === 'unchanged') return { ok: true, changed: false };
     if (read.kind === 'invalid') return reject(read.problems, { file: path });
+    for (const warning of read.warnings) log.warn({ file: path, warning }, 'config warning');
     await nextTurn();
     if (draining) return SHUTTING_DOWN;
     const base = current;

@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import { ASYMMETRIC_ALGORITHMS } from '../core/algorithms.js';
-import { issValuesOf } from './issuer-values.js';
 import { PRINCIPAL_FIELDS, PROFILE_NAMES, PROFILES } from './profiles.js';
 import { parseCel } from './cel.js';
 import { ADMIN_BOUNDS, GRPC_BOUNDS, HTTP_BOUNDS, type HttpListenerBounds } from '../net/listener-bounds.js';
@@ -13,11 +12,18 @@ import { ADMIN_BOUNDS, GRPC_BOUNDS, HTTP_BOUNDS, type HttpListenerBounds } from 
 const nonEmpty = (what: string) => z.string().min(1, { error: `must be a non-empty ${what}` });
 
 /** `host:port`, `[v6]:port`; port 0 picks a free port (used by tests). */
-const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
-  error: 'must be host:port, e.g. 127.0.0.1:9001 or [::1]:9001',
-});
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+    error: 'must be host:port, e.g. 127.0.0.1:9001 or [::1]:9001',
+  })
+  .refine((a) => Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, {
+    error: (issue) =>
+      `port must be 0-65535 (found ${String(issue.input).slice(String(issue.input).lastIndexOf(':') + 1)})`,
+    abort: true,
+  });
 
-const headerName = z
+export const headerName = z
   .string()
   .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be a valid HTTP header name' })
   .transform((s) => s.toLowerCase());
@@ -31,6 +37,24 @@ const oneOrMany = (what: string) =>
   z.union([nonEmpty(what), z.array(nonEmpty(what)).min(1, { error: `must list at least one ${what}` })], {
     error: `must be a ${what} or a list of them`,
   });
+
+/** A scope is one space-free token (RFC 6749 §3.3): "a b" in one entry can never be granted. */
+const oneScope = nonEmpty('scope').refine((s) => !/\s/.test(s), {
+  error: (issue) =>
+    `must be one scope without spaces (found ${JSON.stringify(issue.input)}); list each scope separately: [${String(issue.input).split(/\s+/).filter(Boolean).join(', ')}]`,
+});
+const scopeList = z.union([oneScope, z.array(oneScope).min(1, { error: 'must list at least one scope' })], {
+  error: 'must be a scope or a list of them',
+});
+
+/**
+ * An `iss` value: any string (RFC 7519 StringOrURI), but one that looks like a URL missing its scheme
+ * (`partner.okta.com/oauth2/default`) can never equal what a provider puts in its tokens.
+ */
+const issuerValue = nonEmpty('issuer URL').refine((v) => v.includes(':') || !/[./]/.test(v), {
+  error: (issue) =>
+    `must be the exact issuer URL with its scheme (found ${JSON.stringify(issue.input)}; did you mean "https://${String(issue.input)}"?)`,
+});
 
 const tokenLocation = z.union(
   [
@@ -236,20 +260,27 @@ const introspectionSchema = z
   })
   .superRefine(checkClientAuth);
 
-const issuerSchema = z
+export const issuerSchema = z
   .strictObject({
     /** Short name used in logs, metrics and route requirements. */
     name: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { error: 'must be a short lower-case name ([a-z0-9_.-], up to 63 chars)' }),
     /** Exact `iss` value; compared byte for byte (Auth0 issuers end in `/`). */
-    issuer: nonEmpty('issuer URL'),
+    issuer: issuerValue,
     /** Key source: OIDC discovery (default when neither jwks_uri nor jwks_file is set). */
     discovery: z.boolean().optional(),
     jwks_uri: z.url({ error: 'must be an absolute URL' }).optional(),
     jwks_file: nonEmpty('file path').optional(),
     audiences: z
-      .array(nonEmpty('audience'), { error: 'must list at least one audience' })
+      .array(nonEmpty('audience'), {
+        error: (issue) =>
+          issue.input === undefined
+            ? 'must list at least one audience'
+            : typeof issue.input === 'string'
+              ? `must be a list (found the string ${JSON.stringify(issue.input)}; write [${issue.input}])`
+              : 'must be a list of audiences',
+      })
       .min(1, { error: 'must list at least one audience' }),
     algorithms: z
       .array(
@@ -262,6 +293,7 @@ const issuerSchema = z
     /** What this provider puts in its access tokens (typ, claim names); see docs/providers.md. */
     profile: z.enum(PROFILE_NAMES, { error: `must be one of ${PROFILE_NAMES.join(', ')}` }).default('rfc9068'),
     /** Several exact `iss` values sharing this entry's keys (Auth0 custom domains, Google's two forms). */
+    /** Google's tokens carry `accounts.google.com` without a scheme too: aliases take any exact value. */
     issuer_aliases: z.array(nonEmpty('issuer URL')).min(1).optional(),
     /** The tenants a `{tenant}` issuer template allows (Entra ID); required with a template. */
     tenants: z
@@ -344,6 +376,12 @@ const issuerSchema = z
         });
       }
     }
+    if (iss.jwks_uri === undefined && iss.jwks_file === undefined && !/^https?:\/\//.test(iss.issuer))
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be an https:// URL to discover its keys (found ${JSON.stringify(iss.issuer)}); or set jwks_uri or jwks_file`,
+        path: ['issuer'],
+      });
     const template = iss.issuer.includes('{tenant}');
     if (template && iss.tenants === undefined)
       ctx.addIssue({
@@ -483,7 +521,7 @@ export const requirementSchema: z.ZodType<Requirement> = z.lazy(() =>
       z.strictObject({ all: z.array(requirementSchema).min(1) }),
       z.strictObject({ any: z.array(requirementSchema).min(1) }),
       z.strictObject({ not: requirementSchema }),
-      z.strictObject({ scope: oneOrMany('scope') }),
+      z.strictObject({ scope: scopeList }),
       z.strictObject({ permission: oneOrMany('permission') }),
       z.strictObject({ role: oneOrMany('role') }),
       z.strictObject({ group: oneOrMany('group') }),
@@ -514,7 +552,7 @@ const pathMatch = z.union(
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'] as const;
 
-const routeSchema = z
+export const routeSchema = z
   .strictObject({
     name: z
       .string()
@@ -547,12 +585,14 @@ const routeSchema = z
   .superRefine((r, ctx) => {
     if (r.public && r.require !== undefined)
       ctx.addIssue({ code: 'custom', message: 'a public route cannot have requirements', path: ['require'] });
+    if (r.require !== undefined) checkRequirementTraps(r.require, ['require'], false, ctx);
     if (r.public && r.shadow !== undefined)
       ctx.addIssue({
         code: 'custom',
         message: 'a public route verifies no token, so it has nothing to shadow',
         path: ['shadow'],
       });
+    if (r.shadow !== undefined) checkRequirementTraps(r.shadow.require, ['shadow', 'require'], false, ctx);
   });
 
 const ms = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
@@ -592,7 +632,7 @@ const listenerLimits = z
   .prefault({});
 
 /** A header from a raw claim path, or from a field of the principal (the same whatever the issuer). */
-const identityHeader = z.union(
+export const identityHeader = z.union(
   [
     z.strictObject({ name: headerName, claim: claimPath }),
     z.strictObject({
@@ -606,7 +646,7 @@ const identityHeader = z.union(
 const ENRICHED_FIELDS = ['roles', 'permissions', 'groups'] as const;
 
 /** A lookup keyed by the verified subject whose answer adds principal fields (e.g. Auth0 roles). */
-const enrichmentSchema = z
+export const enrichmentSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { error: 'must be a short lower-case name' }),
     /** Issuer names whose tokens are enriched; all when omitted. */
@@ -669,7 +709,7 @@ const enrichmentSchema = z
 const REGISTERED_JWT_CLAIMS = new Set(['iss', 'aud', 'iat', 'exp', 'nbf', 'jti']);
 
 /** A signed JWT for the upstream, issued by claimgate itself (docs/upstream-identity.md). */
-const identityJwtSchema = z.strictObject({
+export const identityJwtSchema = z.strictObject({
   /** Header that carries the JWT to the upstream; claimgate owns it (a client copy is removed). */
   header: headerName.default('x-claimgate-identity'),
   /** `iss` of the JWT: claimgate's name as the upstream knows it. */
@@ -695,381 +735,189 @@ const identityJwtSchema = z.strictObject({
     .max(4),
 });
 
-export const configSchema = z
-  .strictObject({
-    server: z
-      .strictObject({
-        grpc_address: listenAddress.default('127.0.0.1:9001'),
-        /** Admin HTTP listener: /metrics, /healthz, /readyz. Separate from the gRPC port. */
-        admin_address: listenAddress.default('127.0.0.1:9090'),
-        /** Longest a Check may wait for keys before it gets an error answer. */
-        check_deadline_ms: z.number().int().min(1).max(10000).default(150),
-        /**
-         * Ready (health SERVING): `required_issuers` when every issuer marked `required` has keys and at
-         * least one issuer has; `all_issuers` when every issuer has; `any_issuer` when any has.
-         */
-        readiness: z.enum(['required_issuers', 'all_issuers', 'any_issuer']).default('required_issuers'),
-        /** How long in-flight Checks may take to finish on shutdown. */
-        shutdown_grace_ms: z.number().int().min(0).max(120000).default(10000),
-        /** Reload when the config file changes (also on SIGHUP, always). */
-        watch_config: z.boolean().default(true),
-        /** Checks in flight per process (worker) before new ones get ERR_OVERLOADED (503); 0 = no bound. */
-        max_concurrent_checks: z.number().int().min(0).max(1_000_000).default(2000),
-        /** Worker processes sharing the listeners (node:cluster); `auto` = one per available core. */
-        workers: z
-          .union([z.number().int().min(1).max(256), z.literal('auto')], {
-            error: 'must be a number of workers (1-256) or auto',
-          })
-          .default(1),
-      })
-      .prefault({}),
-    logging: z
-      .strictObject({
-        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-        /** Fraction of allow decisions logged (denials and errors are always logged). */
-        allow_sample_rate: z.number().min(0).max(1).default(1),
-        /** Decision lines per second for each kind of denial (decision, reason, route, issuer); 0 = no limit. */
-        denial_lines_per_second: z.number().int().min(0).max(1_000_000).default(20),
-        /** Log the verified `sub` on decision lines (an identifier, but personal data in some regimes). */
-        include_subject: z.boolean().default(true),
-        /** Log output waiting for a slow reader; lines past it are dropped and counted, never buffered. */
-        max_buffer_bytes: z
-          .number()
-          .int()
-          .min(64 * 1024)
-          .max(1024 * 1024 * 1024)
-          .default(8 * 1024 * 1024),
-      })
-      .prefault({}),
-    /** TLS (and mutual TLS) for the gRPC and HTTP listeners the proxies call; the admin listener stays separate. */
-    tls: z
-      .strictObject({
-        cert_file: nonEmpty('file path'),
-        key_file: nonEmpty('file path'),
-        /** CA bundle for client certificates: set it and every caller must present a certificate it signed. */
-        client_ca_file: nonEmpty('file path').optional(),
-        /** Client identities allowed to call: `spiffe://…`, `uri:…`, `dns:…` or `cn:…`, exact match. */
-        allowed_clients: z
-          .array(
-            z
-              .string()
-              .regex(/^(spiffe:\/\/|uri:|dns:|cn:).+/, { error: 'must start with spiffe://, uri:, dns: or cn:' }),
-          )
-          .min(1)
-          .optional(),
-        /** How often certificate files are re-read, so rotation needs no restart. */
-        reload_interval_seconds: z.number().min(1).max(86400).default(60),
-      })
-      .superRefine((t, ctx) => {
-        if (t.allowed_clients !== undefined && t.client_ca_file === undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            message: 'needs client_ca_file: identities are only trusted from verified client certificates',
-            path: ['allowed_clients'],
-          });
-        }
-      })
-      .optional(),
-    token_cache: z
-      .strictObject({
-        /** Verified tokens kept; 0 turns the cache (positive and negative) off. */
-        max_entries: z.number().int().min(0).max(10_000_000).default(100_000),
-        /** Bound on the estimated memory of verified entries (token length + 1 KiB each). */
-        max_bytes: z
-          .number()
-          .int()
-          .min(1024 * 1024)
-          .max(64 * 1024 * 1024 * 1024)
-          .default(256 * 1024 * 1024),
-        /** How long a token that failed verification for good is answered from the cache. */
-        negative_ttl_seconds: z.number().min(0).max(3600).default(10),
-        max_negative_entries: z.number().int().min(0).max(1_000_000).default(10_000),
-      })
-      .prefault({}),
-    /** How DPoP proofs and client certificates are checked for sender-constrained tokens (docs/binding.md). */
-    binding: bindingSettings.prefault({}),
-    /** Connection, stream and time bounds of the listeners (restart only). */
-    limits: listenerLimits,
-    /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
-    realm: z
-      .string()
-      .regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,128}$/, {
-        error: 'must be 1-128 printable ASCII characters without " or \\',
-      })
-      .default('claimgate'),
-    issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),
-    routes: z.array(routeSchema).default([]),
-    /**
-     * Whole-config shadow mode (onboarding): decide and log as usual, then allow every request the
-     * policy would refuse, with no identity headers. Off by default; logged loudly at start.
-     */
-    shadow_mode: z.boolean().default(false),
-    /**
-     * Opaque (non-JWT) tokens: the first rule whose prefix the token starts with names the issuer whose
-     * introspection endpoint receives it; no rule, no introspection (docs/opaque-tokens.md).
-     */
-    opaque_tokens: z
-      .array(z.strictObject({ issuer: nonEmpty('issuer name'), prefix: nonEmpty('prefix').optional() }))
-      .default([]),
-    /** Lookups that add principal fields before authorization (docs/opaque-tokens.md#enrichment). */
-    enrichment: z.array(enrichmentSchema).default([]),
-    /** What a request that matches no route gets: deny, or allow for any valid token. */
-    unmatched: z.enum(['deny', 'authenticated']).default('deny'),
-    upstream: z
-      .strictObject({
-        /** Identity headers set from verified claims; claimgate owns these names. */
-        headers: z.array(identityHeader).default([]),
-        /** Put the whole verified payload, base64url JSON, in this header. */
-        payload_header: headerName.optional(),
-        /** Remove the header that carried the token before the request reaches the upstream. */
-        strip_token: z.boolean().default(false),
-        /** Values longer than this are never forwarded. */
-        max_header_bytes: z.number().int().min(16).max(65536).default(4096),
-        /** Separator used to join array claims. */
-        array_separator: z.string().min(1).max(4).default(','),
-        /** A signed identity JWT for the upstream, beside or instead of plain headers. */
-        identity_jwt: identityJwtSchema.optional(),
-      })
-      .prefault({}),
-    /**
-     * RFC 9728 protected-resource metadata, served at the API's own origin through the Check (off when
-     * omitted); its URL is then added to every Bearer challenge as `resource_metadata`.
-     */
-    resource_metadata: z
-      .strictObject({
-        /** The API's resource identifier: an https URL without a fragment (RFC 9728 §2); usually the audience. */
-        resource: z
-          .url({ error: 'must be an absolute URL' })
-          .refine((u) => u.startsWith('https://') && !u.includes('#'), {
-            error: 'must be an https URL without a fragment (RFC 9728 §2)',
-          }),
-        /** Human-readable name of the API, shown to people choosing what to call. */
-        resource_name: z.string().min(1).max(200).optional(),
-        /** URL of the API's documentation for developers. */
-        resource_documentation: z.url({ error: 'must be an absolute URL' }).optional(),
-      })
-      .optional(),
-    /** HTTP front doors (Envoy HTTP ext_authz, nginx/Traefik/Caddy forward auth); no listener when omitted. */
-    http: z
-      .strictObject({
-        address: listenAddress.default('127.0.0.1:9002'),
-        /** Envoy `http_service.path_prefix`: the original path follows it. */
-        envoy_path_prefix: z
-          .string()
-          .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, {
-            error: 'must be a path such as /envoy (no trailing slash, no query)',
-          })
-          .default('/envoy'),
-        /** The forward-auth endpoint (exact path) for nginx auth_request, Traefik ForwardAuth, Caddy forward_auth. */
-        forward_auth_path: z
-          .string()
-          .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, {
-            error: 'must be a path such as /auth (no trailing slash, no query)',
-          })
-          .default('/auth'),
-        /** Peers whose forwarded headers are honoured (CIDRs or single addresses). */
-        trusted_proxies: z.array(cidrEntry).default(['127.0.0.0/8', '::1/128']),
-      })
-      .superRefine((h, ctx) => {
-        if (h.forward_auth_path === h.envoy_path_prefix || h.forward_auth_path.startsWith(`${h.envoy_path_prefix}/`)) {
-          ctx.addIssue({ code: 'custom', message: 'must not be under envoy_path_prefix', path: ['forward_auth_path'] });
-        }
-      })
-      .optional(),
-  })
-  .superRefine((cfg, ctx) => {
-    const seen = new Map<string, number>();
-    cfg.issuers.forEach((iss, i) => {
-      const previous = seen.get(iss.name);
-      if (previous !== undefined)
-        ctx.addIssue({
-          code: 'custom',
-          message: `duplicates the name of issuers[${previous}]`,
-          path: ['issuers', i, 'name'],
-        });
-      seen.set(iss.name, i);
-    });
-    const byIss = new Map<string, number>();
-    cfg.issuers.forEach((iss, i) => {
-      for (const value of issValuesOf(iss)) {
-        const previous = byIss.get(value);
-        if (previous !== undefined)
-          ctx.addIssue({
-            code: 'custom',
-            message: `duplicates the issuer of issuers[${previous}]${value === iss.issuer ? '' : ` (${value})`}`,
-            path: ['issuers', i, 'issuer'],
-          });
-        byIss.set(value, i);
-      }
-    });
-    cfg.opaque_tokens.forEach((rule, i) => {
-      const index = seen.get(rule.issuer);
-      if (index === undefined)
-        ctx.addIssue({
-          code: 'custom',
-          message: `names unknown issuer "${rule.issuer}"`,
-          path: ['opaque_tokens', i, 'issuer'],
-        });
-      else if (cfg.issuers[index]?.introspection === undefined)
-        ctx.addIssue({
-          code: 'custom',
-          message: `issuer "${rule.issuer}" has no introspection settings`,
-          path: ['opaque_tokens', i, 'issuer'],
-        });
-      if (rule.prefix === undefined && i < cfg.opaque_tokens.length - 1)
-        ctx.addIssue({
-          code: 'custom',
-          message: 'a rule without prefix takes every token: it must come last',
-          path: ['opaque_tokens', i],
-        });
-    });
-    const enrichmentNames = new Set<string>();
-    cfg.enrichment.forEach((e, i) => {
-      if (enrichmentNames.has(e.name))
-        ctx.addIssue({
-          code: 'custom',
-          message: 'duplicates another enrichment name',
-          path: ['enrichment', i, 'name'],
-        });
-      enrichmentNames.add(e.name);
-      e.issuers?.forEach((name, j) => {
-        if (!seen.has(name))
-          ctx.addIssue({
-            code: 'custom',
-            message: `names unknown issuer "${name}"`,
-            path: ['enrichment', i, 'issuers', j],
-          });
-      });
-    });
-    const identityJwt = cfg.upstream.identity_jwt;
-    if (identityJwt !== undefined) {
-      const h = identityJwt.header;
-      if (
-        RESERVED_HEADERS.has(h) ||
-        cfg.upstream.headers.some((x) => x.name === h) ||
-        cfg.upstream.payload_header === h
-      )
-        ctx.addIssue({
-          code: 'custom',
-          message: 'is a protocol header or already used by upstream.headers',
-          path: ['upstream', 'identity_jwt', 'header'],
-        });
-      const kids = identityJwt.keys.map((k) => k.kid);
-      if (new Set(kids).size !== kids.length)
-        ctx.addIssue({ code: 'custom', message: 'key ids must differ', path: ['upstream', 'identity_jwt', 'keys'] });
-      const names = identityJwt.claims.map((c) => c.name);
-      if (new Set(names).size !== names.length)
-        ctx.addIssue({
-          code: 'custom',
-          message: 'claim names must differ',
-          path: ['upstream', 'identity_jwt', 'claims'],
-        });
-    }
-    const routeNames = new Set<string>();
-    cfg.routes.forEach((r, i) => {
-      if (routeNames.has(r.name))
-        ctx.addIssue({ code: 'custom', message: 'duplicates another route name', path: ['routes', i, 'name'] });
-      routeNames.add(r.name);
-      if (r.require) {
-        checkIssuerRefs(r.require, ['routes', i, 'require'], seen, ctx);
-        checkRequirementTraps(r.require, ['routes', i, 'require'], false, ctx);
-      }
-      if (r.shadow) {
-        checkIssuerRefs(r.shadow.require, ['routes', i, 'shadow', 'require'], seen, ctx);
-        checkRequirementTraps(r.shadow.require, ['routes', i, 'shadow', 'require'], false, ctx);
-      }
-    });
-    const headerNames = new Set<string>();
-    cfg.upstream.headers.forEach((h, i) => {
-      if (headerNames.has(h.name))
-        ctx.addIssue({
-          code: 'custom',
-          message: 'duplicates another identity header',
-          path: ['upstream', 'headers', i, 'name'],
-        });
-      headerNames.add(h.name);
-      if (RESERVED_HEADERS.has(h.name) || h.name.startsWith(':'))
-        ctx.addIssue({
-          code: 'custom',
-          message: 'is a protocol header claimgate must not set',
-          path: ['upstream', 'headers', i, 'name'],
-        });
-    });
-    // A condition reading a header claimgate owns would read the client's (spoofable) copy of it.
-    const owned = new Set([...headerNames, ...(cfg.upstream.payload_header ? [cfg.upstream.payload_header] : [])]);
-    cfg.routes.forEach((r, i) => {
-      for (const [req, path] of [
-        [r.require, ['routes', i, 'require']],
-        [r.shadow?.require, ['routes', i, 'shadow', 'require']],
-      ] as const)
-        if (req) checkCelHeaders(req, [...path], owned, ctx);
-    });
-    if (
-      cfg.upstream.payload_header !== undefined &&
-      (RESERVED_HEADERS.has(cfg.upstream.payload_header) || cfg.upstream.payload_header.startsWith(':'))
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'is a protocol header claimgate must not set',
-        path: ['upstream', 'payload_header'],
-      });
-    }
-    if (cfg.upstream.payload_header !== undefined && headerNames.has(cfg.upstream.payload_header)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'is already used by upstream.headers',
-        path: ['upstream', 'payload_header'],
-      });
-    }
-  });
+/** One opaque_tokens rule: tokens starting with `prefix` (any token when omitted) go to `issuer`'s introspection. */
+export const opaqueTokenRule = z.strictObject({
+  issuer: nonEmpty('issuer name'),
+  prefix: nonEmpty('prefix').optional(),
+});
 
-const RESERVED_HEADERS = new Set([
-  'host',
-  'authorization',
-  'cookie',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'te',
-  'upgrade',
-]);
-
-function checkCelHeaders(
-  req: Requirement,
-  path: (string | number)[],
-  owned: ReadonlySet<string>,
-  ctx: z.RefinementCtx,
-): void {
-  if ('all' in req) req.all.forEach((r, i) => checkCelHeaders(r, [...path, 'all', i], owned, ctx));
-  else if ('any' in req) req.any.forEach((r, i) => checkCelHeaders(r, [...path, 'any', i], owned, ctx));
-  else if ('not' in req) checkCelHeaders(req.not, [...path, 'not'], owned, ctx);
-  else if ('cel' in req && typeof req.cel !== 'string')
-    (req.cel.headers ?? []).forEach((h, i) => {
-      if (owned.has(h))
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      grpc_address: listenAddress.default('127.0.0.1:9001'),
+      /** Admin HTTP listener: /metrics, /healthz, /readyz. Separate from the gRPC port. */
+      admin_address: listenAddress.default('127.0.0.1:9090'),
+      /** Longest a Check may wait for keys before it gets an error answer. */
+      check_deadline_ms: z.number().int().min(1).max(10000).default(150),
+      /**
+       * Ready (health SERVING): `required_issuers` when every issuer marked `required` has keys and at
+       * least one issuer has; `all_issuers` when every issuer has; `any_issuer` when any has.
+       */
+      readiness: z.enum(['required_issuers', 'all_issuers', 'any_issuer']).default('required_issuers'),
+      /** How long in-flight Checks may take to finish on shutdown. */
+      shutdown_grace_ms: z.number().int().min(0).max(120000).default(10000),
+      /** Reload when the config file changes (also on SIGHUP, always). */
+      watch_config: z.boolean().default(true),
+      /** Checks in flight per process (worker) before new ones get ERR_OVERLOADED (503); 0 = no bound. */
+      max_concurrent_checks: z.number().int().min(0).max(1_000_000).default(2000),
+      /** Worker processes sharing the listeners (node:cluster); `auto` = one per available core. */
+      workers: z
+        .union([z.number().int().min(1).max(256), z.literal('auto')], {
+          error: 'must be a number of workers (1-256) or auto',
+        })
+        .default(1),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      /** Fraction of allow decisions logged (denials and errors are always logged). */
+      allow_sample_rate: z.number().min(0).max(1).default(1),
+      /** Decision lines per second for each kind of denial (decision, reason, route, issuer); 0 = no limit. */
+      denial_lines_per_second: z.number().int().min(0).max(1_000_000).default(20),
+      /** Log the verified `sub` on decision lines (an identifier, but personal data in some regimes). */
+      include_subject: z.boolean().default(true),
+      /** Log output waiting for a slow reader; lines past it are dropped and counted, never buffered. */
+      max_buffer_bytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .max(1024 * 1024 * 1024)
+        .default(8 * 1024 * 1024),
+    })
+    .prefault({}),
+  /** TLS (and mutual TLS) for the gRPC and HTTP listeners the proxies call; the admin listener stays separate. */
+  tls: z
+    .strictObject({
+      cert_file: nonEmpty('file path'),
+      key_file: nonEmpty('file path'),
+      /** CA bundle for client certificates: set it and every caller must present a certificate it signed. */
+      client_ca_file: nonEmpty('file path').optional(),
+      /** Client identities allowed to call: `spiffe://…`, `uri:…`, `dns:…` or `cn:…`, exact match. */
+      allowed_clients: z
+        .array(
+          z.string().regex(/^(spiffe:\/\/|uri:|dns:|cn:).+/, { error: 'must start with spiffe://, uri:, dns: or cn:' }),
+        )
+        .min(1)
+        .optional(),
+      /** How often certificate files are re-read, so rotation needs no restart. */
+      reload_interval_seconds: z.number().min(1).max(86400).default(60),
+    })
+    .superRefine((t, ctx) => {
+      if (t.allowed_clients !== undefined && t.client_ca_file === undefined) {
         ctx.addIssue({
           code: 'custom',
-          message: 'is an identity header claimgate owns; a condition would read the client-sent copy',
-          path: [...path, 'cel', 'headers', i],
+          message: 'needs client_ca_file: identities are only trusted from verified client certificates',
+          path: ['allowed_clients'],
         });
-    });
-}
-
-function checkIssuerRefs(
-  req: Requirement,
-  path: (string | number)[],
-  issuers: Map<string, number>,
-  ctx: z.RefinementCtx,
-): void {
-  if ('all' in req) req.all.forEach((r, i) => checkIssuerRefs(r, [...path, 'all', i], issuers, ctx));
-  else if ('any' in req) req.any.forEach((r, i) => checkIssuerRefs(r, [...path, 'any', i], issuers, ctx));
-  else if ('not' in req) checkIssuerRefs(req.not, [...path, 'not'], issuers, ctx);
-  else if ('issuer' in req) {
-    for (const name of Array.isArray(req.issuer) ? req.issuer : [req.issuer]) {
-      if (!issuers.has(name))
-        ctx.addIssue({ code: 'custom', message: `names unknown issuer "${name}"`, path: [...path, 'issuer'] });
-    }
-  }
-}
+      }
+    })
+    .optional(),
+  token_cache: z
+    .strictObject({
+      /** Verified tokens kept; 0 turns the cache (positive and negative) off. */
+      max_entries: z.number().int().min(0).max(10_000_000).default(100_000),
+      /** Bound on the estimated memory of verified entries (token length + 1 KiB each). */
+      max_bytes: z
+        .number()
+        .int()
+        .min(1024 * 1024)
+        .max(64 * 1024 * 1024 * 1024)
+        .default(256 * 1024 * 1024),
+      /** How long a token that failed verification for good is answered from the cache. */
+      negative_ttl_seconds: z.number().min(0).max(3600).default(10),
+      max_negative_entries: z.number().int().min(0).max(1_000_000).default(10_000),
+    })
+    .prefault({}),
+  /** How DPoP proofs and client certificates are checked for sender-constrained tokens (docs/binding.md). */
+  binding: bindingSettings.prefault({}),
+  /** Connection, stream and time bounds of the listeners (restart only). */
+  limits: listenerLimits,
+  /** Realm in `WWW-Authenticate: Bearer realm="..."`. */
+  realm: z
+    .string()
+    .regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,128}$/, {
+      error: 'must be 1-128 printable ASCII characters without " or \\',
+    })
+    .default('claimgate'),
+  issuers: z.array(issuerSchema).min(1, { error: 'must list at least one issuer' }),
+  routes: z.array(routeSchema).default([]),
+  /**
+   * Whole-config shadow mode (onboarding): decide and log as usual, then allow every request the
+   * policy would refuse, with no identity headers. Off by default; logged loudly at start.
+   */
+  shadow_mode: z.boolean().default(false),
+  /**
+   * Opaque (non-JWT) tokens: the first rule whose prefix the token starts with names the issuer whose
+   * introspection endpoint receives it; no rule, no introspection (docs/opaque-tokens.md).
+   */
+  opaque_tokens: z.array(opaqueTokenRule).default([]),
+  /** Lookups that add principal fields before authorization (docs/opaque-tokens.md#enrichment). */
+  enrichment: z.array(enrichmentSchema).default([]),
+  /** What a request that matches no route gets: deny, or allow for any valid token. */
+  unmatched: z.enum(['deny', 'authenticated']).default('deny'),
+  upstream: z
+    .strictObject({
+      /** Identity headers set from verified claims; claimgate owns these names. */
+      headers: z.array(identityHeader).default([]),
+      /** Put the whole verified payload, base64url JSON, in this header. */
+      payload_header: headerName.optional(),
+      /** Remove the header that carried the token before the request reaches the upstream. */
+      strip_token: z.boolean().default(false),
+      /** Values longer than this are never forwarded. */
+      max_header_bytes: z.number().int().min(16).max(65536).default(4096),
+      /** Separator used to join array claims. */
+      array_separator: z.string().min(1).max(4).default(','),
+      /** A signed identity JWT for the upstream, beside or instead of plain headers. */
+      identity_jwt: identityJwtSchema.optional(),
+    })
+    .prefault({}),
+  /**
+   * RFC 9728 protected-resource metadata, served at the API's own origin through the Check (off when
+   * omitted); its URL is then added to every Bearer challenge as `resource_metadata`.
+   */
+  resource_metadata: z
+    .strictObject({
+      /** The API's resource identifier: an https URL without a fragment (RFC 9728 §2); usually the audience. */
+      resource: z
+        .url({ error: 'must be an absolute URL' })
+        .refine((u) => u.startsWith('https://') && !u.includes('#'), {
+          error: 'must be an https URL without a fragment (RFC 9728 §2)',
+        }),
+      /** Human-readable name of the API, shown to people choosing what to call. */
+      resource_name: z.string().min(1).max(200).optional(),
+      /** URL of the API's documentation for developers. */
+      resource_documentation: z.url({ error: 'must be an absolute URL' }).optional(),
+    })
+    .optional(),
+  /** HTTP front doors (Envoy HTTP ext_authz, nginx/Traefik/Caddy forward auth); no listener when omitted. */
+  http: z
+    .strictObject({
+      address: listenAddress.default('127.0.0.1:9002'),
+      /** Envoy `http_service.path_prefix`: the original path follows it. */
+      envoy_path_prefix: z
+        .string()
+        .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, {
+          error: 'must be a path such as /envoy (no trailing slash, no query)',
+        })
+        .default('/envoy'),
+      /** The forward-auth endpoint (exact path) for nginx auth_request, Traefik ForwardAuth, Caddy forward_auth. */
+      forward_auth_path: z
+        .string()
+        .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, {
+          error: 'must be a path such as /auth (no trailing slash, no query)',
+        })
+        .default('/auth'),
+      /** Peers whose forwarded headers are honoured (CIDRs or single addresses). */
+      trusted_proxies: z.array(cidrEntry).default(['127.0.0.0/8', '::1/128']),
+    })
+    .superRefine((h, ctx) => {
+      if (h.forward_auth_path === h.envoy_path_prefix || h.forward_auth_path.startsWith(`${h.envoy_path_prefix}/`)) {
+        ctx.addIssue({ code: 'custom', message: 'must not be under envoy_path_prefix', path: ['forward_auth_path'] });
+      }
+    })
+    .optional(),
+});
 
 /**
  * Requirement spellings that read one way and mean another, refused outright:

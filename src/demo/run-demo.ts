@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startClaimgate, type Claimgate } from '../app/claimgate.js';
-import { parseConfigText } from '../config/load.js';
+import { parseConfigText } from '../validation/load.js';
 import { createCheckClient, type CheckSummary } from '../cli/check-client.js';
 import { createLogger } from '../core/log.js';
 import { demoConfigYaml } from './demo-config.js';

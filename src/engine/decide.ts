@@ -21,7 +21,35 @@ import { compareShadow, withShadowMode, type ShadowObserver } from './shadow.js'
 import { hasForgedSpelling, hasMethodOverride } from './upstream-reading.js';
 import type { Decision, DenyDecision, RequestView } from '../core/types.js';
 
-export type Decide = (view: RequestView) => Promise<Decision>;
+/**
+ * One step of a decision, as `claimgate explain` prints it. Reported only when a trace is passed to
+ * the decider; the request path passes none and pays one undefined check per step.
+ */
+export type TraceStep =
+  | { readonly step: 'metadata' }
+  | { readonly step: 'route'; readonly ok: boolean; readonly route?: string; readonly reason?: ReasonCode }
+  | {
+      readonly step: 'request';
+      readonly check: 'header-spellings' | 'method-override' | 'complete';
+      readonly ok: boolean;
+    }
+  | { readonly step: 'public' }
+  | { readonly step: 'token'; readonly ok: boolean; readonly carrier?: string; readonly reason?: ReasonCode }
+  | {
+      readonly step: 'verify';
+      /** A JWT verified against its issuer's keys, or an opaque token sent to introspection. */
+      readonly via: 'jwt' | 'introspection';
+      readonly ok: boolean;
+      readonly issuer?: string;
+      readonly subject?: string;
+      readonly reason?: ReasonCode;
+    }
+  | { readonly step: 'enrichment'; readonly ok: boolean }
+  | { readonly step: 'binding'; readonly ok: boolean; readonly kind: BindingKind; readonly reason?: ReasonCode }
+  | { readonly step: 'requirement'; readonly at: string; readonly kind: string; readonly ok: boolean };
+export type DecisionTrace = (step: TraceStep) => void;
+
+export type Decide = (view: RequestView, trace?: DecisionTrace) => Promise<Decision>;
 
 /** Each kind of failed requirement has its own 403 code (all with RFC 6750 `insufficient_scope`). */
 const REASON_OF_FAILED: Readonly<Record<RequirementKind, ReasonCode>> = {
@@ -124,33 +152,58 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
   const onShadow = deps.onShadowDisagreement ?? (() => undefined);
   const reasonOfKind = (kind: RequirementKind): ReasonCode => REASON_OF_FAILED[kind];
 
-  const decide = async (view: RequestView): Promise<Decision> => {
-    if (metadataAnswer !== undefined && isMetadataRequest(view)) return metadataAnswer;
+  const decide = async (view: RequestView, trace?: DecisionTrace): Promise<Decision> => {
+    if (metadataAnswer !== undefined && isMetadataRequest(view)) {
+      trace?.({ step: 'metadata' });
+      return metadataAnswer;
+    }
     const match = config.matchRoute(view);
-    if (!match.ok) return deny(match.reason);
+    if (!match.ok) {
+      trace?.({ step: 'route', ok: false, reason: match.reason });
+      return deny(match.reason);
+    }
+    trace?.({ step: 'route', ok: true, ...(match.route === undefined ? {} : { route: match.route.name }) });
     // What the upstream would read differently from claimgate is refused on every route, public too (P16).
-    if (hasForgedSpelling(view.headers, config.headerReadings)) return deny('ERR_HEADER_NAME_AMBIGUOUS');
-    if (hasMethodOverride(view.headers, view.path)) return deny('ERR_METHOD_OVERRIDE');
+    const forged = hasForgedSpelling(view.headers, config.headerReadings);
+    trace?.({ step: 'request', check: 'header-spellings', ok: !forged });
+    if (forged) return deny('ERR_HEADER_NAME_AMBIGUOUS');
+    const override = hasMethodOverride(view.headers, view.path);
+    trace?.({ step: 'request', check: 'method-override', ok: !override });
+    if (override) return deny('ERR_METHOD_OVERRIDE');
     const route: CompiledRoute | undefined = match.route;
     if (route === undefined && config.unmatched === 'deny') return deny('ERR_ROUTE_NOT_FOUND');
     const routeName = route?.name ?? '(unmatched)';
-    if (route?.public) return allow(routeName, undefined);
+    if (route?.public) {
+      trace?.({ step: 'public' });
+      return allow(routeName, undefined);
+    }
     // Lines the adapter could not read reach the upstream too: never decide on the rest of them.
+    trace?.({ step: 'request', check: 'complete', ok: view.incomplete !== true });
     if (view.incomplete === true) return deny('ERR_REQUEST_MALFORMED', { route: routeName });
 
     const extraction = extractToken(view, config.locations);
-    if (extraction.kind === 'none') return deny('ERR_TOKEN_MISSING', { route: routeName });
-    if (extraction.kind === 'error') return deny(extraction.reason, { route: routeName });
+    if (extraction.kind !== 'token') {
+      const reason = extraction.kind === 'none' ? 'ERR_TOKEN_MISSING' : extraction.reason;
+      trace?.({ step: 'token', ok: false, reason });
+      return deny(reason, { route: routeName });
+    }
+    trace?.({ step: 'token', ok: true, carrier: extraction.location.header });
 
     const introspector = opaque?.(extraction.token);
     const verified =
       introspector === undefined
         ? await verify(extraction.token, extraction.location)
         : await introspector.introspect(extraction.token, extraction.location);
-    if (!verified.ok) return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
+    const via = introspector === undefined ? 'jwt' : 'introspection';
+    if (!verified.ok) {
+      trace?.({ step: 'verify', via, ok: false, reason: verified.reason, issuer: verified.issuer?.name });
+      return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
+    }
     let token: AuthenticatedToken = verified.token;
+    trace?.({ step: 'verify', via, ok: true, issuer: token.issuer.name, subject: token.subject });
     if (enrichers.length > 0) {
       const enriched = await enrichPrincipal(enrichers, token.principal);
+      trace?.({ step: 'enrichment', ok: enriched !== undefined });
       if (enriched === undefined)
         return deny('ERR_ENRICHMENT_UNAVAILABLE', {
           route: routeName,
@@ -170,6 +223,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       routeName: route?.name,
       nowMs: nowMs(),
     });
+    trace?.({ step: 'binding', ok: bound.ok, kind: bound.kind, ...(bound.ok ? {} : { reason: bound.reason }) });
     if (!bound.ok) {
       return deny(bound.reason, {
         route: routeName,
@@ -188,7 +242,12 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
         principal: token.principal,
         request: route.celRequest?.(view),
       };
-      const result = route.requirement?.(input) ?? ANY_TOKEN;
+      // Only the enforced requirement is traced; a shadow requirement never decides.
+      const result =
+        route.requirement?.(
+          input,
+          trace === undefined ? undefined : (at, kind, ok) => trace({ step: 'requirement', at, kind, ok }),
+        ) ?? ANY_TOKEN;
       if (route.shadow !== undefined)
         compareShadow(routeName, token.issuer.name, result, route.shadow(input), reasonOfKind, onShadow);
       if (!result.ok) {

@@ -73,8 +73,14 @@ export interface RequirementContext {
   readonly separator?: string;
 }
 
+/**
+ * Told each requirement's result as it is evaluated (`claimgate explain`); absent on the request path,
+ * where it costs one undefined check per node. Nodes an `any` short-circuits past are not reported.
+ */
+export type RequirementTrace = (at: string, kind: RequirementKind | 'all' | 'any', ok: boolean) => void;
+
 /** A compiled requirement tree. Pure and deterministic. */
-export type RequirementEvaluator = (token: RequirementInput) => RequirementResult;
+export type RequirementEvaluator = (token: RequirementInput, trace?: RequirementTrace) => RequirementResult;
 
 /** Longest string a `regex` condition is run against; longer values do not match (bounds regex cost). */
 export const MAX_REGEX_INPUT_LENGTH = 4096;
@@ -84,8 +90,8 @@ const NONE_MISSING: readonly string[] = Object.freeze([]);
 
 /** The shared failures ("no", "cannot tell") of a leaf that reports no scope (allocated at compile time). */
 interface LeafFailures {
-  readonly no: RequirementResult;
-  readonly undecided: RequirementResult;
+  readonly no: Failure;
+  readonly undecided: Failure;
 }
 
 function failureOf(kind: RequirementKind, at: string): LeafFailures {
@@ -114,13 +120,23 @@ export function compileRequirement(req: Requirement | undefined, ctx: Requiremen
 
 function compileNode(req: Requirement, at: string, sep: string): RequirementEvaluator {
   const here = (key: string) => (at === '' ? key : `${at}.${key}`);
-  if ('all' in req) return compileAll(req.all.map((r, i) => compileNode(r, `${here('all')}[${i}]`, sep)));
-  if ('any' in req) return compileAny(req.any.map((r, i) => compileNode(r, `${here('any')}[${i}]`, sep)));
+  if ('all' in req)
+    return compileAll(
+      req.all.map((r, i) => compileNode(r, `${here('all')}[${i}]`, sep)),
+      here('all'),
+    );
+  if ('any' in req)
+    return compileAny(
+      req.any.map((r, i) => compileNode(r, `${here('any')}[${i}]`, sep)),
+      here('any'),
+    );
   if ('not' in req) {
     const inner = compileNode(req.not, here('not'), sep);
     const failed = failureOf('not', here('not')).no;
-    return (token) => {
-      const result = inner(token);
+    return (token, trace) => {
+      const result = inner(token, trace);
+      // The trace's ok for `not`: the inner requirement definitely failed.
+      trace?.(here('not'), 'not', !result.ok && result.undecided !== true);
       if (result.ok) return failed;
       if (result.undecided !== true) return OK;
       // Cannot tell stays a failure, names the leaf that could not tell, and (as `not`) no scope.
@@ -168,8 +184,10 @@ function listOf(value: string | readonly string[]): readonly string[] {
 }
 
 function fromPredicate(test: Predicate, failures: LeafFailures): RequirementEvaluator {
-  return (token) => {
+  const { kind, at } = failures.no.failed;
+  return (token, trace) => {
     const verdict = test(token);
+    trace?.(at, kind, verdict === true);
     return verdict === true ? OK : verdict === false ? failures.no : failures.undecided;
   };
 }
@@ -184,36 +202,41 @@ type Failure = Extract<RequirementResult, { ok: false }>;
  * Every child is evaluated even after a failure, so the 403 names every missing scope. Undecided only
  * when no child definitely failed (a definite "no" decides `all`).
  */
-function compileAll(children: readonly RequirementEvaluator[]): RequirementEvaluator {
-  return (token) => {
+function compileAll(children: readonly RequirementEvaluator[], at: string): RequirementEvaluator {
+  return (token, trace) => {
     let first: Failure | undefined;
     let missing: string[] | undefined;
     let definitelyFailed = false;
     for (const child of children) {
-      const result = child(token);
+      const result = child(token, trace);
       if (!result.ok) {
         first ??= result;
         missing = mergeScopes(missing, result.missingScopes);
         if (result.undecided !== true) definitelyFailed = true;
       }
     }
+    trace?.(at, 'all', first === undefined);
     return combined(first, missing, !definitelyFailed);
   };
 }
 
 /** Undecided when no child passed and some child could not tell. */
-function compileAny(children: readonly RequirementEvaluator[]): RequirementEvaluator {
-  return (token) => {
+function compileAny(children: readonly RequirementEvaluator[], at: string): RequirementEvaluator {
+  return (token, trace) => {
     let first: Failure | undefined;
     let missing: string[] | undefined;
     let undecided = false;
     for (const child of children) {
-      const result = child(token);
-      if (result.ok) return OK;
+      const result = child(token, trace);
+      if (result.ok) {
+        trace?.(at, 'any', true);
+        return OK;
+      }
       first ??= result;
       missing = mergeScopes(missing, result.missingScopes);
       if (result.undecided === true) undecided = true;
     }
+    trace?.(at, 'any', false);
     return combined(first, missing, undecided);
   };
 }
@@ -249,13 +272,14 @@ function compileScope(required: readonly string[], at: string): RequirementEvalu
       );
   }
   const failed: FailedRequirement = Object.freeze({ kind: 'scope', at });
-  return (token) => {
+  return (token, trace) => {
     const granted = token.principal.scopes;
     const cannotTell = unreadable(token.principal, 'scopes');
     let missing: string[] | undefined;
     for (const scope of required) {
       if (cannotTell || !granted.includes(scope)) (missing ??= []).push(scope);
     }
+    trace?.(at, 'scope', missing === undefined);
     if (missing === undefined) return OK;
     return cannotTell
       ? { ok: false, missingScopes: missing, failed, undecided: true }

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, parseConfigText } from '../config/load.js';
+import { ConfigError, parseConfigText } from '../validation/load.js';
 import { readOpenApi, OpenApiError } from './document.js';
 import { driftBetween } from './drift.js';
 import { routesYaml } from './output.js';

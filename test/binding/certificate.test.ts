@@ -10,7 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { buildCheckRequest, createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { TestPki, type CertFiles } from '../support/certs.js';
 import { cleanupTmp, fileIssuer, ISS_A, mint, NOW_MS, rsaKey } from '../security/harness.js';

@@ -7,7 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient, type CheckSummary } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { cleanupTmp, fileIssuer, ISS_A, mint, NOW_MS, rsaKey } from '../security/harness.js';
 import { ath, dpopClient, proof, unsignedProof, type DpopClient } from './dpop-proof.js';

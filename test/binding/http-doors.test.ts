@@ -5,7 +5,7 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { cleanupTmp, fileIssuer, ISS_A, mint, NOW_MS, rsaKey } from '../security/harness.js';
 import { dpopClient, proof } from './dpop-proof.js';
 

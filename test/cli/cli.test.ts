@@ -48,7 +48,7 @@ describe('claimgate CLI', () => {
     const r = run(['check-config', file('bad.yaml', BAD)]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('issuers[0].audiences: must list at least one audience');
-    expect(r.stderr).toContain('issuers[0].algoritms: unknown key (not a claimgate setting)');
+    expect(r.stderr).toContain('issuers[0].algoritms: unknown key (did you mean "algorithms"?)');
   });
 
   it('serve refuses to start on a broken config, with the same errors', () => {

@@ -6,9 +6,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type * as ConfigFile from '../../src/config/config-file.js';
+import type * as ConfigFile from '../../src/validation/config-file.js';
 
-const built = (await import(new URL('../../dist/config/config-file.js', import.meta.url).href)) as typeof ConfigFile;
+const built = (await import(
+  new URL('../../dist/validation/config-file.js', import.meta.url).href
+)) as typeof ConfigFile;
 
 const VALID = `issuers:
   - { name: acme, issuer: "https://idp.example.com", audiences: [api], jwks_file: /etc/claimgate/jwks.json }

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
-import { parseConfigText, validateConfig } from '../../src/config/load.js';
+import { parseConfigText, validateConfig } from '../../src/validation/load.js';
 import { startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -110,6 +110,14 @@ describe('commands in the partner and Auth0 guides', () => {
     );
     // claimgate.yaml: the partner guide's second snippet, as written.
     writeFileSync(join(cwd, 'claimgate.yaml'), configBlocks('docs/partners.md')[1]!);
+    // The same file with partner B's issuer at its loopback IdP, for `explain` (which fetches its keys).
+    writeFileSync(
+      join(cwd, 'claimgate-loopback.yaml'),
+      configBlocks('docs/partners.md')[1]!.replace(
+        `issuer: ${PARTNER_B}`,
+        `issuer: ${partnerB.issuer}\n    allow_insecure_http: true`,
+      ),
+    );
     // A running claimgate trusting partner B's loopback IdP, for `status`.
     const config = parseConfigText(configBlocks('docs/partners.md')[1]!, 'partners.md #2');
     app = await startClaimgate(
@@ -149,11 +157,14 @@ describe('commands in the partner and Auth0 guides', () => {
   it.each(commands)('%s: `%s` runs and exits 0', async (_guide, line) => {
     let args = line.split(' ').slice(1);
     args = args.map((a) => urls.get(a) ?? a);
+    if (args[0] === 'explain') args = args.map((a) => (a === 'claimgate.yaml' ? 'claimgate-loopback.yaml' : a));
     const r = await runCli(args, cwd);
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).not.toBe('');
     // What the guides say these commands show.
     if (line.includes('issuer inspect')) expect(r.stdout).toContain('verification: OK');
+    if (line.includes('explain'))
+      expect(r.stdout).toMatch(/ok {3}requirement all\[1\]\.role[\s\S]*answer: ALLOW 200 OK_AUTHENTICATED/);
     if (line.includes('auth0-sample.jwt'))
       expect(r.stdout).toMatch(
         /looks like: auth0[\s\S]*token_type: legacy[\s\S]*roles_claim: https:\/\/example.com\/roles/,

@@ -1,41 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
-import { configSchema } from '../../src/config/schema.js';
-
-interface SchemaNode {
-  type?: string;
-  properties?: Record<string, SchemaNode>;
-  items?: SchemaNode;
-  anyOf?: SchemaNode[];
-  default?: unknown;
-}
+import { CONFIG_DESCRIPTIONS } from '../../src/config/descriptions.js';
+import { documentedKeys as tableRows, plainDescription } from '../../src/config/doc-table.js';
+import { configJsonSchema, walkSchema } from '../../src/config/json-schema.js';
 
 /** Every key path of the published JSON Schema (`issuers[].keys.cooldown_seconds`) with its default. */
 function schemaKeys(): Map<string, unknown> {
   const keys = new Map<string, unknown>();
-  const walk = (node: SchemaNode | undefined, path: string): void => {
-    if (!node) return;
-    node.anyOf?.forEach((n) => walk(n, path));
-    for (const [name, child] of Object.entries(node.properties ?? {})) {
-      const p = path ? `${path}.${name}` : name;
-      if (!keys.has(p) || keys.get(p) === undefined) keys.set(p, child.default);
-      walk(child, p);
-    }
-    if (node.items) walk(node.items, `${path}[]`);
-  };
-  walk(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as SchemaNode, '');
+  walkSchema(configJsonSchema(), '', (p, node) => {
+    if (!keys.has(p) || keys.get(p) === undefined) keys.set(p, node.default);
+  });
   return keys;
 }
 
+const markdown = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+
 /** Key → Default column of every table row in docs/configuration.md. */
 function documentedKeys(): Map<string, string> {
-  const text = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
-  const rows = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^\| `([a-z_.[\]]+)` \| (?:[^|\\]|\\\|)+ \| ([^|]+) \|/.exec(line);
-    if (m) rows.set(m[1]!, m[2]!.trim());
-  }
-  return rows;
+  return new Map([...tableRows(markdown)].map(([key, row]) => [key, row.default]));
 }
 
 describe('docs/configuration.md', () => {
@@ -56,5 +37,18 @@ describe('docs/configuration.md', () => {
       const expected = typeof value === 'string' ? value : JSON.stringify(value);
       expect([key, docs.get(key)]).toEqual([key, `\`${expected}\``]);
     }
+  });
+
+  it('is the source of the schema descriptions (regenerate: npm run build && node scripts/config-descriptions.mjs)', () => {
+    const expected = Object.fromEntries([...tableRows(markdown)].map(([k, row]) => [k, plainDescription(row.meaning)]));
+    expect(CONFIG_DESCRIPTIONS).toEqual(expected);
+  });
+
+  it('gives every key of the published schema a description (editor hover)', () => {
+    const missing: string[] = [];
+    walkSchema(configJsonSchema(), '', (p, node) => {
+      if (!node.description) missing.push(p);
+    });
+    expect(missing).toEqual([]);
   });
 });

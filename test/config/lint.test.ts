@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lintConfig } from '../../src/config/lint.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 
 const root = new URL('../../', import.meta.url);
 const issuer = { name: 'a', issuer: 'https://idp.example.com', jwks_file: 'x.json', audiences: ['api'] };

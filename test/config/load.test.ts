@@ -1,4 +1,4 @@
-import { ConfigError, formatPath, parseConfigText } from '../../src/config/load.js';
+import { ConfigError, formatPath, parseConfigText } from '../../src/validation/load.js';
 
 const GOOD_ISSUER = `  - name: okta
     issuer: https://partner.okta.com/oauth2/default
@@ -51,9 +51,9 @@ describe('config loading', () => {
     [
       'misspelled key',
       `issuers:\n${GOOD_ISSUER}    algoritms: [RS256]\n`,
-      'issuers[0].algoritms: unknown key (not a claimgate setting)',
+      'issuers[0].algoritms: unknown key (did you mean "algorithms"?)',
     ],
-    ['unknown top-level key', `issuers:\n${GOOD_ISSUER}route: []\n`, 'route: unknown key (not a claimgate setting)'],
+    ['unknown top-level key', `issuers:\n${GOOD_ISSUER}route: []\n`, 'route: unknown key (did you mean "routes"?)'],
     [
       'symmetric algorithm',
       `issuers:\n${GOOD_ISSUER}    algorithms: [HS256]\n`,
@@ -159,7 +159,7 @@ describe('config loading', () => {
     [
       'duplicate route',
       `issuers:\n${GOOD_ISSUER}routes:\n  - name: r\n  - name: r\n`,
-      'routes[1].name: duplicates another route name',
+      'routes[1].name: duplicates the name of routes[0]',
     ],
     [
       'protocol header as identity header',

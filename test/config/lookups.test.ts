@@ -1,5 +1,5 @@
 /** Config rules for introspection, opaque_tokens, enrichment and the upstream identity JWT. */
-import { ConfigError, validateConfig } from '../../src/config/load.js';
+import { ConfigError, validateConfig } from '../../src/validation/load.js';
 
 const issuer = (extra: Record<string, unknown> = {}) => ({
   name: 'ping',
@@ -33,7 +33,7 @@ describe('opaque token and introspection settings', () => {
   test.each([
     [
       { opaque_tokens: [{ issuer: 'nobody' }], issuers: [issuer({ introspection })] },
-      'opaque_tokens[0].issuer: names unknown issuer "nobody"',
+      'opaque_tokens[0].issuer: names unknown issuer "nobody" (configured: ping)',
     ],
     [
       { opaque_tokens: [{ issuer: 'ping' }], issuers: [issuer()] },
@@ -79,8 +79,11 @@ describe('enrichment and identity_jwt settings', () => {
 
   test.each([
     [{ enrichment: [{ ...enrichment, url: 'https://t.example/roles' }] }, 'enrichment[0].url: must contain {subject}'],
-    [{ enrichment: [{ ...enrichment, issuers: ['nope'] }] }, 'enrichment[0].issuers[0]: names unknown issuer "nope"'],
-    [{ enrichment: [enrichment, enrichment] }, 'enrichment[1].name: duplicates another enrichment name'],
+    [
+      { enrichment: [{ ...enrichment, issuers: ['nope'] }] },
+      'enrichment[0].issuers[0]: names unknown issuer "nope" (configured: ping)',
+    ],
+    [{ enrichment: [enrichment, enrichment] }, 'enrichment[1].name: duplicates the name of enrichment[0]'],
     [
       { enrichment: [{ ...enrichment, url: 'http://t.example/u/{subject}' }] },
       'enrichment[0].url: uses plain http; set allow_insecure_http: true to allow it',

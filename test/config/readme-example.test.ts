@@ -4,7 +4,7 @@
  * example's own discovery-based key sources run unchanged.
  */
 import { readFileSync } from 'node:fs';
-import { parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/validation/load.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Decide } from '../../src/engine/decide.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';

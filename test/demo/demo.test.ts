@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { runDemo } from '../../src/demo/run-demo.js';
 import { requestDemoToken } from '../../src/demo/demo-token.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
-import { parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/validation/load.js';
 
 describe('claimgate demo', () => {
   it('starts a local IdP and claimgate, and shows an allow, a 403, a 401 challenge, a bad signature and a public route', async () => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { startDemoIdp, parseIdpArgs, type DemoIdp } from '../../src/demo/idp-main.js';
 
 const CONFIG_FILE = fileURLToPath(new URL('../../deploy/compose/claimgate.yaml', import.meta.url));

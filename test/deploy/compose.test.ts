@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/validation/load.js';
 import { DEMO_IDP_DEFAULTS } from '../../src/demo/idp-main.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -5,7 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import type { Decide } from '../../src/engine/decide.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
 import type { RequestView } from '../../src/core/types.js';

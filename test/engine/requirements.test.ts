@@ -134,7 +134,7 @@ describe('scope', () => {
   });
 
   it('refuses a configured scope that contains a space', () => {
-    expect(() => compile({ scope: 'a b' })).toThrow(/contains a space/);
+    expect(() => compile({ scope: 'a b' })).toThrow(/must be one scope without spaces/);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Fuzz: the config loader (src/config/load.ts `validateConfig`, `parseConfigText`).
+ * Fuzz: the config loader (src/validation/load.ts `validateConfig`, `parseConfigText`).
  *
  * Invariants (issue 8): random values, mutated valid configs and mutated or hostile YAML text never
  * crash the loader — the only exception it throws is ConfigError — and every rejection carries at
@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { ConfigError, parseConfigText, validateConfig } from '../../src/config/load.js';
+import { ConfigError, parseConfigText, validateConfig } from '../../src/validation/load.js';
 import { configureFuzz, runs } from './support.js';
 
 configureFuzz();

@@ -8,7 +8,7 @@
  * A failing property prints its seed, path and shrunk counterexample; re-run with the same FUZZ_SEED.
  */
 import fc from 'fast-check';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import type { Decide } from '../../src/engine/decide.js';
 import { createEngine } from '../../src/engine/engine.js';
 import type { Decision, RequestView } from '../../src/core/types.js';

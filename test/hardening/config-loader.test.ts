@@ -14,7 +14,7 @@ import {
   MAX_CONFIG_INDENT,
   parseConfigText,
   validateConfig,
-} from '../../src/config/load.js';
+} from '../../src/validation/load.js';
 
 function problems(run: () => unknown): readonly string[] {
   try {

@@ -9,7 +9,7 @@
  * real decider in bounded batches, and a sample through real gRPC.
  */
 import { createCheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import type { Decide } from '../../src/engine/decide.js';
 import { createEngine } from '../../src/engine/engine.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';

@@ -17,7 +17,7 @@ import { MAX_KEYS_PER_SET } from '../../src/keys/jwk.js';
 import { MAX_KID_LENGTH, NEGATIVE_CACHE_ENTRIES } from '../../src/keys/key-source.js';
 import { MAX_PATH_LENGTH } from '../../src/routes/normalize.js';
 import { MAX_JSON_DEPTH } from '../../src/token/parse.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { ISS_A, NOW_MS, buildGate, cleanupTmp, fileIssuer, mint, rsaKey, view } from '../security/harness.js';
 import { RSA, claims, fuzzGate, goodHeader, signed, type FuzzGate } from '../fuzz/support.js';

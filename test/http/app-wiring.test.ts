@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
 

@@ -1,5 +1,5 @@
 /** The pure parts of the HTTP adapter: endpoints, forwarded-header rules, peer trust, the config block. */
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { endpointOf, envoyView, forwardAuthView, PROBLEMS } from '../../src/http/request.js';
 import { compileTrust } from '../../src/net/trust.js';
 

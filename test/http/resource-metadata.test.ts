@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { metadataLocation } from '../../src/engine/resource-metadata.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';

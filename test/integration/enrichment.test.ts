@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startClaimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { AUTH0_LIKE_AUDIENCE, startAuth0LikeIdp, type Auth0LikeIdp } from '../support/auth0-like-idp.js';
 import { MANAGEMENT_CLIENT_ID, startManagementApi, type ManagementApi } from '../support/auth0-management-api.js';
 import { HOST, REALM, ROUTES } from './harness.js';

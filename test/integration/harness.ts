@@ -6,7 +6,7 @@
 import { decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient, type CheckInput, type CheckSummary } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import type { Config } from '../../src/config/schema.js';
 
 export const REALM = 'claimgate-it';

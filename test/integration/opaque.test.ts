@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startClaimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { createLogger } from '../../src/core/log.js';
 import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
 import { HOST, IDENTITY_HEADERS, REALM, ROUTES } from './harness.js';

@@ -7,7 +7,7 @@
  * replica out (readiness `required_issuers`, the default): /readyz and gRPC health stay SERVING and
  * C's tokens get 503 ERR_JWKS_UNAVAILABLE.
  */
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { healthStatus } from '../support/grpc-health.js';
 import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
 import { HOST, REALM, startGate, type RunningGate } from './harness.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { AUTH0_LIKE_AUDIENCE, ROLES_CLAIM, startAuth0LikeIdp, type Auth0LikeIdp } from '../support/auth0-like-idp.js';
 import { HOST, REALM, ROUTES } from './harness.js';
 

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jwtVerify } from 'jose';
 import { compileConfig } from '../../src/engine/compile.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { createDecider } from '../../src/engine/decide.js';
 import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
 import { closeServer, listen } from '../support/listen.js';

@@ -1,5 +1,5 @@
 /** The egress policy's address ranges and host rules (src/keys/egress.ts), without any network. */
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { checkDiscoveredJwksUri, refusedAddress } from '../../src/keys/egress.js';
 
 describe('refusedAddress', () => {

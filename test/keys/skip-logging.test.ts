@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { createKeySource, MAX_SKIPPED_KEYS_LOGGED } from '../../src/keys/key-source.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 

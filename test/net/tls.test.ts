@@ -8,7 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { compileClientCheck, subjectAltNames } from '../../src/net/tls.js';
 import { TestPki, type CertFiles } from '../support/certs.js';
 

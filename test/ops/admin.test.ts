@@ -9,7 +9,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'j
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { healthStatus } from '../support/grpc-health.js';
 import { createCheckClient, type CheckClient, type CheckSummary } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import type { Config } from '../../src/config/schema.js';
 
 const AUDIENCE = 'https://api.example.com';

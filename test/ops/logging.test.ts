@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import type { Decision } from '../../src/core/types.js';
 import { createLogger, REDACTED_FIELDS } from '../../src/core/log.js';
 import { createDecisionLogger } from '../../src/ops/decision-log.js';

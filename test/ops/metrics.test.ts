@@ -10,7 +10,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { REASON_CODES } from '../../src/core/reasons.js';
 import { CHECK_DURATION_BUCKETS, createMetrics, type Metrics } from '../../src/ops/metrics.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startClaimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
-import { parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/validation/load.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
 

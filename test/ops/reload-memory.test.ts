@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
-import { parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/validation/load.js';
 import type { Decision, RequestView } from '../../src/core/types.js';
 import { generateSigningKey, type SigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';

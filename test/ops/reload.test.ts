@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckSummary } from '../../src/cli/check-client.js';
-import { parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/validation/load.js';
 import { createLogger } from '../../src/core/log.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';

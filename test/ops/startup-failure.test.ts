@@ -1,7 +1,7 @@
 /** A listener that cannot start stops everything started before it: no half-running process. */
 import { createServer } from 'node:net';
 import { startClaimgate } from '../../src/app/claimgate.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 
 describe('start-up failure', () => {

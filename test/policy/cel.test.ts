@@ -4,7 +4,7 @@
  */
 import { compileCel, CelConfigError, MAX_COST } from '../../src/policy/cel.js';
 import { InexactNumber } from '../../src/token/strict-json.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { bearer, ISSUER_CONFIG, policyDecider, request, token } from './policy-harness.js';
 
 const principal = {

@@ -2,7 +2,7 @@
 import { request as httpRequest } from 'node:http';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { createLogger } from '../../src/core/log.js';
 import { ISSUER_CONFIG } from './policy-harness.js';
 

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient, type CheckSummary } from '../../src/cli/check-client.js';
-import { ConfigError, validateConfig } from '../../src/config/load.js';
+import { ConfigError, validateConfig } from '../../src/validation/load.js';
 import { FakeClock } from '../keys/fake-clock.js';
 import {
   AUD,

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileConfig, type CompiledConfig } from '../../src/engine/compile.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import type { Config, IssuerConfig } from '../../src/config/schema.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
 import type { Decision, DenyDecision, RequestView } from '../../src/core/types.js';

@@ -5,7 +5,7 @@
  */
 import { createHash, createHmac, type KeyObject } from 'node:crypto';
 import { compileConfig } from '../../src/engine/compile.js';
-import { ConfigError, validateConfig } from '../../src/config/load.js';
+import { ConfigError, validateConfig } from '../../src/validation/load.js';
 import { createDecider, type Decide } from '../../src/engine/decide.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { RpcCode } from '../../src/envoy/response.js';

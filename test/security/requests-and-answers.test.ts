@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { startClaimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { PRINCIPAL_FIELDS } from '../../src/config/profiles.js';
 import { bearerChallenge, dpopChallenge } from '../../src/core/answer.js';
 import { REASON_CODES, REASONS, type ReasonInfo } from '../../src/core/reasons.js';

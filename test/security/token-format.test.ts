@@ -3,7 +3,7 @@
  * Hostile tokens are built byte for byte and, wherever possible, carry a VALID signature over the
  * exact text sent, so the only thing that can reject them is the principle under test.
  */
-import { ConfigError, validateConfig } from '../../src/config/load.js';
+import { ConfigError, validateConfig } from '../../src/validation/load.js';
 import { MAX_JSON_DEPTH, parseCompactJws } from '../../src/token/parse.js';
 import {
   AUD,

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient, type CheckInput, type CheckSummary } from '../../src/cli/check-client.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/validation/load.js';
 import { upstreamHeaderReading } from '../../src/engine/upstream-reading.js';
 import type { RequestView } from '../../src/core/types.js';
 import {

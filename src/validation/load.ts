@@ -4,7 +4,11 @@
  */
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type Config } from './schema.js';
+import { compileProblems, tlsProblems } from './compile-checks.js';
+import { crossCheck, type PathProblem } from '../config/cross-checks.js';
+import { lintConfig } from '../config/lint.js';
+import { configSchema, type Config } from '../config/schema.js';
+import { nearestKey } from '../config/suggest.js';
 
 /** A config that cannot be used; `problems` lists one `path: message` line per issue. */
 export class ConfigError extends Error {
@@ -47,27 +51,67 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
     }
   }
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key (not a claimgate setting)`);
+    return issue.keys.map((k) => {
+      const near = nearestKey(configSchema, issue.path, k);
+      return `${formatPath([...issue.path, k])}: unknown key (${near === undefined ? 'not a claimgate setting' : `did you mean "${near}"?`})`;
+    });
   }
   if (issue.code === 'invalid_type' && /received undefined/.test(issue.message))
     return [`${formatPath(issue.path)}: is required`];
   return [`${formatPath(issue.path)}: ${issue.message}`];
 }
 
-/** Validates an already-parsed value; throws ConfigError with every problem found (and nothing else). */
-export function validateConfig(raw: unknown, source = 'config'): Config {
+/**
+ * The outcome of the validation pipeline: problems stop a config (serve refuses it, a reload keeps the
+ * previous one, check-config exits 1); warnings are printed and logged but the config is used.
+ */
+export interface ConfigCheck {
+  readonly config: Config | undefined;
+  readonly problems: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+const lineOf = (p: PathProblem) => `${formatPath(p.path)}: ${p.message}`;
+
+/**
+ * The one validation pipeline serve, a reload and check-config run: schema, then the checks across
+ * parts (on every part that validated, even when others did not), then compiling as serve does and
+ * reading the TLS files; a usable config is then linted for warnings (lint.ts). Never throws.
+ */
+export function checkConfigValue(raw: unknown): ConfigCheck {
   let result: ReturnType<typeof configSchema.safeParse>;
+  let cross: PathProblem[];
+  let tls: ReturnType<typeof configSchema.shape.tls.safeParse>;
   try {
     result = configSchema.safeParse(raw);
+    cross = crossCheck(raw, result.success ? result.data : undefined);
+    // The TLS files are read whenever the tls block itself is valid, whatever else is wrong.
+    tls = configSchema.shape.tls.safeParse(
+      raw !== null && typeof raw === 'object' ? (raw as { tls?: unknown }).tls : undefined,
+    );
   } catch (error) {
     // A value no YAML or JSON document produces (a throwing getter, a proxy, a cycle): still a config problem.
-    throw new ConfigError(source, [
-      `(root): cannot be validated (${error instanceof Error ? error.message : String(error)})`,
-    ]);
+    return {
+      config: undefined,
+      problems: [`(root): cannot be validated (${error instanceof Error ? error.message : String(error)})`],
+      warnings: [],
+    };
   }
-  if (result.success) return result.data;
-  const problems = [...new Set(result.error.issues.flatMap(describeIssue))];
-  throw new ConfigError(source, problems);
+  const schemaProblems = result.success ? [] : result.error.issues.flatMap(describeIssue);
+  const compiled = result.success && cross.length === 0 ? compileProblems(result.data) : [];
+  const files = tls.success && tls.data !== undefined ? tlsProblems(tls.data) : [];
+  const problems = [
+    ...new Set([...schemaProblems, ...cross.map(lineOf), ...compiled.map(lineOf), ...files.map(lineOf)]),
+  ];
+  const config = problems.length === 0 && result.success ? result.data : undefined;
+  return { config, problems, warnings: config === undefined ? [] : lintConfig(config) };
+}
+
+/** Validates an already-parsed value; throws ConfigError with every problem found (and nothing else). */
+export function validateConfig(raw: unknown, source = 'config'): Config {
+  const checked = checkConfigValue(raw);
+  if (checked.config === undefined) throw new ConfigError(source, checked.problems);
+  return checked.config;
 }
 
 /**
@@ -123,26 +167,31 @@ function nestingProblem(text: string): string | undefined {
   return undefined;
 }
 
-/** Parses YAML/JSON text; syntax errors and duplicate keys are reported with line numbers. Throws only ConfigError. */
-export function parseConfigText(text: string, source = 'config'): Config {
+/** Parses YAML/JSON text, then runs the pipeline; syntax errors and duplicate keys come with line numbers. */
+export function checkConfigText(text: string): ConfigCheck {
   const tooDeep = nestingProblem(text);
-  if (tooDeep !== undefined) throw new ConfigError(source, [tooDeep]);
+  if (tooDeep !== undefined) return { config: undefined, problems: [tooDeep], warnings: [] };
   let value: unknown;
   try {
     const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-    if (doc.errors.length > 0) {
-      throw new ConfigError(
-        source,
-        doc.errors.map((e) => `syntax: ${e.message.split('\n')[0]}`),
-      );
-    }
+    if (doc.errors.length > 0)
+      return {
+        config: undefined,
+        problems: doc.errors.map((e) => `syntax: ${e.message.split('\n')[0]}`),
+        warnings: [],
+      };
     // toJS throws (ReferenceError) on an unresolved alias and on alias expansion past maxAliasCount.
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(source, [
-      `syntax: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`,
-    ]);
+    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    return { config: undefined, problems: [`syntax: ${message}`], warnings: [] };
   }
-  return validateConfig(value, source);
+  return checkConfigValue(value);
+}
+
+/** checkConfigText for callers that want the config or a ConfigError. */
+export function parseConfigText(text: string, source = 'config'): Config {
+  const checked = checkConfigText(text);
+  if (checked.config === undefined) throw new ConfigError(source, checked.problems);
+  return checked.config;
 }

@@ -8,12 +8,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ConfigError, parseConfigText } from './load.js';
-import type { Config } from './schema.js';
+import { checkConfigText } from './load.js';
+import type { Config } from '../config/schema.js';
 
 export type ConfigFileRead =
   | { readonly kind: 'unchanged' }
-  | { readonly kind: 'valid'; readonly hash: string; readonly config: Config }
+  | { readonly kind: 'valid'; readonly hash: string; readonly config: Config; readonly warnings: readonly string[] }
   | { readonly kind: 'invalid'; readonly problems: readonly string[] };
 
 export interface ConfigFileRequest {
@@ -37,11 +37,11 @@ export function readConfigFile(request: ConfigFileRequest): ConfigFileRead {
   }
   const hash = configTextHash(text);
   if (hash === request.unchangedHash) return { kind: 'unchanged' };
-  try {
-    return { kind: 'valid', hash, config: parseConfigText(text, request.path) };
-  } catch (e) {
-    return { kind: 'invalid', problems: e instanceof ConfigError ? e.problems : [(e as Error).message] };
-  }
+  // The same pipeline serve and check-config run (it never throws).
+  const checked = checkConfigText(text);
+  return checked.config === undefined
+    ? { kind: 'invalid', problems: checked.problems }
+    : { kind: 'valid', hash, config: checked.config, warnings: checked.warnings };
 }
 
 const WORKER_SCRIPT = new URL('./config-file-worker.js', import.meta.url);
