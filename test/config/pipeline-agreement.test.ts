@@ -13,9 +13,9 @@ import type * as App from '../../src/app/claimgate.js';
 import type * as Load from '../../src/validation/load.js';
 import type * as Log from '../../src/core/log.js';
 
-const app = (await import(new URL('../../dist/app.js', import.meta.url).href)) as typeof App;
+const app = (await import(new URL('../../dist/app/claimgate.js', import.meta.url).href)) as typeof App;
 const load = (await import(new URL('../../dist/validation/load.js', import.meta.url).href)) as typeof Load;
-const log = (await import(new URL('../../dist/log.js', import.meta.url).href)) as typeof Log;
+const log = (await import(new URL('../../dist/core/log.js', import.meta.url).href)) as typeof Log;
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'claimgate-pipeline-'));
 
