@@ -9,8 +9,14 @@
  * SIGHUPs, each switching every tenant issuer's settings (so all 200 key sources are replaced) — the
  * worst case. Reported: p99 and max of the whole runs, and of the Checks started between each SIGHUP and
  * 100 ms after its `config reloaded` line. Every Check must be allowed (claimgate's own counters).
+ *
+ * The server runs with bench/reload-loop-probe.ts preloaded: "loop max" is the longest event-loop block
+ * it saw (over the whole run, and inside the reload windows), which names the cause of a slow Check where
+ * h2load's latencies only show its effect. `--node-args "--cpu-prof --cpu-prof-dir=DIR --trace-gc"`
+ * profiles the server (its stdout, where --trace-gc writes, is kept next to its log); `reload-profile`
+ * lists the long tasks of such a profile.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,13 +46,20 @@ const { values: opts } = parseArgs({
     routes: { type: 'string', default: '1000' },
     /** Another build's cli.js to measure instead (e.g. the code before a change). */
     cli: { type: 'string' },
+    /** Extra node options for the server, space-separated (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"). */
+    'node-args': { type: 'string', default: '' },
+    /** Where the servers' logs, stdout and loop-probe bins are kept (a fresh temporary directory by default). */
+    out: { type: 'string' },
   },
 });
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DURATION_S = Number(opts.duration);
 const RELOADS = Number(opts.reloads);
 
-const work = mkdtempSync(join(tmpdir(), 'claimgate-reload-latency-'));
+const work = opts.out ?? mkdtempSync(join(tmpdir(), 'claimgate-reload-latency-'));
+mkdirSync(work, { recursive: true });
+const PROBE = join(dirname(fileURLToPath(import.meta.url)), 'reload-loop-probe.js');
+const nodeArgs = opts['node-args'].split(' ').filter((a) => a !== '');
 const keys = generateKeys();
 const jwksFile = join(work, 'bench.jwks.json');
 writeFileSync(jwksFile, JSON.stringify(keys.jwks));
@@ -90,19 +103,38 @@ async function waitUntil(done: () => boolean, timeoutMs: number, what: string): 
   }
 }
 
-async function run(rep: number, withReloads: boolean): Promise<H2loadResult & { reloadMs: number[] }> {
+type Span = readonly [number, number];
+
+/** The longest event-loop block the probe saw during the load, and in the bins ending inside `windows`. */
+function loopMaxMs(probeFile: string, load: Span, windows: readonly Span[]): { run: number; window: number } {
+  const { binMs, bins } = JSON.parse(readFileSync(probeFile, 'utf8')) as { binMs: number; bins: [number, number][] };
+  const within = ([from, to]: Span) => bins.filter(([end]) => end >= from && end <= to + binMs);
+  const max = (list: [number, number][]) => list.reduce((m, [, ms]) => Math.max(m, ms), 0);
+  return { run: max(within(load)), window: Math.max(0, ...windows.map((w) => max(within(w)))) };
+}
+
+type RunResult = H2loadResult & { reloadMs: number[]; loop: { run: number; window: number } };
+
+async function run(rep: number, withReloads: boolean): Promise<RunResult> {
   const ports = { grpc: await freePort(), admin: await freePort() };
   writeConfig(ports, 0);
-  const stderrFile = join(work, `server-${rep}-${withReloads}.stderr`);
+  const name = `server-${rep}-${withReloads ? 'reloads' : 'baseline'}`;
+  const stderrFile = join(work, `${name}.stderr`);
+  const probeFile = join(work, `${name}.loop.json`);
   const server = startPinned(
     0,
     process.execPath,
-    [opts.cli ?? join(ROOT, 'dist/cli.js'), 'serve', '--config', configFile],
+    [...nodeArgs, '--import', PROBE, opts.cli ?? join(ROOT, 'dist/cli.js'), 'serve', '--config', configFile],
     stderrFile,
+    { ...process.env, CLAIMGATE_LOOP_PROBE_FILE: probeFile },
   );
+  let windows: Span[] = [];
+  let loadSpan: Span = [0, 0];
+  let measured: Omit<RunResult, 'loop'>;
   try {
     await waitForHttp200(`http://127.0.0.1:${ports.admin}/readyz`, 30000, () => server.child.exitCode === null);
     const sighups: number[] = [];
+    const loadStart = Date.now();
     const load = runH2load({
       url: `http://127.0.0.1:${ports.grpc}${CHECK_PATH}`,
       cpu: 1,
@@ -123,6 +155,7 @@ async function run(rep: number, withReloads: boolean): Promise<H2loadResult & { 
       }
     }
     const result = await load;
+    loadSpan = [loadStart, Date.now()];
     const counters = await scrapeCounters(ports.admin);
     const reloaded = reloadedLines(stderrFile);
     if (withReloads && reloaded.length !== RELOADS)
@@ -132,25 +165,30 @@ async function run(rep: number, withReloads: boolean): Promise<H2loadResult & { 
       throw new Error(
         `wrong or failed Checks: ${JSON.stringify({ wrong, failed: result.failed, errored: result.errored })}`,
       );
-    return { ...result, reloadMs: reloaded.map((at, i) => at - (sighups[i] ?? at)) };
+    windows = sighups.map((at, i) => [at, (reloaded[i] ?? at) + 100] as const);
+    measured = { ...result, reloadMs: reloaded.map((at, i) => at - (sighups[i] ?? at)) };
   } finally {
-    await server.stop();
+    // A graceful stop: the probe's bins and a --cpu-prof profile are written at exit.
+    await server.stop(10000);
+    writeFileSync(join(work, `${name}.stdout`), server.lines.join('\n'));
   }
+  return { ...measured, loop: loopMaxMs(probeFile, loadSpan, windows) };
 }
 
 const fmt = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(2));
+process.stdout.write(`results in ${work}\n`);
 process.stdout.write(
   `reload latency: ${opts.issuers} issuers, ${opts.routes} routes, ${DURATION_S} s runs, ${RELOADS} reloads per run\n`,
 );
 process.stdout.write(
-  'rep  run        checks/s   p99 ms   max ms   reload-window: checks  p99 ms  max ms   SIGHUP→reloaded ms\n',
+  'rep  run        checks/s   p99 ms   max ms  loop max ms   reload-window: checks  p99 ms  max ms  loop max ms   SIGHUP→reloaded ms\n',
 );
 for (let rep = 1; rep <= Number(opts.reps); rep++) {
   for (const withReloads of [false, true]) {
     const r = await run(rep, withReloads);
     process.stdout.write(
-      `${String(rep).padEnd(4)} ${(withReloads ? 'reloads' : 'baseline').padEnd(9)} ${r.rps.toFixed(0).padStart(9)} ${fmt(r.p99Ms).padStart(8)} ${fmt(r.maxMs).padStart(8)}   ` +
-        `${String(withReloads ? r.inWindows?.requests : '-').padStart(21)} ${fmt(withReloads ? r.inWindows?.p99Ms : undefined).padStart(7)} ${fmt(withReloads ? r.inWindows?.maxMs : undefined).padStart(7)}   ${r.reloadMs.join(', ')}\n`,
+      `${String(rep).padEnd(4)} ${(withReloads ? 'reloads' : 'baseline').padEnd(9)} ${r.rps.toFixed(0).padStart(9)} ${fmt(r.p99Ms).padStart(8)} ${fmt(r.maxMs).padStart(8)} ${fmt(r.loop.run).padStart(12)}   ` +
+        `${String(withReloads ? r.inWindows?.requests : '-').padStart(21)} ${fmt(withReloads ? r.inWindows?.p99Ms : undefined).padStart(7)} ${fmt(withReloads ? r.inWindows?.maxMs : undefined).padStart(7)} ${fmt(withReloads ? r.loop.window : undefined).padStart(12)}   ${r.reloadMs.join(', ')}\n`,
     );
   }
 }
