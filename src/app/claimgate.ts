@@ -19,8 +19,10 @@ import { unrefTimer } from '../keys/timers.js';
 import {
   closeLater,
   compileGeneration,
+  compileGenerationInSteps,
   generationOf,
   keySourceFactory,
+  startInTurns,
   type CompiledGeneration,
   type Generation,
   type GenerationDeps,
@@ -298,7 +300,8 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
 
   /**
    * A file reload in steps, each a short task of its own so Checks are answered in between: read, parse
-   * and validate on a worker thread; compile; make the decider and swap. See docs/benchmarks.md.
+   * and validate on a worker thread; compile in steps; start the new key sources a few per turn; make
+   * the decider and swap. See docs/benchmarks.md.
    */
   const reloadFile = async (path: string, force: boolean): Promise<ReloadResult> => {
     if (draining) return SHUTTING_DOWN;
@@ -311,11 +314,13 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     const base = current;
     let next: CompiledGeneration;
     try {
-      next = compileOn(read.config, base);
+      next = await compileGenerationInSteps(read.config, base.sources, generationDeps, nextTurn);
     } catch (e) {
       return reject([(e as Error).message], { file: path });
     }
-    await nextTurn();
+    // Its new key sources load their keys before the swap, a few per turn.
+    await startInTurns(next.fresh, nextTurn);
+    if (draining || current !== base) next.fresh.forEach((source) => source.close());
     if (draining) return SHUTTING_DOWN;
     // A direct reload() won meanwhile: compile again on top of it, so carried-over sources are its own.
     if (current !== base) next = compileOn(read.config, current);
