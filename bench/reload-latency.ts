@@ -11,8 +11,9 @@
  * 100 ms after its `config reloaded` line. Every Check must be allowed (claimgate's own counters).
  *
  * The server runs with bench/reload-loop-probe.ts preloaded: "loop max" is the longest event-loop block
- * it saw (over the whole run, and inside the reload windows), which names the cause of a slow Check where
- * h2load's latencies only show its effect. `--node-args "--cpu-prof --cpu-prof-dir=DIR --trace-gc"`
+ * it saw and "GC max" the longest GC pause (over the load, and inside the reload windows), which name
+ * the cause of a slow Check where h2load's latencies only show its effect (and include the load
+ * generator's own scheduling). `--node-args "--cpu-prof --cpu-prof-dir=DIR --trace-gc"`
  * profiles the server (its stdout, where --trace-gc writes, is kept next to its log); `reload-profile`
  * lists the long tasks of such a profile.
  */
@@ -105,19 +106,36 @@ async function waitUntil(done: () => boolean, timeoutMs: number, what: string): 
 
 type Span = readonly [number, number];
 
-/** The longest event-loop block the probe saw during the load, and in the bins ending inside `windows`. */
-function loopMaxMs(probeFile: string, load: Span, windows: readonly Span[]): { run: number; window: number } {
-  const { binMs, bins } = JSON.parse(readFileSync(probeFile, 'utf8')) as { binMs: number; bins: [number, number][] };
-  const within = ([from, to]: Span) => bins.filter(([end]) => end >= from && end <= to + binMs);
-  const max = (list: [number, number][]) => list.reduce((m, [, ms]) => Math.max(m, ms), 0);
-  const clipped = windows.map(([from, to]): Span => [Math.max(from, load[0]), Math.min(to, load[1])]);
+interface Worst {
+  /** Longest event-loop block (ms). */
+  readonly loop: number;
+  /** Longest GC pause (ms). */
+  readonly gc: number;
+}
+
+/** The longest event-loop block and GC pause the probe saw during the load, and inside `windows`. */
+function worstOf(probeFile: string, load: Span, windows: readonly Span[]): { run: Worst; window: Worst } {
+  const probe = JSON.parse(readFileSync(probeFile, 'utf8')) as {
+    binMs: number;
+    bins: [number, number][];
+    gcs: [number, number, string][];
+  };
+  const worstIn = ([from, to]: Span): Worst => {
+    const inside = <T extends [number, number, ...unknown[]]>(list: T[], slackMs: number) =>
+      list.filter(([end]) => end >= from && end <= to + slackMs).reduce((m, [, ms]) => Math.max(m, ms), 0);
+    return { loop: inside(probe.bins, probe.binMs), gc: inside(probe.gcs, 0) };
+  };
+  const clipped = windows
+    .map(([from, to]): Span => [Math.max(from, load[0]), Math.min(to, load[1])])
+    .filter(([from, to]) => from < to)
+    .map(worstIn);
   return {
-    run: max(within(load)),
-    window: Math.max(0, ...clipped.filter(([from, to]) => from < to).map((w) => max(within(w)))),
+    run: worstIn(load),
+    window: { loop: Math.max(0, ...clipped.map((w) => w.loop)), gc: Math.max(0, ...clipped.map((w) => w.gc)) },
   };
 }
 
-type RunResult = H2loadResult & { reloadMs: number[]; loop: { run: number; window: number } };
+type RunResult = H2loadResult & { reloadMs: number[]; worst: { run: Worst; window: Worst } };
 
 async function run(rep: number, withReloads: boolean): Promise<RunResult> {
   const ports = { grpc: await freePort(), admin: await freePort() };
@@ -134,7 +152,7 @@ async function run(rep: number, withReloads: boolean): Promise<RunResult> {
   );
   let windows: Span[] = [];
   let loadSpan: Span = [0, 0];
-  let measured: Omit<RunResult, 'loop'>;
+  let measured: Omit<RunResult, 'worst'>;
   try {
     await waitForHttp200(`http://127.0.0.1:${ports.admin}/readyz`, 30000, () => server.child.exitCode === null);
     const sighups: number[] = [];
@@ -178,7 +196,7 @@ async function run(rep: number, withReloads: boolean): Promise<RunResult> {
     await server.stop(10000);
     writeFileSync(join(work, `${name}.stdout`), server.lines.join('\n'));
   }
-  return { ...measured, loop: loopMaxMs(probeFile, loadSpan, windows) };
+  return { ...measured, worst: worstOf(probeFile, loadSpan, windows) };
 }
 
 const fmt = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(2));
@@ -186,15 +204,24 @@ process.stdout.write(`results in ${work}\n`);
 process.stdout.write(
   `reload latency: ${opts.issuers} issuers, ${opts.routes} routes, ${DURATION_S} s runs, ${RELOADS} reloads per run\n`,
 );
-process.stdout.write(
-  'rep  run        checks/s   p99 ms   max ms  loop max ms   reload-window: checks  p99 ms  max ms  loop max ms   SIGHUP→reloaded ms\n',
-);
+const COLUMNS = ['rep', 'run', 'checks/s', 'p99 ms', 'max ms', 'loop max', 'GC max'];
+const WINDOW_COLUMNS = ['window checks', 'p99 ms', 'max ms', 'loop max', 'GC max', 'SIGHUP→reloaded ms'];
+const row = (cells: readonly string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(8) : c.padStart(9))).join(' ');
+process.stdout.write(`${row(COLUMNS)}  | ${WINDOW_COLUMNS.join(' | ')}\n`);
 for (let rep = 1; rep <= Number(opts.reps); rep++) {
   for (const withReloads of [false, true]) {
     const r = await run(rep, withReloads);
-    process.stdout.write(
-      `${String(rep).padEnd(4)} ${(withReloads ? 'reloads' : 'baseline').padEnd(9)} ${r.rps.toFixed(0).padStart(9)} ${fmt(r.p99Ms).padStart(8)} ${fmt(r.maxMs).padStart(8)} ${fmt(r.loop.run).padStart(12)}   ` +
-        `${String(withReloads ? r.inWindows?.requests : '-').padStart(21)} ${fmt(withReloads ? r.inWindows?.p99Ms : undefined).padStart(7)} ${fmt(withReloads ? r.inWindows?.maxMs : undefined).padStart(7)} ${fmt(withReloads ? r.loop.window : undefined).padStart(12)}   ${r.reloadMs.join(', ')}\n`,
-    );
+    const whole = [String(rep), withReloads ? 'reloads' : 'baseline', r.rps.toFixed(0), fmt(r.p99Ms), fmt(r.maxMs)];
+    const window = withReloads
+      ? [
+          String(r.inWindows?.requests ?? 0),
+          fmt(r.inWindows?.p99Ms),
+          fmt(r.inWindows?.maxMs),
+          fmt(r.worst.window.loop),
+          fmt(r.worst.window.gc),
+          r.reloadMs.join(', '),
+        ]
+      : [];
+    process.stdout.write(`${row([...whole, fmt(r.worst.run.loop), fmt(r.worst.run.gc)])}  | ${window.join(' | ')}\n`);
   }
 }

@@ -3,10 +3,11 @@
  * how long the event loop was blocked, in time bins, so a blocked loop can be placed inside or outside a
  * reload. perf_hooks' `monitorEventLoopDelay` samples the loop with a 1 ms timer; every BIN_MS the
  * histogram's maximum (a block's length plus up to one sampling period) is kept with the bin's end time
- * and the histogram is reset. At exit the bins are written as JSON to $CLAIMGATE_LOOP_PROBE_FILE.
+ * and the histogram is reset. GC pauses over 1 ms are kept too (a PerformanceObserver of `gc` entries),
+ * with their end time and kind. At exit both are written as JSON to $CLAIMGATE_LOOP_PROBE_FILE.
  */
 import { writeFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 
 const BIN_MS = 20;
 const file = process.env.CLAIMGATE_LOOP_PROBE_FILE;
@@ -22,5 +23,19 @@ if (file !== undefined) {
     histogram.reset();
   }, BIN_MS);
   timer.unref();
-  process.on('exit', () => writeFileSync(file, JSON.stringify({ binMs: BIN_MS, bins })));
+  /** [end (epoch ms), pause (ms), 'minor' | 'major' | other]. */
+  const gcs: [number, number, string][] = [];
+  const kinds: Record<number, string> = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind ?? -1;
+      if (entry.duration > 1)
+        gcs.push([performance.timeOrigin + entry.startTime + entry.duration, entry.duration, kinds[kind] ?? 'other']);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  process.on('exit', () => writeFileSync(file, JSON.stringify({ binMs: BIN_MS, bins, gcs })));
 }
