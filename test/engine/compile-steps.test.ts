@@ -1,5 +1,6 @@
 /** A compile in steps (file reloads) pauses between steps and yields the same compiled config as one in one go. */
 import { compileConfig, compileConfigInSteps } from '../../src/engine/compile.js';
+import type { IssuerConfig } from '../../src/config/schema.js';
 import type { RequestView } from '../../src/core/types.js';
 import { createKeySource } from '../../src/keys/key-source.js';
 import { parseConfigText } from '../../src/validation/load.js';
@@ -26,17 +27,17 @@ describe('compileConfigInSteps', () => {
   it('pauses between steps and compiles what compileConfig compiles', async () => {
     let pauses = 0;
     let issuersAsked = 0;
-    const sources = (config: ReturnType<typeof parseConfigText>) => (issuer: (typeof config.issuers)[number]) => {
+    const source = (issuer: IssuerConfig) => {
       issuersAsked++;
       return createKeySource(issuer);
     };
     const stepped = parseConfigText(text);
-    const inSteps = await compileConfigInSteps(stepped, sources(stepped), async () => {
+    const inSteps = await compileConfigInSteps(stepped, source, async () => {
       pauses++;
       await new Promise<void>((resolve) => setImmediate(resolve));
     });
     const whole = parseConfigText(text);
-    const inOneGo = compileConfig(whole, sources(whole));
+    const inOneGo = compileConfig(whole, source);
     // Freeze, binding, 60 issuers in steps of 25, routes: several pauses.
     expect(pauses).toBeGreaterThanOrEqual(5);
     expect(issuersAsked).toBe(120);
