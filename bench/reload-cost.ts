@@ -29,6 +29,7 @@ import {
   type GenerationDeps,
 } from '../src/app/generation.js';
 import { silentLogger } from '../src/core/log.js';
+import { unrefTimer } from '../src/keys/timers.js';
 import { createMetrics } from '../src/ops/metrics.js';
 import { bigConfigText } from './lib/big-config.js';
 
@@ -153,7 +154,7 @@ for (let rep = 0; rep < Number(values.reps) + 1; rep++) {
         sources = next.fresh;
       } else {
         const next = await compileGenerationInSteps(config, undefined, generationDeps, turnWith);
-        await startInTurns(next.fresh, turnWith);
+        await startInTurns(next.fresh, turnWith, unrefTimer);
         generationOf(next, generationDeps);
         sources = next.fresh;
       }

@@ -35,7 +35,7 @@ import {
   signToken,
 } from './lib/fixtures.js';
 import { runH2load, type H2loadResult } from './lib/h2load.js';
-import { freePort, startPinned, waitForHttp200 } from './lib/proc.js';
+import { freePort, startPinned, treeCpuSeconds, waitForHttp200 } from './lib/proc.js';
 import { CHECK_PATH, scrapeCounters } from './lib/probe.js';
 
 const { values: opts } = parseArgs({
@@ -135,7 +135,12 @@ function worstOf(probeFile: string, load: Span, windows: readonly Span[]): { run
   };
 }
 
-type RunResult = H2loadResult & { reloadMs: number[]; worst: { run: Worst; window: Worst } };
+type RunResult = H2loadResult & {
+  /** Server CPU (all its threads, the reloads included) per answered Check. */
+  cpuUsPerCheck: number;
+  reloadMs: number[];
+  worst: { run: Worst; window: Worst };
+};
 
 async function run(rep: number, withReloads: boolean): Promise<RunResult> {
   const ports = { grpc: await freePort(), admin: await freePort() };
@@ -157,6 +162,7 @@ async function run(rep: number, withReloads: boolean): Promise<RunResult> {
     await waitForHttp200(`http://127.0.0.1:${ports.admin}/readyz`, 30000, () => server.child.exitCode === null);
     const sighups: number[] = [];
     const loadStart = Date.now();
+    const cpuAtStart = treeCpuSeconds(server.pid);
     const load = runH2load({
       url: `http://127.0.0.1:${ports.grpc}${CHECK_PATH}`,
       cpu: 1,
@@ -180,6 +186,7 @@ async function run(rep: number, withReloads: boolean): Promise<RunResult> {
     }
     const result = await load;
     loadSpan = [loadStart, Date.now()];
+    const cpuUsPerCheck = ((treeCpuSeconds(server.pid) - cpuAtStart) * 1e6) / Math.max(1, result.done);
     const counters = await scrapeCounters(ports.admin);
     const reloaded = reloadedLines(stderrFile);
     if (withReloads && reloaded.length !== RELOADS)
@@ -190,7 +197,7 @@ async function run(rep: number, withReloads: boolean): Promise<RunResult> {
         `wrong or failed Checks: ${JSON.stringify({ wrong, failed: result.failed, errored: result.errored })}`,
       );
     windows = sighups.map((at, i) => [at, (reloaded[i] ?? at) + 100] as const);
-    measured = { ...result, reloadMs: reloaded.map((at, i) => at - (sighups[i] ?? at)) };
+    measured = { ...result, cpuUsPerCheck, reloadMs: reloaded.map((at, i) => at - (sighups[i] ?? at)) };
   } finally {
     // A graceful stop: the probe's bins and a --cpu-prof profile are written at exit.
     await server.stop(10000);
@@ -204,14 +211,22 @@ process.stdout.write(`results in ${work}\n`);
 process.stdout.write(
   `reload latency: ${opts.issuers} issuers, ${opts.routes} routes, ${DURATION_S} s runs, ${RELOADS} reloads per run\n`,
 );
-const COLUMNS = ['rep', 'run', 'checks/s', 'p99 ms', 'max ms', 'loop max', 'GC max'];
+const COLUMNS = ['rep', 'run', 'checks/s', 'CPU µs/Check', 'p99 ms', 'max ms', 'loop max', 'GC max'];
 const WINDOW_COLUMNS = ['window checks', 'p99 ms', 'max ms', 'loop max', 'GC max', 'SIGHUP→reloaded ms'];
-const row = (cells: readonly string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(8) : c.padStart(9))).join(' ');
+const row = (cells: readonly string[]) =>
+  cells.map((c, i) => (i < 2 ? c.padEnd(8) : c.padStart(Math.max(9, COLUMNS[i]?.length ?? 0)))).join(' ');
 process.stdout.write(`${row(COLUMNS)}  | ${WINDOW_COLUMNS.join(' | ')}\n`);
 for (let rep = 1; rep <= Number(opts.reps); rep++) {
   for (const withReloads of [false, true]) {
     const r = await run(rep, withReloads);
-    const whole = [String(rep), withReloads ? 'reloads' : 'baseline', r.rps.toFixed(0), fmt(r.p99Ms), fmt(r.maxMs)];
+    const whole = [
+      String(rep),
+      withReloads ? 'reloads' : 'baseline',
+      r.rps.toFixed(0),
+      r.cpuUsPerCheck.toFixed(0),
+      fmt(r.p99Ms),
+      fmt(r.maxMs),
+    ];
     const window = withReloads
       ? [
           String(r.inWindows?.requests ?? 0),

@@ -319,7 +319,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       return reject([(e as Error).message], { file: path });
     }
     // Its new key sources load their keys before the swap, a few per turn.
-    await startInTurns(next.fresh, nextTurn);
+    await startInTurns(next.fresh, nextTurn, setTimer);
     if (draining || current !== base) next.fresh.forEach((source) => source.close());
     if (draining) return SHUTTING_DOWN;
     // A direct reload() won meanwhile: compile again on top of it, so carried-over sources are its own.

@@ -11,6 +11,7 @@ import type { CompiledConfig } from '../engine/compile.js';
 import { createDecider, type DecideDeps, type Decider } from '../engine/decide.js';
 import { compileWithKeySources, compileWithKeySourcesInSteps, type KeySourceChooser } from '../engine/engine.js';
 import { createKeySource, type KeySource, type KeySourceDeps, type SetTimer } from '../keys/key-source.js';
+import type { CancelTimer } from '../keys/timers.js';
 import type { Metrics } from '../ops/metrics.js';
 
 export interface Generation {
@@ -84,19 +85,32 @@ function chooseKeySources(
 
 /** Fresh key sources started per turn by {@link startInTurns}. */
 const SOURCES_PER_TURN = 8;
+/** How long a turn waits for its JWKS files at most (a file on a stalled mount or a FIFO must not stall reloads). */
+export const FILE_LOAD_WAIT_MS = 2000;
 
 /**
  * Starts a generation's fresh key sources a few per turn, before it is swapped in. Each local JWKS file
  * is read and imported (parse, key import, curve checks) on the event loop: started all at once, their
  * reads finish together and their imports run as one long task. A turn waits for its file sources'
- * first load, so the new generation arrives with its file keys loaded; remote sources only begin their
- * first fetch (a Check joins it, within its deadline), as they did when started at the swap.
+ * first load (at most FILE_LOAD_WAIT_MS), so the new generation arrives with its file keys loaded;
+ * remote sources only begin their first fetch (a Check joins it, within its deadline), as they did when
+ * started at the swap.
  */
-export async function startInTurns(sources: readonly KeySource[], betweenTurns: () => Promise<void>): Promise<void> {
+export async function startInTurns(
+  sources: readonly KeySource[],
+  betweenTurns: () => Promise<void>,
+  setTimer: SetTimer,
+): Promise<void> {
   for (let i = 0; i < sources.length; i += SOURCES_PER_TURN) {
     const turn = sources.slice(i, i + SOURCES_PER_TURN);
     for (const source of turn) source.start();
-    await Promise.all(turn.filter((source) => source.fromFile === true).map((source) => source.whenSettled()));
+    const files = turn.filter((source) => source.fromFile === true);
+    if (files.length > 0) {
+      let cancel: CancelTimer | undefined;
+      const waited = new Promise<void>((resolve) => (cancel = setTimer(resolve, FILE_LOAD_WAIT_MS)));
+      await Promise.race([Promise.all(files.map((source) => source.whenSettled())), waited]);
+      cancel?.();
+    }
     await betweenTurns();
   }
 }

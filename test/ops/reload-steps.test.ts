@@ -11,6 +11,7 @@ import { startClaimgate } from '../../src/app/claimgate.js';
 import { startInTurns } from '../../src/app/generation.js';
 import type { Decision, RequestView } from '../../src/core/types.js';
 import { createKeySource } from '../../src/keys/key-source.js';
+import { unrefTimer } from '../../src/keys/timers.js';
 import { parseConfigText } from '../../src/validation/load.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
@@ -98,10 +99,14 @@ describe('startInTurns', () => {
   it('starts every source a few per turn, each turn waiting for its JWKS files to load', async () => {
     const sources = issuers.map((issuer) => createKeySource(issuer));
     const readyAtTurns: number[] = [];
-    await startInTurns(sources, async () => {
-      readyAtTurns.push(sources.filter((s) => s.ready()).length);
-      await nextTurn();
-    });
+    await startInTurns(
+      sources,
+      async () => {
+        readyAtTurns.push(sources.filter((s) => s.ready()).length);
+        await nextTurn();
+      },
+      unrefTimer,
+    );
     try {
       expect(sources.every((s) => s.ready())).toBe(true);
       expect(readyAtTurns).toEqual([8, 16, 24, 32, 40, 41]);
@@ -123,7 +128,7 @@ describe('startInTurns', () => {
     });
     const file = createKeySource(issuers[0]!);
     try {
-      await startInTurns([hanging, file], nextTurn);
+      await startInTurns([hanging, file], nextTurn, unrefTimer);
       expect(fetches).toBe(1);
       expect(hanging.ready()).toBe(false);
       expect(file.ready()).toBe(true);
