@@ -81,7 +81,7 @@ export function reportHealth(
     update();
     cancelReadinessPoll = setTimer(poll, READINESS_POLL_MS);
   }, READINESS_POLL_MS);
-  // `g` is read here, never captured: a pending settle must not keep a replaced generation alive.
+  // `g` is only read here, never captured: a pending settle holds its key sources, not the generation.
   const settledOf = (g: Generation) =>
     Promise.all([...g.sources.values()].map((s) => s.whenSettled())).then(() => update());
   return { update, settledOf, stop: () => cancelReadinessPoll() };
