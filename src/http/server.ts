@@ -80,7 +80,10 @@ export interface HttpFrontDoor {
 /** Maps the `http` config block (snake_case) onto options. */
 export function frontDoorOptionsFromConfig(
   http: { address: string; envoy_path_prefix: string; forward_auth_path: string; trusted_proxies: readonly string[] },
-  rest: Pick<HttpFrontDoorOptions, 'decider' | 'realm' | 'observe' | 'logger' | 'tls' | 'setTimer' | 'bounds' | 'refused'>,
+  rest: Pick<
+    HttpFrontDoorOptions,
+    'decider' | 'realm' | 'observe' | 'logger' | 'tls' | 'setTimer' | 'bounds' | 'refused'
+  >,
 ): HttpFrontDoorOptions {
   return {
     address: http.address,

@@ -15,6 +15,10 @@ export interface WaitOptions<T> {
   readonly intervalMs?: number;
   /** When the probed value is good enough; truthiness by default. */
   readonly until?: (value: T) => boolean;
+  /** Treat a probe that throws as "not yet" (a server still starting); by default the error ends the wait. */
+  readonly retryOnError?: boolean;
+  /** A reason to give up at once (e.g. "the child exited"), checked before each probe. */
+  readonly giveUpIf?: () => string | undefined;
   /** Extra text for the failure message (e.g. a child's log), read only on failure. */
   readonly context?: () => string;
 }
@@ -26,44 +30,37 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * `timeoutMs` with `what` and the last value seen (or the last error the probe threw).
  */
 export async function waitFor<T>(probe: () => T | Promise<T>, options: WaitOptions<T>): Promise<T> {
-  const { what, timeoutMs = 10_000, intervalMs = 25, until = Boolean } = options;
+  const { what, timeoutMs = 10_000, intervalMs = 25, until = Boolean, retryOnError = false } = options;
   const deadline = Date.now() + timeoutMs;
   let last: { value: T } | { error: unknown } | undefined;
+  const fail = (why: string) => new Error(`${why} waiting for ${what}; last seen: ${seen(last)}${extra(options)}`);
   for (;;) {
+    const gaveUp = options.giveUpIf?.();
+    if (gaveUp !== undefined) throw fail(`gave up (${gaveUp})`);
     try {
       const value = await probe();
       if (until(value)) return value;
       last = { value };
     } catch (error) {
+      if (!retryOnError) throw error;
       last = { error };
     }
-    if (Date.now() >= deadline) throw new Error(timeoutMessage(what, timeoutMs, last, options.context));
+    if (Date.now() >= deadline) throw fail(`timed out after ${timeoutMs} ms`);
     await pause(intervalMs);
   }
 }
 
-function timeoutMessage(
-  what: string,
-  timeoutMs: number,
-  last: { value: unknown } | { error: unknown } | undefined,
-  context: (() => string) | undefined,
-): string {
-  const seen =
-    last === undefined
-      ? 'nothing'
-      : 'error' in last
-        ? `the error ${last.error instanceof Error ? last.error.message : String(last.error)}`
-        : describe(last.value);
-  return `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${seen}${context ? `\n${context()}` : ''}`;
-}
-
-function describe(value: unknown): string {
+function seen(last: { value: unknown } | { error: unknown } | undefined): string {
+  if (last === undefined) return 'nothing';
+  if ('error' in last) return `the error ${last.error instanceof Error ? last.error.message : String(last.error)}`;
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(last.value) ?? String(last.value);
   } catch {
-    return String(value);
+    return String(last.value);
   }
 }
+
+const extra = (options: { context?: () => string }) => (options.context ? `\n${options.context()}` : '');
 
 /**
  * One zero-delay turn of the event loop: already-due timers and I/O callbacks run. Its only argument is
