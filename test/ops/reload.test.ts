@@ -85,7 +85,10 @@ describe('hot reload under load', () => {
       results.push({ variant, result: await app.reloadFromFile(file) });
       const before = done();
       // Let Checks run on this config before the next reload: as many as there are workers.
-      await waitFor(() => done() >= before + WORKERS, { what: `${WORKERS} Checks done after reload ${i}` });
+      await waitFor(() => done() >= before + WORKERS, {
+        what: `${WORKERS} Checks done after reload ${i}`,
+        intervalMs: 2, // a Check takes about a millisecond here
+      });
     }
     running = false;
     await Promise.all(workers);
