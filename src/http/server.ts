@@ -19,6 +19,7 @@ import type { Decision, DecisionObserver, DenyDecision, RequestView } from '../c
 import { silentLogger, type Logger } from '../core/log.js';
 import { parseListenAddress } from '../net/address.js';
 import { compileClientCheck, readSecureContextOptions, watchSecureContext, type TlsConfig } from '../net/tls.js';
+import type { SetTimer } from '../core/timers.js';
 import {
   applyHttpBounds,
   descriptorLimit,
@@ -62,6 +63,8 @@ export interface HttpFrontDoorOptions {
   readonly logger?: Logger;
   /** Serve HTTPS (optionally mutual TLS) with certificates re-read from files. */
   readonly tls?: TlsConfig;
+  /** The timer the TLS files are re-read on; unref'd real timers by default. */
+  readonly setTimer?: SetTimer;
   /** Connection cap and timeouts (`limits.http`); {@link HTTP_BOUNDS} by default. */
   readonly bounds?: HttpListenerBounds;
   /** Counts a connection refused or closed at a bound (metrics). */
@@ -77,7 +80,10 @@ export interface HttpFrontDoor {
 /** Maps the `http` config block (snake_case) onto options. */
 export function frontDoorOptionsFromConfig(
   http: { address: string; envoy_path_prefix: string; forward_auth_path: string; trusted_proxies: readonly string[] },
-  rest: Pick<HttpFrontDoorOptions, 'decider' | 'realm' | 'observe' | 'logger' | 'tls' | 'bounds' | 'refused'>,
+  rest: Pick<
+    HttpFrontDoorOptions,
+    'decider' | 'realm' | 'observe' | 'logger' | 'tls' | 'setTimer' | 'bounds' | 'refused'
+  >,
 ): HttpFrontDoorOptions {
   return {
     address: http.address,
@@ -298,6 +304,7 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
           options.tls,
           (ctx) => tlsServer.setSecureContext(ctx),
           (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'),
+          options.setTimer,
         );
   applyHttpBounds(server, bounds, { listener: 'http', logger: log, refused: options.refused });
   const fdWarning = descriptorWarning(bounds.max_connections, descriptorLimit());

@@ -366,8 +366,6 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 // ---- upstream-reading setup (P16/P18 tests and their fuzz suite) ----------------------------------
 
 /**
