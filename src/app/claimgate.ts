@@ -28,7 +28,10 @@ export interface ClaimgateOptions {
   readonly logger?: Logger;
   /** The one clock of the process (config load times, reload metrics, token expiry); `Date.now` by default. */
   readonly nowMs?: () => number;
-  /** The one timer of the process (readiness polling, closing replaced key sources); unref'd real timers by default. */
+  /**
+   * The one timer of the process (readiness polling, closing replaced key sources, TLS file re-reads);
+   * unref'd real timers by default.
+   */
   readonly setTimer?: SetTimer;
   /** Overrides for key sources (tests inject fetch and clocks). */
   readonly keyDeps?: KeySourceDeps;
@@ -114,6 +117,7 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
       status,
       jwks: () => state.current.compiled.upstreamIdentity?.jwks,
       admin: options.admin !== false,
+      setTimer,
     });
   } catch (e) {
     for (const source of state.current.sources.values()) source.close();

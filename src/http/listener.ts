@@ -8,6 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../core/log.js';
+import type { SetTimer } from '../core/timers.js';
 import {
   applyHttpBounds,
   descriptorLimit,
@@ -28,6 +29,8 @@ export interface HttpListenerOptions {
   readonly host: string;
   readonly port: number;
   readonly tls?: TlsConfig;
+  /** The timer the TLS files are re-read on; unref'd real timers by default. */
+  readonly setTimer?: SetTimer;
   /** {@link HTTP_BOUNDS} by default. */
   readonly bounds?: HttpListenerBounds;
   readonly refused?: (reason: BoundReason) => void;
@@ -59,6 +62,7 @@ export async function listenHttp(
           options.tls,
           (ctx) => tlsServer.setSecureContext(ctx),
           (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'),
+          options.setTimer,
         );
   applyHttpBounds(server, bounds, { listener: 'http', logger: log, refused: options.refused });
   const fdWarning = descriptorWarning(bounds.max_connections, descriptorLimit());

@@ -17,6 +17,7 @@ import type { Decision, DecisionObserver, DenyDecision, RequestView } from '../c
 import { silentLogger, type Logger } from '../core/log.js';
 import { parseListenAddress } from '../net/address.js';
 import { compileClientCheck, type TlsConfig } from '../net/tls.js';
+import type { SetTimer } from '../core/timers.js';
 import type { BoundReason, HttpListenerBounds } from '../net/listener-bounds.js';
 import { endpointOf, envoyView, forwardAuthView, PROBLEMS, type ViewResult } from './request.js';
 import { DETAIL_HEADER, toHttpAnswer, type FrontDoorMode, type HttpAnswer } from './response.js';
@@ -51,6 +52,8 @@ export interface HttpFrontDoorOptions {
   readonly logger?: Logger;
   /** Serve HTTPS (optionally mutual TLS) with certificates re-read from files. */
   readonly tls?: TlsConfig;
+  /** The timer the TLS files are re-read on; unref'd real timers by default. */
+  readonly setTimer?: SetTimer;
   /** Connection cap and timeouts (`limits.http`); `HTTP_BOUNDS` by default. */
   readonly bounds?: HttpListenerBounds;
   /** Counts a connection refused or closed at a bound (metrics). */
@@ -66,7 +69,10 @@ export interface HttpFrontDoor {
 /** Maps the `http` config block (snake_case) onto options. */
 export function frontDoorOptionsFromConfig(
   http: { address: string; envoy_path_prefix: string; forward_auth_path: string; trusted_proxies: readonly string[] },
-  rest: Pick<HttpFrontDoorOptions, 'decider' | 'realm' | 'observe' | 'logger' | 'tls' | 'bounds' | 'refused'>,
+  rest: Pick<
+    HttpFrontDoorOptions,
+    'decider' | 'realm' | 'observe' | 'logger' | 'tls' | 'setTimer' | 'bounds' | 'refused'
+  >,
 ): HttpFrontDoorOptions {
   return {
     address: http.address,
@@ -278,6 +284,7 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
     host,
     port,
     tls: options.tls,
+    setTimer: options.setTimer,
     bounds: options.bounds,
     refused: options.refused,
     log,

@@ -8,6 +8,7 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import { validateConfig } from '../../src/validation/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { closeServer, listen } from '../support/listen.js';
+import { waitFor } from '../support/wait.js';
 
 export const REALM = 'claimgate-http';
 export const HOST = 'api.example.com';
@@ -213,19 +214,19 @@ export async function runProxy(
       });
       child.kill('SIGTERM');
     });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (exited !== undefined) throw new Error(`${command} exited with ${exited} before it was ready:\n${output}`);
-    try {
-      await send(port, { path: '/__ready', headers: { host: 'ready.invalid' } });
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`${command} did not answer on 127.0.0.1:${port} within 15 s:\n${output}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  try {
+    await waitFor(() => send(port, { path: '/__ready', headers: { host: 'ready.invalid' } }), {
+      what: `${command} to answer on 127.0.0.1:${port}`,
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      until: () => true,
+      retryOnError: true,
+      giveUpIf: () => (exited === undefined ? undefined : `${command} exited with ${exited} before it was ready`),
+      context: () => output,
+    });
+  } catch (e) {
+    await stop();
+    throw e;
   }
   return { child, output: () => output, stop };
 }

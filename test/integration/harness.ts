@@ -3,7 +3,7 @@
  * config loader), a running claimgate with a real gRPC client, and small helpers for reading answers.
  * Token surgery (tokens no IdP would issue) comes from test/support/tokens.ts.
  */
-import type { Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate, ClaimgateOptions } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient, type CheckInput, type CheckSummary } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -72,8 +72,8 @@ export interface RunningGate {
 }
 
 /** Starts claimgate on a free loopback port and waits for every issuer's first key fetch to settle. */
-export async function startGate(config: Config): Promise<RunningGate> {
-  const gate = await startSettledGate(config);
+export async function startGate(config: Config, options: ClaimgateOptions = {}): Promise<RunningGate> {
+  const gate = await startSettledGate(config, options);
   const client = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
   return {
     gate,
@@ -123,16 +123,4 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `condition` every 50 ms until it holds or `timeoutMs` passes. */
-export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-  return true;
 }

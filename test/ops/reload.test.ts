@@ -13,6 +13,7 @@ import { createLogger } from '../../src/core/log.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
 import { startSettledGate } from '../support/gate.js';
+import { waitFor } from '../support/wait.js';
 
 const AUDIENCE = 'https://api.example.com';
 
@@ -73,14 +74,21 @@ describe('hot reload under load', () => {
         }
       }
     };
-    const workers = Array.from({ length: 4 }, worker);
+    const WORKERS = 4;
+    const workers = Array.from({ length: WORKERS }, worker);
 
+    const done = () => answers.length + failures.length;
     const results = [];
     for (let i = 0; i < 50; i++) {
       const variant = i % 2 === 1 ? 'invalid' : (i / 2) % 2 === 0 ? 'B' : 'A';
       writeFileSync(file, configYaml(idp.issuer, variant));
       results.push({ variant, result: await app.reloadFromFile(file) });
-      await new Promise((r) => setTimeout(r, 15));
+      const before = done();
+      // Let Checks run on this config before the next reload: as many as there are workers.
+      await waitFor(() => done() >= before + WORKERS, {
+        what: `${WORKERS} Checks done after reload ${i}`,
+        intervalMs: 2, // a Check takes about a millisecond here
+      });
     }
     running = false;
     await Promise.all(workers);

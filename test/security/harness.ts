@@ -279,8 +279,6 @@ export function sendJson(
   res.end(text);
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 // ---- upstream-reading setup (P16/P18 tests and their fuzz suite) ----------------------------------
 
 /**
