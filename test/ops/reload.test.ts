@@ -6,12 +6,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckSummary } from '../../src/cli/check-client.js';
 import { parseConfigText } from '../../src/validation/load.js';
 import { createLogger } from '../../src/core/log.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
+import { startSettledGate } from '../support/gate.js';
 import { waitFor } from '../support/wait.js';
 
 const AUDIENCE = 'https://api.example.com';
@@ -48,8 +49,7 @@ describe('hot reload under load', () => {
     idp = await FakeIdp.start({ keys: [key.jwk] });
     writeFileSync(file, configYaml(idp.issuer, 'A'));
     const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
-    app = await startClaimgate(parseConfigText(configYaml(idp.issuer, 'A')), { logger });
-    await app.whenSettled();
+    app = await startSettledGate(parseConfigText(configYaml(idp.issuer, 'A')), { logger });
     token = await mintAccessToken(key, idp.issuer, { sub: 'alice', aud: AUDIENCE, scope: 's1' }, { ttl: '10m' });
   });
 
