@@ -9,14 +9,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileConfig } from '../src/engine/compile.js';
 import { validateConfig } from '../src/validation/load.js';
-import { createDecider, type Decide } from '../src/engine/decide.js';
+import type { Decide } from '../src/engine/decide.js';
+import type { Engine } from '../src/engine/engine.js';
 import type { RequestView } from '../src/core/types.js';
 import type { CheckRequestMessage } from '../src/envoy/messages.js';
 import { loadAuthorizationService } from '../src/envoy/proto.js';
 import { toRequestView } from '../src/envoy/request.js';
-import { createKeySource, type KeySource } from '../src/keys/key-source.js';
+import { startSettledEngine } from '../test/support/gate.js';
 import { AUDIENCE, ISSUER, checkRequestBytes, generateKeys, realisticClaims, signToken } from './lib/fixtures.js';
 
 const TEMPLATE = '/v1/tenants/{tenant}/orders/{id}';
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const keys = generateKeys();
   const dir = mkdtempSync(join(tmpdir(), 'claimgate-cel-bench-'));
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
-  const sources: KeySource[] = [];
+  const engines: Engine[] = [];
   const service = loadAuthorizationService().Check!;
   const bytes = checkRequestBytes(signToken('RS256', keys, realisticClaims(Math.floor(Date.now() / 1000))));
   const view: RequestView = { ...toRequestView(service.requestDeserialize(bytes) as CheckRequestMessage), path: PATH };
@@ -48,17 +48,10 @@ async function main(): Promise<void> {
       issuers: [{ name: 'auth', issuer: ISSUER, audiences: [AUDIENCE], jwks_file: join(dir, 'jwks.json') }],
       routes: [{ name: 'orders', match: { path: { template: TEMPLATE } }, require }],
     });
-    const decide = createDecider(
-      compileConfig(config, (i) => {
-        const s = createKeySource(i);
-        sources.push(s);
-        s.start();
-        return s;
-      }),
-    );
-    deciders.push([name, decide]);
+    const engine = await startSettledEngine(config);
+    engines.push(engine);
+    deciders.push([name, engine.decide]);
   }
-  await Promise.all(sources.map((s) => s.whenSettled()));
   for (const [name, decide] of deciders) {
     const d = await decide(view);
     if (d.outcome !== 'allow') throw new Error(`${name}: expected an allow, got ${d.reason}`);
@@ -74,7 +67,7 @@ async function main(): Promise<void> {
       `${`decide (cache hit), ${name}`.padEnd(46)} ${us.toFixed(2).padStart(6)} µs  (+${(us - base).toFixed(2)} µs)`,
     );
   }
-  for (const s of sources) s.close();
+  for (const e of engines) e.close();
 }
 
 void main();

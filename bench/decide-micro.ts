@@ -30,7 +30,7 @@ import {
   realisticClaims,
   signToken,
 } from './lib/fixtures.js';
-import { settledDecider } from './lib/decider.js';
+import { startSettledEngine } from '../test/support/gate.js';
 
 async function timeIt(name: string, n: number, f: () => unknown): Promise<number> {
   for (let i = 0; i < n / 10; i++) await f();
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     routes: [{ name: 'orders', match: { path: { prefix: ROUTE_PREFIX } }, require: { scope: REQUIRED_SCOPE } }],
     upstream: { headers: [...IDENTITY_HEADERS] },
   });
-  const { decide, close } = await settledDecider(config);
+  const { decide, close } = await startSettledEngine(config);
 
   const service = loadAuthorizationService().Check!;
   const bytes = checkRequestBytes(signToken('RS256', keys, realisticClaims(Math.floor(Date.now() / 1000))));

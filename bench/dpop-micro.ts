@@ -32,7 +32,7 @@ import {
   realisticClaims,
   signToken,
 } from './lib/fixtures.js';
-import { settledDecider } from './lib/decider.js';
+import { startSettledEngine } from '../test/support/gate.js';
 
 const N = 20_000;
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     upstream: { headers: [...IDENTITY_HEADERS] },
     binding: { dpop: { replay_cache_entries: 1_000_000 } },
   });
-  const { decide, close } = await settledDecider(config);
+  const { decide, close } = await startSettledEngine(config);
 
   const nowS = Math.floor(Date.now() / 1000);
   const service = loadAuthorizationService().Check!;

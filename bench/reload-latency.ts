@@ -35,7 +35,8 @@ import {
   signToken,
 } from './lib/fixtures.js';
 import { runH2load, type H2loadResult } from './lib/h2load.js';
-import { freePort, startPinned, treeCpuSeconds, waitForHttp200 } from './lib/proc.js';
+import { startPinned, treeCpuSeconds, waitForHttp200 } from './lib/proc.js';
+import { freePort } from '../test/support/listen.js';
 import { CHECK_PATH, scrapeCounters } from './lib/probe.js';
 
 const { values: opts } = parseArgs({

@@ -23,7 +23,6 @@ import { parseArgs } from 'node:util';
 import {
   AUDIENCE,
   checkRequestBytes,
-  corruptSignature,
   generateKeys,
   grpcFrame,
   IDENTITY_HEADERS,
@@ -38,15 +37,10 @@ import {
 } from './lib/fixtures.js';
 import { stringify as stringifyYaml } from 'yaml';
 import { runH2load, type H2loadResult, type LoadShape } from './lib/h2load.js';
-import {
-  commandExists,
-  freePort,
-  startPinned,
-  treeCpuSeconds,
-  waitForHttp200,
-  type PinnedProcess,
-} from './lib/proc.js';
+import { commandExists, startPinned, treeCpuSeconds, waitForHttp200, type PinnedProcess } from './lib/proc.js';
 import { CHECK_PATH, probeGrpc, probeHttp, scrapeCounters, type ServerCounters } from './lib/probe.js';
+import { freePort, listen } from '../test/support/listen.js';
+import { withFlippedSignatureBit } from '../test/support/tokens.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -673,9 +667,7 @@ async function serveJwks(jwks: unknown): Promise<{ server: Server; url: string }
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=600' });
     res.end(body);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const port = await listen(server);
   return { server, url: `http://127.0.0.1:${port}/.well-known/jwks.json` };
 }
 
@@ -701,7 +693,7 @@ async function runScenarios(): Promise<{
     es256: signToken('ES256', keys, realisticClaims(nowS)),
     badRs256: '',
   };
-  tokens.badRs256 = corruptSignature(tokens.rs256);
+  tokens.badRs256 = withFlippedSignatureBit(tokens.rs256);
   const jwksFile = join(work, 'jwks.json');
   writeFileSync(jwksFile, JSON.stringify(keys.jwks));
   const frameBytes = {

@@ -5,10 +5,12 @@
  * The CheckRequest is Envoy's HTTP/1.1 GET captured in test/fixtures/envoy-wire (15 headers) with the
  * token replaced; it is encoded with claimgate's own protos (src/envoy/proto.ts).
  */
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkMessageTypes } from '../../src/envoy/proto.js';
+import { generateSigningKey } from '../../test/support/fake-idp.js';
+import { signParts } from '../../test/support/tokens.js';
 
 export const ISSUER = 'https://auth.example.com/';
 export const AUDIENCE = 'orders-api';
@@ -32,14 +34,10 @@ export interface KeyMaterial {
 }
 
 export function generateKeys(): KeyMaterial {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const rsaJwk = { ...rsa.publicKey.export({ format: 'jwk' }), kid: RSA_KID, use: 'sig', alg: 'RS256' };
-  const ecJwk = { ...ec.publicKey.export({ format: 'jwk' }), kid: EC_KID, use: 'sig', alg: 'ES256' };
-  return { rsaPrivate: rsa.privateKey, ecPrivate: ec.privateKey, jwks: { keys: [rsaJwk, ecJwk] } };
+  const rsa = generateSigningKey('RS256', RSA_KID);
+  const ec = generateSigningKey('ES256', EC_KID);
+  return { rsaPrivate: rsa.privateKey, ecPrivate: ec.privateKey, jwks: { keys: [rsa.jwk, ec.jwk] } };
 }
-
-const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** A realistic access-token payload (RFC 9068 shape plus the usual extra claims). */
 export function realisticClaims(nowS: number, n = 0): Record<string, unknown> {
@@ -64,21 +62,7 @@ export function realisticClaims(nowS: number, n = 0): Record<string, unknown> {
 
 export function signToken(alg: 'RS256' | 'ES256', keys: KeyMaterial, claims: Record<string, unknown>): string {
   const header = { alg, typ: 'at+jwt', kid: alg === 'RS256' ? RSA_KID : EC_KID };
-  const input = `${b64url(header)}.${b64url(claims)}`;
-  const signature =
-    alg === 'RS256'
-      ? sign('sha256', Buffer.from(input), keys.rsaPrivate)
-      : sign('sha256', Buffer.from(input), { key: keys.ecPrivate, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${signature.toString('base64url')}`;
-}
-
-/** The same token with a wrong (but well-formed, same-length) signature. */
-export function corruptSignature(token: string): string {
-  const dot = token.lastIndexOf('.');
-  const sig = Buffer.from(token.slice(dot + 1), 'base64url');
-  const i = Math.floor(sig.length / 2);
-  sig.writeUInt8(sig.readUInt8(i) ^ 0x5a, i);
-  return `${token.slice(0, dot + 1)}${sig.toString('base64url')}`;
+  return signParts(alg, alg === 'RS256' ? keys.rsaPrivate : keys.ecPrivate, header, claims);
 }
 
 const FIXTURE = fileURLToPath(

@@ -3,7 +3,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 export const CLK_TCK: number = (() => {
   const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
@@ -60,19 +59,6 @@ export function treeCpuSeconds(pid: number): number {
   let ticks = 0;
   for (const p of tree) ticks += ticksOf(p) ?? 0;
   return ticks / CLK_TCK;
-}
-
-/** A free loopback TCP port (bound then released; the server binds it right after). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface PinnedProcess {

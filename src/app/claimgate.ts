@@ -1,47 +1,37 @@
 /**
- * Assembles a running claimgate from a validated config: key sources per issuer, the compiled
- * decision engine, the gRPC server, the admin listener (metrics, health), decision logs, hot reload
- * and graceful shutdown.
- *
- * Reload builds and compiles the new config completely, then swaps one reference: a Check reads the
- * decider once when it starts, so it finishes on the config it started with, and no Check ever sees a
- * half-applied config. Key sources of issuers whose settings did not change are carried over.
+ * Assembles a running claimgate from a validated config, in the order it starts: the first generation
+ * (compiled config, key sources, decider), readiness, the Check observer and concurrency bound, the
+ * listeners, gRPC health, hot reload (./reload.ts) and graceful shutdown. Each piece lives in its own
+ * module; this file only wires them.
  */
-import type { CompiledConfig } from '../engine/compile.js';
-import { configTextHash, readConfigFileOffThread } from '../validation/config-file.js';
-import { lintConfig } from '../config/lint.js';
 import type { Config } from '../config/schema.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import type { DecisionObserver } from '../core/types.js';
+import { VERSION } from '../core/version.js';
+import type { CompiledConfig } from '../engine/compile.js';
 import type { Decide } from '../engine/decide.js';
 import type { GrpcServer } from '../envoy/server.js';
-import type { DecisionObserver } from '../core/types.js';
 import type { KeySource, KeySourceDeps, SetTimer } from '../keys/key-source.js';
 import { unrefTimer } from '../keys/timers.js';
-import {
-  closeLater,
-  compileGeneration,
-  compileGenerationInSteps,
-  generationOf,
-  keySourceFactory,
-  startInTurns,
-  type CompiledGeneration,
-  type Generation,
-  type GenerationDeps,
-} from './generation.js';
-import { startListeners, type Listeners } from './listeners.js';
-import { silentLogger, type Logger } from '../core/log.js';
-import type { AdminStatus } from '../ops/admin-server.js';
-import { createDecisionLogger, createShadowLogger } from '../ops/decision-log.js';
-import { limitConcurrency } from '../ops/concurrency.js';
-import { createMetrics, type Metrics } from '../ops/metrics.js';
-import { isReady } from '../ops/readiness.js';
 import type { HttpDeps } from '../lookup/http.js';
-import { VERSION } from '../core/version.js';
+import type { AdminStatus } from '../ops/admin-server.js';
+import { limitConcurrency } from '../ops/concurrency.js';
+import { createShadowLogger } from '../ops/decision-log.js';
+import { createMetrics, type Metrics } from '../ops/metrics.js';
+import { compileGeneration, generationOf, keySourceFactory, type GenerationDeps } from './generation.js';
+import { startListeners, type Listeners } from './listeners.js';
+import { observeChecks } from './observe.js';
+import { readinessOf, reportHealth, statusOf, type ServingState } from './readiness.js';
+import { createReloader, warnShadowMode, type ReloadResult } from './reload.js';
 
 export interface ClaimgateOptions {
   readonly logger?: Logger;
   /** The one clock of the process (config load times, reload metrics, token expiry); `Date.now` by default. */
   readonly nowMs?: () => number;
-  /** The one timer of the process (readiness polling, closing replaced key sources); unref'd real timers by default. */
+  /**
+   * The one timer of the process (readiness polling, closing replaced key sources, TLS file re-reads);
+   * unref'd real timers by default.
+   */
   readonly setTimer?: SetTimer;
   /** Overrides for key sources (tests inject fetch and clocks). */
   readonly keyDeps?: KeySourceDeps;
@@ -56,9 +46,6 @@ export interface ClaimgateOptions {
   /** Start the admin listener (default true; cluster workers leave it to the primary). */
   readonly admin?: boolean;
 }
-
-export type ReloadResult =
-  { readonly ok: true; readonly changed: boolean } | { readonly ok: false; readonly problems: readonly string[] };
 
 export interface Claimgate {
   readonly grpcPort: number;
@@ -90,31 +77,102 @@ export interface Claimgate {
   close(graceMs?: number): Promise<void>;
 }
 
-const READINESS_POLL_MS = 500;
-
-/** Lets the event loop answer Checks between the steps of a reload. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-const SHUTTING_DOWN: ReloadResult = Object.freeze({
-  ok: false,
-  problems: Object.freeze(['shutting down: reload ignored']),
-});
-
 export async function startClaimgate(initial: Config, options: ClaimgateOptions = {}): Promise<Claimgate> {
   const log = options.logger ?? silentLogger;
   const nowMs = options.nowMs ?? Date.now;
   const setTimer = options.setTimer ?? unrefTimer;
   const metrics = options.metrics ?? createMetrics({ version: VERSION });
-  const logShadow = createShadowLogger(log);
-  const warnShadowMode = (config: Config) => {
-    if (config.shadow_mode)
-      log.warn(
-        { setting: 'shadow_mode' },
-        'SHADOW MODE IS ON: every request the policy refuses is ALLOWED (without identity headers); for onboarding only',
-      );
+  const generationDeps = generationDepsOf(log, metrics, options);
+
+  const state: ServingState = {
+    current: generationOf(compileGeneration(initial, undefined, generationDeps), generationDeps),
+    draining: false,
   };
-  // Made once, here: a closure made next to the code that reads the previous generation would keep it alive.
-  const generationDeps: GenerationDeps = {
+  warnShadowMode(log, initial);
+  for (const source of state.current.sources.values()) source.start();
+  metrics.markConfigLoaded(nowMs());
+
+  const ready = readinessOf(state);
+  metrics.setKeySources(() => state.current.sources.values());
+  metrics.setReady(ready);
+  const checks = observeChecks(log, metrics, initial, options.observe);
+  // One bound for every adapter of this process; it reads the current config's decider per Check.
+  const limit = limitConcurrency(
+    () => state.current.decide,
+    () => state.current.config.server.max_concurrent_checks,
+  );
+  metrics.setInFlight(limit.inFlight);
+  metrics.setTokenCacheStats(() => state.current.decide.tokenCacheStats());
+  const status = statusOf(state, ready);
+
+  let listeners: Listeners;
+  try {
+    listeners = await startListeners(initial, {
+      log,
+      metrics,
+      decider: () => limit.decide,
+      realm: () => state.current.config.realm,
+      observe: checks.observe,
+      ready,
+      status,
+      jwks: () => state.current.compiled.upstreamIdentity?.jwks,
+      admin: options.admin !== false,
+      setTimer,
+    });
+  } catch (e) {
+    for (const source of state.current.sources.values()) source.close();
+    throw e;
+  }
+  const { grpc: grpcServer, admin, frontDoor, grpcTls } = listeners;
+  const health = reportHealth(ready, state, grpcServer, log, setTimer);
+  logListening(log, initial, listeners);
+
+  const reloader = createReloader({
+    state,
+    generationDeps,
+    log,
+    metrics,
+    nowMs,
+    setTimer,
+    health,
+    applyLogging: checks.applyLogging,
+    configFileText: options.configFileText,
+  });
+
+  return {
+    grpcPort: grpcServer.port,
+    adminPort: admin?.port,
+    httpPort: frontDoor?.port,
+    grpc: grpcServer,
+    metrics,
+    compiled: () => state.current.compiled,
+    keySources: () => state.current.sources,
+    decider: () => limit.decide,
+    ready,
+    status,
+    whenSettled: () => health.settledOf(state.current),
+    reload: reloader.reload,
+    reloadFromFile: reloader.reloadFromFile,
+    async close(graceMs = state.current.config.server.shutdown_grace_ms) {
+      state.draining = true;
+      health.stop();
+      health.update();
+      await Promise.all([grpcServer.shutdown(graceMs), frontDoor?.close(graceMs)]);
+      grpcTls?.stop();
+      await admin?.close();
+      for (const source of state.current.sources.values()) source.close();
+    },
+  };
+}
+
+/**
+ * How every generation of this server makes its key sources and decider. Made once, in a scope of its
+ * own: a closure made next to code that reads the previous generation would keep it alive (see
+ * ./generation.ts).
+ */
+function generationDepsOf(log: Logger, metrics: Metrics, options: ClaimgateOptions): GenerationDeps {
+  const logShadow = createShadowLogger(log);
+  return {
     ...keySourceFactory(log, metrics, options.keyDeps),
     decider: {
       nowMs: options.nowMs,
@@ -130,99 +188,15 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
         onCache: (kind, name, result) => metrics.observeLookupCache(kind, name, result),
       },
     },
-    nowMs,
+    nowMs: options.nowMs ?? Date.now,
   };
-  // Warnings of a file's config are logged where it is read (serve at start, reloadFile), from the
-  // validation pipeline, so check-config, serve and a reload report the same ones.
-  const compileOn = (config: Config, previous?: Generation) =>
-    compileGeneration(config, previous?.sources, generationDeps);
+}
 
-  let current = generationOf(compileOn(initial), generationDeps);
-  warnShadowMode(initial);
-  for (const source of current.sources.values()) source.start();
-  metrics.markConfigLoaded(nowMs());
-  let draining = false;
-
-  const ready = () => {
-    if (draining) return false;
-    const issuers = current.config.issuers.map((i) => ({
-      ready: current.sources.get(i.name)?.ready() ?? false,
-      required: i.required,
-    }));
-    return isReady(current.config.server.readiness, issuers);
-  };
-  metrics.setKeySources(() => current.sources.values());
-  metrics.setReady(ready);
-
-  const decisionLogOptions = (config: Config) => ({
-    allowSampleRate: config.logging.allow_sample_rate,
-    denialLinesPerSecond: config.logging.denial_lines_per_second,
-    includeSubject: config.logging.include_subject,
-  });
-  let logDecision = createDecisionLogger(log, decisionLogOptions(initial));
-  const observe: DecisionObserver = (view, decision, startedNs) => {
-    const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
-    metrics.observeCheck(decision, seconds);
-    logDecision(view, decision, seconds);
-    options.observe?.(view, decision, startedNs);
-  };
-
-  // One bound for every adapter of this process; it reads the current config's decider per Check.
-  const limit = limitConcurrency(
-    () => current.decide,
-    () => current.config.server.max_concurrent_checks,
-  );
-  metrics.setInFlight(limit.inFlight);
-  metrics.setTokenCacheStats(() => current.decide.tokenCacheStats());
-  const status = (): AdminStatus => ({
-    ready: ready(),
-    config_loaded_at: current.loadedAt.toISOString(),
-    issuers: [...current.sources.values()].map((s) => s.state()),
-    ...(current.compiled.upstreamIdentity === undefined
-      ? {}
-      : { upstream_identity_jwks: current.compiled.upstreamIdentity.jwks }),
-  });
-  let listeners: Listeners;
-  try {
-    listeners = await startListeners(initial, {
-      log,
-      metrics,
-      decider: () => limit.decide,
-      realm: () => current.config.realm,
-      observe,
-      ready,
-      status,
-      jwks: () => current.compiled.upstreamIdentity?.jwks,
-      admin: options.admin !== false,
-    });
-  } catch (e) {
-    for (const source of current.sources.values()) source.close();
-    throw e;
-  }
-  const { grpc: grpcServer, admin, frontDoor, grpcTls } = listeners;
-
-  let serving = false;
-  const updateHealth = () => {
-    const now = ready();
-    if (now !== serving) {
-      serving = now;
-      grpcServer.setServing(now ? 'SERVING' : 'NOT_SERVING');
-      if (!draining)
-        log.info({ ready: now }, now ? 'ready: signing keys available' : 'not ready: waiting for signing keys');
-    }
-  };
-  updateHealth();
-  let cancelReadinessPoll = setTimer(function poll() {
-    updateHealth();
-    cancelReadinessPoll = setTimer(poll, READINESS_POLL_MS);
-  }, READINESS_POLL_MS);
-  const settledOf = (g: Generation) =>
-    Promise.all([...g.sources.values()].map((s) => s.whenSettled())).then(() => updateHealth());
-
+function logListening(log: Logger, initial: Config, { grpc, admin, frontDoor }: Listeners): void {
   log.info(
     {
       grpc: initial.server.grpc_address,
-      grpc_port: grpcServer.port,
+      grpc_port: grpc.port,
       admin: initial.server.admin_address,
       admin_port: admin?.port,
       http_port: frontDoor?.port,
@@ -232,131 +206,4 @@ export async function startClaimgate(initial: Config, options: ClaimgateOptions 
     },
     'claimgate listening',
   );
-
-  let lastFileHash = options.configFileText === undefined ? undefined : configTextHash(options.configFileText);
-
-  const reject = (problems: readonly string[], fields: Record<string, unknown> = {}): ReloadResult => {
-    metrics.observeReload('failure', nowMs());
-    log.error({ ...fields, problems }, 'config reload rejected; the previous config keeps serving');
-    return { ok: false, problems };
-  };
-
-  /** Swaps in a compiled generation: from here on new Checks use it; Checks in flight finish on theirs. */
-  const commit = (next: CompiledGeneration): ReloadResult => {
-    const { config } = next;
-    let generation: Generation;
-    try {
-      // The decider reads introspection and enrichment secrets: one that cannot be read refuses the reload.
-      generation = generationOf(next, generationDeps);
-    } catch (e) {
-      for (const source of next.fresh) source.close();
-      return reject([(e as Error).message]);
-    }
-    for (const source of next.fresh) source.start();
-    const old = current;
-    current = generation;
-    // The decision logger is a child: create it after the level changes so it inherits the new level.
-    log.level = config.logging.level;
-    logDecision = createDecisionLogger(log, decisionLogOptions(config));
-    // Checks that started on the old config may still wait for its keys (up to the check deadline).
-    closeLater(
-      [...old.sources].filter(([name, source]) => current.sources.get(name) !== source).map(([, source]) => source),
-      old.config.server.check_deadline_ms + 1000,
-      setTimer,
-    );
-    for (const key of ['grpc_address', 'admin_address'] as const) {
-      if (config.server[key] !== old.config.server[key])
-        log.warn({ setting: `server.${key}` }, 'listen address changes take effect on restart only');
-    }
-    for (const key of ['http', 'tls', 'limits'] as const) {
-      if (JSON.stringify(config[key]) !== JSON.stringify(old.config[key]))
-        log.warn(
-          { setting: key },
-          `${key} settings take effect on restart only (certificate files are re-read on their own)`,
-        );
-    }
-    metrics.observeReload('success', nowMs());
-    warnShadowMode(config);
-    log.info(
-      { issuers: config.issuers.map((i) => i.name), routes: config.routes.length, new_key_sources: next.fresh.length },
-      'config reloaded',
-    );
-    updateHealth();
-    void settledOf(current);
-    return { ok: true, changed: true };
-  };
-
-  const reload = (config: Config): ReloadResult => {
-    if (draining) return SHUTTING_DOWN;
-    for (const warning of lintConfig(config)) log.warn({ warning }, 'config warning');
-    let next: CompiledGeneration;
-    try {
-      next = compileOn(config, current);
-    } catch (e) {
-      return reject([(e as Error).message]);
-    }
-    return commit(next);
-  };
-
-  /**
-   * A file reload in steps, each a short task of its own so Checks are answered in between: read, parse
-   * and validate on a worker thread; compile in steps; start the new key sources a few per turn; make
-   * the decider and swap. See docs/benchmarks.md.
-   */
-  const reloadFile = async (path: string, force: boolean): Promise<ReloadResult> => {
-    if (draining) return SHUTTING_DOWN;
-    const read = await readConfigFileOffThread({ path, unchangedHash: force ? undefined : lastFileHash });
-    if (read.kind === 'unchanged') return { ok: true, changed: false };
-    if (read.kind === 'invalid') return reject(read.problems, { file: path });
-    for (const warning of read.warnings) log.warn({ file: path, warning }, 'config warning');
-    await nextTurn();
-    if (draining) return SHUTTING_DOWN;
-    const base = current;
-    let next: CompiledGeneration;
-    try {
-      next = await compileGenerationInSteps(read.config, base.sources, generationDeps, nextTurn);
-    } catch (e) {
-      return reject([(e as Error).message], { file: path });
-    }
-    // Its new key sources load their keys before the swap, a few per turn.
-    await startInTurns(next.fresh, nextTurn, setTimer);
-    if (draining || current !== base) next.fresh.forEach((source) => source.close());
-    if (draining) return SHUTTING_DOWN;
-    // A direct reload() won meanwhile: compile again on top of it, so carried-over sources are its own.
-    if (current !== base) next = compileOn(read.config, current);
-    const result = commit(next);
-    lastFileHash = read.hash;
-    return result;
-  };
-  // File reloads apply one at a time, in the order they were asked for.
-  let fileReloads: Promise<unknown> = Promise.resolve();
-
-  return {
-    grpcPort: grpcServer.port,
-    adminPort: admin?.port,
-    httpPort: frontDoor?.port,
-    grpc: grpcServer,
-    metrics,
-    compiled: () => current.compiled,
-    keySources: () => current.sources,
-    decider: () => limit.decide,
-    ready,
-    status,
-    whenSettled: () => settledOf(current),
-    reload,
-    reloadFromFile(path, force = false) {
-      const run = fileReloads.then(() => reloadFile(path, force));
-      fileReloads = run;
-      return run;
-    },
-    async close(graceMs = current.config.server.shutdown_grace_ms) {
-      draining = true;
-      cancelReadinessPoll();
-      updateHealth();
-      await Promise.all([grpcServer.shutdown(graceMs), frontDoor?.close(graceMs)]);
-      grpcTls?.stop();
-      await admin?.close();
-      for (const source of current.sources.values()) source.close();
-    },
-  };
 }

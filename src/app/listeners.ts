@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
+import type { SetTimer } from '../core/timers.js';
 import type { DecisionObserver } from '../core/types.js';
 import type { Decide } from '../engine/decide.js';
 import { startGrpcServer, type GrpcServer } from '../envoy/server.js';
@@ -27,6 +28,8 @@ export interface ListenerContext {
   readonly jwks: () => object | undefined;
   /** Start the admin listener (cluster workers leave it to the primary). */
   readonly admin: boolean;
+  /** The process's timer; TLS certificate files are re-read on it. */
+  readonly setTimer: SetTimer;
 }
 
 export interface Listeners {
@@ -52,8 +55,10 @@ export async function startListeners(initial: Config, ctx: ListenerContext): Pro
     grpcTls =
       initial.tls === undefined
         ? undefined
-        : grpcServerCredentials(initial.tls, (e) =>
-            ctx.log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'),
+        : grpcServerCredentials(
+            initial.tls,
+            (e) => ctx.log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'),
+            ctx.setTimer,
           );
     grpc = await startGrpcServer({
       address: initial.server.grpc_address,
@@ -87,6 +92,7 @@ export async function startListeners(initial: Config, ctx: ListenerContext): Pro
           observe: ctx.observe,
           logger: ctx.log,
           tls: initial.tls,
+          setTimer: ctx.setTimer,
           bounds: initial.limits.http,
           refused: (reason) => ctx.metrics.observeRefused('http', reason),
         }),

@@ -8,29 +8,21 @@
  * {@link MAX_BODY_BYTES} is refused and the connection closed. Header count and size are bounded.
  * Nothing from a request (and never a token) is logged.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
 import { CLIENT_NOT_ALLOWED_DECISION, denyDecision, INTERNAL_ERROR_DECISION } from '../core/answer.js';
 import { WELL_KNOWN_SUFFIX } from '../engine/resource-metadata.js';
 import type { Decide } from '../engine/decide.js';
 import type { Decision, DecisionObserver, DenyDecision, RequestView } from '../core/types.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { parseListenAddress } from '../net/address.js';
-import { compileClientCheck, readSecureContextOptions, watchSecureContext, type TlsConfig } from '../net/tls.js';
-import {
-  applyHttpBounds,
-  descriptorLimit,
-  descriptorWarning,
-  HTTP_BOUNDS,
-  httpServerOptions,
-  type BoundReason,
-  type HttpListenerBounds,
-} from '../net/listener-bounds.js';
+import { compileClientCheck, type TlsConfig } from '../net/tls.js';
+import type { SetTimer } from '../core/timers.js';
+import type { BoundReason, HttpListenerBounds } from '../net/listener-bounds.js';
 import { endpointOf, envoyView, forwardAuthView, PROBLEMS, type ViewResult } from './request.js';
 import { DETAIL_HEADER, toHttpAnswer, type FrontDoorMode, type HttpAnswer } from './response.js';
 import { compileTrust, type PeerTrust } from '../net/trust.js';
+import { listenHttp } from './listener.js';
 
 /** Defaults shared with the `http` config block (src/config/schema.ts). */
 export const HTTP_DEFAULTS = {
@@ -42,8 +34,6 @@ export const HTTP_DEFAULTS = {
 
 /** Largest request body accepted (and discarded); authorization requests should have none. */
 export const MAX_BODY_BYTES = 64 * 1024;
-/** Largest total size of a request head; above the largest token (64 KiB) plus ordinary headers. */
-export const MAX_HEAD_BYTES = 96 * 1024;
 
 export interface HttpFrontDoorOptions {
   /** `host:port` or `[v6]:port`; port 0 picks a free port. */
@@ -62,7 +52,9 @@ export interface HttpFrontDoorOptions {
   readonly logger?: Logger;
   /** Serve HTTPS (optionally mutual TLS) with certificates re-read from files. */
   readonly tls?: TlsConfig;
-  /** Connection cap and timeouts (`limits.http`); {@link HTTP_BOUNDS} by default. */
+  /** The timer the TLS files are re-read on; unref'd real timers by default. */
+  readonly setTimer?: SetTimer;
+  /** Connection cap and timeouts (`limits.http`); `HTTP_BOUNDS` by default. */
   readonly bounds?: HttpListenerBounds;
   /** Counts a connection refused or closed at a bound (metrics). */
   readonly refused?: (reason: BoundReason) => void;
@@ -77,7 +69,10 @@ export interface HttpFrontDoor {
 /** Maps the `http` config block (snake_case) onto options. */
 export function frontDoorOptionsFromConfig(
   http: { address: string; envoy_path_prefix: string; forward_auth_path: string; trusted_proxies: readonly string[] },
-  rest: Pick<HttpFrontDoorOptions, 'decider' | 'realm' | 'observe' | 'logger' | 'tls' | 'bounds' | 'refused'>,
+  rest: Pick<
+    HttpFrontDoorOptions,
+    'decider' | 'realm' | 'observe' | 'logger' | 'tls' | 'setTimer' | 'bounds' | 'refused'
+  >,
 ): HttpFrontDoorOptions {
   return {
     address: http.address,
@@ -284,83 +279,21 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
     })();
   };
 
-  const bounds = options.bounds ?? HTTP_BOUNDS;
-  const serverOptions = { maxHeaderSize: MAX_HEAD_BYTES, ...httpServerOptions(bounds) };
-  const tlsServer =
-    options.tls === undefined
-      ? undefined
-      : createHttpsServer({ ...serverOptions, ...readSecureContextOptions(options.tls) }, handle);
-  const server: Server = tlsServer ?? createServer(serverOptions, handle);
-  const stopTlsWatch =
-    tlsServer === undefined || options.tls === undefined
-      ? () => undefined
-      : watchSecureContext(
-          options.tls,
-          (ctx) => tlsServer.setSecureContext(ctx),
-          (e) => log.error({ err: e.message }, 'cannot reload TLS certificate; keeping the previous one'),
-        );
-  applyHttpBounds(server, bounds, { listener: 'http', logger: log, refused: options.refused });
-  const fdWarning = descriptorWarning(bounds.max_connections, descriptorLimit());
-  if (fdWarning !== undefined) log.warn({ setting: 'limits.http.max_connections' }, fdWarning);
-  // Header lines beyond this are dropped by Node; one more than the adapter accepts lets it notice.
-  server.maxHeadersCount = 201;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Unparseable request, a head over the size cap, or a timeout: a bare status, then close.
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? '431 Request Header Fields Too Large'
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? '408 Request Timeout'
-          : err.code?.startsWith('HPE_')
-            ? '400 Bad Request'
-            : '500 Internal Server Error';
-    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  const listener = await listenHttp(handle, {
+    address: options.address,
+    host,
+    port,
+    tls: options.tls,
+    setTimer: options.setTimer,
+    bounds: options.bounds,
+    refused: options.refused,
+    log,
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  }).catch((err: Error) => {
-    stopTlsWatch();
-    throw new Error(`cannot listen on ${options.address}: ${err.message}`);
-  });
-  // After start-up a listener error (e.g. EMFILE on accept) is logged, never an uncaught exception.
-  server.on('error', (err: Error) => log.error({ err: err.message }, 'http front door listener error'));
-  const boundPort = (server.address() as AddressInfo).port;
   log.info(
-    { address: options.address, port: boundPort, envoyPathPrefix, forwardAuthPath },
+    { address: options.address, port: listener.port, envoyPathPrefix, forwardAuthPath },
     'claimgate HTTP front door listening',
   );
-
-  return {
-    port: boundPort,
-    close(graceMs = 1000) {
-      stopTlsWatch();
-      return new Promise<void>((resolve) => {
-        let done = false;
-        const finish = () => {
-          if (done) return;
-          done = true;
-          clearTimeout(force);
-          resolve();
-        };
-        const force = setTimeout(() => {
-          server.closeAllConnections();
-          finish();
-        }, graceMs);
-        force.unref();
-        server.close(() => finish());
-        server.closeIdleConnections();
-      });
-    },
-  };
+  return listener;
 }
 
 /** The DER client certificate of a mutual-TLS connection, if the client presented one. */

@@ -1,17 +1,5 @@
 /**
- * The one timer primitive the key manager uses, injectable so tests drive time with a fake clock
- * instead of sleeping.
+ * The key manager's timer primitive is the process's one timer (src/core/timers.ts); re-exported here so
+ * the key modules keep their import.
  */
-
-/** Cancels a scheduled callback; calling it after the callback ran is harmless. */
-export type CancelTimer = () => void;
-
-/** Run `callback` once after `delayMs`; returns its cancel function. */
-export type SetTimer = (callback: () => void, delayMs: number) => CancelTimer;
-
-/** Real timers, unref'd so a pending refresh never keeps a process (or a test run) alive. */
-export const unrefTimer: SetTimer = (callback, delayMs) => {
-  const handle = setTimeout(callback, Math.max(0, delayMs));
-  handle.unref();
-  return () => clearTimeout(handle);
-};
+export { unrefTimer, type CancelTimer, type SetTimer } from '../core/timers.js';

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type PeerCertificate, type SecureContextOptions } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import { repeatEvery, unrefTimer, type CancelTimer, type SetTimer } from '../core/timers.js';
 
 export interface TlsConfig {
   readonly cert_file: string;
@@ -109,11 +110,12 @@ class ValidatedFileProvider implements grpc.experimental.CertificateProvider {
   private readonly identityListeners = new Set<grpc.experimental.IdentityCertificateUpdateListener>();
   private readonly caListeners = new Set<grpc.experimental.CaCertificateUpdateListener>();
   private current: { cert: Buffer; key: Buffer; ca?: Buffer };
-  private timer: NodeJS.Timeout | undefined;
+  private stopTimer: CancelTimer | undefined;
 
   constructor(
     private readonly tls: TlsConfig,
     private readonly onError: (e: Error) => void,
+    private readonly setTimer: SetTimer,
   ) {
     this.current = this.read();
   }
@@ -143,12 +145,12 @@ class ValidatedFileProvider implements grpc.experimental.CertificateProvider {
   }
 
   private watch(): void {
-    if (this.timer === undefined && this.identityListeners.size + this.caListeners.size > 0) {
-      this.timer = setInterval(() => this.reload(), this.tls.reload_interval_seconds * 1000);
-      this.timer.unref();
-    } else if (this.timer !== undefined && this.identityListeners.size + this.caListeners.size === 0) {
-      clearInterval(this.timer);
-      this.timer = undefined;
+    const listening = this.identityListeners.size + this.caListeners.size > 0;
+    if (this.stopTimer === undefined && listening) {
+      this.stopTimer = repeatEvery(this.setTimer, this.tls.reload_interval_seconds * 1000, () => this.reload());
+    } else if (this.stopTimer !== undefined && !listening) {
+      this.stopTimer();
+      this.stopTimer = undefined;
     }
   }
 
@@ -183,14 +185,15 @@ class ValidatedFileProvider implements grpc.experimental.CertificateProvider {
 }
 
 /**
- * gRPC server credentials whose certificates are re-read every reload interval (grpc-js applies a new
- * identity to new connections). Throws at start-up when the files are missing or do not match.
+ * gRPC server credentials whose certificates are re-read every reload interval on `setTimer` (grpc-js
+ * applies a new identity to new connections). Throws at start-up when the files are missing or do not match.
  */
 export function grpcServerCredentials(
   tls: TlsConfig,
   onError: (e: Error) => void = () => undefined,
+  setTimer: SetTimer = unrefTimer,
 ): { credentials: grpc.ServerCredentials; stop: () => void } {
-  const provider = new ValidatedFileProvider(tls, onError);
+  const provider = new ValidatedFileProvider(tls, onError, setTimer);
   const mutual = tls.client_ca_file !== undefined;
   return {
     // grpc-js names its parameters (ca, identity) but passes them on as (identity, ca): identity goes first.
@@ -203,14 +206,18 @@ export function grpcServerCredentials(
   };
 }
 
-/** Re-reads the files every interval and hands changed options to `apply` (e.g. server.setSecureContext). */
+/**
+ * Re-reads the files every interval on `setTimer` and hands changed options to `apply` (e.g.
+ * server.setSecureContext). Returns the function that stops it.
+ */
 export function watchSecureContext(
   tls: TlsConfig,
   apply: (options: SecureContextOptions) => void,
   onError: (e: Error) => void,
-): () => void {
+  setTimer: SetTimer = unrefTimer,
+): CancelTimer {
   let last = JSON.stringify(readSecureContextOptions(tls));
-  const timer = setInterval(() => {
+  return repeatEvery(setTimer, tls.reload_interval_seconds * 1000, () => {
     try {
       const next = readSecureContextOptions(tls);
       const text = JSON.stringify(next);
@@ -221,7 +228,5 @@ export function watchSecureContext(
       // A half-written rotation is retried next interval; the previous context keeps serving.
       onError(e as Error);
     }
-  }, tls.reload_interval_seconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
+  });
 }

@@ -11,10 +11,10 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { AggregatorRegistry, type Registry, type RegistryContentType } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
-import { startAdminServer, type AdminStatus } from './admin-server.js';
+import { startAdminServer, type AdminServer, type AdminStatus } from './admin-server.js';
 
 /** IPC messages between primary and workers. */
 type ToWorker = { readonly type: 'claimgate:status'; readonly id: number } | { readonly type: 'claimgate:reload' };
@@ -59,7 +59,27 @@ export function serveWorkerIpc(handlers: { status: () => AdminStatus; reload: ()
 export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const count = workerCount(config);
   const aggregator = new AggregatorRegistry();
-  let stopping = false;
+  const lifecycle = { stopping: false };
+  const pool = startWorkers(count, log, lifecycle);
+  const admin = await startClusterAdmin(config, log, aggregator, pool, lifecycle);
+  log.info({ workers: count, admin: config.server.admin_address, admin_port: admin.port }, 'claimgate primary started');
+  forwardReloads(log);
+  await drainOnSignal(config, log, lifecycle);
+  await admin.close();
+}
+
+/** Set once SIGTERM/SIGINT arrives: no more restarts, and the primary is no longer ready. */
+interface Lifecycle {
+  stopping: boolean;
+}
+
+interface WorkerPool {
+  /** Asks every serving worker for its status. */
+  statuses(): Promise<WorkerStatuses>;
+}
+
+/** Forks `count` workers, replaces one that dies (unless stopping), and collects their statuses over IPC. */
+function startWorkers(count: number, log: Logger, lifecycle: Lifecycle): WorkerPool {
   let nextId = 1;
   /** Workers that listen and answer IPC, by cluster worker id. */
   const serving = new Map<number, Worker>();
@@ -80,7 +100,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     return worker;
   };
 
-  const workerStatuses = (): Promise<WorkerStatuses> => {
+  const statuses = (): Promise<WorkerStatuses> => {
     const workers = [...serving.values()].filter((w) => w.isConnected() && !w.isDead());
     if (workers.length === 0) return Promise.resolve({ statuses: [], unanswered: 0 });
     const id = nextId++;
@@ -103,29 +123,39 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     for (const request of pending.values()) {
       if (request.awaiting.delete(worker.id) && request.awaiting.size === 0) request.done();
     }
-    if (stopping) return;
+    if (lifecycle.stopping) return;
     log.error({ worker: worker.id, code, signal }, 'worker exited; starting a replacement');
     setTimeout(() => {
-      if (!stopping) fork();
+      if (!lifecycle.stopping) fork();
     }, RESTART_DELAY_MS).unref();
   });
   for (let i = 0; i < count; i++) fork();
+  return { statuses };
+}
 
-  const admin = await startAdminServer({
+/** The admin listener of the primary: metrics, readiness, status and JWKS aggregated over the workers. */
+function startClusterAdmin(
+  config: Config,
+  log: Logger,
+  aggregator: AggregatorRegistry<RegistryContentType>,
+  pool: WorkerPool,
+  lifecycle: Lifecycle,
+): Promise<AdminServer> {
+  return startAdminServer({
     address: config.server.admin_address,
     bounds: config.limits.admin,
     logger: log,
     metrics: () => aggregator.clusterMetrics(),
     metricsContentType: aggregator.contentType,
     ready: async () => {
-      if (stopping) return false;
-      return clusterReady(await workerStatuses());
+      if (lifecycle.stopping) return false;
+      return clusterReady(await pool.statuses());
     },
     status: async () => {
-      const answer = await workerStatuses();
+      const answer = await pool.statuses();
       const first = answer.statuses[0];
       return {
-        ready: !stopping && clusterReady(answer),
+        ready: !lifecycle.stopping && clusterReady(answer),
         config_loaded_at: first?.config_loaded_at ?? '',
         issuers: first?.issuers ?? [],
         workers: answer.statuses,
@@ -134,23 +164,27 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     // Every key any worker publishes: during a rolling reload some workers may already sign with the new key.
     jwks: async () => {
       const keys = new Map<string, object>();
-      for (const w of (await workerStatuses()).statuses)
+      for (const w of (await pool.statuses()).statuses)
         for (const k of w.upstream_identity_jwks?.keys ?? []) keys.set(String((k as { kid?: unknown }).kid), k);
       return keys.size === 0 ? undefined : { keys: [...keys.values()] };
     },
   });
-  log.info({ workers: count, admin: config.server.admin_address, admin_port: admin.port }, 'claimgate primary started');
+}
 
+function forwardReloads(log: Logger): void {
   process.on('SIGHUP', () => {
     log.info('SIGHUP: asking every worker to reload');
     for (const w of Object.values(cluster.workers ?? {}))
       if (w?.isConnected()) w.send({ type: 'claimgate:reload' } satisfies ToWorker);
   });
+}
 
-  await new Promise<void>((resolve) => {
+/** Resolves once SIGTERM/SIGINT has arrived and every worker has drained and exited. */
+function drainOnSignal(config: Config, log: Logger, lifecycle: Lifecycle): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
+      if (lifecycle.stopping) return;
+      lifecycle.stopping = true;
       log.info({ signal }, 'shutting down: draining every worker');
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
       let remaining = workers.length;
@@ -169,5 +203,4 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
-  await admin.close();
 }

@@ -14,6 +14,7 @@ import { validateConfig } from '../../src/validation/load.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { TestPki, type CertFiles } from '../support/certs.js';
 import { cleanupTmp, fileIssuer, ISS_A, mint, NOW_MS, rsaKey } from '../security/harness.js';
+import { startSettledGate } from '../support/gate.js';
 
 const idpKey = rsaKey('mtls-idp');
 const pki = new TestPki();
@@ -51,7 +52,7 @@ describe('certificate-bound tokens from Envoy (attributes.source.certificate) ov
   let app: Claimgate;
   let client: CheckClient;
   beforeAll(async () => {
-    app = await startClaimgate(
+    app = await startSettledGate(
       validateConfig({
         server: { ...base, grpc_address: '127.0.0.1:0' },
         issuers: [issuer()],
@@ -59,7 +60,6 @@ describe('certificate-bound tokens from Envoy (attributes.source.certificate) ov
       }),
       { nowMs: () => NOW_MS },
     );
-    await app.whenSettled();
     client = createCheckClient(`127.0.0.1:${app.grpcPort}`);
   });
   afterAll(async () => {
@@ -106,7 +106,7 @@ describe('certificate-bound tokens from Envoy (attributes.source.certificate) ov
 describe('certificate-bound tokens over real mutual TLS to the HTTP door', () => {
   let app: Claimgate;
   beforeAll(async () => {
-    app = await startClaimgate(
+    app = await startSettledGate(
       validateConfig({
         server: { ...base, grpc_address: '127.0.0.1:0' },
         http: { address: '127.0.0.1:0' },
@@ -117,7 +117,6 @@ describe('certificate-bound tokens over real mutual TLS to the HTTP door', () =>
       }),
       { nowMs: () => NOW_MS },
     );
-    await app.whenSettled();
   });
   afterAll(() => app?.close(100));
 

@@ -4,17 +4,18 @@
  * including the use_dpop_nonce answer with its DPoP-Nonce header.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { cleanupTmp, fileIssuer, ISS_A, mint, NOW_MS, rsaKey } from '../security/harness.js';
 import { dpopClient, proof } from './dpop-proof.js';
+import { startSettledGate } from '../support/gate.js';
 
 const idpKey = rsaKey('dpop-http-idp');
 const NOW_S = NOW_MS / 1000;
 let app: Claimgate;
 
 beforeAll(async () => {
-  app = await startClaimgate(
+  app = await startSettledGate(
     validateConfig({
       server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', watch_config: false },
       http: { address: '127.0.0.1:0' },
@@ -23,7 +24,6 @@ beforeAll(async () => {
     }),
     { nowMs: () => NOW_MS },
   );
-  await app.whenSettled();
 });
 afterAll(async () => {
   await app?.close(100);
@@ -81,7 +81,7 @@ describe('DPoP through the HTTP doors', () => {
 describe('DPoP nonces through the HTTP doors', () => {
   let nonceApp: Claimgate;
   beforeAll(async () => {
-    nonceApp = await startClaimgate(
+    nonceApp = await startSettledGate(
       validateConfig({
         server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', watch_config: false },
         http: { address: '127.0.0.1:0' },
@@ -91,7 +91,6 @@ describe('DPoP nonces through the HTTP doors', () => {
       }),
       { nowMs: () => NOW_MS },
     );
-    await nonceApp.whenSettled();
   });
   afterAll(() => nonceApp?.close(100));
 

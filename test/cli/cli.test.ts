@@ -3,9 +3,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listen } from '../support/listen.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'claimgate-cli-'));
@@ -165,8 +166,7 @@ describe('claimgate CLI behaviour', () => {
 
   it('serve with its gRPC port taken says so in one line, with the setting to change, and no grpc-js line', async () => {
     const blocker = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const port = (blocker.address() as AddressInfo).port;
+    const port = await listen(blocker);
     try {
       const config = file(
         'taken.yaml',
@@ -184,8 +184,7 @@ describe('claimgate CLI behaviour', () => {
 
   it('demo with its port taken gives a one-line hint, no stack', async () => {
     const blocker = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const port = (blocker.address() as AddressInfo).port;
+    const port = await listen(blocker);
     try {
       const r = await runAsync(['demo', '--for', '0', '--port', String(port), '--admin-port', '0', '--idp-port', '0']);
       expect(r.code).toBe(1);

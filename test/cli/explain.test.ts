@@ -9,12 +9,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JWTPayload } from 'jose';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckInput } from '../../src/cli/check-client.js';
 import { explainRequest, renderExplain, type ExplainReport } from '../../src/cli/explain.js';
 import { parseConfigText } from '../../src/validation/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
+import { startSettledGate } from '../support/gate.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'claimgate-explain-'));
@@ -68,8 +69,7 @@ upstream:
     configPath = join(dir, 'claimgate.yaml');
     writeFileSync(configPath, text);
     config = parseConfigText(text, configPath);
-    gate = await startClaimgate(config);
-    await gate.whenSettled();
+    gate = await startSettledGate(config);
     client = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
 
     tokens.read = await good.mintClientCredentialsToken('orders:read');

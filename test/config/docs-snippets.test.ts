@@ -7,9 +7,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { parseConfigText, validateConfig } from '../../src/validation/load.js';
 import { startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
+import { startSettledGate } from '../support/gate.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/cli.js');
@@ -120,7 +121,7 @@ describe('commands in the partner and Auth0 guides', () => {
     );
     // A running claimgate trusting partner B's loopback IdP, for `status`.
     const config = parseConfigText(configBlocks('docs/partners.md')[1]!, 'partners.md #2');
-    app = await startClaimgate(
+    app = await startSettledGate(
       validateConfig({
         server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0' },
         logging: { level: 'silent' },
@@ -132,7 +133,6 @@ describe('commands in the partner and Auth0 guides', () => {
         })),
       }),
     );
-    await app.whenSettled();
     urls.set('127.0.0.1:9090', `127.0.0.1:${app.adminPort}`);
   });
   afterAll(async () => {

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parseConfigText } from '../../src/validation/load.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Decide } from '../../src/engine/decide.js';
-import { createEngine, type Engine } from '../../src/engine/engine.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { startSettledEngine } from '../support/gate.js';
 import type { Decision } from '../../src/core/types.js';
 import { NOW_MS, NOW_S, rsaKey, signParts, view } from '../security/harness.js';
 import { SHAPES } from '../support/provider-tokens.js';
@@ -46,8 +47,7 @@ beforeAll(async () => {
     }
     return new Response('not found', { status: 404 });
   };
-  engine = createEngine(config, { keys: { fetch: idps }, decider: { nowMs: () => NOW_MS } });
-  await engine.whenSettled();
+  engine = await startSettledEngine(config, { keys: { fetch: idps }, decider: { nowMs: () => NOW_MS } });
   decide = engine.decide;
 });
 afterAll(() => engine.close());

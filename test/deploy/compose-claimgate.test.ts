@@ -7,10 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { startDemoIdp, parseIdpArgs, type DemoIdp } from '../../src/demo/idp-main.js';
+import { startSettledGate } from '../support/gate.js';
 
 const CONFIG_FILE = fileURLToPath(new URL('../../deploy/compose/claimgate.yaml', import.meta.url));
 const COMPOSE_FILE = fileURLToPath(new URL('../../deploy/compose/docker-compose.yaml', import.meta.url));
@@ -44,8 +45,7 @@ describe('compose demo claimgate config, on loopback', () => {
     raw.server = { ...raw.server, grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0', watch_config: false };
     raw.issuers[0].issuer = idp.idp.issuer;
     raw.logging = { ...raw.logging, level: 'silent' };
-    app = await startClaimgate(validateConfig(raw, 'deploy/compose/claimgate.yaml (loopback)'));
-    await app.whenSettled();
+    app = await startSettledGate(validateConfig(raw, 'deploy/compose/claimgate.yaml (loopback)'));
     client = createCheckClient(`127.0.0.1:${app.grpcPort}`);
   });
 

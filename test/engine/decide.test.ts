@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/validation/load.js';
 import type { Decide } from '../../src/engine/decide.js';
-import { createEngine, type Engine } from '../../src/engine/engine.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { startSettledEngine } from '../support/gate.js';
 import type { RequestView } from '../../src/core/types.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
@@ -25,9 +26,8 @@ async function decider(overrides: Record<string, unknown>): Promise<Decide> {
     upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }], strip_token: true },
     ...overrides,
   });
-  const engine = createEngine(config);
+  const engine = await startSettledEngine(config);
   engines.push(engine);
-  await engine.whenSettled();
   return engine.decide;
 }
 afterAll(() => engines.forEach((e) => e.close()));

@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { validateConfig } from '../../src/validation/load.js';
 import type { Decide } from '../../src/engine/decide.js';
-import { createEngine } from '../../src/engine/engine.js';
+import { startSettledEngine } from '../support/gate.js';
 import type { Decision, RequestView } from '../../src/core/types.js';
 import type { KeySource } from '../../src/keys/key-source.js';
 import {
@@ -80,8 +80,7 @@ export async function fuzzGate(opts: { cacheEntries?: number; adminIgnoreCase?: 
     upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }] },
     token_cache: { max_entries: opts.cacheEntries ?? 1000 },
   });
-  const engine = createEngine(config, { decider: { nowMs: () => NOW_MS } });
-  await engine.whenSettled();
+  const engine = await startSettledEngine(config, { decider: { nowMs: () => NOW_MS } });
   return { decide: engine.decide, sources: [...engine.sources.values()], close: engine.close };
 }
 

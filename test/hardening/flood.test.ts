@@ -11,7 +11,7 @@
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import type { Decide } from '../../src/engine/decide.js';
-import { createEngine } from '../../src/engine/engine.js';
+import { startSettledEngine } from '../support/gate.js';
 import type { CheckRequestMessage } from '../../src/envoy/messages.js';
 import { startGrpcServer, type GrpcServer } from '../../src/envoy/server.js';
 import type { KeySource } from '../../src/keys/key-source.js';
@@ -92,12 +92,11 @@ beforeAll(async () => {
     unmatched: 'authenticated',
     token_cache: { max_entries: 1000, max_negative_entries: 1000 },
   });
-  const engine = createEngine(config, {
+  const engine = await startSettledEngine(config, {
     keys: { now: () => clock },
     decider: { nowMs: () => clock, onTokenCache: (r) => cacheReports.push(r) },
   });
   sources.push(...engine.sources.values());
-  await engine.whenSettled();
   decide = engine.decide;
 });
 

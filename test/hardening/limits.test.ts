@@ -18,7 +18,7 @@ import { MAX_KID_LENGTH, NEGATIVE_CACHE_ENTRIES } from '../../src/keys/key-sourc
 import { MAX_PATH_LENGTH } from '../../src/routes/normalize.js';
 import { MAX_JSON_DEPTH } from '../../src/token/parse.js';
 import { validateConfig } from '../../src/validation/load.js';
-import { createEngine } from '../../src/engine/engine.js';
+import { startSettledEngine } from '../support/gate.js';
 import { ISS_A, NOW_MS, buildGate, cleanupTmp, fileIssuer, mint, rsaKey, view } from '../security/harness.js';
 import { RSA, claims, fuzzGate, goodHeader, signed, type FuzzGate } from '../fuzz/support.js';
 
@@ -174,8 +174,9 @@ describe('cache and key-set bounds', () => {
       unmatched: 'authenticated',
       token_cache: { max_entries: 10, max_negative_entries: 50 },
     });
-    const engine = createEngine(config, { decider: { nowMs: () => NOW_MS, onTokenCache: (r) => results.push(r) } });
-    await engine.whenSettled();
+    const engine = await startSettledEngine(config, {
+      decider: { nowMs: () => NOW_MS, onTokenCache: (r) => results.push(r) },
+    });
     const decide = engine.decide;
     try {
       const tokens = Array.from({ length: 120 }, (_, i) => `Bearer ${mint(key, { aud: `other-${i}` })}`);

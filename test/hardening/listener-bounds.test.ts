@@ -16,6 +16,7 @@ import { checkMessageTypes } from '../../src/envoy/proto.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
 import { waitForLine } from '../support/child-output.js';
+import { waitFor } from '../support/wait.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const AUDIENCE = 'https://api.example.com';
@@ -141,14 +142,22 @@ issuers:
     // they are accepted (some connects wait for a SYN retry past the listen backlog). Polled on /metrics.
     const timedOut = 'claimgate_connections_refused_total{listener="grpc",reason="request_timeout"}';
     const dropped = 'claimgate_connections_refused_total{listener="http",reason="max_connections"}';
-    const deadline = Date.now() + 10_000;
-    while (
-      ((await metric(ports.admin_port, timedOut)) < HALF_OPEN ||
-        closedByServer < IDLE_CONNECTIONS / 2 ||
-        (await metric(ports.admin_port, dropped)) < closedByServer) &&
-      Date.now() < deadline
-    )
-      await new Promise((r) => setTimeout(r, 100));
+    await waitFor(
+      async () => ({
+        timedOut: await metric(ports.admin_port, timedOut),
+        closedByServer,
+        dropped: await metric(ports.admin_port, dropped),
+      }),
+      {
+        what: 'the half-open streams timed out and the idle connections past the cap dropped',
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        until: (seen) =>
+          seen.timedOut >= HALF_OPEN &&
+          seen.closedByServer >= IDLE_CONNECTIONS / 2 &&
+          seen.dropped >= seen.closedByServer,
+      },
+    );
 
     const rssGrowth = rssBytes(pid) - baseRss;
     const fdGrowth = openFds(pid) - baseFds;

@@ -2,10 +2,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
+import { startSettledGate } from '../support/gate.js';
 
 const ISSUER = 'https://idp.example.com';
 const AUDIENCE = 'api://orders';
@@ -17,7 +18,7 @@ describe('HTTP front door wired into claimgate', () => {
   beforeAll(async () => {
     const jwksFile = join(mkdtempSync(join(tmpdir(), 'claimgate-http-app-')), 'jwks.json');
     writeFileSync(jwksFile, JSON.stringify({ keys: [key.jwk] }));
-    app = await startClaimgate(
+    app = await startSettledGate(
       validateConfig({
         server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0' },
         logging: { level: 'silent' },
@@ -27,7 +28,6 @@ describe('HTTP front door wired into claimgate', () => {
         upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }] },
       }),
     );
-    await app.whenSettled();
   });
   afterAll(() => app.close(1000));
 

@@ -6,7 +6,7 @@
  * is a denial; 5xx an error). Forward-auth parsing (trust, missing, duplicated, conflicting headers)
  * is covered here too; the real proxies are in proxies.test.ts.
  */
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import type { Decide } from '../../src/engine/decide.js';
 import {
@@ -18,6 +18,7 @@ import {
 import { PROBLEMS } from '../../src/http/request.js';
 import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
 import { challenge, frontDoorConfig, HOST, OWNED, REALM, send, type Reply } from './support.js';
+import { startSettledGate } from '../support/gate.js';
 
 let op: OidcProviderIdp;
 let down: OidcProviderIdp;
@@ -37,8 +38,7 @@ beforeAll(async () => {
     { name: 'op', issuer: op.issuer, audiences: [DEFAULT_AUDIENCE] },
     { name: 'down', issuer: down.issuer, audiences: [DEFAULT_AUDIENCE] },
   ]);
-  gate = await startClaimgate(config);
-  await gate.whenSettled();
+  gate = await startSettledGate(config);
   const http = config.http;
   if (http === undefined) throw new Error('the http block is missing from the validated config');
   door = await startHttpFrontDoor(

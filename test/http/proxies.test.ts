@@ -13,12 +13,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { frontDoorOptionsFromConfig, startHttpFrontDoor, type HttpFrontDoor } from '../../src/http/server.js';
 import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
+import { freePort } from '../support/listen.js';
 import {
   challenge,
-  freePort,
   frontDoorConfig,
   HOST,
   OWNED,
@@ -33,6 +33,7 @@ import {
   type Reply,
   type RunningProxy,
 } from './support.js';
+import { startSettledGate } from '../support/gate.js';
 
 const DEPLOY = new URL('../../deploy/', import.meta.url);
 const RESOURCE = 'https://api.example.com';
@@ -60,8 +61,7 @@ beforeAll(async () => {
     {},
     { resource_metadata: { resource: RESOURCE } },
   );
-  gate = await startClaimgate(config);
-  await gate.whenSettled();
+  gate = await startSettledGate(config);
   if (config.http === undefined) throw new Error('the http block is missing from the validated config');
   door = await startHttpFrontDoor(
     frontDoorOptionsFromConfig(config.http, { realm: config.realm, decider: () => gate.decider() }),

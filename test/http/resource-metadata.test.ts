@@ -6,12 +6,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { metadataLocation } from '../../src/engine/resource-metadata.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
+import { startSettledGate } from '../support/gate.js';
 
 const RESOURCE = 'https://api.example.com';
 const METADATA_URL = `${RESOURCE}/.well-known/oauth-protected-resource`;
@@ -54,7 +55,7 @@ describe('RFC 9728 protected-resource metadata', () => {
   beforeAll(async () => {
     const jwksFile = join(mkdtempSync(join(tmpdir(), 'claimgate-prm-')), 'jwks.json');
     writeFileSync(jwksFile, JSON.stringify({ keys: [key.jwk] }));
-    app = await startClaimgate(
+    app = await startSettledGate(
       validateConfig({
         server: { grpc_address: '127.0.0.1:0', admin_address: '127.0.0.1:0' },
         logging: { level: 'silent' },
@@ -77,7 +78,6 @@ describe('RFC 9728 protected-resource metadata', () => {
         upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }] },
       }),
     );
-    await app.whenSettled();
     grpc = createCheckClient(`127.0.0.1:${app.grpcPort}`);
   });
   afterAll(async () => {

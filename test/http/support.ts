@@ -1,13 +1,14 @@
 /**
  * Shared pieces of the HTTP front-door suites: the claimgate config they run, an upstream echo
- * server, a raw HTTP client (duplicate headers, exact Host), free loopback ports, and a runner for
- * real proxy binaries as non-daemon child processes.
+ * server, a raw HTTP client (duplicate headers, exact Host), and a runner for real proxy binaries as
+ * non-daemon child processes.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { validateConfig } from '../../src/validation/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { closeServer, listen } from '../support/listen.js';
+import { waitFor } from '../support/wait.js';
 
 export const REALM = 'claimgate-http';
 export const HOST = 'api.example.com';
@@ -148,16 +149,7 @@ export async function startEcho(): Promise<Echo> {
     const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, environ });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { port: await listen(server), seen, close: () => closeServer(server) };
 }
 
 /** What the upstream saw for one proxied reply (the echo body). */
@@ -173,15 +165,6 @@ export function upstreamSaw(reply: Reply): {
     headers: Record<string, string | string[]>;
     environ: Record<string, string>;
   };
-}
-
-/** A free loopback port (bound and released; the proxies bind it right after). */
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 // ---- real proxies ----
@@ -231,19 +214,19 @@ export async function runProxy(
       });
       child.kill('SIGTERM');
     });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (exited !== undefined) throw new Error(`${command} exited with ${exited} before it was ready:\n${output}`);
-    try {
-      await send(port, { path: '/__ready', headers: { host: 'ready.invalid' } });
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`${command} did not answer on 127.0.0.1:${port} within 15 s:\n${output}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  try {
+    await waitFor(() => send(port, { path: '/__ready', headers: { host: 'ready.invalid' } }), {
+      what: `${command} to answer on 127.0.0.1:${port}`,
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      until: () => true,
+      retryOnError: true,
+      giveUpIf: () => (exited === undefined ? undefined : `${command} exited with ${exited} before it was ready`),
+      context: () => output,
+    });
+  } catch (e) {
+    await stop();
+    throw e;
   }
   return { child, output: () => output, stop };
 }

@@ -7,12 +7,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startClaimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { AUTH0_LIKE_AUDIENCE, startAuth0LikeIdp, type Auth0LikeIdp } from '../support/auth0-like-idp.js';
 import { MANAGEMENT_CLIENT_ID, startManagementApi, type ManagementApi } from '../support/auth0-management-api.js';
 import { HOST, REALM, ROUTES } from './harness.js';
+import { startSettledGate } from '../support/gate.js';
 
 const USER = 'auth0|5f7c8ec7c33c6c004bbafe82';
 let idp: Auth0LikeIdp;
@@ -69,8 +69,7 @@ async function startGate(enrichment: Record<string, unknown> = {}) {
     upstream: { headers: [{ name: 'x-auth-roles', principal: 'roles' }] },
   });
   let offsetMs = 0;
-  const gate = await startClaimgate(config, { nowMs: () => Date.now() + offsetMs });
-  await gate.whenSettled();
+  const gate = await startSettledGate(config, { nowMs: () => Date.now() + offsetMs });
   const grpc = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
   return {
     gate,

@@ -1,13 +1,14 @@
 /**
  * Shared pieces of the integration suites: the claimgate config they run (validated by the real
- * config loader), a running claimgate with a real gRPC client, token surgery for tokens no IdP would
- * issue, and small helpers for reading answers.
+ * config loader), a running claimgate with a real gRPC client, and small helpers for reading answers.
+ * Token surgery (tokens no IdP would issue) comes from test/support/tokens.ts.
  */
-import { decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate, ClaimgateOptions } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient, type CheckInput, type CheckSummary } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { startSettledGate } from '../support/gate.js';
+import { claimsOf } from '../support/tokens.js';
 
 export const REALM = 'claimgate-it';
 export const HOST = 'api.example.com';
@@ -71,9 +72,8 @@ export interface RunningGate {
 }
 
 /** Starts claimgate on a free loopback port and waits for every issuer's first key fetch to settle. */
-export async function startGate(config: Config): Promise<RunningGate> {
-  const gate = await startClaimgate(config);
-  await gate.whenSettled();
+export async function startGate(config: Config, options: ClaimgateOptions = {}): Promise<RunningGate> {
+  const gate = await startSettledGate(config, options);
   const client = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
   return {
     gate,
@@ -88,34 +88,7 @@ export async function startGate(config: Config): Promise<RunningGate> {
 
 // ---- tokens ----
 
-export const claimsOf = (token: string): JWTPayload => decodeJwt(token);
-export const headerOf = (token: string) => decodeProtectedHeader(token);
-
-const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-
-/** The same token with a changed payload and the original signature (a forgery attempt). */
-export function withPayload(token: string, change: (claims: JWTPayload) => JWTPayload): string {
-  const [header, , signature] = token.split('.');
-  return `${header}.${b64(change(claimsOf(token)))}.${signature}`;
-}
-
-/** The same token with a changed protected header and the original signature. */
-export function withHeader(
-  token: string,
-  change: (header: Record<string, unknown>) => Record<string, unknown>,
-): string {
-  const [, payload, signature] = token.split('.');
-  return `${b64(change({ ...headerOf(token) }))}.${payload}.${signature}`;
-}
-
-/** The same token with one bit flipped in the middle of its signature (still canonical base64url). */
-export function withFlippedSignatureBit(token: string): string {
-  const [header, payload, signature = ''] = token.split('.');
-  const bytes = Buffer.from(signature, 'base64url');
-  const middle = Math.floor(bytes.length / 2);
-  bytes[middle] = (bytes[middle] ?? 0) ^ 0x01;
-  return `${header}.${payload}.${bytes.toString('base64url')}`;
-}
+export { claimsOf, headerOf, withFlippedSignatureBit, withHeader, withPayload } from '../support/tokens.js';
 
 // ---- answers ----
 
@@ -150,16 +123,4 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `condition` every 50 ms until it holds or `timeoutMs` passes. */
-export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-  return true;
 }

@@ -3,7 +3,8 @@
  * arrives, the IdP is down when claimgate starts. JWKS requests are counted at the provider.
  */
 import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
-import { gateConfig, headerOf, mapBounded, startGate, waitFor, withHeader, type RunningGate } from './harness.js';
+import { gateConfig, headerOf, mapBounded, startGate, withHeader, type RunningGate } from './harness.js';
+import { waitFor } from '../support/wait.js';
 
 const COOLDOWN_SECONDS = 30;
 const issuerEntry = (idp: OidcProviderIdp) => ({
@@ -103,6 +104,6 @@ test('an IdP that is down at start gives an error answer (503 ERR_JWKS_UNAVAILAB
   }
 
   await op.restart();
-  expect(await waitFor(() => gate.gate.ready(), 10_000)).toBe(true);
+  expect(await waitFor(() => gate.gate.ready(), { what: 'the gate to become ready', timeoutMs: 10_000 })).toBe(true);
   expect((await gate.check({ ...read, token })).kind).toBe('allow');
 });

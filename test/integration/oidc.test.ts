@@ -19,7 +19,6 @@ import {
   IDENTITY_HEADERS,
   OWNED_HEADERS,
   REALM,
-  sleep,
   startGate,
   withFlippedSignatureBit,
   withPayload,
@@ -27,8 +26,10 @@ import {
 } from './harness.js';
 
 const OTHER_AUDIENCE = 'https://other-api.example.com';
-/** No clock skew for this issuer, so the expiry test waits for the token's own `exp` and no more. */
+/** No clock skew for this issuer, so the expiry test moves claimgate's clock just past the token's own `exp`. */
 const CLOCK_SKEW_SECONDS = 0;
+/** claimgate's clock is the wall clock plus this offset: a test moves it instead of waiting for time to pass. */
+let clockOffsetMs = 0;
 
 let op: OidcProviderIdp;
 /** A second real provider that claimgate does not trust. */
@@ -44,6 +45,7 @@ beforeAll(async () => {
     gateConfig([
       { name: 'op', issuer: op.issuer, audiences: [DEFAULT_AUDIENCE], clock_skew_seconds: CLOCK_SKEW_SECONDS },
     ]),
+    { nowMs: () => Date.now() + clockOffsetMs },
   );
   expect(gate.gate.ready()).toBe(true);
 });
@@ -118,9 +120,13 @@ describe('a real OpenID provider issuing JWT access tokens', () => {
     const token = await op.mintClientCredentialsToken('orders:read', { shortLived: true });
     const { exp, iat } = claimsOf(token);
     expect((exp ?? 0) - (iat ?? 0)).toBe(SHORT_TTL_SECONDS);
-    // Wait until the token is past exp + skew by the wall clock both sides share (≤ ~1.1 s).
-    await sleep(Math.max(0, ((exp ?? 0) + CLOCK_SKEW_SECONDS) * 1000 - Date.now() + 100));
-    expectInvalidToken(await gate.check({ method: 'GET', path: '/orders/1', token }), 'ERR_TOKEN_EXPIRED', token);
+    // Move claimgate's clock 100 ms past exp + skew; the provider's clock (and the token) stay as they are.
+    clockOffsetMs = Math.max(0, ((exp ?? 0) + CLOCK_SKEW_SECONDS) * 1000 - Date.now() + 100);
+    try {
+      expectInvalidToken(await gate.check({ method: 'GET', path: '/orders/1', token }), 'ERR_TOKEN_EXPIRED', token);
+    } finally {
+      clockOffsetMs = 0;
+    }
   });
 
   test('token for another audience (a real token for another resource server) → 401 ERR_AUDIENCE_MISMATCH', async () => {

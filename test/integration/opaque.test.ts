@@ -8,12 +8,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startClaimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { createLogger } from '../../src/core/log.js';
 import { DEFAULT_AUDIENCE, startOidcProvider, type OidcProviderIdp } from '../support/oidc-provider.js';
 import { HOST, IDENTITY_HEADERS, REALM, ROUTES } from './harness.js';
+import { startSettledGate } from '../support/gate.js';
 
 const INTROSPECTION_PATH = '/token/introspection';
 
@@ -71,11 +71,10 @@ async function startOpaqueGate(options: GateOptions = {}) {
   });
   let clockOffsetMs = 0;
   const lines: Record<string, unknown>[] = [];
-  const gate = await startClaimgate(config, {
+  const gate = await startSettledGate(config, {
     nowMs: () => Date.now() + clockOffsetMs,
     logger: createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) }),
   });
-  await gate.whenSettled();
   const grpc = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
   return {
     gate,

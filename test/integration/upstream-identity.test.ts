@@ -9,11 +9,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { AUTH0_LIKE_AUDIENCE, ROLES_CLAIM, startAuth0LikeIdp, type Auth0LikeIdp } from '../support/auth0-like-idp.js';
 import { HOST, REALM, ROUTES } from './harness.js';
+import { startSettledGate } from '../support/gate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'claimgate-identity-'));
 const keyFile = (name: string, type: 'ec' | 'ed25519' | 'rsa') => {
@@ -72,8 +73,7 @@ const configWith = (keys: readonly { private_key_file: string; kid: string }[]) 
 
 beforeAll(async () => {
   idp = await startAuth0LikeIdp();
-  gate = await startClaimgate(configWith([KEY_A]));
-  await gate.whenSettled();
+  gate = await startSettledGate(configWith([KEY_A]));
   grpc = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
 });
 afterAll(async () => {

@@ -5,12 +5,10 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { jwtVerify } from 'jose';
-import { compileConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/validation/load.js';
-import { createDecider } from '../../src/engine/decide.js';
-import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { startSettledEngine } from '../support/gate.js';
 import { closeServer, listen } from '../support/listen.js';
 import { AUD, bearer, cleanupTmp, ecKey, fileIssuer, NOW_MS, NOW_S } from '../security/harness.js';
 
@@ -46,20 +44,19 @@ async function startEndpoint(): Promise<Endpoint> {
     });
   });
   const endpoint: Endpoint = { url: '', forms, headers, answers, discovery: {}, close: () => closeServer(server) };
-  await listen(server, 0);
-  return Object.assign(endpoint, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect` });
+  return Object.assign(endpoint, { url: `http://127.0.0.1:${await listen(server)}/introspect` });
 }
 
 const key = ecKey('k1');
 let a: Endpoint;
 let b: Endpoint;
-const sources: KeySource[] = [];
+const engines: Engine[] = [];
 
 beforeAll(async () => {
   [a, b] = await Promise.all([startEndpoint(), startEndpoint()]);
 });
 afterAll(async () => {
-  for (const s of sources) s.close();
+  for (const e of engines) e.close();
   await Promise.all([a.close(), b.close()]);
   cleanupTmp();
 });
@@ -85,14 +82,9 @@ const active = (extra: Record<string, unknown> = {}) => ({
 
 async function decider(raw: Record<string, unknown>) {
   const config = validateConfig(raw);
-  const compiled = compileConfig(config, (issuer) => {
-    const source = createKeySource(issuer, {});
-    sources.push(source);
-    source.start();
-    return source;
-  });
-  await Promise.all(sources.map((s) => s.whenSettled()));
-  return createDecider(compiled, { nowMs: () => NOW_MS });
+  const engine = await startSettledEngine(config, { decider: { nowMs: () => NOW_MS } });
+  engines.push(engine);
+  return engine.decide;
 }
 
 const introspection = (endpoint: Endpoint, extra: Record<string, unknown> = {}) => ({

@@ -11,6 +11,7 @@ import { createCheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { compileClientCheck, subjectAltNames } from '../../src/net/tls.js';
 import { TestPki, type CertFiles } from '../support/certs.js';
+import { FakeClock } from '../keys/fake-clock.js';
 
 const ENVOY_ID = 'spiffe://cluster.local/ns/edge/sa/envoy';
 
@@ -34,6 +35,9 @@ describe('mutual TLS between proxy and claimgate', () => {
   copyFileSync(serverV1.cert, live.cert);
   copyFileSync(serverV1.key, live.key);
 
+  // claimgate's timer: the certificate files are re-read when the test moves it, never by waiting.
+  const clock = new FakeClock();
+  const RELOAD_INTERVAL_MS = 1000;
   let app: Claimgate;
   beforeAll(async () => {
     app = await startClaimgate(
@@ -46,7 +50,7 @@ describe('mutual TLS between proxy and claimgate', () => {
           key_file: live.key,
           client_ca_file: ca.cert,
           allowed_clients: [ENVOY_ID],
-          reload_interval_seconds: 1,
+          reload_interval_seconds: RELOAD_INTERVAL_MS / 1000,
         },
         unmatched: 'authenticated',
         issuers: [
@@ -58,6 +62,7 @@ describe('mutual TLS between proxy and claimgate', () => {
           },
         ], // no network: a missing local file
       }),
+      { setTimer: clock.setTimer },
     );
   });
   afterAll(() => app.close(1000));
@@ -157,14 +162,10 @@ describe('mutual TLS between proxy and claimgate', () => {
     expect(await servedSerial(app.httpPort!, ['http/1.1'])).toBe(before);
     copyFileSync(serverV2.key, live.key);
     copyFileSync(serverV2.cert, live.cert);
-    const deadline = Date.now() + 10_000;
-    let grpcSerial = before;
-    let httpSerial = before;
-    while ((grpcSerial === before || httpSerial === before) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      grpcSerial = await servedSerial(app.grpcPort, ['h2']);
-      httpSerial = await servedSerial(app.httpPort!, ['http/1.1']);
-    }
+    expect(await servedSerial(app.grpcPort, ['h2'])).toBe(before); // read again only on the reload interval
+    await clock.advance(RELOAD_INTERVAL_MS);
+    const grpcSerial = await servedSerial(app.grpcPort, ['h2']);
+    const httpSerial = await servedSerial(app.httpPort!, ['http/1.1']);
     expect(grpcSerial).not.toBe(before);
     expect(httpSerial).toBe(grpcSerial);
     // And the rotated listener still serves Checks to the allowed proxy.
@@ -172,7 +173,7 @@ describe('mutual TLS between proxy and claimgate', () => {
 
     // A half-written rotation (garbage in the certificate file) is skipped: the last good one keeps serving.
     writeFileSync(live.cert, '-----BEGIN CERTIFICATE-----\ntruncated');
-    await new Promise((r) => setTimeout(r, 2500));
+    await clock.advance(2 * RELOAD_INTERVAL_MS);
     expect(await servedSerial(app.grpcPort, ['h2'])).toBe(grpcSerial);
     expect(await servedSerial(app.httpPort!, ['http/1.1'])).toBe(grpcSerial);
     expect(await grpcOutcome(envoy)).toBe('answered:ERR_TOKEN_MISSING');

@@ -11,6 +11,8 @@ import { healthStatus } from '../support/grpc-health.js';
 import { createCheckClient, type CheckClient, type CheckSummary } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { FakeClock } from '../keys/fake-clock.js';
+import { waitFor } from '../support/wait.js';
 
 const AUDIENCE = 'https://api.example.com';
 const ACME = 'https://idp.acme.test';
@@ -54,15 +56,9 @@ class HeldKeyServer {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** claimgate's timer: the readiness poll runs when the test moves it. */
+const clock = new FakeClock();
+const READINESS_POLL_MS = 500;
 
 function issuer(name: string, iss: string) {
   return {
@@ -131,7 +127,10 @@ async function readiness(): Promise<{ http: number; grpcOverall: string; grpcAut
 beforeAll(async () => {
   acmeKey = await makeKey('k1');
   laterKey = await makeKey('k2');
-  gate = await startClaimgate(config([issuer('acme', ACME)]), { keyDeps: { fetch: keyServer.fetch } });
+  gate = await startClaimgate(config([issuer('acme', ACME)]), {
+    keyDeps: { fetch: keyServer.fetch },
+    setTimer: clock.setTimer,
+  });
   base = `http://127.0.0.1:${gate.adminPort}`;
   client = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
 });
@@ -144,7 +143,7 @@ afterAll(async () => {
 
 describe('admin listener and health', () => {
   it('/healthz is 200 from the start; /readyz is 503 and gRPC health NOT_SERVING while no keys are held', async () => {
-    await waitUntil('the first key fetch', () => keyServer.callsTo(ACME) === 1);
+    await waitFor(() => keyServer.callsTo(ACME) === 1, { what: 'the first key fetch' });
     const healthz = await get('/healthz');
     expect(healthz.status).toBe(200);
     expect(await healthz.text()).toBe('ok\n');
@@ -218,14 +217,11 @@ describe('admin listener and health', () => {
 
   it('a reload adding an issuer without keys makes /readyz and gRPC health not ready together (all_issuers), and ready again with its keys', async () => {
     expect(gate.reload(config([issuer('acme', ACME), issuer('beta', BETA)])).ok).toBe(true);
-    await waitUntil('the beta key fetch', () => keyServer.callsTo(BETA) === 1);
+    await waitFor(() => keyServer.callsTo(BETA) === 1, { what: 'the beta key fetch' });
     expect((await get('/readyz')).status).toBe(503);
     // gRPC health follows within the readiness poll (500 ms).
-    await waitUntil(
-      'gRPC health NOT_SERVING',
-      async () => (await healthStatus(gate.grpcPort, '')) === 'NOT_SERVING',
-      3000,
-    );
+    await clock.advance(READINESS_POLL_MS);
+    expect(await healthStatus(gate.grpcPort, '')).toBe('NOT_SERVING');
     expect(await readiness()).toEqual({ http: 503, grpcOverall: 'NOT_SERVING', grpcAuthz: 'NOT_SERVING' });
     // The unchanged issuer kept its keys: no refetch, and its tokens still verify.
     expect(keyServer.callsTo(ACME)).toBe(1);
@@ -242,12 +238,12 @@ describe('admin listener and health', () => {
       { path: '/orders/3', token: await token({ ...laterKey, jwk: { ...laterKey.jwk, kid: 'k9' } }) },
       15000,
     );
-    await waitUntil('the on-demand fetch', () => keyServer.callsTo(ACME) === 2);
+    await waitFor(() => keyServer.callsTo(ACME) === 2, { what: 'the on-demand fetch' });
 
     const closing = gate.close(5000);
     let closed = false;
     void closing.then(() => (closed = true));
-    await waitUntil('the drain to start', () => !gate.ready());
+    await waitFor(() => !gate.ready(), { what: 'the drain to start' });
     expect(closed).toBe(false); // the in-flight Check holds the drain open
     expect((await get('/readyz')).status).toBe(503);
     expect((await get('/healthz')).status).toBe(200);

@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import type { Decision } from '../../src/core/types.js';
 import { createLogger, REDACTED_FIELDS } from '../../src/core/log.js';
 import { createDecisionLogger } from '../../src/ops/decision-log.js';
+import { startSettledGate } from '../support/gate.js';
 
 const ISSUER = 'https://idp.acme.test';
 const AUDIENCE = 'https://api.example.com';
@@ -101,8 +102,7 @@ async function start(
   const capture = new Capture();
   const cfg = config(logging);
   const logger = createLogger(cfg.logging.level, capture);
-  const gate = await startClaimgate(cfg, { logger });
-  await gate.whenSettled();
+  const gate = await startSettledGate(cfg, { logger });
   const client = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
   return {
     gate,

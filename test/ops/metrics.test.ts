@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { REASON_CODES } from '../../src/core/reasons.js';
 import { CHECK_DURATION_BUCKETS, createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import { startSettledGate } from '../support/gate.js';
 
 const ISSUER = 'https://idp.acme.test';
 const AUDIENCE = 'https://api.example.com';
@@ -95,8 +96,7 @@ describe('check metric labels are bounded by config and catalogue', () => {
   let client: CheckClient;
 
   beforeAll(async () => {
-    gate = await startClaimgate(validateConfig(configObject()));
-    await gate.whenSettled();
+    gate = await startSettledGate(validateConfig(configObject()));
     client = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
   });
 
@@ -212,8 +212,7 @@ describe('reload counters', () => {
   beforeAll(async () => {
     configFile = join(dir, 'claimgate.yaml');
     writeFileSync(configFile, JSON.stringify(configObject()));
-    gate = await startClaimgate(validateConfig(configObject()), { nowMs: () => Date.now() + elapsedMs });
-    await gate.whenSettled();
+    gate = await startSettledGate(validateConfig(configObject()), { nowMs: () => Date.now() + elapsedMs });
   });
 
   afterAll(async () => gate.close(200));

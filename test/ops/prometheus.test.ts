@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { VERSION } from '../../src/core/version.js';
@@ -19,6 +19,7 @@ import {
   startPrometheus,
   type PrometheusServer,
 } from '../support/prometheus.js';
+import { startSettledGate } from '../support/gate.js';
 
 const ISSUER = 'https://idp.acme.test';
 const AUDIENCE = 'https://api.example.com';
@@ -66,8 +67,7 @@ beforeAll(async () => {
       },
     ],
   });
-  gate = await startClaimgate(config);
-  await gate.whenSettled();
+  gate = await startSettledGate(config);
   expect(gate.ready()).toBe(true);
   client = createCheckClient(`127.0.0.1:${gate.grpcPort}`);
   prom = await startPrometheus({ target: `127.0.0.1:${gate.adminPort}`, job: 'claimgate' });

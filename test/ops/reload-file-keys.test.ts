@@ -2,11 +2,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startClaimgate } from '../../src/app/claimgate.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { parseConfigText } from '../../src/validation/load.js';
 import { generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
+import { startSettledGate } from '../support/gate.js';
 
 describe('reload and JWKS files', () => {
   it('turns 503s into allows once the repaired file is reloaded, and ignores reloads after shutdown began', async () => {
@@ -20,8 +20,7 @@ issuers:
   - { name: local, issuer: "https://idp.example.com", audiences: [api], jwks_file: "${jwks}" }
 `;
     writeFileSync(file, text);
-    const app = await startClaimgate(parseConfigText(text), { configFileText: text });
-    await app.whenSettled();
+    const app = await startSettledGate(parseConfigText(text), { configFileText: text });
     const key = generateSigningKey('RS256', 'k1');
     const token = await mintAccessToken(key, 'https://idp.example.com', { sub: 'alice', aud: 'api' });
     const client = createCheckClient(`127.0.0.1:${app.grpcPort}`);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { FakeIdp, generateSigningKey, type SigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
+import { waitFor } from '../support/wait.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const AUDIENCE = 'https://api.example.com';
@@ -30,14 +31,13 @@ class LogWatcher {
     child.stderr!.on('data', (c: Buffer) => (this.text += c.toString()));
   }
   async waitFor(pattern: RegExp, occurrence: number, timeoutMs = 10000): Promise<string> {
-    const start = Date.now();
-    for (;;) {
-      const lines = this.text.split('\n').filter((l) => pattern.test(l));
-      if (lines.length >= occurrence) return lines[occurrence - 1]!;
-      if (Date.now() - start > timeoutMs)
-        throw new Error(`no ${occurrence}× ${pattern} within ${timeoutMs} ms:\n${this.text}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    const lines = await waitFor(() => this.text.split('\n').filter((l) => pattern.test(l)), {
+      what: `${occurrence}× ${pattern}`,
+      timeoutMs,
+      until: (matching) => matching.length >= occurrence,
+      context: () => this.text,
+    });
+    return lines[occurrence - 1]!;
   }
 }
 

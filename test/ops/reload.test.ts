@@ -6,12 +6,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckSummary } from '../../src/cli/check-client.js';
 import { parseConfigText } from '../../src/validation/load.js';
 import { createLogger } from '../../src/core/log.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
+import { startSettledGate } from '../support/gate.js';
+import { waitFor } from '../support/wait.js';
 
 const AUDIENCE = 'https://api.example.com';
 
@@ -47,8 +49,7 @@ describe('hot reload under load', () => {
     idp = await FakeIdp.start({ keys: [key.jwk] });
     writeFileSync(file, configYaml(idp.issuer, 'A'));
     const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
-    app = await startClaimgate(parseConfigText(configYaml(idp.issuer, 'A')), { logger });
-    await app.whenSettled();
+    app = await startSettledGate(parseConfigText(configYaml(idp.issuer, 'A')), { logger });
     token = await mintAccessToken(key, idp.issuer, { sub: 'alice', aud: AUDIENCE, scope: 's1' }, { ttl: '10m' });
   });
 
@@ -73,14 +74,21 @@ describe('hot reload under load', () => {
         }
       }
     };
-    const workers = Array.from({ length: 4 }, worker);
+    const WORKERS = 4;
+    const workers = Array.from({ length: WORKERS }, worker);
 
+    const done = () => answers.length + failures.length;
     const results = [];
     for (let i = 0; i < 50; i++) {
       const variant = i % 2 === 1 ? 'invalid' : (i / 2) % 2 === 0 ? 'B' : 'A';
       writeFileSync(file, configYaml(idp.issuer, variant));
       results.push({ variant, result: await app.reloadFromFile(file) });
-      await new Promise((r) => setTimeout(r, 15));
+      const before = done();
+      // Let Checks run on this config before the next reload: as many as there are workers.
+      await waitFor(() => done() >= before + WORKERS, {
+        what: `${WORKERS} Checks done after reload ${i}`,
+        intervalMs: 2, // a Check takes about a millisecond here
+      });
     }
     running = false;
     await Promise.all(workers);

@@ -10,6 +10,7 @@ import { createCheckClient } from '../../src/cli/check-client.js';
 import { waitForLine } from '../support/child-output.js';
 import { FakeIdp, generateSigningKey } from '../support/fake-idp.js';
 import { mintAccessToken } from '../support/tokens.js';
+import { waitFor } from '../support/wait.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const AUDIENCE = 'https://api.example.com';
@@ -44,7 +45,10 @@ issuers:
 `,
     );
     child = spawn(process.execPath, [CLI, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const listening = JSON.parse(await waitForLine(child, /claimgate listening/, 10000)) as { grpc_port: number };
+    const listening = JSON.parse(await waitForLine(child, /claimgate listening/, 10000)) as {
+      grpc_port: number;
+      admin_port: number;
+    };
     await waitForLine(child, /"ready":true/, 10000);
 
     const sign = (kid: string) =>
@@ -61,7 +65,12 @@ issuers:
 
     const waiting = Array.from({ length: 20 }, () => client.check({ path: '/x', token: unknownKid }, 10000));
     const steady = Array.from({ length: 50 }, () => client.check({ path: '/x', token: good }, 10000));
-    await new Promise((r) => setTimeout(r, 100));
+    // SIGTERM once the server holds all 20 waiting Checks (its in-flight gauge), not after a guessed delay.
+    const inFlight = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${listening.admin_port}/metrics`)).text();
+      return Number(/^claimgate_checks_in_flight (\d+)$/m.exec(text)?.[1]);
+    };
+    await waitFor(inFlight, { what: '20 Checks waiting for keys in flight', until: (n) => n >= 20 });
     const termAt = Date.now();
     child.kill('SIGTERM');
 

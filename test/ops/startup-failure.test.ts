@@ -3,16 +3,13 @@ import { createServer } from 'node:net';
 import { startClaimgate } from '../../src/app/claimgate.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { createCheckClient } from '../../src/cli/check-client.js';
+import { freePort, listen } from '../support/listen.js';
 
 describe('start-up failure', () => {
   it('reports the busy address and releases the gRPC listener it had already opened', async () => {
     const blocker = createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    const busy = (blocker.address() as { port: number }).port;
-    const grpcProbe = createServer();
-    await new Promise<void>((r) => grpcProbe.listen(0, '127.0.0.1', r));
-    const grpcPort = (grpcProbe.address() as { port: number }).port;
-    await new Promise<void>((r) => grpcProbe.close(() => r()));
+    const busy = await listen(blocker);
+    const grpcPort = await freePort();
     try {
       await expect(
         startClaimgate(

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCheckClient } from '../../src/cli/check-client.js';
 import { generateSigningKey } from '../support/fake-idp.js';
+import { waitFor } from '../support/wait.js';
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 
@@ -25,14 +26,12 @@ describe('multi-core workers', () => {
   let configText: string;
   const lines: LogLine[] = [];
 
-  const waitFor = async (predicate: (l: LogLine[]) => boolean, what: string, timeoutMs = 15000) => {
-    const start = Date.now();
-    while (!predicate(lines)) {
-      if (Date.now() - start > timeoutMs)
-        throw new Error(`timed out waiting for ${what}:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
+  const waitForLogs = (predicate: (l: LogLine[]) => boolean, what: string) =>
+    waitFor(() => predicate(lines), {
+      what,
+      timeoutMs: 15000,
+      context: () => lines.map((l) => JSON.stringify(l)).join('\n'),
+    });
   const count = (msg: string) => lines.filter((l) => l.msg === msg).length;
 
   beforeAll(async () => {
@@ -58,7 +57,7 @@ upstream:
       buffer = parts.pop()!;
       for (const p of parts) if (p.startsWith('{')) lines.push(JSON.parse(p) as LogLine);
     });
-    await waitFor(
+    await waitForLogs(
       (l) => l.filter((x) => x.msg === 'ready: signing keys available').length >= 2 && l.some((x) => x.admin_port),
       'two ready workers',
     );
@@ -108,19 +107,23 @@ upstream:
   it('forwards SIGHUP to every worker, which reload the changed file', async () => {
     writeFileSync(configFile, configText.replace('unmatched: authenticated', 'unmatched: deny'));
     child.kill('SIGHUP');
-    await waitFor(() => count('config reloaded') === 2, 'both workers reloaded');
+    await waitForLogs(() => count('config reloaded') === 2, 'both workers reloaded');
     const client = createCheckClient(`127.0.0.1:${grpcPort()}`);
     expect((await client.check({ path: '/x' })).reason).toBe('ERR_ROUTE_NOT_FOUND');
     client.close();
   });
 
-  /** /readyz answers, every 50 ms, until `until` holds (at most 200 probes: bounded in count and time). */
-  const probeReadiness = async (until: () => boolean): Promise<number[]> => {
+  /** /readyz answers, every 50 ms, until `until` holds (bounded in time: at most 15 s). */
+  const probeReadiness = async (until: () => boolean, what: string): Promise<number[]> => {
     const answers: number[] = [];
-    while (!until() && answers.length < 200) {
-      answers.push((await fetch(`http://127.0.0.1:${adminPort()}/readyz`)).status);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      async () => {
+        if (until()) return true;
+        answers.push((await fetch(`http://127.0.0.1:${adminPort()}/readyz`)).status);
+        return false;
+      },
+      { what, intervalMs: 50, timeoutMs: 15000, context: () => `readyz answers: ${answers.join(' ')}` },
+    );
     return answers;
   };
 
@@ -129,6 +132,7 @@ upstream:
     process.kill(victim, 'SIGKILL');
     const answers = await probeReadiness(
       () => count('claimgate listening') === 3 && count('ready: signing keys available') >= 3,
+      'the replacement worker ready',
     );
     expect(count('worker exited; starting a replacement')).toBe(1);
     // The replacement starts after a 1 s delay, so the probes covered the time with one worker.
@@ -142,10 +146,10 @@ upstream:
   it('is not ready while no worker serves, and ready again once the replacements serve', async () => {
     const pids = [...new Set(lines.filter((l) => l.msg === 'claimgate listening').map((l) => l.pid))].slice(-2);
     for (const pid of pids) process.kill(pid, 'SIGKILL');
-    const answers = await probeReadiness(() => count('claimgate listening') === 5);
+    const answers = await probeReadiness(() => count('claimgate listening') === 5, 'both replacements listening');
     // Between the deaths and the replacements (started after 1 s), nothing serves: 503.
     expect(answers).toContain(503);
-    await waitFor(() => count('ready: signing keys available') >= 5, 'both replacements ready');
+    await waitForLogs(() => count('ready: signing keys available') >= 5, 'both replacements ready');
     expect((await fetch(`http://127.0.0.1:${adminPort()}/readyz`)).status).toBe(200);
   });
 

@@ -2,12 +2,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/validation/load.js';
-import { createDecider, type Decide, type DecideDeps } from '../../src/engine/decide.js';
+import type { Decide, DecideDeps } from '../../src/engine/decide.js';
+import type { Engine } from '../../src/engine/engine.js';
 import type { RequestView } from '../../src/core/types.js';
-import { createKeySource, type KeySource } from '../../src/keys/key-source.js';
 import { generateSigningKey } from '../support/fake-idp.js';
+import { startSettledEngine } from '../support/gate.js';
 import { mintAccessToken } from '../support/tokens.js';
 
 export const ISSUER = 'https://idp.example.com';
@@ -25,8 +25,8 @@ export const ISSUER_CONFIG = {
   claims: { tenant: ['tid'] },
 };
 
-const sources: KeySource[] = [];
-afterAll(() => sources.forEach((s) => s.close()));
+const engines: Engine[] = [];
+afterAll(() => engines.forEach((e) => e.close()));
 
 export async function policyDecider(overrides: Record<string, unknown>, deps: DecideDeps = {}): Promise<Decide> {
   const config = validateConfig({
@@ -34,14 +34,9 @@ export async function policyDecider(overrides: Record<string, unknown>, deps: De
     upstream: { headers: [{ name: 'x-user-id', claim: 'sub' }], strip_token: true },
     ...overrides,
   });
-  const compiled = compileConfig(config, (issuer) => {
-    const source = createKeySource(issuer);
-    sources.push(source);
-    return source;
-  });
-  for (const s of sources) s.start();
-  await Promise.all(sources.map((s) => s.whenSettled()));
-  return createDecider(compiled, deps);
+  const engine = await startSettledEngine(config, { decider: deps });
+  engines.push(engine);
+  return engine.decide;
 }
 
 export function token(claims: Record<string, unknown>): Promise<string> {

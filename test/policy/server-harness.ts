@@ -1,10 +1,11 @@
 /** A running claimgate (gRPC and HTTP doors on loopback) with captured log lines, for the policy tests. */
 import { request as httpRequest } from 'node:http';
-import { startClaimgate, type Claimgate } from '../../src/app/claimgate.js';
+import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
 import { createLogger } from '../../src/core/log.js';
 import { ISSUER_CONFIG } from './policy-harness.js';
+import { startSettledGate } from '../support/gate.js';
 
 export class Capture {
   readonly lines: Record<string, unknown>[] = [];
@@ -34,8 +35,7 @@ export interface Running {
 const running: Running[] = [];
 export async function start(extra: Record<string, unknown>): Promise<Running> {
   const capture = new Capture();
-  const gate = await startClaimgate(config(extra), { logger: createLogger('info', capture) });
-  await gate.whenSettled();
+  const gate = await startSettledGate(config(extra), { logger: createLogger('info', capture) });
   const run = { gate, client: createCheckClient(`127.0.0.1:${gate.grpcPort}`), capture };
   running.push(run);
   return run;

@@ -3,18 +3,21 @@
  * JWS (so malformed and hostile tokens can be built byte for byte), the real config loader, key
  * sources and decision engine, and a loopback IdP that counts every request it serves.
  */
-import { constants, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileConfig, type CompiledConfig } from '../../src/engine/compile.js';
 import { validateConfig } from '../../src/validation/load.js';
-import type { Config, IssuerConfig } from '../../src/config/schema.js';
-import { createDecider, type Decide } from '../../src/engine/decide.js';
+import { createEngine, type Engine } from '../../src/engine/engine.js';
 import type { Decision, DenyDecision, RequestView } from '../../src/core/types.js';
-import { createKeySource, type KeySource, type KeySourceDeps } from '../../src/keys/key-source.js';
+import type { KeySourceDeps } from '../../src/keys/key-source.js';
+import { startSettledEngine } from '../support/gate.js';
+import { closeServer, listen } from '../support/listen.js';
+import { signParts, type SignAlg } from '../support/tokens.js';
+
+export { b64json, b64u, rawSign, segmentOf, signParts, type Part, type SignAlg } from '../support/tokens.js';
+export { freePort as closedPort } from '../support/listen.js';
 
 // ---- time ----------------------------------------------------------------------------------------
 
@@ -29,9 +32,6 @@ export const ISS_B = 'https://idp-b.example.com/';
 export const AUD = 'https://api.example.com';
 
 // ---- keys ------------------------------------------------------------------------------------------
-
-export type SignAlg =
-  'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
 
 export interface TestKey {
   readonly kid: string;
@@ -91,56 +91,6 @@ export function edKey(kid: string, extra: Record<string, unknown> = {}): TestKey
 
 // ---- tokens ----------------------------------------------------------------------------------------
 
-export const b64u = (data: string | Buffer | Uint8Array): string =>
-  Buffer.from(data as Uint8Array).toString('base64url');
-export const b64json = (value: unknown): string => b64u(Buffer.from(JSON.stringify(value), 'utf8'));
-
-/** Raw signature of `input` for `alg` with `key` (JWS encoding: ECDSA r||s). */
-export function rawSign(alg: SignAlg, key: KeyObject, input: string | Buffer): Buffer {
-  const data = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
-  const hash = (n: string) => `sha${n}`;
-  switch (alg) {
-    case 'RS256':
-    case 'RS384':
-    case 'RS512':
-      return cryptoSign(hash(alg.slice(2)), data, key);
-    case 'PS256':
-    case 'PS384':
-    case 'PS512':
-      return cryptoSign(hash(alg.slice(2)), data, {
-        key,
-        padding: constants.RSA_PKCS1_PSS_PADDING,
-        saltLength: Number(alg.slice(2)) / 8,
-      });
-    case 'ES256':
-    case 'ES384':
-    case 'ES512':
-      return cryptoSign(hash(alg.slice(2)), data, { key, dsaEncoding: 'ieee-p1363' });
-    case 'EdDSA':
-    case 'Ed25519':
-      return cryptoSign(null, data, key);
-  }
-}
-
-/**
- * A compact JWS over exactly the given segments. `header`/`payload` may be objects (JSON-encoded),
- * raw JSON text (encoded as is, so duplicate names and odd bytes survive), or pre-encoded segments
- * via `{ segment }`. The signature covers exactly `header.payload` as it appears in the token.
- */
-export type Part = Record<string, unknown> | string | Buffer | { segment: string };
-
-export function segmentOf(part: Part): string {
-  if (Buffer.isBuffer(part)) return b64u(part);
-  if (typeof part === 'string') return b64u(Buffer.from(part, 'utf8'));
-  if ('segment' in part && typeof part.segment === 'string' && Object.keys(part).length === 1) return part.segment;
-  return b64json(part);
-}
-
-export function signParts(alg: SignAlg, key: KeyObject, header: Part, payload: Part): string {
-  const input = `${segmentOf(header)}.${segmentOf(payload)}`;
-  return `${input}.${b64u(rawSign(alg, key, input))}`;
-}
-
 /** Default claims of a good access token of issuer A at NOW_S. */
 export function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const base: Record<string, unknown> = {
@@ -198,14 +148,8 @@ export const bearer = (token: string, path?: string): RequestView => view({ auth
 
 // ---- engine ----------------------------------------------------------------------------------------
 
-export interface Gate {
-  readonly decide: Decide;
-  readonly compiled: CompiledConfig;
-  readonly config: Config;
-  /** Key sources by issuer name. */
-  readonly sources: Map<string, KeySource>;
-  close(): void;
-}
+/** The real engine (createEngine) of a config built from `GateOptions`. */
+export type Gate = Engine;
 
 const tmpDirs: string[] = [];
 
@@ -249,7 +193,7 @@ export interface GateOptions {
   readonly unmatched?: 'deny' | 'authenticated';
   readonly server?: Record<string, unknown>;
   readonly resourceMetadata?: Record<string, unknown>;
-  readonly keyDeps?: KeySourceDeps | ((issuer: IssuerConfig) => KeySourceDeps);
+  readonly keyDeps?: KeySourceDeps;
   readonly nowMs?: () => number;
   /** Wait for every key source's first fetch (default true). */
   readonly settle?: boolean;
@@ -257,7 +201,7 @@ export interface GateOptions {
   readonly shadowMode?: boolean;
 }
 
-/** Builds the real engine: validateConfig → compileConfig with real key sources → createDecider. */
+/** Builds the real engine: validateConfig → createEngine (real key sources), settled unless `settle: false`. */
 export async function buildGate(opts: GateOptions): Promise<Gate> {
   const raw: Record<string, unknown> = {
     issuers: opts.issuers,
@@ -270,25 +214,8 @@ export async function buildGate(opts: GateOptions): Promise<Gate> {
   if (opts.shadowMode !== undefined) raw.shadow_mode = opts.shadowMode;
   if (opts.resourceMetadata) raw.resource_metadata = opts.resourceMetadata;
   const config = validateConfig(raw);
-  const sources = new Map<string, KeySource>();
-  const compiled = compileConfig(config, (issuer) => {
-    const deps = typeof opts.keyDeps === 'function' ? opts.keyDeps(issuer) : opts.keyDeps;
-    const source = createKeySource(issuer, deps ?? {});
-    sources.set(issuer.name, source);
-    return source;
-  });
-  for (const source of sources.values()) source.start();
-  if (opts.settle !== false) await Promise.all([...sources.values()].map((s) => s.whenSettled()));
-  const decide = createDecider(compiled, { nowMs: opts.nowMs ?? (() => NOW_MS) });
-  return {
-    decide,
-    compiled,
-    config,
-    sources,
-    close: () => {
-      for (const s of sources.values()) s.close();
-    },
-  };
+  const deps = { keys: opts.keyDeps ?? {}, decider: { nowMs: opts.nowMs ?? (() => NOW_MS) } };
+  return opts.settle === false ? createEngine(config, deps) : startSettledEngine(config, deps);
 }
 
 export function isDeny(d: Decision): d is DenyDecision {
@@ -324,8 +251,7 @@ export async function startCountingServer(
     hits.push(req.url ?? '');
     current(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server);
   return {
     origin: `http://127.0.0.1:${port}`,
     port,
@@ -334,11 +260,7 @@ export async function startCountingServer(
     handle: (h) => {
       current = h;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }
 
@@ -356,17 +278,6 @@ export function sendJson(
   });
   res.end(text);
 }
-
-/** A port on loopback that nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ---- upstream-reading setup (P16/P18 tests and their fuzz suite) ----------------------------------
 

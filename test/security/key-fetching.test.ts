@@ -20,9 +20,9 @@ import {
   mint,
   rsaKey,
   sendJson,
-  sleep,
   startCountingServer,
 } from './harness.js';
+import { sleep } from '../support/wait.js';
 
 const keyA = rsaKey('a-1');
 const keyA2 = rsaKey('a-2');

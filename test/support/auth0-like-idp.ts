@@ -7,8 +7,8 @@
  * Loopback only; counts requests per path.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { closeServer, listen } from './listen.js';
 
 export const AUTH0_LIKE_AUDIENCE = 'https://orders.auth0-like.test/';
 export const ROLES_CLAIM = 'https://example.com/roles';
@@ -71,8 +71,7 @@ export async function startAuth0LikeIdp(options: { audience?: string } = {}): Pr
     } else if (path === AUTH0_JWKS_PATH) send(200, { keys: [jwk] });
     else send(404, { error: 'not_found' });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  issuer = `http://127.0.0.1:${await listen(server)}/`;
 
   return {
     issuer,
@@ -81,11 +80,7 @@ export async function startAuth0LikeIdp(options: { audience?: string } = {}): Pr
     mint: (mintOptions = {}) => mint(mintOptions, { issuer, audience, kid, privateKey }),
     requests: (path) => counts.get(path) ?? 0,
     jwksRequests: () => counts.get(AUTH0_JWKS_PATH) ?? 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }
 

@@ -93,7 +93,9 @@ export async function startManagementApi(): Promise<ManagementApi> {
     setTokenLifetime: (seconds) => void (lifetime = seconds),
     setTokenEndpointDown: (down) => void (tokenEndpointDown = down),
     stop: () => closeServer(server),
-    restart: () => listen(server, port),
+    restart: async () => {
+      await listen(server, port);
+    },
     close: () => closeServer(server),
   };
 }

@@ -341,7 +341,9 @@ export async function startOidcProvider(options: OidcProviderOptions = {}): Prom
     resetCounts: () => counts.clear(),
 
     stop: () => closeServer(server),
-    restart: () => listen(server, port),
+    restart: async () => {
+      await listen(server, port);
+    },
     close: () => closeServer(server),
   };
   return idp;

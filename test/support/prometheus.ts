@@ -8,9 +8,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './listen.js';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { waitFor } from './wait.js';
 
 /** Finds an executable: the override variable, then PATH, then /usr/bin (where Debian puts it). */
 export function findTool(name: 'prometheus' | 'promtool'): string {
@@ -36,19 +37,6 @@ export function findTool(name: 'prometheus' | 'promtool'): string {
       `Install the Debian package \`prometheus\` (.ci/run does: APT_PACKAGES), or set ${name.toUpperCase()}_BIN.` +
       (process.env.CI ? ' CI is set: this test must not be skipped.' : ''),
   );
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface PromSample {
@@ -78,8 +66,6 @@ export interface StartPrometheusOptions {
   /** Longest wait for `/-/ready` (ms). */
   readonly readyTimeoutMs?: number;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Starts Prometheus scraping `target`; resolves once `/-/ready` answers 200. */
 export async function startPrometheus(options: StartPrometheusOptions): Promise<PrometheusServer> {
@@ -156,24 +142,27 @@ async function startOnce(binary: string, options: StartPrometheusOptions): Promi
     rmSync(dir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
-  for (;;) {
-    if (exited !== undefined) {
-      await stop();
-      throw new Error(
-        `prometheus exited before it was ready (code ${exited.code}, signal ${exited.signal}):\n${stderr}`,
-      );
-    }
-    const ok = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.status === 200,
-      () => false,
+  try {
+    await waitFor(
+      () =>
+        fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then(
+          (r) => r.status === 200,
+          () => false,
+        ),
+      {
+        what: `prometheus to be ready at ${url}`,
+        timeoutMs: options.readyTimeoutMs ?? 20_000,
+        intervalMs: 100,
+        giveUpIf: () =>
+          exited === undefined
+            ? undefined
+            : `prometheus exited before it was ready (code ${exited.code}, signal ${exited.signal})`,
+        context: () => stderr,
+      },
     );
-    if (ok) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus was not ready at ${url} within ${options.readyTimeoutMs ?? 20_000} ms:\n${stderr}`);
-    }
-    await sleep(100);
+  } catch (e) {
+    await stop();
+    throw e;
   }
 
   const query = async (promql: string): Promise<PromSample[]> => {
@@ -198,19 +187,14 @@ async function startOnce(binary: string, options: StartPrometheusOptions): Promi
     async queryValue(promql) {
       return (await query(promql)).reduce((sum, s) => sum + s.value, 0);
     },
-    async waitFor(promql, accept, timeoutMs = 20_000) {
-      const until = Date.now() + timeoutMs;
-      let last: PromSample[] = [];
-      for (;;) {
-        last = await query(promql);
-        if (accept(last)) return last;
-        if (Date.now() > until) {
-          throw new Error(
-            `prometheus: ${promql} did not reach the expected value within ${timeoutMs} ms; last: ${JSON.stringify(last)}\n${stderr}`,
-          );
-        }
-        await sleep(250);
-      }
+    waitFor(promql, accept, timeoutMs = 20_000) {
+      return waitFor(() => query(promql), {
+        what: `prometheus: ${promql} to reach the expected value`,
+        timeoutMs,
+        intervalMs: 250,
+        until: accept,
+        context: () => stderr,
+      });
     },
     logs: () => stderr,
     stop,
