@@ -22,6 +22,7 @@ const SYSTEM_TESTS = [
   'test/binding/certificate.test.ts', // openssl
   'test/ops/log-buffer.test.ts', // a child process writing into an unread pipe
   'test/ops/prometheus.test.ts', // Prometheus, promtool
+  'test/ops/reload-fifo-keys.test.ts', // mkfifo
   'test/ops/reload-signals.test.ts', // signals to a child process
   'test/ops/shutdown.test.ts', // SIGTERM to a child process
   'test/ops/workers.test.ts', // cluster workers

@@ -9,8 +9,9 @@ import type { Config, IssuerConfig } from '../config/schema.js';
 import type { Logger } from '../core/log.js';
 import type { CompiledConfig } from '../engine/compile.js';
 import { createDecider, type DecideDeps, type Decider } from '../engine/decide.js';
-import { compileWithKeySources } from '../engine/engine.js';
+import { compileWithKeySources, compileWithKeySourcesInSteps, type KeySourceChooser } from '../engine/engine.js';
 import { createKeySource, type KeySource, type KeySourceDeps, type SetTimer } from '../keys/key-source.js';
+import type { CancelTimer } from '../keys/timers.js';
 import type { Metrics } from '../ops/metrics.js';
 
 export interface Generation {
@@ -40,22 +41,78 @@ export interface CompiledGeneration {
 
 /**
  * Compiles a generation, reusing `previousSources` whose issuer settings are identical (they keep their
- * keys; remote ones also heal on their own). Lives in its own function scope on purpose: V8 gives every
- * closure of a scope one shared context, so a closure the new generation keeps (its decider's) must not
- * be created in a scope whose other closures read the previous generation, or each generation would
- * keep the one before it, token cache and all, for ever. Only `previousSources` is read, never kept.
+ * keys; remote ones also heal on their own). Only `previousSources` is read, never kept: see
+ * {@link chooseKeySources}.
  */
 export function compileGeneration(
   config: Config,
   previousSources: ReadonlyMap<string, KeySource> | undefined,
   deps: GenerationDeps,
 ): CompiledGeneration {
-  const { compiled, sources, fresh } = compileWithKeySources(config, (issuer) => {
+  return { config, ...compileWithKeySources(config, chooseKeySources(previousSources, deps)) };
+}
+
+/**
+ * {@link compileGeneration} in steps of a few milliseconds, awaiting `betweenSteps` between them, so
+ * Checks are answered while a large config compiles (a file reload).
+ */
+export async function compileGenerationInSteps(
+  config: Config,
+  previousSources: ReadonlyMap<string, KeySource> | undefined,
+  deps: GenerationDeps,
+  betweenSteps: () => Promise<void>,
+): Promise<CompiledGeneration> {
+  const chooser = chooseKeySources(previousSources, deps);
+  return { config, ...(await compileWithKeySourcesInSteps(config, chooser, betweenSteps)) };
+}
+
+/**
+ * Lives in its own function scope on purpose: V8 gives every closure of a scope one shared context, so
+ * a closure the new generation keeps (its decider's) must not be created in a scope whose other
+ * closures read the previous generation, or each generation would keep the one before it, token cache
+ * and all, for ever. The chooser made here is the only closure that reads `previousSources`.
+ */
+function chooseKeySources(
+  previousSources: ReadonlyMap<string, KeySource> | undefined,
+  deps: GenerationDeps,
+): KeySourceChooser {
+  return (issuer) => {
     const old = previousSources?.get(issuer.name);
     if (old !== undefined && deps.isReusable(old, issuer)) return { source: old, fresh: false };
     return { source: deps.createSource(issuer), fresh: true };
-  });
-  return { config, compiled, sources, fresh };
+  };
+}
+
+/** Fresh key sources started per turn by {@link startInTurns}. */
+const SOURCES_PER_TURN = 8;
+/** How long a turn waits for its JWKS files at most (a file on a stalled mount or a FIFO must not stall reloads). */
+export const FILE_LOAD_WAIT_MS = 2000;
+
+/**
+ * Starts a generation's fresh key sources a few per turn, before it is swapped in. Each local JWKS file
+ * is read and imported (parse, key import, curve checks) on the event loop: started all at once, their
+ * reads finish together and their imports run as one long task. A turn waits for its file sources'
+ * first load (at most FILE_LOAD_WAIT_MS), so the new generation arrives with its file keys loaded;
+ * remote sources only begin their first fetch (a Check joins it, within its deadline), as they did when
+ * started at the swap.
+ */
+export async function startInTurns(
+  sources: readonly KeySource[],
+  betweenTurns: () => Promise<void>,
+  setTimer: SetTimer,
+): Promise<void> {
+  for (let i = 0; i < sources.length; i += SOURCES_PER_TURN) {
+    const turn = sources.slice(i, i + SOURCES_PER_TURN);
+    for (const source of turn) source.start();
+    const files = turn.filter((source) => source.fromFile === true);
+    if (files.length > 0) {
+      let cancel: CancelTimer | undefined;
+      const waited = new Promise<void>((resolve) => (cancel = setTimer(resolve, FILE_LOAD_WAIT_MS)));
+      await Promise.race([Promise.all(files.map((source) => source.whenSettled())), waited]);
+      cancel?.();
+    }
+    await betweenTurns();
+  }
 }
 
 /** A separate scope again: the decider's context holds only what this function receives. */

@@ -16,7 +16,9 @@ import { configTextHash, readConfigFileOffThread } from '../validation/config-fi
 import {
   closeLater,
   compileGeneration,
+  compileGenerationInSteps,
   generationOf,
+  startInTurns,
   type CompiledGeneration,
   type Generation,
   type GenerationDeps,
@@ -143,7 +145,8 @@ export function createReloader(deps: ReloadDeps): Reloader {
 
   /**
    * A file reload in steps, each a short task of its own so Checks are answered in between: read, parse
-   * and validate on a worker thread; compile; make the decider and swap. See docs/benchmarks.md.
+   * and validate on a worker thread; compile in steps; start the new key sources a few per turn; make
+   * the decider and swap. See docs/benchmarks.md.
    */
   const reloadFile = async (path: string, force: boolean): Promise<ReloadResult> => {
     if (state.draining) return SHUTTING_DOWN;
@@ -156,11 +159,13 @@ export function createReloader(deps: ReloadDeps): Reloader {
     const base = state.current;
     let next: CompiledGeneration;
     try {
-      next = compileOn(read.config, base);
+      next = await compileGenerationInSteps(read.config, base.sources, generationDeps, nextTurn);
     } catch (e) {
       return reject([(e as Error).message], { file: path });
     }
-    await nextTurn();
+    // Its new key sources load their keys before the swap, a few per turn.
+    await startInTurns(next.fresh, nextTurn, setTimer);
+    if (state.draining || state.current !== base) next.fresh.forEach((source) => source.close());
     if (state.draining) return SHUTTING_DOWN;
     // A direct reload() won meanwhile: compile again on top of it, so carried-over sources are its own.
     if (state.current !== base) next = compileOn(read.config, state.current);

@@ -57,16 +57,56 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Issuers compiled (with their key sources) between two points where a stepped compile may pause. */
+const ISSUERS_PER_STEP = 25;
+
+/** Compiles `config` in one go (start-up, `reload()`, tools). */
 export function compileConfig(
   config: Config,
   keySourceFor: KeySourceFactory,
   bindingDeps: BindingDeps = {},
 ): CompiledConfig {
+  const steps = compileSteps(config, keySourceFor, bindingDeps);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * Compiles `config` in steps of a few milliseconds each, awaiting `betweenSteps` after each, so a file
+ * reload lets the event loop answer Checks while a large config compiles (docs/benchmarks.md). Nothing
+ * is published before the end: the result is the same frozen object `compileConfig` returns.
+ */
+export async function compileConfigInSteps(
+  config: Config,
+  keySourceFor: KeySourceFactory,
+  betweenSteps: () => Promise<void>,
+  bindingDeps: BindingDeps = {},
+): Promise<CompiledConfig> {
+  const steps = compileSteps(config, keySourceFor, bindingDeps);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await betweenSteps();
+  }
+}
+
+/** The compile, yielding where a stepped compile may pause: after the freeze, every few issuers, around the routes. */
+function* compileSteps(
+  config: Config,
+  keySourceFor: KeySourceFactory,
+  bindingDeps: BindingDeps,
+): Generator<void, CompiledConfig, void> {
   deepFreeze(config);
+  yield;
   const binding = compileBinding(config, bindingDeps);
+  yield;
   const locationsById = new Map<string, CompiledLocation>();
   const issuers = new Map<string, CompiledIssuer>();
+  let compiledIssuers = 0;
   for (const issuerConfig of config.issuers) {
+    if (++compiledIssuers % ISSUERS_PER_STEP === 0) yield;
     const ids = new Set<string>();
     for (const loc of issuerConfig.token_locations) {
       const id = locationId(loc);
@@ -96,12 +136,15 @@ export function compileConfig(
   const publicRouteRemovals = Object.freeze([...new Set([...identity.removeAll, ...signed, ...carriers])]);
   const credentialCarriers = [...locationsById.values()].map((l) => l.header);
   const headerReadings = compileHeaderReadings([...identity.owned, ...signed, ...credentialCarriers, 'authorization']);
+  yield;
+  const matchRoute = compileRoutes(config.routes, { separator: config.upstream.array_separator });
+  yield;
   return Object.freeze({
     source: config,
     realm: config.realm,
     issuers,
     locations: Object.freeze([...locationsById.values()]),
-    matchRoute: compileRoutes(config.routes, { separator: config.upstream.array_separator }),
+    matchRoute,
     identity,
     headerReadings,
     publicRouteRemovals,

@@ -5,7 +5,7 @@
  */
 import type { Config, IssuerConfig } from '../config/schema.js';
 import { createKeySource, type KeySource, type KeySourceDeps } from '../keys/key-source.js';
-import { compileConfig, type CompiledConfig } from './compile.js';
+import { compileConfig, compileConfigInSteps, type CompiledConfig } from './compile.js';
 import { createDecider, type DecideDeps, type Decider } from './decide.js';
 
 /** A compiled config and the key source of each issuer it names. */
@@ -17,24 +17,43 @@ export interface CompiledWithKeys {
   readonly fresh: readonly KeySource[];
 }
 
+/** Supplies an issuer's key source and says whether it was made for this config (not carried over). */
+export type KeySourceChooser = (issuer: IssuerConfig) => { readonly source: KeySource; readonly fresh: boolean };
+
 /**
  * Compiles `config`, asking `keySourceFor` for each issuer's key source (a reload hands back the sources
- * of unchanged issuers). A module-level function on purpose: its callback is the only closure that
- * sees `keySourceFor`, so nothing the result keeps can retain what `keySourceFor` reads.
+ * of unchanged issuers).
  */
-export function compileWithKeySources(
+export function compileWithKeySources(config: Config, keySourceFor: KeySourceChooser): CompiledWithKeys {
+  const collected = collectKeySources(keySourceFor);
+  return { compiled: compileConfig(config, collected.factory), sources: collected.sources, fresh: collected.fresh };
+}
+
+/** {@link compileWithKeySources} in steps, awaiting `betweenSteps` between them (a file reload). */
+export async function compileWithKeySourcesInSteps(
   config: Config,
-  keySourceFor: (issuer: IssuerConfig) => { readonly source: KeySource; readonly fresh: boolean },
-): CompiledWithKeys {
+  keySourceFor: KeySourceChooser,
+  betweenSteps: () => Promise<void>,
+): Promise<CompiledWithKeys> {
+  const collected = collectKeySources(keySourceFor);
+  const compiled = await compileConfigInSteps(config, collected.factory, betweenSteps);
+  return { compiled, sources: collected.sources, fresh: collected.fresh };
+}
+
+/**
+ * A module-level function on purpose: its factory is the only closure that sees `keySourceFor`, so
+ * nothing the compiled config keeps can retain what `keySourceFor` reads (the previous generation).
+ */
+function collectKeySources(keySourceFor: KeySourceChooser) {
   const sources = new Map<string, KeySource>();
   const fresh: KeySource[] = [];
-  const compiled = compileConfig(config, (issuer) => {
+  const factory = (issuer: IssuerConfig): KeySource => {
     const made = keySourceFor(issuer);
     if (made.fresh) fresh.push(made.source);
     sources.set(issuer.name, made.source);
     return made.source;
-  });
-  return { compiled, sources, fresh };
+  };
+  return { sources, fresh, factory };
 }
 
 export interface EngineDeps {

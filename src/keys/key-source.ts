@@ -46,6 +46,11 @@ export interface KeySourceState {
 }
 
 export interface KeySource {
+  /**
+   * Keys come from a local file (`jwks_file`): the first load settles in moments, with no network wait.
+   * Optional so test doubles need not implement it.
+   */
+  readonly fromFile?: boolean;
   /** Prefetch now and keep refreshing in the background (timers unref'd). Idempotent. */
   start(): void;
   /** Stop timers and abort a running fetch; pending lookups resolve as unavailable. */
@@ -171,6 +176,10 @@ class IssuerKeySource implements KeySource {
     this.random = deps.random ?? Math.random;
     this.log = deps.log ?? (() => {});
     this.jwksUri = issuer.jwks_uri;
+  }
+
+  get fromFile(): boolean {
+    return this.issuer.jwks_file !== undefined;
   }
 
   start(): void {

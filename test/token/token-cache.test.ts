@@ -148,6 +148,27 @@ describe('verified-token cache', () => {
     expect(h.calls).toHaveLength(100);
   });
 
+  it('grows entry by entry to exactly max_entries, then evicts the least recently used one', async () => {
+    const live = { key: makeKey() };
+    const issuer = issuerWith(live);
+    const h = harness(() => verified(issuer, live.key, 2_000_000), { maxEntries: 10 });
+    const tok = (i: number) => `tok${String(i).padStart(2, '0')}`;
+    const perEntry = estimateEntryBytes(tok(0));
+    for (let i = 0; i < 10; i++) {
+      await h.verify(tok(i), header);
+      expect(h.verify.stats()).toMatchObject({ entries: i + 1, bytes: (i + 1) * perEntry });
+    }
+    await h.verify(tok(0), header); // a hit: tok00 is now the most recently used
+    await h.verify(tok(10), header); // evicts tok01, the least recently used
+    expect(h.verify.stats()).toMatchObject({ entries: 10, bytes: 10 * perEntry });
+    const before = h.calls.length;
+    await h.verify(tok(0), header);
+    expect(h.calls.length).toBe(before);
+    await h.verify(tok(1), header);
+    expect(h.calls.length).toBe(before + 1);
+    expect(h.verify.stats()).toMatchObject({ entries: 10, bytes: 10 * perEntry });
+  });
+
   it('reports its entries and estimated bytes, and keeps that estimate under max_bytes', async () => {
     const live = { key: makeKey() };
     const issuer = issuerWith(live);
@@ -193,6 +214,7 @@ describe('verified-token cache', () => {
   it('holds at most max_negative_entries failed tokens', async () => {
     const h = harness(() => failed('ERR_TOKEN_MALFORMED'), { maxNegativeEntries: 10 });
     for (let i = 0; i < 20; i++) await h.verify(`bad${i}`, header);
+    expect(h.verify.stats().negativeEntries).toBe(10);
     await h.verify('bad19', header);
     await h.verify('bad0', header);
     expect(h.results.slice(-2)).toEqual(['negative_hit', 'miss']);
