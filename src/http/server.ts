@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { CLIENT_NOT_ALLOWED_DECISION, denyDecision, INTERNAL_ERROR_DECISION } from '../core/answer.js';
 import { WELL_KNOWN_SUFFIX } from '../engine/resource-metadata.js';
 import type { Decide } from '../engine/decide.js';
+import { answerObserved } from '../engine/answer-observed.js';
 import type { Decision, DecisionObserver, DenyDecision, RequestView } from '../core/types.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { parseListenAddress } from '../net/address.js';
@@ -119,7 +120,7 @@ export async function answerHttp(
 ): Promise<Handled> {
   const started = process.hrtime.bigint();
   let view: RequestView | undefined;
-  let decision: Decision;
+  let ask: Decide | Decision;
   let mode: FrontDoorMode = 'forward-auth';
   let detail: string | undefined;
   try {
@@ -136,33 +137,43 @@ export async function answerHttp(
       if (req.url.startsWith(WELL_KNOWN_SUFFIX)) {
         const direct = await settings.decide({ method: req.method, host: '', path: req.url, headers: new Map() });
         if (direct.outcome !== 'allow' && direct.document !== undefined) {
-          try {
-            settings.observe?.(undefined, direct, started);
-          } catch {
-            // Observability must never change an answer.
-          }
-          return { answer: toHttpAnswer(direct, 'direct') };
+          const answer = await answerObserved(
+            undefined,
+            direct,
+            answerDirect,
+            FAILED.direct,
+            settings.observe,
+            started,
+          );
+          return { answer };
         }
       }
     }
     if (result.ok) {
       view = result.view;
-      decision = await settings.decide(view);
+      ask = settings.decide;
     } else {
       detail = result.problem;
-      decision = refusalDecision(settings.realm);
+      ask = refusalDecision(settings.realm);
     }
   } catch {
-    decision = INTERNAL_ERROR_DECISION;
+    ask = INTERNAL_ERROR_DECISION;
   }
-  try {
-    settings.observe?.(view, decision, started);
-  } catch {
-    // Observability must never change an answer.
-  }
-  const answer = toHttpAnswer(decision, mode);
+  const answer = await answerObserved(view, ask, RESPOND[mode], FAILED[mode], settings.observe, started);
   return detail === undefined ? { answer } : { answer, detail };
 }
+
+const answerDirect = (decision: Decision): HttpAnswer => toHttpAnswer(decision, 'direct');
+const RESPOND: Readonly<Record<FrontDoorMode, (decision: Decision) => HttpAnswer>> = {
+  envoy: (decision) => toHttpAnswer(decision, 'envoy'),
+  'forward-auth': (decision) => toHttpAnswer(decision, 'forward-auth'),
+};
+/** The error answers, made once (what a failure while deciding or answering turns into). */
+const FAILED: Readonly<Record<FrontDoorMode | 'direct', HttpAnswer>> = {
+  envoy: toHttpAnswer(INTERNAL_ERROR_DECISION, 'envoy'),
+  'forward-auth': toHttpAnswer(INTERNAL_ERROR_DECISION, 'forward-auth'),
+  direct: toHttpAnswer(INTERNAL_ERROR_DECISION, 'direct'),
+};
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
@@ -198,16 +209,14 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
   const clientAllowed = compileClientCheck(options.tls?.allowed_clients);
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (clientAllowed !== undefined && !clientAllowed((req.socket as TLSSocket).getPeerCertificate())) {
-      try {
-        options.observe?.(undefined, CLIENT_NOT_ALLOWED_DECISION, process.hrtime.bigint());
-      } catch {
-        // Observability must never change an answer.
-      }
-      send(
-        res,
-        { answer: toHttpAnswer(CLIENT_NOT_ALLOWED_DECISION, 'forward-auth'), close: true },
-        req.method === 'HEAD',
-      );
+      void answerObserved(
+        undefined,
+        CLIENT_NOT_ALLOWED_DECISION,
+        RESPOND['forward-auth'],
+        FAILED['forward-auth'],
+        options.observe,
+        process.hrtime.bigint(),
+      ).then((answer) => send(res, { answer, close: true }, req.method === 'HEAD'));
       return;
     }
     let bodyBytes = 0;
