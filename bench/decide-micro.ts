@@ -31,6 +31,9 @@ import {
   signToken,
 } from './lib/fixtures.js';
 import { settledDecider } from './lib/decider.js';
+import { answerView } from '../src/envoy/server.js';
+import { limitConcurrency } from '../src/ops/concurrency.js';
+import type { DecisionObserver } from '../src/core/types.js';
 
 async function timeIt(name: string, n: number, f: () => unknown): Promise<number> {
   for (let i = 0; i < n / 10; i++) await f();
@@ -93,6 +96,21 @@ async function main(): Promise<void> {
       .toFixed(2)
       .padStart(7)} µs (log line: +${logLine.toFixed(2)} µs)`,
   );
+  // What the Check handler runs per call, end to end in process: decode, the concurrency limiter, decide,
+  // the response bytes, metrics and the decision line (to /dev/null), as the server wires them.
+  const limit = limitConcurrency(
+    () => decide,
+    () => 1024,
+  );
+  const observe: DecisionObserver = (v, d, startedNs) => {
+    const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+    metrics.observeCheck(d, seconds);
+    log(v, d, seconds);
+  };
+  await timeIt('whole Check in process (+ log line)', n, () => {
+    const decoded = decodeCheckRequest(bytes);
+    return answerView(typeof decoded === 'symbol' ? undefined : decoded, limit.decide, observe);
+  });
   close();
 }
 
