@@ -5,7 +5,7 @@
  */
 import type { RequestView } from '../core/types.js';
 import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES } from '../core/request-limits.js';
-import { hostOf } from '../routes/authority.js';
+import { cachedHostOf } from '../routes/authority.js';
 import type { CheckRequestMessage, HeaderValueMessage, HttpRequestMessage } from './messages.js';
 
 /**
@@ -100,23 +100,6 @@ export function viewOf(http: HttpParts | undefined, certificate = '', peerAddres
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
-
-/**
- * {@link hostOf} per authority, remembered: a proxy sends the same few authorities again and again, and
- * parsing one (a regular expression per label) was ~5 % of decoding a CheckRequest. Bounded; cleared when full.
- */
-const MAX_CACHED_AUTHORITIES = 256;
-const authorities = new Map<string, Pick<RequestView, 'host' | 'hostInvalid'>>();
-
-function cachedHostOf(authority: string): Pick<RequestView, 'host' | 'hostInvalid'> {
-  let host = authorities.get(authority);
-  if (host === undefined) {
-    if (authorities.size >= MAX_CACHED_AUTHORITIES) authorities.clear();
-    host = Object.freeze(hostOf(authority));
-    authorities.set(authority, host);
-  }
-  return host;
-}
 
 /** `attributes.source.certificate` (URL-encoded PEM, bounded like a header), or ''. */
 function peerCertificate(req: CheckRequestMessage | null | undefined): string {
