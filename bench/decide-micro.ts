@@ -3,7 +3,9 @@
  * core: request decoding, the request view, the decision, the response build and encoding, metrics,
  * the decision log line. Complements the h2load suite, which measures whole calls.
  *
- *   npm run build:bench && taskset -c 0 node dist-bench/bench/decide-micro.js
+ *   npm run build:bench && taskset -c 0 node dist-bench/bench/decide-micro.js 2>/dev/null
+ *
+ * (decision lines go to claimgate's own stderr destination, as in the server: hence 2>/dev/null)
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,7 +65,8 @@ async function main(): Promise<void> {
   if (decision.outcome !== 'allow') throw new Error(`expected an allow, got ${decision.reason}`);
   const metrics = createMetrics({ version: 'bench' }, { defaultMetrics: false });
   const devNull = () => pino.destination({ dest: '/dev/null', sync: false });
-  const log = createDecisionLogger(createLogger('info', devNull()), { allowSampleRate: 1 });
+  // claimgate's own destination (batched writes to stderr): run with 2>/dev/null.
+  const log = createDecisionLogger(createLogger('info'), { allowSampleRate: 1 });
   // A child logger is not claimgate's own: its lines go through pino (the path before issue 16).
   const pinoLog = createDecisionLogger(createLogger('info', devNull()).child({}), { allowSampleRate: 1 });
   const metadata = service.responseSerialize({ dynamic_metadata: decisionMetadata(decision) });

@@ -189,20 +189,32 @@ function textField(c: Cursor, wireType: number): string {
   return (c.buf as SliceableBuffer).utf8Slice(start, c.pos);
 }
 
-/** One `map<string, string>` entry (`key = 1`, `value = 2`; absent = ''); a repeated key's last value wins. */
-function readMapEntry(entry: Cursor, map: Map<string, string>): void {
-  let key = '';
-  let value = '';
+/**
+ * The key and value of the map entry {@link readEntry} read last. Module-level rather than a returned pair:
+ * this runs once per header of every Check, and decoding never re-enters itself.
+ */
+let entryKey = '';
+let entryValue = '';
+
+/** Reads one `map<string, string>` entry (`key = 1`, `value = 2`; absent = '') into entryKey / entryValue. */
+function readEntry(entry: Cursor): void {
+  entryKey = '';
+  entryValue = '';
   while (entry.pos < entry.end) {
     const tag = varint32(entry);
     const num = tag >>> 3;
     const wireType = tag & 7;
-    if (num === 1) key = textField(entry, wireType);
-    else if (num === 2) value = textField(entry, wireType);
+    if (num === 1) entryKey = textField(entry, wireType);
+    else if (num === 2) entryValue = textField(entry, wireType);
     else if (wireType === 4) fail();
     else skipField(entry, wireType, 0);
   }
-  map.set(key, value);
+}
+
+/** One map entry into a raw-name map; a repeated key's last value wins. */
+function readMapEntry(entry: Cursor, map: Map<string, string>): void {
+  readEntry(entry);
+  map.set(entryKey, entryValue);
 }
 
 /**
@@ -212,17 +224,9 @@ function readMapEntry(entry: Cursor, map: Map<string, string>): void {
  * the byte cap. The entry is always read through, so a malformed one still fails the message.
  */
 function readEntryDirect(entry: Cursor, headers: Map<string, string[]>): boolean {
-  let key = '';
-  let value = '';
-  while (entry.pos < entry.end) {
-    const tag = varint32(entry);
-    const num = tag >>> 3;
-    const wireType = tag & 7;
-    if (num === 1) key = textField(entry, wireType);
-    else if (num === 2) value = textField(entry, wireType);
-    else if (wireType === 4) fail();
-    else skipField(entry, wireType, 0);
-  }
+  readEntry(entry);
+  const key = entryKey;
+  const value = entryValue;
   if (key === '' || headers.size >= MAX_HEADER_ENTRIES || exceedsByteCap(key) || exceedsByteCap(value)) return false;
   const name = key.toLowerCase();
   if (headers.has(name)) return false;
