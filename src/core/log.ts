@@ -118,6 +118,12 @@ export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.D
     }
     return true;
   };
+  // Whoever flushes the stream (pino's logger.flush, flushThen) flushes the gathered lines too.
+  const flush = stream.flush.bind(stream);
+  stream.flush = (cb?: (err?: Error) => unknown) => {
+    state.handOver();
+    flush(cb);
+  };
   // sonic-boom's own flush(cb) answers at once when minLength is 0: count what is still to be written.
   stream.on('write', (n: number) => {
     state.bytes = Math.max(0, state.bytes - n);
