@@ -3,7 +3,9 @@
  * core: request decoding, the request view, the decision, the response build and encoding, metrics,
  * the decision log line. Complements the h2load suite, which measures whole calls.
  *
- *   npm run build:bench && taskset -c 0 node dist-bench/bench/decide-micro.js
+ *   npm run build:bench && taskset -c 0 node dist-bench/bench/decide-micro.js 2>/dev/null
+ *
+ * (decision lines go to claimgate's own stderr destination, as in the server: hence 2>/dev/null)
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,9 @@ import {
   signToken,
 } from './lib/fixtures.js';
 import { startSettledEngine } from '../test/support/gate.js';
+import { answerView } from '../src/envoy/server.js';
+import { limitConcurrency } from '../src/ops/concurrency.js';
+import type { DecisionObserver } from '../src/core/types.js';
 
 async function timeIt(name: string, n: number, f: () => unknown): Promise<number> {
   for (let i = 0; i < n / 10; i++) await f();
@@ -60,7 +65,8 @@ async function main(): Promise<void> {
   if (decision.outcome !== 'allow') throw new Error(`expected an allow, got ${decision.reason}`);
   const metrics = createMetrics({ version: 'bench' }, { defaultMetrics: false });
   const devNull = () => pino.destination({ dest: '/dev/null', sync: false });
-  const log = createDecisionLogger(createLogger('info', devNull()), { allowSampleRate: 1 });
+  // claimgate's own destination (batched writes to stderr): run with 2>/dev/null.
+  const log = createDecisionLogger(createLogger('info'), { allowSampleRate: 1 });
   // A child logger is not claimgate's own: its lines go through pino (the path before issue 16).
   const pinoLog = createDecisionLogger(createLogger('info', devNull()).child({}), { allowSampleRate: 1 });
   const metadata = service.responseSerialize({ dynamic_metadata: decisionMetadata(decision) });
@@ -93,6 +99,21 @@ async function main(): Promise<void> {
       .toFixed(2)
       .padStart(7)} µs (log line: +${logLine.toFixed(2)} µs)`,
   );
+  // What the Check handler runs per call, end to end in process: decode, the concurrency limiter, decide,
+  // the response bytes, metrics and the decision line (to /dev/null), as the server wires them.
+  const limit = limitConcurrency(
+    () => decide,
+    () => 1024,
+  );
+  const observe: DecisionObserver = (v, d, startedNs) => {
+    const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+    metrics.observeCheck(d, seconds);
+    log(v, d, seconds);
+  };
+  await timeIt('whole Check in process (+ log line)', n, () => {
+    const decoded = decodeCheckRequest(bytes);
+    return answerView(typeof decoded === 'symbol' ? undefined : decoded, limit.decide, observe);
+  });
   close();
 }
 

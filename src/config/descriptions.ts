@@ -68,7 +68,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'limits.grpc.max_session_memory_mib':
     "Node's HTTP/2 session memory cap per connection (`grpc-node.max_session_memory`); past it new streams are refused with `ENHANCE_YOUR_CALM`. Bounds what answers a client never reads can hold.",
   'limits.grpc.request_timeout_ms':
-    'A stream must deliver its complete CheckRequest within this or it is cancelled (`DEADLINE_EXCEEDED`, counted as `reason="request_timeout"`): half-open streams do not live as long as their connection.',
+    'A stream must deliver its complete CheckRequest within this or it is cancelled (`DEADLINE_EXCEEDED`, counted as `reason="request_timeout"`): half-open streams do not live as long as their connection. One timer sweeps every call four times per timeout, so a stream is cancelled between 1× and 1.25× this, never earlier.',
   'limits.grpc.max_connection_idle_ms': 'A connection with no open stream for this long is closed with a GOAWAY.',
   'limits.grpc.max_connection_age_ms':
     'A connection older than this (±10 % jitter) gets a GOAWAY; clients reconnect (this also rebalances over replicas).',

@@ -59,7 +59,15 @@ let droppedLines = 0;
 export const logLinesDropped = (): number => droppedLines;
 
 /** Bytes handed to a bounded stream and not yet written, per stream (what a flush waits for). */
-const pending = new WeakMap<object, { bytes: number; idle: (() => void)[] }>();
+const pending = new WeakMap<object, StreamState>();
+
+interface StreamState {
+  /** Bytes handed to sonic-boom and not yet written. */
+  bytes: number;
+  idle: (() => void)[];
+  /** Hands the lines gathered so far to sonic-boom. */
+  handOver: () => void;
+}
 
 /**
  * stderr, written asynchronously through a buffer of at most `maxBufferBytes`. A reader that falls behind
@@ -71,30 +79,52 @@ const pending = new WeakMap<object, { bytes: number; idle: (() => void)[] }>();
  * flush with a bound instead ({@link flushThen}).
  */
 export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.DestinationStream {
-  const stream = new SonicBoom({
-    fd: 2,
-    sync: false,
-    maxLength: maxBufferBytes,
-    // Lines are written in batches of LOG_BATCH_BYTES or every LOG_FLUSH_MS, not one write(2) each: one write
-    // per decision line cost ~9 % of a loaded server's CPU (docs/benchmarks.md, issue 16 profile).
-    minLength: Math.min(LOG_BATCH_BYTES, Math.floor(maxBufferBytes / 4)),
-    periodicFlush: LOG_FLUSH_MS,
-  });
-  const state = { bytes: 0, idle: [] as (() => void)[] };
+  // Lines are gathered here and handed to sonic-boom LOG_BATCH_BYTES at a time (or after LOG_FLUSH_MS): one
+  // write(2) per line cost ~9 % of a loaded server's CPU, and sonic-boom's own batching (minLength) re-measures
+  // its whole growing buffer on every write, ~2.5 µs per line (docs/benchmarks.md, issue 16).
+  const stream = new SonicBoom({ fd: 2, sync: false, maxLength: maxBufferBytes });
+  const batchBytes = Math.min(LOG_BATCH_BYTES, Math.floor(maxBufferBytes / 4));
+  const state: StreamState = { bytes: 0, idle: [], handOver: () => undefined };
   pending.set(stream, state);
   let dropped = false;
   stream.on('drop', () => {
     dropped = true;
-    droppedLines++;
   });
-  // sonic-boom's own flush(cb) answers at once when minLength is 0: count what is still to be written.
   const write = stream.write.bind(stream);
-  stream.write = (data: string) => {
+  let gathered = '';
+  let gatheredLines = 0;
+  let timer: NodeJS.Timeout | undefined;
+  state.handOver = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (gatheredLines === 0) return;
+    const chunk = gathered;
+    const lines = gatheredLines;
+    gathered = '';
+    gatheredLines = 0;
     dropped = false;
-    const result = write(data);
-    if (!dropped) state.bytes += Buffer.byteLength(data);
-    return result;
+    write(chunk);
+    // A batch that would pass maxBufferBytes is refused whole: every line in it is counted as dropped.
+    if (dropped) droppedLines += lines;
+    else state.bytes += Buffer.byteLength(chunk);
   };
+  stream.write = (data: string) => {
+    gathered += data;
+    gatheredLines++;
+    if (gathered.length >= batchBytes) state.handOver();
+    else if (timer === undefined) {
+      timer = setTimeout(state.handOver, LOG_FLUSH_MS);
+      timer.unref();
+    }
+    return true;
+  };
+  // Whoever flushes the stream (pino's logger.flush, flushThen) flushes the gathered lines too.
+  const flush = stream.flush.bind(stream);
+  stream.flush = (cb?: (err?: Error) => unknown) => {
+    state.handOver();
+    flush(cb);
+  };
+  // sonic-boom's own flush(cb) answers at once when minLength is 0: count what is still to be written.
   stream.on('write', (n: number) => {
     state.bytes = Math.max(0, state.bytes - n);
     if (state.bytes === 0) for (const resolve of state.idle.splice(0)) resolve();
@@ -119,6 +149,7 @@ export function flushThen(log: Logger, timeoutMs: number, done: () => void): voi
   const timer = setTimeout(once, timeoutMs);
   const stream = (log as unknown as Record<symbol, object>)[pino.symbols.streamSym] ?? {};
   const state = pending.get(stream);
+  state?.handOver();
   if (state === undefined || state.bytes === 0) {
     setImmediate(once);
     return;

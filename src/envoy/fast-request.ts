@@ -16,7 +16,7 @@
  */
 import type { RequestView } from '../core/types.js';
 import { MAX_HEADER_ENTRIES } from '../core/request-limits.js';
-import { headerLineValue, viewOf, type HeaderLine } from './request.js';
+import { exceedsByteCap, headerLineValue, viewOf, type HeaderLine } from './request.js';
 
 /** Returned for bytes that are not a well-formed CheckRequest. */
 export const MALFORMED: unique symbol = Symbol('claimgate.malformedCheckRequest');
@@ -118,14 +118,36 @@ interface HttpFields {
   path: string;
   host: string;
   scheme: string;
-  /** `headers` map: raw name → value (last value wins), in first-seen order. */
+  /**
+   * The `headers` map read straight into the view's form (lower-case name → [value]), while every entry
+   * fits it: a non-empty name seen once in any case, within the caps. Otherwise `general` is set and the
+   * map is read again into {@link map}, which the view reads like proto-loader's object.
+   */
+  headers: Map<string, string[]> | undefined;
+  general: boolean;
+  /** `headers` map: raw name → value (last value wins), in first-seen order (the general path). */
   map: Map<string, string> | undefined;
   /** The last `header_map`'s entries. */
   headerMap: Cursor | undefined;
 }
 
 function readHttp(c: Cursor): HttpFields {
-  const http: HttpFields = { method: '', path: '', host: '', scheme: '', map: undefined, headerMap: undefined };
+  const start = c.pos;
+  const http = readHttpFields(c, true);
+  return http.general ? readHttpFields({ buf: c.buf, pos: start, end: c.end }, false) : http;
+}
+
+function readHttpFields(c: Cursor, direct: boolean): HttpFields {
+  const http: HttpFields = {
+    method: '',
+    path: '',
+    host: '',
+    scheme: '',
+    headers: undefined,
+    general: false,
+    map: undefined,
+    headerMap: undefined,
+  };
   walk(c, (n, wt) => {
     switch (n) {
       case 2:
@@ -133,7 +155,11 @@ function readHttp(c: Cursor): HttpFields {
         return true;
       case 3:
         // The most frequent field (one per header): read inline, without a callback per entry field.
-        readMapEntry(lengthDelimited(c, wt), (http.map ??= new Map<string, string>()));
+        if (!direct) readMapEntry(lengthDelimited(c, wt), (http.map ??= new Map<string, string>()));
+        // Once the general path is needed this pass only finds the other fields; the next one reads entries.
+        else if (http.general) lengthDelimited(c, wt);
+        else if (!readEntryDirect(lengthDelimited(c, wt), (http.headers ??= new Map<string, string[]>())))
+          http.general = true;
         return true;
       case 4:
         http.path = text(lengthDelimited(c, wt));
@@ -154,20 +180,58 @@ function readHttp(c: Cursor): HttpFields {
   return http;
 }
 
-/** One `map<string, string>` entry (`key = 1`, `value = 2`; absent = ''); a repeated key's last value wins. */
-function readMapEntry(entry: Cursor, map: Map<string, string>): void {
-  let key = '';
-  let value = '';
+/** A LEN field's contents as text, moving past it (no cursor object: once per map entry field). */
+function textField(c: Cursor, wireType: number): string {
+  if (wireType !== LEN) fail();
+  const len = varint32(c);
+  const start = c.pos;
+  if ((c.pos += len) > c.end) fail();
+  return (c.buf as SliceableBuffer).utf8Slice(start, c.pos);
+}
+
+/**
+ * The key and value of the map entry {@link readEntry} read last. Module-level rather than a returned pair:
+ * this runs once per header of every Check, and decoding never re-enters itself.
+ */
+let entryKey = '';
+let entryValue = '';
+
+/** Reads one `map<string, string>` entry (`key = 1`, `value = 2`; absent = '') into entryKey / entryValue. */
+function readEntry(entry: Cursor): void {
+  entryKey = '';
+  entryValue = '';
   while (entry.pos < entry.end) {
     const tag = varint32(entry);
     const num = tag >>> 3;
     const wireType = tag & 7;
-    if (num === 1) key = text(lengthDelimited(entry, wireType));
-    else if (num === 2) value = text(lengthDelimited(entry, wireType));
+    if (num === 1) entryKey = textField(entry, wireType);
+    else if (num === 2) entryValue = textField(entry, wireType);
     else if (wireType === 4) fail();
     else skipField(entry, wireType, 0);
   }
-  map.set(key, value);
+}
+
+/** One map entry into a raw-name map; a repeated key's last value wins. */
+function readMapEntry(entry: Cursor, map: Map<string, string>): void {
+  readEntry(entry);
+  map.set(entryKey, entryValue);
+}
+
+/**
+ * One `headers` map entry straight into the view's map. Returns false (the entry is not added) when the
+ * general path must decide: an empty name, a name already there in any case (a repeated key replaces,
+ * names differing in case are both kept), more than {@link MAX_HEADER_ENTRIES} names, a name or value over
+ * the byte cap. The entry is always read through, so a malformed one still fails the message.
+ */
+function readEntryDirect(entry: Cursor, headers: Map<string, string[]>): boolean {
+  readEntry(entry);
+  const key = entryKey;
+  const value = entryValue;
+  if (key === '' || headers.size >= MAX_HEADER_ENTRIES || exceedsByteCap(key) || exceedsByteCap(value)) return false;
+  const name = key.toLowerCase();
+  if (headers.has(name)) return false;
+  headers.set(name, [value]);
+  return true;
 }
 
 /** `header_map.headers` as lines; `undefined` when it has no entries (then the `headers` map is read). */
@@ -250,6 +314,8 @@ function decode(root: Cursor): RequestView {
       headerLines: fromHeaderMap?.lines,
       headerLineCount: fromHeaderMap?.count ?? 0,
       headerMap: http.map,
+      // `header_map` entries, when there are any, take precedence over the `headers` map.
+      headers: fromHeaderMap === undefined ? http.headers : undefined,
     },
     peer.certificate,
   );

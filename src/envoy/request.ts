@@ -5,7 +5,7 @@
  */
 import type { RequestView } from '../core/types.js';
 import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES } from '../core/request-limits.js';
-import { hostOf } from '../routes/authority.js';
+import { cachedHostOf } from '../routes/authority.js';
 import type { CheckRequestMessage, HeaderValueMessage, HttpRequestMessage } from './messages.js';
 
 /**
@@ -36,6 +36,11 @@ export interface HttpParts {
   readonly headerLineCount: number;
   /** The `headers` map's entries, in order. */
   readonly headerMap?: Iterable<readonly [string, unknown]> | undefined;
+  /**
+   * The `headers` map already read into the view's form by the wire decoder (every line read, none over
+   * a cap, no two names equal ignoring case); when present, `headerLines` and `headerMap` are not read.
+   */
+  readonly headers?: Map<string, string[]> | undefined;
 }
 
 /** The protocol-neutral view of one CheckRequest; never throws, whatever the input. */
@@ -81,19 +86,20 @@ export function viewOf(http: HttpParts | undefined, certificate = '', peerAddres
   const path = stringOr(http.path) || firstValue(headers, ':path');
   const scheme = stringOr(http.scheme);
   const requestId = firstValue(headers, 'x-request-id');
-  const view: RequestView = {
-    method,
-    ...hostOf(authority),
-    path,
-    headers,
-    ...(incomplete ? { incomplete: true } : {}),
-    ...(scheme === '' ? {} : { scheme }),
-    ...(authority === '' ? {} : { authority }),
-    ...(peerAddress === undefined ? {} : { peerAddress }),
-    ...(certificate === '' || certificate.length > MAX_HEADER_VALUE_BYTES ? {} : { envoyPeerCertificate: certificate }),
-  };
-  return requestId === '' ? view : { ...view, requestId };
+  const host = cachedHostOf(authority);
+  // One object, optional fields added only when present (no spread copies: this runs once per Check).
+  const view: Writable<RequestView> = { method, host: host.host, path, headers };
+  if (host.hostInvalid === true) view.hostInvalid = true;
+  if (incomplete) view.incomplete = true;
+  if (scheme !== '') view.scheme = scheme;
+  if (authority !== '') view.authority = authority;
+  if (peerAddress !== undefined) view.peerAddress = peerAddress;
+  if (certificate !== '' && certificate.length <= MAX_HEADER_VALUE_BYTES) view.envoyPeerCertificate = certificate;
+  if (requestId !== '') view.requestId = requestId;
+  return view;
 }
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** `attributes.source.certificate` (URL-encoded PEM, bounded like a header), or ''. */
 function peerCertificate(req: CheckRequestMessage | null | undefined): string {
@@ -120,6 +126,7 @@ function readHttp(req: CheckRequestMessage | null | undefined): HttpRequestMessa
  * second credential, so the engine must not decide on the lines it did read (it answers 400).
  */
 function readHeaders(http: HttpParts): { headers: Map<string, string[]>; incomplete: boolean } {
+  if (http.headers !== undefined) return { headers: http.headers, incomplete: false };
   const headers = new Map<string, string[]>();
   let incomplete = false;
   const lines = http.headerLines;
@@ -180,7 +187,7 @@ function addHeader(headers: Map<string, string[]>, name: unknown, value: unknown
 }
 
 /** UTF-16 length ≤ UTF-8 length ≤ 3 × UTF-16 length, so the exact count is needed only in between. */
-function exceedsByteCap(text: string): boolean {
+export function exceedsByteCap(text: string): boolean {
   if (text.length > MAX_HEADER_VALUE_BYTES) return true;
   if (text.length * 3 <= MAX_HEADER_VALUE_BYTES) return false;
   return Buffer.byteLength(text, 'utf8') > MAX_HEADER_VALUE_BYTES;

@@ -9,12 +9,14 @@ import type { ClientCheck } from '../net/tls.js';
 import { GRPC_BOUNDS, type GrpcListenerBounds } from '../net/listener-bounds.js';
 import type { Decide } from '../engine/decide.js';
 import { CLIENT_NOT_ALLOWED_DECISION, denyDecision, INTERNAL_ERROR_DECISION } from '../core/answer.js';
+import { answerObserved } from '../engine/answer-observed.js';
 import type { AllowDecision, Decision, DecisionObserver, RequestView } from '../core/types.js';
 import type { CheckRequestMessage, CheckResponseMessage } from './messages.js';
 import { AUTHORIZATION_SERVICE, loadAuthorizationService } from './proto.js';
-import { toRequestView } from './request.js';
+import { toRequestView, viewOf } from './request.js';
 import { decodeCheckRequest, MALFORMED } from './fast-request.js';
 import { encodeAllowResponse } from './fast-response.js';
+import { requestDeadlines, type RequestDeadlines, type Ticker, type Watched } from './request-deadline.js';
 import { allowResponseWithoutMetadata, decisionMetadata, toCheckResponse } from './response.js';
 
 export interface GrpcServerOptions {
@@ -33,6 +35,8 @@ export interface GrpcServerOptions {
   readonly bounds?: GrpcListenerBounds;
   /** Counts a stream cancelled because its request did not arrive in time (metrics, a log line). */
   readonly streamTimedOut?: () => void;
+  /** The timer that sweeps half-open calls (an unref'd setInterval by default; tests inject one). */
+  readonly deadlineTicker?: Ticker;
 }
 
 export interface GrpcServer {
@@ -42,8 +46,6 @@ export interface GrpcServer {
   /** Stops accepting calls, lets in-flight Checks finish up to graceMs, then forces the rest. */
   shutdown(graceMs: number): Promise<void>;
 }
-
-const refuseClient: Decide = async () => CLIENT_NOT_ALLOWED_DECISION;
 
 /** Wire bytes attached to a reused response object, so the serializer does not encode it again. */
 const ENCODED = Symbol('claimgate.encodedCheckResponse');
@@ -144,47 +146,34 @@ function checkService(): grpc.ServiceDefinition {
 const INTERNAL_ERROR_RESPONSE = encodeOnce(toCheckResponse(INTERNAL_ERROR_DECISION));
 const INTERNAL_ERROR_BYTES: Buffer = INTERNAL_ERROR_RESPONSE[ENCODED]!;
 
+/** The view of a refused call (as the object path makes it of an empty CheckRequest). */
+const NO_HTTP_REQUEST: RequestView = viewOf(undefined);
+
 /** Answers one Check; never rejects. */
 export function answerCheck(
   request: CheckRequestMessage,
-  decide: Decide,
+  decide: Decide | Decision,
   observe?: DecisionObserver,
   peerAddress?: string,
 ): Promise<CheckResponseMessage> {
-  return answer(() => toRequestView(request, peerAddress), decide, observe, responseFor, INTERNAL_ERROR_RESPONSE);
-}
-
-/** Answers one Check decoded by the wire decoder with the response's wire bytes; never rejects. */
-export function answerView(view: RequestView, decide: Decide, observe?: DecisionObserver): Promise<Buffer> {
-  return answer(() => view, decide, observe, wireResponseFor, INTERNAL_ERROR_BYTES);
-}
-
-async function answer<R>(
-  viewOf: () => RequestView,
-  decide: Decide,
-  observe: DecisionObserver | undefined,
-  respond: (decision: Decision) => R,
-  failed: R,
-): Promise<R> {
   const started = process.hrtime.bigint();
-  let view: RequestView | undefined;
-  let decision: Decision;
-  let response: R;
-  try {
-    view = viewOf();
-    decision = await decide(view);
-    response = respond(decision);
-  } catch {
-    // Any failure, including a malformed decision the response builder cannot shape, fails closed.
-    decision = INTERNAL_ERROR_DECISION;
-    response = failed;
-  }
-  try {
-    observe?.(view, decision, started);
-  } catch {
-    // Observability must never change an answer.
-  }
-  return response;
+  return answerObserved(
+    toRequestView(request, peerAddress),
+    decide,
+    responseFor,
+    INTERNAL_ERROR_RESPONSE,
+    observe,
+    started,
+  );
+}
+
+/** Answers one Check decoded by the wire decoder (or refused) with the response's wire bytes; never rejects. */
+export function answerView(
+  view: RequestView | undefined,
+  decide: Decide | Decision,
+  observe?: DecisionObserver,
+): Promise<Buffer> {
+  return answerObserved(view, decide, wireResponseFor, INTERNAL_ERROR_BYTES, observe, process.hrtime.bigint());
 }
 
 /** The caller's IP address (grpc-js `getPeer()` is `address:port`), for x-forwarded-client-cert trust. */
@@ -192,7 +181,11 @@ function peerAddressOf(call: { getPeer(): string }): string | undefined {
   try {
     const peer = call.getPeer();
     const colon = peer.lastIndexOf(':');
-    return colon <= 0 ? undefined : peer.slice(0, colon).replace(/^\[|\]$/g, '');
+    if (colon <= 0) return undefined;
+    // `[::1]:5000` → `::1`
+    return peer.charCodeAt(0) === 0x5b && peer.charCodeAt(colon - 1) === 0x5d
+      ? peer.slice(1, colon - 1)
+      : peer.slice(0, colon);
   } catch {
     return undefined;
   }
@@ -201,39 +194,39 @@ function peerAddressOf(call: { getPeer(): string }): string | undefined {
 /**
  * Cancels a call whose request has not fully arrived within `timeoutMs`: a half-open stream (headers
  * sent, message never finished) would otherwise hold its slot and memory for as long as the connection
- * lives. Once the request is in, the Check's own deadline (check_deadline_ms) bounds the rest.
+ * lives. Once the request is in, the Check's own deadline (check_deadline_ms) bounds the rest. One
+ * sweeping timer keeps every call's deadline (request-deadline.ts), not a timer per call.
  */
-function requestDeadline(timeoutMs: number, timedOut: () => void): grpc.ServerInterceptor {
+function requestDeadline(deadlines: RequestDeadlines, timedOut: () => void): grpc.ServerInterceptor {
   return (_method, call) => {
-    let timer: NodeJS.Timeout | undefined;
-    const clear = () => {
-      clearTimeout(timer);
-      timer = undefined;
+    let watched: Watched | undefined;
+    const settle = () => {
+      watched?.settle();
+      watched = undefined;
     };
     return new grpc.ServerInterceptingCall(call, {
       start(next) {
-        timer = setTimeout(() => {
-          timer = undefined;
+        watched = deadlines.watch(() => {
+          watched = undefined;
           try {
             timedOut();
           } catch {
             // Observability must never change an answer.
           }
           call.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: 'request not received in time' });
-        }, timeoutMs);
-        timer.unref();
+        });
         next(
           new grpc.ServerListenerBuilder()
             .withOnReceiveHalfClose((halfClose) => {
-              clear();
+              settle();
               halfClose();
             })
-            .withOnCancel(clear)
+            .withOnCancel(settle)
             .build(),
         );
       },
       sendStatus(status, next) {
-        clear();
+        settle();
         next(status);
       },
     });
@@ -269,7 +262,12 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     // Channelz bookkeeping costs several µs per call (measured in docs/benchmarks.md) and nothing reads it.
     'grpc.enable_channelz': 0,
     ...grpcServerOptions(bounds),
-    interceptors: [requestDeadline(bounds.request_timeout_ms, options.streamTimedOut ?? (() => undefined))],
+    interceptors: [
+      requestDeadline(
+        requestDeadlines(bounds.request_timeout_ms, options.deadlineTicker),
+        options.streamTimedOut ?? (() => undefined),
+      ),
+    ],
   });
   server.addService(checkService(), {
     Check(
@@ -277,21 +275,22 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       callback: grpc.sendUnaryData<CheckResponseMessage | Buffer>,
     ) {
       const request = call.request ?? MALFORMED;
+      const reply = (response: Buffer) => callback(null, response);
       // A caller that is not an allowed proxy gets an in-band denial (never a transport error, which an
       // Envoy with failure_mode_allow would turn into an allow), and the engine is never consulted.
       if (clientAllowed !== undefined && !clientAllowed(call.getAuthContext()?.sslPeerCertificate)) {
-        void answerCheck({}, refuseClient, options.observe).then((response) => callback(null, response));
+        void answerView(NO_HTTP_REQUEST, CLIENT_NOT_ALLOWED_DECISION, options.observe).then(reply);
         return;
       }
       if (request === MALFORMED) {
         // Bytes that are not a CheckRequest: 400 invalid_request, answered in band like every other refusal.
-        const refusal = denyDecision('ERR_REQUEST_MALFORMED', realmOf());
-        void answerCheck({}, async () => refusal, options.observe).then((response) => callback(null, response));
+        void answerView(NO_HTTP_REQUEST, denyDecision('ERR_REQUEST_MALFORMED', realmOf()), options.observe).then(reply);
         return;
       }
       const peerAddress = peerAddressOf(call);
-      const view: RequestView = peerAddress === undefined ? request : { ...request, peerAddress };
-      void answerView(view, options.decider(), options.observe).then((response) => callback(null, response));
+      // The deserializer made this view for this call alone: the peer is added to it rather than copied.
+      if (peerAddress !== undefined) (request as { peerAddress?: string }).peerAddress = peerAddress;
+      void answerView(request, options.decider(), options.observe).then(reply);
     },
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });

@@ -16,7 +16,7 @@
  */
 import type { RequestView } from '../core/types.js';
 import { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES } from '../core/request-limits.js';
-import { hostOf } from '../routes/authority.js';
+import { cachedHostOf } from '../routes/authority.js';
 
 export { MAX_HEADER_ENTRIES, MAX_HEADER_VALUE_BYTES };
 
@@ -32,14 +32,6 @@ export interface IncomingAuthRequest {
   readonly peer?: string | undefined;
   /** DER client certificate of the TLS connection, when claimgate terminates mutual TLS. */
   readonly peerCertificate?: Uint8Array | undefined;
-}
-
-/** The connection facts every view of this request carries (binding: trusted proxies, client certificate). */
-function connectionFacts(req: IncomingAuthRequest): Pick<RequestView, 'peerAddress' | 'tlsPeerCertificate'> {
-  return {
-    ...(req.peer === undefined ? {} : { peerAddress: req.peer }),
-    ...(req.peerCertificate === undefined ? {} : { tlsPeerCertificate: req.peerCertificate }),
-  };
 }
 
 /** The one value of a header, or undefined when absent or repeated. */
@@ -122,9 +114,30 @@ export function readHeaders(rawHeaders: readonly string[]): Map<string, string[]
   return headers;
 }
 
-function withRequestId(view: RequestView): RequestView {
-  const id = view.headers.get('x-request-id')?.[0];
-  return id === undefined || id === '' ? view : { ...view, requestId: id };
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The view of a request the door has read, as one object with its optional fields added only when present
+ * (no spread copies: this runs once per request).
+ */
+function viewOf(
+  req: IncomingAuthRequest,
+  headers: Map<string, string[]>,
+  method: string,
+  authority: string,
+  path: string,
+  scheme: string | undefined,
+): RequestView {
+  const host = cachedHostOf(authority);
+  const view: Writable<RequestView> = { method: method.toUpperCase(), host: host.host, path, headers };
+  if (host.hostInvalid === true) view.hostInvalid = true;
+  if (scheme !== undefined && scheme !== '') view.scheme = scheme;
+  if (authority !== '') view.authority = authority;
+  if (req.peer !== undefined) view.peerAddress = req.peer;
+  if (req.peerCertificate !== undefined) view.tlsPeerCertificate = req.peerCertificate;
+  const requestId = headers.get('x-request-id')?.[0];
+  if (requestId !== undefined && requestId !== '') view.requestId = requestId;
+  return view;
 }
 
 /** Envoy HTTP service mode: the request is the original one, under the prefix. */
@@ -135,16 +148,8 @@ export function envoyView(req: IncomingAuthRequest, originalPath: string): ViewR
   if (hosts.length > 1) return refuse(PROBLEMS.duplicateHost);
   return {
     ok: true,
-    view: withRequestId({
-      method: req.method.toUpperCase(),
-      ...hostOf(hosts[0] ?? ''),
-      path: originalPath,
-      headers,
-      // Envoy sets x-forwarded-proto on the requests it handles (and overwrites a client's at the edge).
-      ...optional('scheme', single(headers, 'x-forwarded-proto')),
-      ...optional('authority', hosts[0]),
-      ...connectionFacts(req),
-    }),
+    // Envoy sets x-forwarded-proto on the requests it handles (and overwrites a client's at the edge).
+    view: viewOf(req, headers, req.method, hosts[0] ?? '', originalPath, single(headers, 'x-forwarded-proto')),
   };
 }
 
@@ -164,10 +169,6 @@ function forwardedFact(
   const second = b[0];
   if (first !== undefined && second !== undefined && first !== second) return refuse(PROBLEMS.conflicting);
   return first ?? second;
-}
-
-function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
-  return (value === undefined || value === '' ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 const isRefusal = (v: unknown): v is Refusal => typeof v === 'object' && v !== null && (v as Refusal).ok === false;
@@ -196,17 +197,6 @@ export function forwardAuthView(req: IncomingAuthRequest, peerTrusted: boolean):
   if (host === undefined || host === '') return refuse(PROBLEMS.missingHost);
   if (!TOKEN.test(method)) return refuse(PROBLEMS.badMethod);
 
-  return {
-    ok: true,
-    // A forwarded host that is not one host[:port] reaches the engine flagged: 400 ERR_HOST_INVALID.
-    view: withRequestId({
-      method: method.toUpperCase(),
-      ...hostOf(host),
-      path: uri,
-      headers,
-      ...optional('scheme', proto),
-      authority: host,
-      ...connectionFacts(req),
-    }),
-  };
+  // A forwarded host that is not one host[:port] reaches the engine flagged: 400 ERR_HOST_INVALID.
+  return { ok: true, view: viewOf(req, headers, method, host, uri, proto) };
 }

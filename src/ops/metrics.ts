@@ -64,11 +64,15 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     for (const name of NON_COUNTER_TOTALS) registry.removeSingleMetric(name);
   }
 
-  const checks = new Counter({
+  const checkTallies = labelTally(['decision', 'reason', 'issuer', 'route']);
+  const checks: Counter = new Counter({
     name: 'claimgate_checks_total',
     help: 'Checks answered, by decision (allow, deny, error), reason code, issuer name and route name.',
     labelNames: ['decision', 'reason', 'issuer', 'route'] as const,
     registers: [registry],
+    collect() {
+      checkTallies.flush(checks);
+    },
   });
   const duration = new Histogram({
     name: 'claimgate_check_duration_seconds',
@@ -95,17 +99,25 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     aggregator: 'min',
     registers: [registry],
   });
-  const bindings = new Counter({
+  const bindingTallies = labelTally(['binding', 'decision']);
+  const bindings: Counter = new Counter({
     name: 'claimgate_binding_checks_total',
     help: 'Checks that reached the sender-constraint step, by binding (bearer, dpop, mtls) and decision.',
     labelNames: ['binding', 'decision'] as const,
     registers: [registry],
+    collect() {
+      bindingTallies.flush(bindings);
+    },
   });
-  const tokenCache = new Counter({
+  const tokenCacheTallies = labelTally(['result']);
+  const tokenCache: Counter = new Counter({
     name: 'claimgate_token_cache_requests_total',
     help: 'Verified-token cache lookups, by result (hit, miss, negative_hit).',
     labelNames: ['result'] as const,
     registers: [registry],
+    collect() {
+      tokenCacheTallies.flush(tokenCache);
+    },
   });
   const shadowDisagreements = new Counter({
     name: 'claimgate_shadow_disagreements_total',
@@ -271,8 +283,6 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
     },
   });
 
-  // Children are cached: prom-client hashes label values on every labels() call.
-  const checkChildren = new Map<string, { inc(): void }>();
   const durationChildren = {
     allow: duration.labels('allow'),
     deny: duration.labels('deny'),
@@ -282,16 +292,8 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
   return {
     registry,
     observeCheck(decision, seconds) {
-      if (decision.binding !== undefined) bindings.inc({ binding: decision.binding, decision: decision.outcome });
-      const issuer = decision.issuer ?? '';
-      const route = decision.route ?? '';
-      const key = `${decision.outcome}\u0000${decision.reason}\u0000${issuer}\u0000${route}`;
-      let child = checkChildren.get(key);
-      if (child === undefined) {
-        child = checks.labels(decision.outcome, decision.reason, issuer, route);
-        checkChildren.set(key, child);
-      }
-      child.inc();
+      if (decision.binding !== undefined) bindingTallies.count(decision.binding, decision.outcome);
+      checkTallies.count(decision.outcome, decision.reason, decision.issuer ?? '', decision.route ?? '');
       durationChildren[decision.outcome].observe(seconds);
     },
     observeKeyFetch(issuer, kind, result) {
@@ -305,7 +307,7 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
       lastReload.set(atMs / 1000);
     },
     observeTokenCache(result) {
-      tokenCache.labels(result).inc();
+      tokenCacheTallies.count(result);
     },
     observeShadowDisagreement(event) {
       shadowDisagreements.labels(event.route, event.issuer, event.enforced, event.candidate).inc();
@@ -332,6 +334,59 @@ export function createMetrics(build: BuildInfo, options: { defaultMetrics?: bool
 
     setReady(fn) {
       ready = fn;
+    },
+  };
+}
+
+interface Tally {
+  readonly labels: Record<string, string>;
+  count: number;
+  reported: number;
+}
+
+type Level = Map<string, Level | Tally>;
+
+/**
+ * A counter's increments kept in plain numbers and handed to prom-client when it is scraped (`collect`):
+ * prom-client's `inc()` (a cached child's too) converts, validates and hashes the label set on every call,
+ * ~0.5 µs per Check for the per-Check counters. Tallies are found through one map per label, keyed by the
+ * values' own strings (catalogue codes, config names, fixed words), so no key is built per call and their
+ * number is bounded like the counter's series.
+ */
+function labelTally(labelNames: readonly string[]) {
+  const root: Level = new Map();
+  const all: Tally[] = [];
+  return {
+    /** Counts one for these label values, in `labelNames` order. */
+    count(...values: string[]): void {
+      let level = root;
+      for (let i = 0; i < values.length - 1; i++) {
+        const key = values[i]!;
+        let next = level.get(key) as Level | undefined;
+        if (next === undefined) {
+          next = new Map();
+          level.set(key, next);
+        }
+        level = next;
+      }
+      const last = values[values.length - 1]!;
+      let tally = level.get(last) as Tally | undefined;
+      if (tally === undefined) {
+        const labels: Record<string, string> = {};
+        labelNames.forEach((name, i) => (labels[name] = values[i]!));
+        tally = { labels, count: 0, reported: 0 };
+        level.set(last, tally);
+        all.push(tally);
+      }
+      tally.count++;
+    },
+    /** Hands prom-client what was counted since the last flush. */
+    flush(counter: Counter): void {
+      for (const tally of all) {
+        if (tally.count === tally.reported) continue;
+        counter.inc(tally.labels, tally.count - tally.reported);
+        tally.reported = tally.count;
+      }
     },
   };
 }

@@ -154,4 +154,57 @@ describe('decodeCheckRequest (fuzz)', () => {
     expectSameView(wire);
     expect((decodeCheckRequest(wire) as RequestView).headers.has('cookie')).toBe(false);
   });
+
+  it('reads the `headers` map like the object path when entries repeat a name, in any case, or have none', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.oneof(headerName, fc.constant('')), text), { maxLength: 14 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        (entries, repeats) => {
+          // Repeat some entries (same key, maybe another value) the way only raw wire bytes can.
+          const all = [...entries];
+          for (const r of repeats) if (entries.length > 0) all.push([entries[r % entries.length]![0], `again-${r}`]);
+          expectSameView(checkRequestWithHeaderEntries(all));
+        },
+      ),
+      { numRuns: runs(300) },
+    );
+  });
+
+  it(`reads a \`headers\` map past ${MAX_HEADER_ENTRIES} names or with a value over the cap like the object path`, () => {
+    const many = Array.from({ length: MAX_HEADER_ENTRIES + 3 }, (_, i): [string, string] => [`x-h${i}`, 'v']);
+    expectSameView(checkRequestWithHeaderEntries(many));
+    expect((decodeCheckRequest(checkRequestWithHeaderEntries(many)) as RequestView).incomplete).toBe(true);
+    const big: [string, string][] = [
+      ['authorization', 'Bearer x'],
+      ['cookie', 'a'.repeat(MAX_HEADER_VALUE_BYTES + 1)],
+    ];
+    expectSameView(checkRequestWithHeaderEntries(big));
+    expect((decodeCheckRequest(checkRequestWithHeaderEntries(big)) as RequestView).incomplete).toBe(true);
+  });
 });
+
+/** A LEN field: tag, length, bytes. */
+function lenField(num: number, body: Buffer): Buffer {
+  const varint = (n: number): number[] => {
+    const out: number[] = [];
+    while (n >= 0x80) {
+      out.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    out.push(n);
+    return out;
+  };
+  return Buffer.concat([Buffer.from([...varint((num << 3) | 2), ...varint(body.length)]), body]);
+}
+
+/** A CheckRequest whose `http.headers` map has exactly these entries on the wire (repeats included). */
+function checkRequestWithHeaderEntries(entries: readonly (readonly [string, string])[]): Buffer {
+  const http = Buffer.concat([
+    lenField(2, Buffer.from('GET')),
+    ...entries.map(([key, value]) =>
+      lenField(3, Buffer.concat([lenField(1, Buffer.from(key)), lenField(2, Buffer.from(value))])),
+    ),
+  ]);
+  return lenField(1, lenField(4, lenField(2, http)));
+}

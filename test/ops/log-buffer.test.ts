@@ -64,3 +64,52 @@ describe('bounded log buffer', () => {
     expect(result.peak - result.before).toBeLessThan(48 * 1024 * 1024);
   }, 30_000);
 });
+
+/** Logs `lines` numbered lines, then either flushes and exits or stays up without flushing. */
+const BATCHING_CHILD = `
+import { boundedStderr, createLogger, flushThen } from ${JSON.stringify(LOG_MODULE)};
+const [lines, mode] = [Number(process.argv[1]), process.argv[2]];
+const log = createLogger('info', boundedStderr());
+for (let i = 0; i < lines; i++) log.info({ i }, 'numbered');
+if (mode === 'flush') flushThen(log, 5000, () => process.exit(0));
+else setInterval(() => undefined, 60_000); // stays up: only the batch timer can write the line
+`;
+
+function startBatchingChild(lines: number, mode: 'flush' | 'stay') {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', BATCHING_CHILD, String(lines), mode], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const watchdog = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  child.on('exit', () => clearTimeout(watchdog));
+  return child;
+}
+
+const numbers = (stderr: string): number[] =>
+  stderr
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => (JSON.parse(l) as { i: number }).i);
+
+describe('batched log writes', () => {
+  it('writes every line, in order, when flushed before exit (batches of 4 KiB and the rest)', async () => {
+    const child = startBatchingChild(1000, 'flush');
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(numbers(err)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  }, 25_000);
+
+  it('writes a lone line without any flush: the batch timer hands it over', async () => {
+    const child = startBatchingChild(1, 'stay');
+    let err = '';
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (chunk: Buffer) => {
+        err += chunk.toString();
+        if (err.endsWith('\n')) resolve();
+      }),
+    );
+    child.kill('SIGKILL');
+    expect(numbers(err)).toEqual([0]);
+  }, 25_000);
+});

@@ -169,6 +169,38 @@ describe('check metric labels are bounded by config and catalogue', () => {
     expect(text).not.toMatch(/evil[ab]x/);
   });
 
+  it('counts Checks between scrapes once each: every scrape shows the running total, per label set', async () => {
+    const metrics = createMetrics({ version: 't' }, { defaultMetrics: false });
+    const allow = {
+      outcome: 'allow',
+      reason: 'OK_AUTHENTICATED',
+      route: 'orders',
+      issuer: 'auth',
+      headersToSet: [],
+      headersToRemove: [],
+    } as const;
+    for (let i = 0; i < 3; i++) metrics.observeCheck(allow, 0.0001);
+    metrics.observeCheck({ ...allow, route: 'billing' }, 0.0001);
+    const labels = (route: string) => ({ decision: 'allow', reason: 'OK_AUTHENTICATED', issuer: 'auth', route });
+    expect(await series(metrics, 'claimgate_checks_total')).toEqual([
+      { labels: labels('orders'), value: 3 },
+      { labels: labels('billing'), value: 1 },
+    ]);
+    // A scrape with nothing new changes nothing; later Checks add to the same series.
+    expect(await series(metrics, 'claimgate_checks_total')).toEqual([
+      { labels: labels('orders'), value: 3 },
+      { labels: labels('billing'), value: 1 },
+    ]);
+    metrics.observeCheck(allow, 0.0001);
+    expect(await series(metrics, 'claimgate_checks_total')).toEqual([
+      { labels: labels('orders'), value: 4 },
+      { labels: labels('billing'), value: 1 },
+    ]);
+    expect(await metrics.registry.metrics()).toContain(
+      'claimgate_checks_total{decision="allow",reason="OK_AUTHENTICATED",issuer="auth",route="orders"} 4',
+    );
+  });
+
   it('observeCheck maps a decision without issuer or route to empty label values', async () => {
     const metrics = createMetrics({ version: 't' }, { defaultMetrics: false });
     metrics.observeCheck({ outcome: 'deny', reason: 'ERR_ROUTE_NOT_FOUND', status: 403 }, 0.0001);
