@@ -72,6 +72,13 @@ export interface KeySource {
     failedKey: VerifyKey,
     deadlineMs: number,
   ): VerifyKey | undefined | Promise<VerifyKey | undefined>;
+  /**
+   * For how many more ms {@link recheck} for this kid cannot refetch: a signature that failed under the
+   * kid's live key fails again for that long, unless the live key object changes. Lets the token cache
+   * remember such a failure without delaying a rotation (P19). 0 when a recheck could refetch now.
+   * Optional, like `recheck`.
+   */
+  recheckBlockedForMs?(kid: string | undefined, alg: Algorithm): number;
   /** True while a usable key set is held (loaded, and not stale past `max_stale_seconds`). */
   ready(): boolean;
   state(): KeySourceState;
@@ -280,6 +287,16 @@ class IssuerKeySource implements KeySource {
       const found = this.keySet.find(kid, alg);
       return found !== undefined && found.ok && found.key !== failedKey ? found.key : undefined;
     });
+  }
+
+  recheckBlockedForMs(kid: string | undefined, alg: Algorithm): number {
+    if (this.closed || !this.started || this.inflight !== undefined) return 0;
+    // A file source never refetches: its keys change only with a reload, which makes new key objects.
+    if (this.issuer.jwks_file !== undefined) return Infinity;
+    const lastAt = this.recheckedKidsCache?.get(unknownKidKey(kid, alg));
+    const kidBlockedUntil = lastAt === undefined ? -Infinity : lastAt + this.kidCooldownMs();
+    // recheck refetches only once both cooldowns have passed.
+    return Math.max(0, Math.max(kidBlockedUntil, this.lastOnDemandAt + this.cooldownMs()) - this.now());
   }
 
   /** No usable keys (cold start, IdP down, stale past max_stale): an outage, unless a fetch brings keys in time. */

@@ -6,15 +6,16 @@
  * a key set gone stale past max_stale, or a reload (each config generation has its own cache)
  * invalidates it. Token-location rules are re-checked on every hit, since they depend on the request.
  *
- * Failures that can never turn into a success for the same token (bad signature, malformed, unknown
- * issuer, expired, ...) are cached briefly, so a repeated bad token costs a map lookup. Outcomes that
- * depend on the IdP or on time moving forward (unknown kid, keys unavailable, not yet valid, issued in
- * the future) are not.
+ * Failures that can never turn into a success for the same token (malformed, unknown issuer, expired,
+ * ...) are cached briefly, so a repeated bad token costs a map lookup. A bad signature is cached only
+ * while the key it failed under is the kid's live key and the key source could not refetch for it
+ * anyway (P19: the IdP may have replaced the key behind a kid). Outcomes that depend on the IdP or on
+ * time moving forward (unknown kid, keys unavailable, not yet valid, issued in the future) are not.
  */
 import { LRUCache } from 'lru-cache';
 import type { ReasonCode } from '../core/reasons.js';
 import type { CompiledLocation } from './extract.js';
-import type { CompiledIssuer, VerifiedToken, VerifyResult } from './verify.js';
+import type { CompiledIssuer, KeyIdentity, VerifiedToken, VerifyResult } from './verify.js';
 
 export interface TokenCacheLimits {
   /** Positive entries; 0 disables the whole cache. */
@@ -78,6 +79,26 @@ interface NegativeEntry {
   readonly reason: ReasonCode;
   readonly issuer: CompiledIssuer | undefined;
   readonly untilMs: number;
+  /** A bad signature is remembered only with the key it failed under (see {@link signatureFailureTtlMs}). */
+  readonly failedUnder?: KeyIdentity;
+}
+
+/**
+ * How long a bad signature may be answered from the cache: while verifying it again could not give
+ * another answer. The key source would refetch for this kid only after its recheck cooldowns (P19), and
+ * a hit re-checks that the live key is still the one it failed under, so a rotated key is never missed.
+ */
+function signatureFailureTtlMs(result: Extract<VerifyResult, { ok: false }>, negativeTtlMs: number): number {
+  const failed = result.failedUnder;
+  if (failed === undefined || result.issuer === undefined) return 0;
+  return Math.min(negativeTtlMs, result.issuer.keys.recheckBlockedForMs?.(failed.kid, failed.alg) ?? 0);
+}
+
+/** A remembered bad signature still stands: the token's location is allowed and the kid's live key is unchanged. */
+function stillFailsUnder(entry: NegativeEntry, failed: KeyIdentity, location: CompiledLocation): boolean {
+  if (entry.issuer === undefined || !entry.issuer.locationIds.has(location.id)) return false;
+  const live = entry.issuer.keys.lookup(failed.kid, failed.alg, 0);
+  return !(live instanceof Promise) && live.ok && live.key === failed.key;
 }
 
 /**
@@ -143,7 +164,11 @@ export function createCachedVerifier(
       positive.delete(raw);
     } else {
       const bad = negative.get(raw);
-      if (bad !== undefined && now < bad.untilMs) {
+      if (
+        bad !== undefined &&
+        now < bad.untilMs &&
+        (bad.failedUnder === undefined || stillFailsUnder(bad, bad.failedUnder, location))
+      ) {
         onResult('negative_hit');
         return { ok: false, reason: bad.reason, issuer: bad.issuer };
       }
@@ -153,13 +178,21 @@ export function createCachedVerifier(
     if (result.ok) {
       const entry = ownedEntry(raw, result.token);
       setBounded(positive, entry.raw, entry.token, limits.maxEntries);
-    } else if (limits.maxNegativeEntries > 0 && NEGATIVE_CACHEABLE.has(result.reason))
-      setBounded(
-        negative,
-        raw,
-        { reason: result.reason, issuer: result.issuer, untilMs: now + limits.negativeTtlMs },
-        limits.maxNegativeEntries,
-      );
+    } else if (limits.maxNegativeEntries > 0) {
+      const ttlMs = NEGATIVE_CACHEABLE.has(result.reason)
+        ? limits.negativeTtlMs
+        : signatureFailureTtlMs(result, limits.negativeTtlMs);
+      if (ttlMs > 0) {
+        const entry = { reason: result.reason, issuer: result.issuer, untilMs: now + ttlMs };
+        const failedUnder = result.failedUnder;
+        setBounded(
+          negative,
+          raw,
+          failedUnder === undefined ? entry : { ...entry, failedUnder },
+          limits.maxNegativeEntries,
+        );
+      }
+    }
     return result;
   };
   return Object.assign(cachedVerify, {

@@ -49,7 +49,20 @@ export interface VerifiedToken {
 
 export type VerifyResult =
   | { readonly ok: true; readonly token: VerifiedToken }
-  | { readonly ok: false; readonly reason: ReasonCode; readonly issuer?: CompiledIssuer };
+  | {
+      readonly ok: false;
+      readonly reason: ReasonCode;
+      readonly issuer?: CompiledIssuer;
+      /** For ERR_SIGNATURE_INVALID: the live key it failed under, so the cache can tell when that changes. */
+      readonly failedUnder?: KeyIdentity;
+    };
+
+/** A key as the key set hands it out for one kid and alg; the same object while the key is unchanged. */
+export interface KeyIdentity {
+  readonly kid: string | undefined;
+  readonly alg: Algorithm;
+  readonly key: VerifyKey;
+}
 
 export interface VerifierOptions {
   /** Issuers by exact `iss`. */
@@ -134,7 +147,12 @@ export async function verifyToken(
     let renewed = issuer.keys.recheck?.(jws.header.kid, alg as Algorithm, key, opts.keyDeadlineMs);
     if (renewed instanceof Promise) renewed = await renewed;
     if (renewed === undefined || !verifySignature(alg as Algorithm, renewed.key, jws.signingInput, jws.signature))
-      return fail('ERR_SIGNATURE_INVALID');
+      return {
+        ok: false,
+        reason: 'ERR_SIGNATURE_INVALID',
+        issuer,
+        failedUnder: { kid: jws.header.kid, alg: alg as Algorithm, key: renewed ?? key },
+      };
     key = renewed;
   }
 

@@ -451,6 +451,41 @@ describe('key source: refresh schedule', () => {
   });
 });
 
+describe('key source: how long a bad signature under a known kid stands (token cache, P19)', () => {
+  it('is 0 until a recheck ran, 0 while its refetch runs, then the longer of the kid and issuer cooldowns', async () => {
+    const h = await harness({ policy: { cooldown_seconds: 2, kid_cooldown_seconds: 5 } });
+    const live = h.source.lookup('k1', 'ES256', DEADLINE_MS);
+    if (!isSync(live) || !live.ok) throw new Error('k1 not loaded');
+    expect(h.source.recheckBlockedForMs!('k1', 'ES256')).toBe(0);
+    const recheck = h.source.recheck!('k1', 'ES256', live.key, DEADLINE_MS);
+    expect(h.source.recheckBlockedForMs!('k1', 'ES256')).toBe(0); // a recheck now would join that fetch
+    expect(await recheck).toBeUndefined(); // the IdP still publishes the same key
+    expect(h.source.recheckBlockedForMs!('k1', 'ES256')).toBe(5_000);
+    // Another kid is held back only by the issuer-wide cooldown.
+    expect(h.source.recheckBlockedForMs!('k2', 'ES256')).toBe(2_000);
+    await h.clock.advance(4_999);
+    expect(h.source.recheckBlockedForMs!('k1', 'ES256')).toBe(1);
+    await h.clock.advance(1);
+    expect(h.source.recheckBlockedForMs!('k1', 'ES256')).toBe(0);
+    expect(h.source.recheck!('k1', 'ES256', live.key, DEADLINE_MS)).toBeInstanceOf(Promise);
+  });
+
+  it('is unbounded for a jwks_file issuer, whose keys change only with a reload', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'claimgate-keys-'));
+    const path = join(dir, 'jwks.json');
+    writeFileSync(path, JSON.stringify({ keys: [k1.jwk] }));
+    const clock = new FakeClock();
+    const source = createKeySource(issuerConfig({ issuer: 'https://file.example', jwks_file: path }), {
+      now: clock.now,
+      setTimer: clock.setTimer,
+    });
+    cleanups.push(() => source.close());
+    source.start();
+    await source.whenSettled();
+    expect(source.recheckBlockedForMs!('k1', 'ES256')).toBe(Infinity);
+  });
+});
+
 describe('key source: local JWKS file', () => {
   function fileConfig(path: string): IssuerConfig {
     return issuerConfig({ issuer: 'https://file.example', jwks_file: path });

@@ -221,18 +221,99 @@ describe('verified-token cache', () => {
   });
 
   it('has no negative cache when max_negative_entries is 0', async () => {
-    const h = harness(() => failed('ERR_SIGNATURE_INVALID'), { maxNegativeEntries: 0 });
+    const h = harness(() => failed('ERR_TOKEN_MALFORMED'), { maxNegativeEntries: 0 });
     await h.verify('bad', header);
     await h.verify('bad', header);
     expect(h.calls).toHaveLength(2);
   });
 
   it('is a plain pass-through when max_entries is 0', async () => {
-    const h = harness(() => failed('ERR_SIGNATURE_INVALID'), { maxEntries: 0 });
+    const h = harness(() => failed('ERR_TOKEN_MALFORMED'), { maxEntries: 0 });
     await h.verify('bad', header);
     await h.verify('bad', header);
     expect(h.calls).toHaveLength(2);
     expect(h.results).toEqual([]);
     expect(h.verify.stats()).toEqual({ entries: 0, bytes: 0, negativeEntries: 0, negativeBytes: 0 });
+  });
+});
+
+describe('verified-token cache: bad signatures (P19 rotation kept)', () => {
+  /** An issuer whose live key and recheck cooldown the test controls, as a key source reports them. */
+  function signingIssuer() {
+    const state = { key: makeKey() as VerifyKey | undefined, blockedForMs: 5_000 };
+    const keys = {
+      lookup: (): KeyLookup => (state.key ? { ok: true, key: state.key } : { ok: false, reason: 'ERR_KEY_NOT_FOUND' }),
+      recheckBlockedForMs: () => state.blockedForMs,
+    } as unknown as KeySource;
+    const issuer = { name: 'idp', locationIds: new Set([header.id]), keys } as unknown as CompiledIssuer;
+    const badSignature = (): VerifyResult => ({
+      ok: false,
+      reason: 'ERR_SIGNATURE_INVALID',
+      issuer,
+      failedUnder: { kid: 'k1', alg: 'ES256', key: state.key! },
+    });
+    return { state, issuer, badSignature };
+  }
+
+  it('answers a repeated bad signature from the cache while the key it failed under is live', async () => {
+    const { badSignature } = signingIssuer();
+    const h = harness(badSignature);
+    for (let i = 0; i < 4; i++)
+      expect(await h.verify('forged', header)).toMatchObject({ ok: false, reason: 'ERR_SIGNATURE_INVALID' });
+    expect(h.calls).toEqual(['forged']);
+    expect(h.results).toEqual(['miss', 'negative_hit', 'negative_hit', 'negative_hit']);
+  });
+
+  it('verifies again as soon as the live key behind the kid changes (a rotation is never missed)', async () => {
+    const { state, badSignature } = signingIssuer();
+    const h = harness(badSignature);
+    await h.verify('forged', header);
+    state.key = makeKey(); // a refresh brought another key under the same kid
+    await h.verify('forged', header);
+    expect(h.calls).toHaveLength(2);
+    state.key = undefined; // the kid is gone: the answer is the key lookup's, not the cached one
+    await h.verify('forged', header);
+    expect(h.calls).toHaveLength(3);
+  });
+
+  it('remembers it only while the key source could not refetch for the kid, and never past negative_ttl', async () => {
+    const { state, badSignature } = signingIssuer();
+    const h = harness(badSignature, { negativeTtlMs: 10_000 });
+    state.blockedForMs = 3_000;
+    await h.verify('forged', header);
+    h.clock.now += 2_999;
+    await h.verify('forged', header);
+    h.clock.now += 1; // the kid's recheck cooldown is over: verifying again may refetch and succeed
+    await h.verify('forged', header);
+    expect(h.results).toEqual(['miss', 'negative_hit', 'miss']);
+
+    state.blockedForMs = Infinity; // a jwks_file issuer: its keys change only with a reload
+    await h.verify('other', header);
+    h.clock.now += 9_999;
+    await h.verify('other', header);
+    h.clock.now += 1;
+    await h.verify('other', header);
+    expect(h.results.slice(3)).toEqual(['miss', 'negative_hit', 'miss']);
+  });
+
+  it('does not remember it when a recheck could refetch right away, or the failure names no key', async () => {
+    const { state, issuer, badSignature } = signingIssuer();
+    state.blockedForMs = 0;
+    const h = harness(badSignature);
+    await h.verify('forged', header);
+    await h.verify('forged', header);
+    expect(h.calls).toHaveLength(2);
+    const noKey = harness(() => ({ ok: false, reason: 'ERR_SIGNATURE_INVALID', issuer }));
+    await noKey.verify('forged', header);
+    await noKey.verify('forged', header);
+    expect(noKey.calls).toHaveLength(2);
+  });
+
+  it('does not answer it for a location the issuer does not accept tokens from', async () => {
+    const { badSignature } = signingIssuer();
+    const h = harness(badSignature);
+    await h.verify('forged', header);
+    await h.verify('forged', cookie);
+    expect(h.calls).toHaveLength(2);
   });
 });
