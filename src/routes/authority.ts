@@ -81,13 +81,16 @@ export function hostOf(authority: string): Pick<RequestView, 'host' | 'hostInval
 
 /**
  * {@link hostOf} per authority, remembered: a proxy sends the same few authorities again and again, and
- * parsing one (a regular expression per label) was ~5 % of reading a request into a view. Bounded (the
- * authority is client-chosen); cleared when full.
+ * parsing one (a regular expression per label) was ~5 % of reading a request into a view. Bounded in
+ * count and in length (the authority is client-chosen: at most 256 × 300 characters held); cleared when full.
  */
 const MAX_CACHED_AUTHORITIES = 256;
+/** Longer than any valid authority (a 253-character name, a port): such a value is parsed, never kept. */
+const MAX_CACHED_AUTHORITY_LENGTH = 300;
 const authorities = new Map<string, Pick<RequestView, 'host' | 'hostInvalid'>>();
 
 export function cachedHostOf(authority: string): Pick<RequestView, 'host' | 'hostInvalid'> {
+  if (authority.length > MAX_CACHED_AUTHORITY_LENGTH) return hostOf(authority);
   let host = authorities.get(authority);
   if (host === undefined) {
     if (authorities.size >= MAX_CACHED_AUTHORITIES) authorities.clear();

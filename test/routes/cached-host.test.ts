@@ -16,6 +16,16 @@ describe('cachedHostOf', () => {
       expect(cachedHostOf(a)).toEqual(hostOf(a));
     }
   });
+
+  it('parses a long client-chosen authority every time instead of keeping it', () => {
+    const long = `${'a'.repeat(63)}.`.repeat(8) + 'example.com';
+    const first = cachedHostOf(long);
+    expect(first).toEqual(hostOf(long));
+    // A remembered answer would be the same frozen object on the second call.
+    expect(cachedHostOf(long)).not.toBe(first);
+    const short = 'api.example.com:443';
+    expect(cachedHostOf(short)).toBe(cachedHostOf(short));
+  });
 });
 
 describe('rememberedTrust', () => {
