@@ -100,8 +100,10 @@ export async function startInTurns(
   sources: readonly KeySource[],
   betweenTurns: () => Promise<void>,
   setTimer: SetTimer,
+  /** Checked before each turn: once false (shutdown began), no further source is started. */
+  stillWanted: () => boolean = () => true,
 ): Promise<void> {
-  for (let i = 0; i < sources.length; i += SOURCES_PER_TURN) {
+  for (let i = 0; i < sources.length && stillWanted(); i += SOURCES_PER_TURN) {
     const turn = sources.slice(i, i + SOURCES_PER_TURN);
     for (const source of turn) source.start();
     const files = turn.filter((source) => source.fromFile === true);

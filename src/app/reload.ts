@@ -164,7 +164,7 @@ export function createReloader(deps: ReloadDeps): Reloader {
       return reject([(e as Error).message], { file: path });
     }
     // Its new key sources load their keys before the swap, a few per turn.
-    await startInTurns(next.fresh, nextTurn, setTimer);
+    await startInTurns(next.fresh, nextTurn, setTimer, () => !state.draining);
     if (state.draining || state.current !== base) next.fresh.forEach((source) => source.close());
     if (state.draining) return SHUTTING_DOWN;
     // A direct reload() won meanwhile: compile again on top of it, so carried-over sources are its own.

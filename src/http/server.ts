@@ -211,7 +211,9 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
         FAILED['forward-auth'],
         options.observe,
         process.hrtime.bigint(),
-      ).then((answer) => send(res, { answer, close: true }, req.method === 'HEAD'));
+      )
+        .then((answer) => send(res, { answer, close: true }, req.method === 'HEAD'))
+        .catch(() => req.socket.destroy());
       return;
     }
     let bodyBytes = 0;

@@ -94,10 +94,16 @@ function signatureFailureTtlMs(result: Extract<VerifyResult, { ok: false }>, neg
   return Math.min(negativeTtlMs, result.issuer.keys.recheckBlockedForMs?.(failed.kid, failed.alg) ?? 0);
 }
 
-/** A remembered bad signature still stands: the token's location is allowed and the kid's live key is unchanged. */
+/**
+ * A remembered bad signature still stands: the token's location is allowed, the key source still could not
+ * refetch for the kid, and the kid's live key is unchanged.
+ */
 function stillFailsUnder(entry: NegativeEntry, failed: KeyIdentity, location: CompiledLocation): boolean {
   if (entry.issuer === undefined || !entry.issuer.locationIds.has(location.id)) return false;
-  const live = entry.issuer.keys.lookup(failed.kid, failed.alg, 0);
+  const keys = entry.issuer.keys;
+  // A fetch may have started since (a scheduled refresh): a recheck would join it, so verify again.
+  if (!((keys.recheckBlockedForMs?.(failed.kid, failed.alg) ?? 0) > 0)) return false;
+  const live = keys.lookup(failed.kid, failed.alg, 0);
   return !(live instanceof Promise) && live.ok && live.key === failed.key;
 }
 

@@ -115,6 +115,26 @@ describe('startInTurns', () => {
     }
   });
 
+  it('starts no further turn once it is no longer wanted (shutdown began mid-reload)', async () => {
+    const sources = issuers.map((issuer) => createKeySource(issuer));
+    let turns = 0;
+    try {
+      await startInTurns(
+        sources,
+        async () => {
+          turns++;
+          await nextTurn();
+        },
+        unrefTimer,
+        () => turns < 2,
+      );
+      expect(sources.filter((s) => s.ready())).toHaveLength(16);
+      expect(sources.slice(16).some((s) => s.ready() || s.state().fetches.ok > 0)).toBe(false);
+    } finally {
+      sources.forEach((s) => s.close());
+    }
+  });
+
   it('does not wait for a remote source, whose first fetch goes on after the sources are started', async () => {
     const remote = parseConfigText(`issuers:
   - { name: remote, issuer: "https://idp.example.com", audiences: [api], jwks_uri: "https://idp.example.com/jwks" }

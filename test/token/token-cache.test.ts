@@ -309,6 +309,16 @@ describe('verified-token cache: bad signatures (P19 rotation kept)', () => {
     expect(noKey.calls).toHaveLength(2);
   });
 
+  it('verifies again once a fetch has started that a recheck would join (a scheduled refresh)', async () => {
+    const { state, badSignature } = signingIssuer();
+    const h = harness(badSignature);
+    await h.verify('forged', header);
+    await h.verify('forged', header);
+    state.blockedForMs = 0; // the key source now has a fetch in flight
+    await h.verify('forged', header);
+    expect(h.results).toEqual(['miss', 'negative_hit', 'miss']);
+  });
+
   it('does not answer it for a location the issuer does not accept tokens from', async () => {
     const { badSignature } = signingIssuer();
     const h = harness(badSignature);
