@@ -32,7 +32,8 @@ export interface CompiledIssuer {
   readonly keys: KeySource;
 }
 
-export interface VerifiedToken {
+/** A verified token; its {@link KeyIdentity} lets a cached result be re-bound to the live key set. */
+export interface VerifiedToken extends KeyIdentity {
   readonly issuer: CompiledIssuer;
   readonly claims: Claims;
   readonly subject: string;
@@ -41,10 +42,6 @@ export interface VerifiedToken {
   readonly location: CompiledLocation;
   /** Until when (ms) the token passes the time checks: exp, and the maximum age, with the skew. */
   readonly validUntilMs: number;
-  /** The key and header it was verified with, so a cached result can be re-bound to the live key set. */
-  readonly kid: string | undefined;
-  readonly alg: Algorithm;
-  readonly key: VerifyKey;
 }
 
 export type VerifyResult =
