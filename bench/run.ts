@@ -13,7 +13,7 @@
  * Repetitions are interleaved across scenarios so drift on a shared machine hits all of them alike.
  * Results: a table on stdout and JSON in bench/results/latest.json. Thresholds are reported, never asserted.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -37,18 +37,57 @@ import {
 } from './lib/fixtures.js';
 import { stringify as stringifyYaml } from 'yaml';
 import { runH2load, type H2loadResult, type LoadShape } from './lib/h2load.js';
-import { commandExists, startPinned, treeCpuSeconds, waitForHttp200, type PinnedProcess } from './lib/proc.js';
+import {
+  commandExists,
+  startPinned,
+  threadCpuSeconds,
+  treeCpuSeconds,
+  waitForHttp200,
+  type PinnedProcess,
+} from './lib/proc.js';
 import { CHECK_PATH, probeGrpc, probeHttp, scrapeCounters, type ServerCounters } from './lib/probe.js';
 import { freePort, listen } from '../test/support/listen.js';
 import { withFlippedSignatureBit } from '../test/support/tokens.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
+/** The profile file each scenario's running server writes (--profile), to record its request count beside it. */
+const profileNames = new Map<string, string>();
+
 /** node flags for a server: `--cpu-prof` into --profile DIR when asked. */
 function profileFlags(id: string): string[] {
-  return args.opts.profile === undefined
-    ? []
-    : ['--cpu-prof', '--cpu-prof-dir', resolve(args.opts.profile), '--cpu-prof-name', `${id}-${Date.now()}.cpuprofile`];
+  const extra = args.opts['node-flags']?.split(' ').filter((f) => f !== '') ?? [];
+  return [...extra, ...profilerFlags(id)];
+}
+
+function profilerFlags(id: string): string[] {
+  // perf names JIT-compiled JavaScript through the /tmp/perf-<pid>.map node writes with this flag.
+  if (args.opts.perf !== undefined) return ['--perf-basic-prof-only-functions'];
+  if (args.opts.profile === undefined) return [];
+  const name = `${id}-${Date.now()}.cpuprofile`;
+  profileNames.set(id, name);
+  return ['--cpu-prof', '--cpu-prof-dir', resolve(args.opts.profile), '--cpu-prof-name', name];
+}
+
+/** Starts a node server pinned to the server CPU with the profiling/diagnostic flags asked for. */
+function startNodeServer(ctx: Context, id: string, nodeArgs: readonly string[]): PinnedProcess {
+  const kept = args.opts['keep-output'] === undefined ? undefined : resolve(args.opts['keep-output']);
+  if (kept !== undefined) mkdirSync(kept, { recursive: true });
+  return startPinned(
+    args.serverCpu,
+    process.execPath,
+    [...profileFlags(id), ...nodeArgs],
+    join(kept ?? ctx.work, `${id}-${Date.now()}.stderr`),
+    process.env,
+    kept === undefined ? undefined : join(kept, `${id}-${Date.now()}.stdout`),
+  );
+}
+
+/** Writes `<profile>.requests.json` (requests the server answered in its life) for bench/profile-split. */
+function recordProfiledRequests(id: string, requests: number): void {
+  const name = profileNames.get(id);
+  if (args.opts.profile === undefined || name === undefined) return;
+  writeFileSync(join(resolve(args.opts.profile), `${name}.requests.json`), JSON.stringify({ id, requests }) + '\n');
 }
 /** Repository root (this file runs from dist-bench/bench/). */
 const ROOT = resolve(HERE, '../..');
@@ -62,6 +101,8 @@ function parseBenchArgs(argv: string[]) {
     options: {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      /** --only names whole scenario ids (B alone, not B-tuned and B-2w too). */
+      exact: { type: 'boolean', default: false },
       out: { type: 'string' },
       reps: { type: 'string' },
       duration: { type: 'string' },
@@ -73,6 +114,14 @@ function parseBenchArgs(argv: string[]) {
       'allow-sample-rate': { type: 'string' },
       /** Write a V8 CPU profile of every server into this directory (node --cpu-prof). */
       profile: { type: 'string' },
+      /** Record each server's loaded run with Linux perf into this directory (native, kernel and JIT frames). */
+      perf: { type: 'string' },
+      /** Also run scenario B on the build in this directory (its dist/cli.js) as B-baseline, interleaved. */
+      'baseline-build': { type: 'string' },
+      /** Extra node flags for every node server (e.g. `--trace-gc`), space-separated. */
+      'node-flags': { type: 'string' },
+      /** Keep each server's stdout and stderr in this directory (with --node-flags=--trace-gc, its GC trace). */
+      'keep-output': { type: 'string' },
     },
   });
   const suite = positionals[0] ?? 'scenarios';
@@ -141,17 +190,11 @@ function bareServer(id: string, title: string, verify: boolean, raw = false): Sc
     id,
     title,
     async start(ctx) {
-      const proc = startPinned(
-        args.serverCpu,
-        process.execPath,
-        [
-          ...profileFlags(id),
-          join(HERE, 'servers/bare-grpc.js'),
-          ...(verify ? ['--verify', ctx.verifyMaterial] : []),
-          ...(raw ? ['--raw'] : []),
-        ],
-        join(ctx.work, `${id}.stderr`),
-      );
+      const proc = startNodeServer(ctx, id, [
+        join(HERE, 'servers/bare-grpc.js'),
+        ...(verify ? ['--verify', ctx.verifyMaterial] : []),
+        ...(raw ? ['--raw'] : []),
+      ]);
       const port = Number((await proc.waitForLine(/^ready (\d+)$/, 15000))[1]);
       return {
         proc,
@@ -176,6 +219,8 @@ interface ClaimgateVariant {
   readonly tuned?: boolean;
   /** `server.workers` (node:cluster), all pinned to the server CPU. */
   readonly workers?: number;
+  /** Another build's dist/cli.js (--baseline-build), to compare two builds interleaved in one run. */
+  readonly cli?: string;
 }
 
 function claimgateConfig(
@@ -243,12 +288,7 @@ function claimgateScenario(
       const ports = { grpc: await freePort(), admin: await freePort(), ...(v.http ? { http: await freePort() } : {}) };
       const configFile = join(ctx.work, `${id}.yaml`);
       writeFileSync(configFile, claimgateConfig(ctx, ports, v));
-      const proc = startPinned(
-        args.serverCpu,
-        process.execPath,
-        [...profileFlags(id), CLAIMGATE_CLI, 'serve', '--config', configFile],
-        join(ctx.work, `${id}.stderr`),
-      );
+      const proc = startNodeServer(ctx, id, [v.cli ?? CLAIMGATE_CLI, 'serve', '--config', configFile]);
       await waitForHttp200(`http://127.0.0.1:${ports.admin}/readyz`, 15000, () => proc.child.exitCode === null);
       if (ports.http !== undefined) {
         return {
@@ -292,25 +332,19 @@ const tutorialScenario: Scenario = {
   id: 'F-tutorial',
   title: 'tutorial: node:http + jsonwebtoken + jwks-rsa (cache on), forward auth',
   async start(ctx) {
-    const proc = startPinned(
-      args.serverCpu,
-      process.execPath,
-      [
-        ...profileFlags('F-tutorial'),
-        join(HERE, 'servers/tutorial-http.js'),
-        '--jwks-uri',
-        ctx.jwksUrl,
-        '--issuer',
-        ISSUER,
-        '--audience',
-        AUDIENCE,
-        '--scope',
-        REQUIRED_SCOPE,
-        '--prefix',
-        ROUTE_PREFIX,
-      ],
-      join(ctx.work, 'F-tutorial.stderr'),
-    );
+    const proc = startNodeServer(ctx, 'F-tutorial', [
+      join(HERE, 'servers/tutorial-http.js'),
+      '--jwks-uri',
+      ctx.jwksUrl,
+      '--issuer',
+      ISSUER,
+      '--audience',
+      AUDIENCE,
+      '--scope',
+      REQUIRED_SCOPE,
+      '--prefix',
+      ROUTE_PREFIX,
+    ]);
     const port = Number((await proc.waitForLine(/^ready (\d+)$/, 15000))[1]);
     return {
       proc,
@@ -385,6 +419,8 @@ interface Measured {
   /** Server CPU seconds over the measured run (process tree). */
   readonly serverCpuS: number;
   readonly serverCpuUsPerRequest: number;
+  /** Of that, what the server's helper threads used (V8 GC/compiler, libuv pool); main process only. */
+  readonly helperCpuUsPerRequest: number;
   /** Server CPU ÷ wall time of the run: ~1.0 means the server core was saturated. */
   readonly serverUtil: number;
   readonly loadgenUtil: number;
@@ -406,6 +442,8 @@ async function measure(
   label: string,
 ): Promise<Measured> {
   const before = treeCpuSeconds(target.proc.pid);
+  const threadsBefore = threadCpuSeconds(target.proc.pid);
+  const perf = shape === UNLOADED ? undefined : startPerf(target.proc.pid, label);
   const h2load = await runH2load({
     url: target.url,
     cpu: args.loadCpu,
@@ -417,13 +455,30 @@ async function measure(
     logFile: join(work, `${label}.h2load.log`),
   });
   const serverCpuS = treeCpuSeconds(target.proc.pid) - before;
+  await perf?.stop();
+  const helperCpuS = threadCpuSeconds(target.proc.pid).helpers - threadsBefore.helpers;
   return {
     shape,
     h2load,
     serverCpuS,
     serverCpuUsPerRequest: h2load.done > 0 ? (serverCpuS / h2load.done) * 1e6 : Number.NaN,
+    helperCpuUsPerRequest: h2load.done > 0 ? (helperCpuS / h2load.done) * 1e6 : Number.NaN,
     serverUtil: serverCpuS / h2load.wallS,
     loadgenUtil: h2load.loadgenCpuS / h2load.wallS,
+  };
+}
+
+/** `perf record` of the server's process (all threads) while a run lasts, when --perf DIR is given. */
+function startPerf(pid: number, label: string): { stop(): Promise<void> } | undefined {
+  if (args.opts.perf === undefined) return undefined;
+  const out = join(resolve(args.opts.perf), `${label}.perf.data`);
+  const child = spawn('perf', ['record', '-F', '1999', '-g', '-p', String(pid), '-o', out], { stdio: 'ignore' });
+  return {
+    stop: () =>
+      new Promise<void>((done) => {
+        child.once('exit', () => done());
+        child.kill('SIGINT');
+      }),
   };
 }
 
@@ -442,7 +497,7 @@ async function runScenario(ctx: Context, s: Scenario, rep: number): Promise<RepR
   try {
     await s.probe(ctx, target);
     const warmShape = target.h1 ? LOADED_H1 : LOADED;
-    await runH2load({
+    const warm = await runH2load({
       url: target.url,
       cpu: args.loadCpu,
       shape: warmShape,
@@ -476,6 +531,7 @@ async function runScenario(ctx: Context, s: Scenario, rep: number): Promise<RepR
       if (total < loaded.h2load.done + unloaded.h2load.done)
         errors.push(`server counted ${total} Checks, h2load completed ${loaded.h2load.done + unloaded.h2load.done}`);
     }
+    recordProfiledRequests(s.id, 1 + warm.done + loaded.h2load.done + unloaded.h2load.done);
     return { rep, loaded, unloaded, ...(counters ? { counters } : {}), errors };
   } finally {
     await target.proc.stop();
@@ -509,6 +565,7 @@ interface ShapeSummary {
   readonly p50Ms: Stat;
   readonly p99Ms: Stat;
   readonly serverCpuUsPerRequest: Stat;
+  readonly helperCpuUsPerRequest: Stat;
   readonly serverUtil: Stat;
   readonly loadgenUtil: Stat;
 }
@@ -521,6 +578,7 @@ function summarize(ms: readonly Measured[], h1: boolean): ShapeSummary {
     p50Ms: stat(ms.map((m) => m.h2load.p50Ms)),
     p99Ms: stat(ms.map((m) => m.h2load.p99Ms)),
     serverCpuUsPerRequest: stat(ms.map((m) => m.serverCpuUsPerRequest)),
+    helperCpuUsPerRequest: stat(ms.map((m) => m.helperCpuUsPerRequest)),
     serverUtil: stat(ms.map((m) => m.serverUtil)),
     loadgenUtil: stat(ms.map((m) => m.loadgenUtil)),
   };
@@ -597,7 +655,18 @@ const f = (n: number | undefined, digits = 0) => (n === undefined || !Number.isF
 
 function printTable(results: readonly ScenarioResult[], rs: readonly Ratio[]): void {
   const rows: string[][] = [
-    ['scenario', 'load', 'RPS median', 'spread', 'p50 ms', 'p99 ms', 'CPU µs/req', 'server util', 'h2load util'],
+    [
+      'scenario',
+      'load',
+      'RPS median',
+      'spread',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/req',
+      'of it helpers',
+      'server util',
+      'h2load util',
+    ],
   ];
   for (const r of results) {
     for (const s of [r.loaded, r.unloaded]) {
@@ -610,6 +679,7 @@ function printTable(results: readonly ScenarioResult[], rs: readonly Ratio[]): v
         f(s.p50Ms.median, 3),
         f(s.p99Ms.median, 3),
         f(s.serverCpuUsPerRequest.median, 1),
+        f(s.helperCpuUsPerRequest.median, 1),
         f(s.serverUtil.median, 2),
         f(s.loadgenUtil.median, 2),
       ]);
@@ -686,8 +756,26 @@ async function runScenarios(): Promise<{
   if (!commandExists('h2load')) throw new Error('h2load not found: install the Debian package nghttp2-client');
   if (!commandExists('taskset')) throw new Error('taskset not found (util-linux)');
   const only = args.opts.only?.split(',').map((s) => s.trim().toUpperCase());
-  const chosen = SCENARIOS.filter(
-    (s) => only === undefined || only.some((o) => s.id.toUpperCase() === o || s.id.toUpperCase().startsWith(`${o}-`)),
+  const baseline = args.opts['baseline-build'];
+  const scenarios =
+    baseline === undefined
+      ? SCENARIOS
+      : [
+          ...SCENARIOS,
+          claimgateScenario(
+            'B-baseline',
+            `scenario B on the build in ${baseline}`,
+            'rs256',
+            { cli: join(resolve(baseline), 'dist/cli.js') },
+            'allow/OK_AUTHENTICATED',
+          ),
+        ];
+  const chosen = scenarios.filter(
+    (s) =>
+      only === undefined ||
+      only.some(
+        (o) => s.id.toUpperCase() === o || (args.opts.exact !== true && s.id.toUpperCase().startsWith(`${o}-`)),
+      ),
   );
   if (chosen.length === 0)
     throw new Error(`--only ${args.opts.only} matches no scenario (${SCENARIOS.map((s) => s.id).join(', ')})`);

@@ -2,7 +2,7 @@
  * Process helpers: start a server pinned to one CPU, read its CPU time from /proc, stop it for sure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 
 export const CLK_TCK: number = (() => {
   const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
@@ -15,9 +15,9 @@ export function commandExists(name: string): boolean {
 }
 
 /** user+system CPU ticks of one process (all its threads), or undefined when it is gone. */
-function ticksOf(pid: number): number | undefined {
+function ticksOf(pid: number, statFile = `/proc/${pid}/stat`): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(statFile, 'utf8');
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(rest[11]) + Number(rest[12]);
@@ -59,6 +59,28 @@ export function treeCpuSeconds(pid: number): number {
   let ticks = 0;
   for (const p of tree) ticks += ticksOf(p) ?? 0;
   return ticks / CLK_TCK;
+}
+
+/**
+ * CPU seconds of the main thread of `pid` and of its other threads (V8's GC and compiler helpers,
+ * libuv's pool), from /proc/<pid>/task: process CPU counts all of them, a CPU profile only the first.
+ */
+export function threadCpuSeconds(pid: number): { main: number; helpers: number } {
+  let main = 0;
+  let helpers = 0;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { main: Number.NaN, helpers: Number.NaN };
+  }
+  for (const tid of tasks) {
+    const t = ticksOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+    if (t === undefined) continue;
+    if (Number(tid) === pid) main += t;
+    else helpers += t;
+  }
+  return { main: main / CLK_TCK, helpers: helpers / CLK_TCK };
 }
 
 export interface PinnedProcess {
@@ -104,6 +126,7 @@ export function startPinned(
   args: readonly string[],
   stderrFile: string,
   env: NodeJS.ProcessEnv = process.env,
+  stdoutFile?: string,
 ): PinnedProcess {
   installExitHook();
   const errFd = openSync(stderrFile, 'w');
@@ -118,6 +141,7 @@ export function startPinned(
   let buffer = '';
   child.stdout?.setEncoding('utf8');
   child.stdout?.on('data', (chunk: string) => {
+    if (stdoutFile !== undefined) appendFileSync(stdoutFile, chunk);
     buffer += chunk;
     let nl: number;
     while ((nl = buffer.indexOf('\n')) !== -1) {

@@ -19,7 +19,7 @@ import type { ReasonCode } from '../core/reasons.js';
 import type { RequirementKind, RequirementResult } from './requirements.js';
 import { compareShadow, withShadowMode, type ShadowObserver } from './shadow.js';
 import { hasForgedSpelling, hasMethodOverride } from './upstream-reading.js';
-import type { Decision, DenyDecision, RequestView } from '../core/types.js';
+import type { AllowDecision, Decision, DenyDecision, RequestView } from '../core/types.js';
 
 /**
  * One step of a decision, as `claimgate explain` prints it. Reported only when a trace is passed to
@@ -120,7 +120,22 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     return (q === -1 ? view.path : view.path.slice(0, q)) === metadata.path;
   };
 
+  // A verified token comes back from the token cache as the same object on every hit, and without a signed
+  // upstream identity (a fresh JWT per answer) its allow depends only on that token, the route and the
+  // binding: made once and reused, it costs no allocation per Check (docs/benchmarks.md, issue 16).
+  const reusableAllows = signer === undefined && enrichers.length === 0;
+  const allows = new WeakMap<AuthenticatedToken, AllowDecision>();
   const allow = (route: string, token: AuthenticatedToken | undefined, binding?: BindingKind): Decision => {
+    if (token !== undefined && reusableAllows) {
+      const made = allows.get(token);
+      if (made !== undefined && made.route === route && made.binding === binding) return made;
+      const decision = freezeAllow(allowFor(route, token, binding));
+      allows.set(token, decision);
+      return decision;
+    }
+    return allowFor(route, token, binding);
+  };
+  const allowFor = (route: string, token: AuthenticatedToken | undefined, binding?: BindingKind): AllowDecision => {
     if (token === undefined) {
       return {
         outcome: 'allow',
@@ -167,7 +182,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     const forged = hasForgedSpelling(view.headers, config.headerReadings);
     trace?.({ step: 'request', check: 'header-spellings', ok: !forged });
     if (forged) return deny('ERR_HEADER_NAME_AMBIGUOUS');
-    const override = hasMethodOverride(view.headers, view.path);
+    const override = hasMethodOverride(view.headers, view.path, config.headerReadings);
     trace?.({ step: 'request', check: 'method-override', ok: !override });
     if (override) return deny('ERR_METHOD_OVERRIDE');
     const route: CompiledRoute | undefined = match.route;
@@ -265,3 +280,11 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
 }
 
 const ANY_TOKEN: RequirementResult = Object.freeze({ ok: true });
+
+/** A decision shared by many Checks: nothing downstream may change it for the others. */
+function freezeAllow(decision: AllowDecision): AllowDecision {
+  for (const header of decision.headersToSet) Object.freeze(header);
+  Object.freeze(decision.headersToSet);
+  Object.freeze(decision.headersToRemove);
+  return Object.freeze(decision);
+}

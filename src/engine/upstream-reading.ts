@@ -45,27 +45,26 @@ function trimUnderscores(text: string): string {
 export interface HeaderReadings {
   /** Reading → the one exact lower-case spelling claimgate owns or reads under that reading. */
   readonly byReading: ReadonlyMap<string, string>;
+  /**
+   * The verdict on each header name seen ({@link FORGED} | {@link OVERRIDE} bits), so a name is read once
+   * rather than once per Check: building a reading allocated ~4 KB per Check (docs/benchmarks.md). Bounded.
+   */
+  readonly verdicts: Map<string, number>;
 }
+
+/** The name is another spelling of an owned header. */
+const FORGED = 1;
+/** The name reads as a method-override header. */
+const OVERRIDE = 2;
+/** Header names remembered per config (a client choosing names can only make it start over), and how long. */
+const MAX_REMEMBERED_NAMES = 1024;
+const MAX_REMEMBERED_NAME_LENGTH = 64;
 
 /** Readings of the headers claimgate owns, keyed to their exact spelling. */
 export function compileHeaderReadings(exactNames: readonly string[]): HeaderReadings {
   const byReading = new Map<string, string>();
   for (const name of exactNames) byReading.set(upstreamHeaderReading(name), name.toLowerCase());
-  return { byReading };
-}
-
-/**
- * True when some request header is another spelling of an owned name (same reading, different name).
- * Header maps reach the engine with lower-case names, so case alone never counts as another spelling.
- */
-export function hasForgedSpelling(headers: ReadonlyMap<string, readonly string[]>, readings: HeaderReadings): boolean {
-  for (const name of headers.keys()) {
-    // Names made only of lower-case letters and digits read as themselves: the exact name or none.
-    if (/^[a-z0-9]*$/.test(name)) continue;
-    const exact = readings.byReading.get(upstreamHeaderReading(name));
-    if (exact !== undefined && exact !== name) return true;
-  }
-  return false;
+  return { byReading, verdicts: new Map() };
 }
 
 /** Readings of the method-override headers frameworks honour. */
@@ -73,11 +72,41 @@ const OVERRIDE_HEADER_READINGS: ReadonlySet<string> = new Set(
   ['x-http-method-override', 'x-http-method', 'x-method-override'].map(upstreamHeaderReading),
 );
 
-/** True when the request asks to be handled as another method (a header, or `_method` in the query). */
-export function hasMethodOverride(headers: ReadonlyMap<string, readonly string[]>, target: string): boolean {
-  for (const name of headers.keys()) {
-    if (name.includes('method') && OVERRIDE_HEADER_READINGS.has(upstreamHeaderReading(name))) return true;
+/** Judges one lower-case header name: whether it forges an owned name, whether it asks for a method override. */
+function verdictOf(name: string, readings: HeaderReadings): number {
+  let verdict = readings.verdicts.get(name);
+  if (verdict !== undefined) return verdict;
+  verdict = 0;
+  // Names made only of lower-case letters and digits read as themselves: the exact name or none.
+  if (!/^[a-z0-9]*$/.test(name)) {
+    const reading = upstreamHeaderReading(name);
+    const exact = readings.byReading.get(reading);
+    if (exact !== undefined && exact !== name) verdict |= FORGED;
+    if (OVERRIDE_HEADER_READINGS.has(reading)) verdict |= OVERRIDE;
+  } else if (OVERRIDE_HEADER_READINGS.has(name)) verdict |= OVERRIDE;
+  if (name.length <= MAX_REMEMBERED_NAME_LENGTH) {
+    if (readings.verdicts.size >= MAX_REMEMBERED_NAMES) readings.verdicts.clear();
+    readings.verdicts.set(name, verdict);
   }
+  return verdict;
+}
+
+/**
+ * True when some request header is another spelling of an owned name (same reading, different name).
+ * Header maps reach the engine with lower-case names, so case alone never counts as another spelling.
+ */
+export function hasForgedSpelling(headers: ReadonlyMap<string, readonly string[]>, readings: HeaderReadings): boolean {
+  for (const name of headers.keys()) if ((verdictOf(name, readings) & FORGED) !== 0) return true;
+  return false;
+}
+
+/** True when the request asks to be handled as another method (a header, or `_method` in the query). */
+export function hasMethodOverride(
+  headers: ReadonlyMap<string, readonly string[]>,
+  target: string,
+  readings: HeaderReadings,
+): boolean {
+  for (const name of headers.keys()) if ((verdictOf(name, readings) & OVERRIDE) !== 0) return true;
   const q = target.indexOf('?');
   return q !== -1 && queryHasMethodParameter(target.slice(q + 1));
 }

@@ -104,9 +104,23 @@ function responseFor(decision: Decision): CheckResponseMessage {
   return response;
 }
 
+/**
+ * Answers to allows the engine reuses (it freezes those: one per cached token, route and binding), so a
+ * token's repeat Checks send the bytes written for its first.
+ */
+const sharedAllowAnswers = new WeakMap<AllowDecision, Buffer>();
+
 /** The wire bytes of the answer to a decision: allows written directly, denials encoded once and reused. */
 function wireResponseFor(decision: Decision): Buffer {
-  if (decision.outcome === 'allow') return encodeAllowResponse(decision, metadataBytes(decision));
+  if (decision.outcome === 'allow') {
+    if (!Object.isFrozen(decision)) return encodeAllowResponse(decision, metadataBytes(decision));
+    let bytes = sharedAllowAnswers.get(decision);
+    if (bytes === undefined) {
+      bytes = encodeAllowResponse(decision, metadataBytes(decision));
+      sharedAllowAnswers.set(decision, bytes);
+    }
+    return bytes;
+  }
   const response: Encodable = responseFor(decision);
   return response[ENCODED] ?? loadAuthorizationService().Check!.responseSerialize(response);
 }

@@ -75,7 +75,25 @@ const NEGATIVE_CACHEABLE: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'ERR_TOKEN_TOO_OLD',
 ]);
 
+/**
+ * Entries are found by the last {@link KEY_CHARS} characters of the token (inside its signature) and taken
+ * only when the whole token is equal: V8 hashes every character of a string used as a map key, and a
+ * token arrives as a fresh string each time, so keying by the whole ~1 KB token hashed it on every Check
+ * (~3 % of a loaded server's CPU, docs/benchmarks.md). Two tokens sharing a key cannot share an entry: the
+ * later replaces the earlier, and only a token that verified ever becomes a positive entry.
+ */
+const KEY_CHARS = 32;
+const keyOf = (raw: string): string => (raw.length <= KEY_CHARS ? raw : raw.slice(raw.length - KEY_CHARS));
+
+interface PositiveEntry {
+  /** The whole token (its own copy, see {@link ownedEntry}). */
+  readonly raw: string;
+  readonly token: VerifiedToken;
+}
+
 interface NegativeEntry {
+  /** The whole token (its own copy). */
+  readonly raw: string;
   readonly reason: ReasonCode;
   readonly issuer: CompiledIssuer | undefined;
   readonly untilMs: number;
@@ -113,12 +131,14 @@ function stillFailsUnder(entry: NegativeEntry, failed: KeyIdentity, location: Co
  * value alive, beyond what the estimate counts. The entry gets its own flat copy (a verified token is
  * ASCII, so latin1 round-trips it) and a payload segment sliced from that copy.
  */
-function ownedEntry(raw: string, token: VerifiedToken): { raw: string; token: VerifiedToken } {
-  const own = Buffer.from(raw, 'latin1').toString('latin1');
+function ownedEntry(raw: string, token: VerifiedToken): PositiveEntry {
+  const own = ownCopy(raw);
   const start = own.indexOf('.') + 1;
   const payloadSegment = own.slice(start, start + token.payloadSegment.length);
   return { raw: own, token: payloadSegment === token.payloadSegment ? { ...token, payloadSegment } : token };
 }
+
+const ownCopy = (raw: string): string => Buffer.from(raw, 'latin1').toString('latin1');
 
 /**
  * Stores an entry and keeps the cache within `maxEntries` by evicting its least recently used ones.
@@ -142,13 +162,13 @@ export function createCachedVerifier(
     return Object.assign((raw: string, location: CompiledLocation) => verify(raw, location), {
       stats: () => EMPTY_STATS,
     });
-  const positive = new LRUCache<string, VerifiedToken>({
+  const positive = new LRUCache<string, PositiveEntry>({
     maxSize: limits.maxBytes,
-    sizeCalculation: (_v, raw) => estimateEntryBytes(raw),
+    sizeCalculation: (entry) => estimateEntryBytes(entry.raw),
   });
   const negative = new LRUCache<string, NegativeEntry>({
     maxSize: NEGATIVE_MAX_BYTES,
-    sizeCalculation: (_v, raw) => tokenBytes(raw) + 64,
+    sizeCalculation: (entry) => tokenBytes(entry.raw) + 64,
   });
 
   const stillValid = (token: VerifiedToken, now: number): boolean => {
@@ -159,7 +179,9 @@ export function createCachedVerifier(
 
   const cachedVerify: Verify = async (raw, location) => {
     const now = nowMs();
-    const hit = positive.get(raw);
+    const key = keyOf(raw);
+    const found = positive.get(key);
+    const hit = found !== undefined && found.raw === raw ? found.token : undefined;
     if (hit !== undefined) {
       if (stillValid(hit, now)) {
         onResult('hit');
@@ -167,11 +189,12 @@ export function createCachedVerifier(
           return { ok: false, reason: 'ERR_TOKEN_LOCATION_NOT_ALLOWED', issuer: hit.issuer };
         return { ok: true, token: hit.location === location ? hit : { ...hit, location } };
       }
-      positive.delete(raw);
+      positive.delete(key);
     } else {
-      const bad = negative.get(raw);
+      const bad = negative.get(key);
       if (
         bad !== undefined &&
+        bad.raw === raw &&
         now < bad.untilMs &&
         (bad.failedUnder === undefined || stillFailsUnder(bad, bad.failedUnder, location))
       ) {
@@ -183,17 +206,18 @@ export function createCachedVerifier(
     const result = await verify(raw, location);
     if (result.ok) {
       const entry = ownedEntry(raw, result.token);
-      setBounded(positive, entry.raw, entry.token, limits.maxEntries);
+      setBounded(positive, keyOf(entry.raw), entry, limits.maxEntries);
     } else if (limits.maxNegativeEntries > 0) {
       const ttlMs = NEGATIVE_CACHEABLE.has(result.reason)
         ? limits.negativeTtlMs
         : signatureFailureTtlMs(result, limits.negativeTtlMs);
       if (ttlMs > 0) {
-        const entry = { reason: result.reason, issuer: result.issuer, untilMs: now + ttlMs };
+        const own = ownCopy(raw);
+        const entry = { raw: own, reason: result.reason, issuer: result.issuer, untilMs: now + ttlMs };
         const failedUnder = result.failedUnder;
         setBounded(
           negative,
-          raw,
+          keyOf(own),
           failedUnder === undefined ? entry : { ...entry, failedUnder },
           limits.maxNegativeEntries,
         );

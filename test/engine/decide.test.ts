@@ -95,6 +95,35 @@ describe('decide', () => {
     });
   });
 
+  it("reuses a cached token's allow per route, frozen, and makes another route's its own", async () => {
+    const decide = await decider({
+      routes: [
+        { name: 'orders', match: { path: { prefix: '/orders' } }, require: { scope: 'read' } },
+        { name: 'other', match: { path: { prefix: '/other' } } },
+      ],
+    });
+    const bearer = { authorization: `Bearer ${await token()}` };
+    const verified = await decide(view('/orders/0', bearer)); // verified now; the next ones are cache hits
+    const first = await decide(view('/orders/1', bearer));
+    const again = await decide(view('/orders/2', bearer));
+    expect(again).toBe(first);
+    expect(first).toEqual(verified);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(first.outcome === 'allow' && Object.isFrozen(first.headersToSet[0])).toBe(true);
+    const other = await decide(view('/other', bearer));
+    expect(other).not.toBe(first);
+    expect(other).toMatchObject({
+      outcome: 'allow',
+      route: 'other',
+      headersToSet: first.outcome === 'allow' ? first.headersToSet : [],
+    });
+    // Another user's token gets its own headers, never the cached ones.
+    const bob = await mintAccessToken(key, ISSUER, { sub: 'bob', aud: AUDIENCE, scope: 'read' });
+    expect(await decide(view('/orders/3', { authorization: `Bearer ${bob}` }))).toMatchObject({
+      headersToSet: [{ name: 'x-user-id', value: 'bob' }],
+    });
+  });
+
   it("never strips the cookie header that carried a token (it carries the client's other cookies too)", async () => {
     const decide = await decider({
       issuers: [

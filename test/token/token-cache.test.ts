@@ -103,6 +103,26 @@ describe('verified-token cache', () => {
     expect(h.results).toEqual(['miss', 'miss', 'miss']);
   });
 
+  it('never answers one token from the entry of another that ends the same way (entries are found by their end)', async () => {
+    const live = { key: makeKey() };
+    const issuer = issuerWith(live);
+    const signature = 'S'.repeat(64);
+    const good = `hdr.good-payload.${signature}`;
+    const forged = `hdr.forged-payload.${signature}`;
+    const h = harness((raw) => (raw === good ? verified(issuer, live.key, 2_000_000) : failed('ERR_TOKEN_MALFORMED')));
+    expect(await h.verify(good, header)).toMatchObject({ ok: true });
+    expect(await h.verify(forged, header)).toMatchObject({ ok: false, reason: 'ERR_TOKEN_MALFORMED' });
+    // The forged token's negative entry does not shadow the good one, nor the good one's entry the forged.
+    expect(await h.verify(good, header)).toMatchObject({ ok: true });
+    expect(await h.verify(forged, header)).toMatchObject({ ok: false, reason: 'ERR_TOKEN_MALFORMED' });
+    expect(h.calls).toEqual([good, forged]);
+    expect(h.results).toEqual(['miss', 'miss', 'hit', 'negative_hit']);
+    // A short token is its own key.
+    expect(await h.verify('a.b.c', header)).toMatchObject({ ok: false });
+    expect(await h.verify('a.b.c', header)).toMatchObject({ ok: false });
+    expect(h.calls).toEqual([good, forged, 'a.b.c']);
+  });
+
   it('re-checks the token location on a hit', async () => {
     const live = { key: makeKey() };
     const issuer = issuerWith(live);
