@@ -82,42 +82,60 @@ export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.D
   // Lines are gathered here and handed to sonic-boom LOG_BATCH_BYTES at a time (or after LOG_FLUSH_MS): one
   // write(2) per line cost ~9 % of a loaded server's CPU, and sonic-boom's own batching (minLength) re-measures
   // its whole growing buffer on every write, ~2.5 µs per line (docs/benchmarks.md, issue 16).
-  const stream = new SonicBoom({ fd: 2, sync: false, maxLength: maxBufferBytes });
-  const batchBytes = Math.min(LOG_BATCH_BYTES, Math.floor(maxBufferBytes / 4));
+  // Gathered as bytes, not as a growing string: a string batch lived through young-generation collections
+  // and was measured, flattened and converted again on its way to write(2).
+  const stream = new SonicBoom({ fd: 2, sync: false, maxLength: maxBufferBytes, contentMode: 'buffer' });
+  const batchBytes = Math.max(1, Math.min(LOG_BATCH_BYTES, Math.floor(maxBufferBytes / 4)));
   const state: StreamState = { bytes: 0, idle: [], handOver: () => undefined };
   pending.set(stream, state);
   let dropped = false;
   stream.on('drop', () => {
     dropped = true;
   });
-  const write = stream.write.bind(stream);
-  let gathered = '';
+  const write = stream.write.bind(stream) as unknown as (chunk: Buffer) => boolean;
+  /** Hands one chunk to sonic-boom; a chunk that would pass maxBufferBytes is refused whole, its lines counted. */
+  const handOverChunk = (chunk: Buffer, lines: number) => {
+    dropped = false;
+    write(chunk);
+    if (dropped) droppedLines += lines;
+    else state.bytes += chunk.length;
+  };
+  // Room for a batch plus the longest line that may still start it (UTF-8: at most 3 bytes per UTF-16 unit).
+  let batch = Buffer.allocUnsafe(2 * batchBytes);
+  let used = 0;
   let gatheredLines = 0;
   let timer: NodeJS.Timeout | undefined;
   state.handOver = () => {
     clearTimeout(timer);
     timer = undefined;
     if (gatheredLines === 0) return;
-    const chunk = gathered;
+    const chunk = batch.subarray(0, used);
     const lines = gatheredLines;
-    gathered = '';
+    // sonic-boom keeps the chunk until it is written: the next batch gets its own memory.
+    batch = Buffer.allocUnsafe(batch.length);
+    used = 0;
     gatheredLines = 0;
-    dropped = false;
-    write(chunk);
-    // A batch that would pass maxBufferBytes is refused whole: every line in it is counted as dropped.
-    if (dropped) droppedLines += lines;
-    else state.bytes += Buffer.byteLength(chunk);
+    handOverChunk(chunk, lines);
   };
-  stream.write = (data: string) => {
-    gathered += data;
+  stream.write = ((data: string | Buffer) => {
+    const text = typeof data === 'string' ? data : data.toString('utf8');
+    if (used + 3 * text.length > batch.length) {
+      state.handOver();
+      // A line longer than a batch goes on its own.
+      if (3 * text.length > batch.length) {
+        handOverChunk(Buffer.from(text, 'utf8'), 1);
+        return true;
+      }
+    }
+    used += batch.write(text, used, 'utf8');
     gatheredLines++;
-    if (gathered.length >= batchBytes) state.handOver();
+    if (used >= batchBytes) state.handOver();
     else if (timer === undefined) {
       timer = setTimeout(state.handOver, LOG_FLUSH_MS);
       timer.unref();
     }
     return true;
-  };
+  }) as typeof stream.write;
   // Whoever flushes the stream (pino's logger.flush, flushThen) flushes the gathered lines too.
   const flush = stream.flush.bind(stream);
   stream.flush = (cb?: (err?: Error) => unknown) => {

@@ -148,36 +148,54 @@ function readHttpFields(c: Cursor, direct: boolean): HttpFields {
     map: undefined,
     headerMap: undefined,
   };
-  walk(c, (n, wt) => {
-    switch (n) {
+  // A loop rather than walk() with a callback: this runs once per Check and visits every header.
+  while (c.pos < c.end) {
+    const tag = varint32(c);
+    const wt = tag & 7;
+    if (wt === 4) fail();
+    switch (tag >>> 3) {
       case 2:
         http.method = text(lengthDelimited(c, wt));
-        return true;
+        break;
       case 3:
-        // The most frequent field (one per header): read inline, without a callback per entry field.
-        if (!direct) readMapEntry(lengthDelimited(c, wt), (http.map ??= new Map<string, string>()));
+        // The most frequent field (one per header): read in place, without a cursor object per entry.
+        if (!direct) readMapEntry(entryAt(c, wt), (http.map ??= new Map<string, string>()));
         // Once the general path is needed this pass only finds the other fields; the next one reads entries.
         else if (http.general) lengthDelimited(c, wt);
-        else if (!readEntryDirect(lengthDelimited(c, wt), (http.headers ??= new Map<string, string[]>())))
-          http.general = true;
-        return true;
+        else if (!readEntryDirect(entryAt(c, wt), (http.headers ??= new Map<string, string[]>()))) http.general = true;
+        break;
       case 4:
         http.path = text(lengthDelimited(c, wt));
-        return true;
+        break;
       case 5:
         http.host = text(lengthDelimited(c, wt));
-        return true;
+        break;
       case 6:
         http.scheme = text(lengthDelimited(c, wt));
-        return true;
+        break;
       case 13:
         http.headerMap = lengthDelimited(c, wt);
-        return true;
+        break;
       default:
-        return false;
+        skipField(c, wt, 0);
     }
-  });
+  }
   return http;
+}
+
+/** The one cursor map entries are read through (decoding never re-enters itself). */
+const entryCursor: { buf: Buffer; pos: number; end: number } = { buf: Buffer.alloc(0), pos: 0, end: 0 };
+
+/** A LEN field's extent as {@link entryCursor}, moving `c` past it. */
+function entryAt(c: Cursor, wireType: number): Cursor {
+  if (wireType !== LEN) fail();
+  const len = varint32(c);
+  const start = c.pos;
+  if ((c.pos += len) > c.end) fail();
+  entryCursor.buf = c.buf;
+  entryCursor.pos = start;
+  entryCursor.end = c.pos;
+  return entryCursor;
 }
 
 /** A LEN field's contents as text, moving past it (no cursor object: once per map entry field). */

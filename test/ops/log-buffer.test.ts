@@ -70,12 +70,13 @@ const BATCHING_CHILD = `
 import { boundedStderr, createLogger, flushThen } from ${JSON.stringify(LOG_MODULE)};
 const [lines, mode] = [Number(process.argv[1]), process.argv[2]];
 const log = createLogger('info', boundedStderr());
-for (let i = 0; i < lines; i++) log.info({ i }, 'numbered');
-if (mode === 'flush') flushThen(log, 5000, () => process.exit(0));
+const textOf = (i) => (i % 100 === 7 ? 'é'.repeat(5000) : 'zoë ✓ 𝄞 ' + 'x'.repeat(i % 300));
+for (let i = 0; i < lines; i++) log.info(mode === 'mixed' ? { i, text: textOf(i) } : { i }, 'numbered');
+if (mode !== 'stay') flushThen(log, 5000, () => process.exit(0));
 else setInterval(() => undefined, 60_000); // stays up: only the batch timer can write the line
 `;
 
-function startBatchingChild(lines: number, mode: 'flush' | 'stay') {
+function startBatchingChild(lines: number, mode: 'flush' | 'stay' | 'mixed') {
   const child = spawn(process.execPath, ['--input-type=module', '-e', BATCHING_CHILD, String(lines), mode], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -98,6 +99,22 @@ describe('batched log writes', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(0);
     expect(numbers(err)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  }, 25_000);
+
+  it('writes multi-byte text and lines longer than a batch intact, in order', async () => {
+    const child = startBatchingChild(1000, 'mixed');
+    let err = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (err += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    const records = err
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { i: number; text: string });
+    expect(records.map((r) => r.i)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    for (const { i, text } of records)
+      expect(text).toBe(i % 100 === 7 ? 'é'.repeat(5000) : 'zoë ✓ 𝄞 ' + 'x'.repeat(i % 300));
   }, 25_000);
 
   it('writes a lone line without any flush: the batch timer hands it over', async () => {

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Claimgate } from '../../src/app/claimgate.js';
 import { createCheckClient, type CheckClient } from '../../src/cli/check-client.js';
 import { validateConfig } from '../../src/validation/load.js';
@@ -199,6 +199,39 @@ describe('check metric labels are bounded by config and catalogue', () => {
     expect(await metrics.registry.metrics()).toContain(
       'claimgate_checks_total{decision="allow",reason="OK_AUTHENTICATED",issuer="auth",route="orders"} 4',
     );
+  });
+
+  it("exposes Check durations exactly as prom-client's own histogram does for the same observations, scrape after scrape", async () => {
+    const metrics = createMetrics({ version: 't' }, { defaultMetrics: false });
+    const reference = new Histogram({
+      name: 'claimgate_check_duration_seconds',
+      help: 'Time from receiving a Check to having its answer, by decision.',
+      labelNames: ['decision'] as const,
+      buckets: CHECK_DURATION_BUCKETS,
+      registers: [],
+    });
+    const exposition = async (registry: Registry) =>
+      (await registry.getSingleMetricAsString('claimgate_check_duration_seconds')).trim();
+    const referenceRegistry = new Registry();
+    referenceRegistry.registerMetric(reference);
+    const deny = { outcome: 'deny', reason: 'ERR_TOKEN_MISSING', status: 401 } as const;
+    const allow = {
+      outcome: 'allow',
+      reason: 'OK_PUBLIC_ROUTE',
+      route: 'r',
+      headersToSet: [],
+      headersToRemove: [],
+    } as const;
+    // Every bucket, its exact bounds, a value past the last bound, and the order series first appear in.
+    const seconds = [...CHECK_DURATION_BUCKETS, ...CHECK_DURATION_BUCKETS.map((b) => b * 1.5), 0, 3.5, 1e-9];
+    for (const [i, s] of seconds.entries()) {
+      const decision = i % 3 === 0 ? deny : allow;
+      metrics.observeCheck(decision, s);
+      reference.labels(decision.outcome).observe(s);
+      if (i % 7 === 0) expect(await exposition(metrics.registry)).toBe(await exposition(referenceRegistry));
+    }
+    expect(await exposition(metrics.registry)).toBe(await exposition(referenceRegistry));
+    expect(await exposition(metrics.registry)).toContain('claimgate_check_duration_seconds_count{decision="allow"}');
   });
 
   it('observeCheck maps a decision without issuer or route to empty label values', async () => {
