@@ -135,7 +135,7 @@ export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.D
       timer.unref();
     }
     return true;
-  }) as typeof stream.write;
+  });
   // Whoever flushes the stream (pino's logger.flush, flushThen) flushes the gathered lines too.
   const flush = stream.flush.bind(stream);
   stream.flush = (cb?: (err?: Error) => unknown) => {
