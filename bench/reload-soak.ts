@@ -119,7 +119,7 @@ for (let i = 1; i <= RELOADS; i++) {
   registry.register(app.compiled(), i);
   // In batches, so the gRPC load keeps being served in between.
   for (let from = 0; from < tokens.length; from += 100) {
-    const decisions = await Promise.all(tokens.slice(from, from + 100).map((t) => app.decider()(viewOf(t))));
+    const decisions = await Promise.all(tokens.slice(from, from + 100).map(async (t) => app.decider()(viewOf(t))));
     wrongFills += decisions.filter((d) => d.reason !== 'OK_AUTHENTICATED').length;
     await new Promise((r) => setImmediate(r));
   }

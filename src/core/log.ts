@@ -117,7 +117,7 @@ export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.D
     gatheredLines = 0;
     handOverChunk(chunk, lines);
   };
-  stream.write = ((data: string | Buffer) => {
+  stream.write = (data: string | Buffer) => {
     const text = typeof data === 'string' ? data : data.toString('utf8');
     if (used + 3 * text.length > batch.length) {
       state.handOver();
@@ -135,7 +135,7 @@ export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.D
       timer.unref();
     }
     return true;
-  });
+  };
   // Whoever flushes the stream (pino's logger.flush, flushThen) flushes the gathered lines too.
   const flush = stream.flush.bind(stream);
   stream.flush = (cb?: (err?: Error) => unknown) => {

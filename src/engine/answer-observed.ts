@@ -15,32 +15,41 @@ import type { Decide } from './decide.js';
  * @param respond the protocol's answer for a decision
  * @param failed the protocol's answer for {@link INTERNAL_ERROR_DECISION}, made ahead of time
  * @param started `process.hrtime.bigint()` when the request arrived (for the duration observed)
- * @returns the answer; never rejects
+ * @returns the answer: at once when the decider answered at once (a token-cache hit), else a promise that
+ *   never rejects. A cached allow allocates no promise on the way (docs/benchmarks.md, issue 16).
  */
-export async function answerObserved<R>(
+export function answerObserved<R>(
   view: RequestView | undefined,
   decide: Decide | Decision,
   respond: (decision: Decision) => R,
   failed: R,
   observe: DecisionObserver | undefined,
   started: bigint,
-): Promise<R> {
-  let decision: Decision;
-  let answer: R;
+): R | Promise<R> {
+  const finish = (decision: Decision): R => {
+    let answer: R;
+    try {
+      answer = respond(decision);
+    } catch {
+      // A malformed decision the response builder cannot shape fails closed.
+      decision = INTERNAL_ERROR_DECISION;
+      answer = failed;
+    }
+    try {
+      observe?.(view, decision, started);
+    } catch {
+      // Observability must never change an answer.
+    }
+    return answer;
+  };
+  let decided: Decision | Promise<Decision>;
   try {
-    decision = typeof decide === 'function' ? await decide(view ?? NO_REQUEST) : decide;
-    answer = respond(decision);
+    decided = typeof decide === 'function' ? decide(view ?? NO_REQUEST) : decide;
   } catch {
-    // Any failure, including a malformed decision the response builder cannot shape, fails closed.
-    decision = INTERNAL_ERROR_DECISION;
-    answer = failed;
+    return finish(INTERNAL_ERROR_DECISION);
   }
-  try {
-    observe?.(view, decision, started);
-  } catch {
-    // Observability must never change an answer.
-  }
-  return answer;
+  // Any failure of the decider, thrown or rejected, fails closed.
+  return decided instanceof Promise ? decided.then(finish, () => finish(INTERNAL_ERROR_DECISION)) : finish(decided);
 }
 
 /** What a decider sees if an adapter asks it without a view: nothing to route, so a denial. */

@@ -8,11 +8,11 @@
 import type { CompiledConfig } from './compile.js';
 import type { BindingKind } from '../core/types.js';
 import type { CompiledRoute } from './routes.js';
-import { extractToken } from '../token/extract.js';
+import { extractToken, type Extraction } from '../token/extract.js';
 import { createCachedVerifier, type TokenCacheResult, type TokenCacheStats } from '../token/token-cache.js';
-import { verifyToken } from '../token/verify.js';
+import { verifyToken, type VerifyResult } from '../token/verify.js';
 import { createEnrichers, enrichPrincipal } from '../enrichment/enrich.js';
-import type { AuthenticatedToken, LookupDeps } from '../introspection/introspector.js';
+import type { AuthenticatedToken, IntrospectionResult, LookupDeps } from '../introspection/introspector.js';
 import { createOpaqueRouter } from '../introspection/opaque.js';
 import { denyDecision } from '../core/answer.js';
 import type { ReasonCode } from '../core/reasons.js';
@@ -49,7 +49,15 @@ export type TraceStep =
   | { readonly step: 'requirement'; readonly at: string; readonly kind: string; readonly ok: boolean };
 export type DecisionTrace = (step: TraceStep) => void;
 
-export type Decide = (view: RequestView, trace?: DecisionTrace) => Promise<Decision>;
+/**
+ * Decides one request. The answer comes at once when nothing had to be waited for (a token-cache hit, any
+ * denial before verification), else as a promise: a cached allow costs no promise (docs/benchmarks.md).
+ * A decider may also throw or reject; adapters answer that with the error decision (answer-observed.ts).
+ */
+export type Decide = (view: RequestView, trace?: DecisionTrace) => Decision | Promise<Decision>;
+
+/** What verifying a token gave: a JWT's verification or an opaque token's introspection. */
+type VerifyOutcome = VerifyResult | IntrospectionResult;
 
 /** Each kind of failed requirement has its own 403 code (all with RFC 6750 `insufficient_scope`). */
 const REASON_OF_FAILED: Readonly<Record<RequirementKind, ReasonCode>> = {
@@ -167,7 +175,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
   const onShadow = deps.onShadowDisagreement ?? (() => undefined);
   const reasonOfKind = (kind: RequirementKind): ReasonCode => REASON_OF_FAILED[kind];
 
-  const decide = async (view: RequestView, trace?: DecisionTrace): Promise<Decision> => {
+  const decide = (view: RequestView, trace?: DecisionTrace): Decision | Promise<Decision> => {
     if (metadataAnswer !== undefined && isMetadataRequest(view)) {
       trace?.({ step: 'metadata' });
       return metadataAnswer;
@@ -205,19 +213,34 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     trace?.({ step: 'token', ok: true, carrier: extraction.location.header });
 
     const introspector = opaque?.(extraction.token);
-    const verified =
-      introspector === undefined
-        ? await verify(extraction.token, extraction.location)
-        : await introspector.introspect(extraction.token, extraction.location);
     const via = introspector === undefined ? 'jwt' : 'introspection';
+    const verifying =
+      introspector === undefined
+        ? verify(extraction.token, extraction.location)
+        : introspector.introspect(extraction.token, extraction.location);
+    const next = (verified: Awaited<typeof verifying>) =>
+      decideVerified(view, trace, route, routeName, extraction, via, verified);
+    return verifying instanceof Promise ? verifying.then(next) : next(verifying);
+  };
+
+  /** The rest of a Check once its token is verified (or refused): enrichment, binding, requirements. */
+  const decideVerified = (
+    view: RequestView,
+    trace: DecisionTrace | undefined,
+    route: CompiledRoute | undefined,
+    routeName: string,
+    extraction: Extract<Extraction, { kind: 'token' }>,
+    via: 'jwt' | 'introspection',
+    verified: VerifyOutcome,
+  ): Decision | Promise<Decision> => {
     if (!verified.ok) {
       trace?.({ step: 'verify', via, ok: false, reason: verified.reason, issuer: verified.issuer?.name });
       return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
     }
-    let token: AuthenticatedToken = verified.token;
+    const token: AuthenticatedToken = verified.token;
     trace?.({ step: 'verify', via, ok: true, issuer: token.issuer.name, subject: token.subject });
-    if (enrichers.length > 0) {
-      const enriched = await enrichPrincipal(enrichers, token.principal);
+    if (enrichers.length === 0) return decideAuthenticated(view, trace, route, routeName, extraction, token);
+    return enrichPrincipal(enrichers, token.principal).then((enriched) => {
       trace?.({ step: 'enrichment', ok: enriched !== undefined });
       if (enriched === undefined)
         return deny('ERR_ENRICHMENT_UNAVAILABLE', {
@@ -225,9 +248,19 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
           issuer: token.issuer.name,
           subject: token.subject,
         });
-      token = { ...token, principal: enriched };
-    }
+      return decideAuthenticated(view, trace, route, routeName, extraction, { ...token, principal: enriched });
+    });
+  };
 
+  /** Binding, requirements and the allow, for an authenticated token. */
+  const decideAuthenticated = (
+    view: RequestView,
+    trace: DecisionTrace | undefined,
+    route: CompiledRoute | undefined,
+    routeName: string,
+    extraction: Extract<Extraction, { kind: 'token' }>,
+    token: AuthenticatedToken,
+  ): Decision => {
     // Sender constraint (docs/binding.md): a bound token must come with proof of its key or certificate.
     const bound = config.binding.check({
       view,

@@ -17,7 +17,7 @@ import type { RequirementKind, RequirementResult } from './requirements.js';
 import type { AllowDecision, Decision, RequestView } from '../core/types.js';
 
 /** decide.ts's Decide, spelled out here because decide.ts imports this module. */
-type Decide = (view: RequestView) => Promise<Decision>;
+type Decide = (view: RequestView) => Decision | Promise<Decision>;
 
 export interface ShadowDisagreement {
   readonly route: string;

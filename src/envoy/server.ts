@@ -171,22 +171,20 @@ export function answerCheck(
   peerAddress?: string,
 ): Promise<CheckResponseMessage> {
   const started = process.hrtime.bigint();
-  return answerObserved(
-    toRequestView(request, peerAddress),
-    decide,
-    responseFor,
-    INTERNAL_ERROR_RESPONSE,
-    observe,
-    started,
+  return Promise.resolve(
+    answerObserved(toRequestView(request, peerAddress), decide, responseFor, INTERNAL_ERROR_RESPONSE, observe, started),
   );
 }
 
-/** Answers one Check decoded by the wire decoder (or refused) with the response's wire bytes; never rejects. */
+/**
+ * Answers one Check decoded by the wire decoder (or refused) with the response's wire bytes: at once when
+ * the decider answered at once, else through a promise that never rejects.
+ */
 export function answerView(
   view: RequestView | undefined,
   decide: Decide | Decision,
   observe?: DecisionObserver,
-): Promise<Buffer> {
+): Buffer | Promise<Buffer> {
   return answerObserved(view, decide, wireResponseFor, INTERNAL_ERROR_BYTES, observe, process.hrtime.bigint());
 }
 
@@ -289,22 +287,25 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       callback: grpc.sendUnaryData<CheckResponseMessage | Buffer>,
     ) {
       const request = call.request ?? MALFORMED;
-      const reply = (response: Buffer) => callback(null, response);
+      const reply = (answer: Buffer | Promise<Buffer>) => {
+        if (answer instanceof Promise) void answer.then((response) => callback(null, response));
+        else callback(null, answer);
+      };
       // A caller that is not an allowed proxy gets an in-band denial (never a transport error, which an
       // Envoy with failure_mode_allow would turn into an allow), and the engine is never consulted.
       if (clientAllowed !== undefined && !clientAllowed(call.getAuthContext()?.sslPeerCertificate)) {
-        void answerView(NO_HTTP_REQUEST, CLIENT_NOT_ALLOWED_DECISION, options.observe).then(reply);
+        reply(answerView(NO_HTTP_REQUEST, CLIENT_NOT_ALLOWED_DECISION, options.observe));
         return;
       }
       if (request === MALFORMED) {
         // Bytes that are not a CheckRequest: 400 invalid_request, answered in band like every other refusal.
-        void answerView(NO_HTTP_REQUEST, denyDecision('ERR_REQUEST_MALFORMED', realmOf()), options.observe).then(reply);
+        reply(answerView(NO_HTTP_REQUEST, denyDecision('ERR_REQUEST_MALFORMED', realmOf()), options.observe));
         return;
       }
       const peerAddress = peerAddressOf(call);
       // The deserializer made this view for this call alone: the peer is added to it rather than copied.
       if (peerAddress !== undefined) (request as { peerAddress?: string }).peerAddress = peerAddress;
-      void answerView(request, options.decider(), options.observe).then(reply);
+      reply(answerView(request, options.decider(), options.observe));
     },
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AUTHORIZATION_SERVICE]: 'NOT_SERVING' });

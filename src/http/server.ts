@@ -204,13 +204,15 @@ export async function startHttpFrontDoor(options: HttpFrontDoorOptions): Promise
   const clientAllowed = compileClientCheck(options.tls?.allowed_clients);
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (clientAllowed !== undefined && !clientAllowed((req.socket as TLSSocket).getPeerCertificate())) {
-      void answerObserved(
-        undefined,
-        CLIENT_NOT_ALLOWED_DECISION,
-        RESPOND['forward-auth'],
-        FAILED['forward-auth'],
-        options.observe,
-        process.hrtime.bigint(),
+      void Promise.resolve(
+        answerObserved(
+          undefined,
+          CLIENT_NOT_ALLOWED_DECISION,
+          RESPOND['forward-auth'],
+          FAILED['forward-auth'],
+          options.observe,
+          process.hrtime.bigint(),
+        ),
       )
         .then((answer) => send(res, { answer, close: true }, req.method === 'HEAD'))
         .catch(() => req.socket.destroy());

@@ -21,16 +21,32 @@ export function limitConcurrency(current: () => Decide, max: () => number): Conc
   let inFlight = 0;
   return {
     inFlight: () => inFlight,
-    async decide(view) {
+    decide(view) {
       const bound = max();
       if (bound > 0 && inFlight >= bound) return OVERLOADED_DECISION;
       const decide = current();
       inFlight++;
+      let decided: Decision | Promise<Decision>;
       try {
-        return await decide(view);
-      } finally {
+        decided = decide(view);
+      } catch (e) {
         inFlight--;
+        throw e;
       }
+      if (!(decided instanceof Promise)) {
+        inFlight--;
+        return decided;
+      }
+      return decided.then(
+        (decision) => {
+          inFlight--;
+          return decision;
+        },
+        (e: unknown) => {
+          inFlight--;
+          throw e;
+        },
+      );
     },
   };
 }

@@ -98,12 +98,7 @@ const AUTHORIZATION = 'authorization';
  * header (`Authorization` and every configured token header), each occurrence of a configured cookie.
  */
 export function countCredentials(view: RequestView, locations: readonly CompiledLocation[]): number {
-  const headers = new Set<string>([AUTHORIZATION]);
-  const cookies = new Set<string>();
-  for (const location of locations) {
-    if (location.id.startsWith('cookie:')) cookies.add(location.id.slice('cookie:'.length));
-    else headers.add(location.header);
-  }
+  const { headers, cookies } = carriersOf(locations);
   let count = 0;
   for (const header of headers) count += view.headers.get(header)?.length ?? 0;
   if (cookies.size > 0) {
@@ -115,6 +110,31 @@ export function countCredentials(view: RequestView, locations: readonly Compiled
     }
   }
   return count;
+}
+
+interface Carriers {
+  /** `Authorization` and every configured token header, once each. */
+  readonly headers: readonly string[];
+  /** Configured cookie names. */
+  readonly cookies: ReadonlySet<string>;
+}
+
+/** The carriers of a config's locations, worked out once per locations list rather than per Check. */
+const carriersByLocations = new WeakMap<readonly CompiledLocation[], Carriers>();
+
+function carriersOf(locations: readonly CompiledLocation[]): Carriers {
+  let carriers = carriersByLocations.get(locations);
+  if (carriers === undefined) {
+    const headers = new Set<string>([AUTHORIZATION]);
+    const cookies = new Set<string>();
+    for (const location of locations) {
+      if (location.id.startsWith('cookie:')) cookies.add(location.id.slice('cookie:'.length));
+      else headers.add(location.header);
+    }
+    carriers = { headers: [...headers], cookies };
+    carriersByLocations.set(locations, carriers);
+  }
+  return carriers;
 }
 
 /** Looks in every location; exactly one token overall (and no other credential), or none, or an error. */

@@ -28,7 +28,8 @@ export interface TokenCacheLimits {
 
 export type TokenCacheResult = 'hit' | 'miss' | 'negative_hit';
 
-export type Verify = (raw: string, location: CompiledLocation) => Promise<VerifyResult>;
+/** Verifies a token: at once on a cache hit, else through a promise. */
+export type Verify = (raw: string, location: CompiledLocation) => VerifyResult | Promise<VerifyResult>;
 
 /** What the cache holds right now (metrics): entries and their estimated bytes, per kind. */
 export interface TokenCacheStats {
@@ -177,7 +178,7 @@ export function createCachedVerifier(
     return !(live instanceof Promise) && live.ok && live.key === token.key;
   };
 
-  const cachedVerify: Verify = async (raw, location) => {
+  const cachedVerify: Verify = (raw, location) => {
     const now = nowMs();
     const key = keyOf(raw);
     const found = positive.get(key);
@@ -203,7 +204,16 @@ export function createCachedVerifier(
       }
     }
     onResult('miss');
-    const result = await verify(raw, location);
+    // Made only on a miss: a hit above answers without a closure or a promise.
+    const remember = (result: VerifyResult): VerifyResult => {
+      store(raw, result, now);
+      return result;
+    };
+    const verifying = verify(raw, location);
+    return verifying instanceof Promise ? verifying.then(remember) : remember(verifying);
+  };
+  /** Caches a verification's result as the limits allow. */
+  const store = (raw: string, result: VerifyResult, now: number): void => {
     if (result.ok) {
       const entry = ownedEntry(raw, result.token);
       setBounded(positive, keyOf(entry.raw), entry, limits.maxEntries);
@@ -223,7 +233,6 @@ export function createCachedVerifier(
         );
       }
     }
-    return result;
   };
   return Object.assign(cachedVerify, {
     stats: (): TokenCacheStats => ({

@@ -38,7 +38,7 @@ afterAll(() => {
   cleanupTmp();
 });
 
-function check(opts: { host?: string; path?: string; headers?: Record<string, string> }): Promise<Decision> {
+async function check(opts: { host?: string; path?: string; headers?: Record<string, string> }): Promise<Decision> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = v;
   const req = {

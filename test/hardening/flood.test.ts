@@ -59,7 +59,7 @@ function unknownIssuer(i: number): string {
   ]!;
 }
 
-async function inBatches<T>(n: number, each: (i: number) => Promise<T>): Promise<T[]> {
+async function inBatches<T>(n: number, each: (i: number) => T | Promise<T>): Promise<T[]> {
   const out: T[] = [];
   for (let start = 0; start < n; start += BATCH) {
     out.push(...(await Promise.all(Array.from({ length: Math.min(BATCH, n - start) }, (_, k) => each(start + k)))));

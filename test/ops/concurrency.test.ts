@@ -1,7 +1,8 @@
 /** server.max_concurrent_checks: past the bound, an immediate error answer; never an allow, never a transport error. */
 import type { Decide } from '../../src/engine/decide.js';
 import type { Decision, RequestView } from '../../src/core/types.js';
-import { answerCheck } from '../../src/envoy/server.js';
+import { answerCheck, answerView } from '../../src/envoy/server.js';
+import { INTERNAL_ERROR_DECISION } from '../../src/core/answer.js';
 import { limitConcurrency } from '../../src/ops/concurrency.js';
 
 const view: RequestView = { method: 'GET', host: 'h', path: '/', headers: new Map() };
@@ -54,7 +55,7 @@ describe('concurrency bound', () => {
       () => async () => allow,
       () => 0,
     );
-    const results = await Promise.all(Array.from({ length: 100 }, () => limit.decide(view)));
+    const results = await Promise.all(Array.from({ length: 100 }, async () => limit.decide(view)));
     expect(results.every((d) => d.outcome === 'allow')).toBe(true);
   });
 
@@ -67,5 +68,57 @@ describe('concurrency bound', () => {
     expect((await limit.decide(view)).outcome).toBe('allow');
     current = async () => ({ outcome: 'deny', reason: 'ERR_TOKEN_MISSING', status: 401 });
     expect((await limit.decide(view)).outcome).toBe('deny');
+  });
+
+  it('answers a decider that answers at once at once, and counts it (or its throw) out again', () => {
+    let inside = -1;
+    const limit = limitConcurrency(
+      () => () => {
+        inside = limit.inFlight();
+        return allow;
+      },
+      () => 2,
+    );
+    expect(limit.decide(view)).toBe(allow);
+    expect(inside).toBe(1);
+    expect(limit.inFlight()).toBe(0);
+    const throwing = limitConcurrency(
+      () => () => {
+        throw new Error('sync boom');
+      },
+      () => 1,
+    );
+    expect(() => throwing.decide(view)).toThrow('sync boom');
+    expect(throwing.inFlight()).toBe(0);
+  });
+});
+
+describe('answering without a promise when the decider answers at once (a token-cache hit)', () => {
+  it('gives the wire answer at once for an immediate decision, and a promise only for a pending one', async () => {
+    const immediate = answerView(view, () => allow);
+    expect(immediate).toBeInstanceOf(Buffer);
+    const pending = answerView(view, async () => allow);
+    expect(pending).toBeInstanceOf(Promise);
+    expect(await pending).toEqual(immediate);
+  });
+
+  it('fails closed either way: a thrown or rejected decider gives the error answer, never an exception', async () => {
+    const internalError = answerView(view, INTERNAL_ERROR_DECISION);
+    const thrown = answerView(view, () => {
+      throw new Error('sync boom');
+    });
+    expect(thrown).toEqual(internalError);
+    const rejected = answerView(view, () => Promise.reject(new Error('async boom')));
+    expect(rejected).toBeInstanceOf(Promise);
+    expect(await rejected).toEqual(internalError);
+    const observed: string[] = [];
+    void answerView(
+      view,
+      () => {
+        throw new Error('sync boom');
+      },
+      (_v, d) => observed.push(d.reason),
+    );
+    expect(observed).toEqual(['ERR_INTERNAL']);
   });
 });

@@ -123,7 +123,7 @@ issuers:
       ),
     );
     const fill = async () => {
-      const decisions = await Promise.all(tokens.map((t) => gate.decider()(view(t))));
+      const decisions = await Promise.all(tokens.map(async (t) => gate.decider()(view(t))));
       const wrong = decisions.filter((d) => d.reason !== 'OK_AUTHENTICATED');
       expect(wrong).toEqual([]);
     };

@@ -76,11 +76,11 @@ describe('a reload in steps', () => {
       const reloaded = app.reloadFromFile(file).finally(() => (reloading = false));
       const decisions: Promise<Decision>[] = [];
       while (reloading) {
-        decisions.push(app.decider()(view(token)));
+        decisions.push(Promise.resolve(app.decider()(view(token))));
         await nextTurn();
       }
       expect(await reloaded).toEqual({ ok: true, changed: true });
-      decisions.push(app.decider()(view(token)));
+      decisions.push(Promise.resolve(app.decider()(view(token))));
       const answered = await Promise.all(decisions);
       // Every Check allowed: right after the swap, B's replaced key sources already hold their file keys.
       expect(answered.filter((d) => d.outcome !== 'allow')).toEqual([]);

@@ -117,7 +117,7 @@ describe('P11 shared, rate-limited key fetching', () => {
   it('a burst of requests on a cold start shares one in-flight fetch', async () => {
     serveKeys(idp, () => [keyA.jwk], 150);
     gate = await buildGate({ issuers: [remoteIssuer(idp)], server: { check_deadline_ms: 5000 }, settle: false });
-    const decisions = await Promise.all(Array.from({ length: 25 }, () => gate!.decide(bearer(mint(keyA)))));
+    const decisions = await Promise.all(Array.from({ length: 25 }, async () => gate!.decide(bearer(mint(keyA)))));
     expect(decisions.every((d) => d.outcome === 'allow')).toBe(true);
     expect(idp.count('/jwks')).toBe(1);
   });
@@ -130,7 +130,7 @@ describe('P11 shared, rate-limited key fetching', () => {
     });
     expect(idp.count('/jwks')).toBe(1);
     const burst = await Promise.all(
-      Array.from({ length: 30 }, (_, i) =>
+      Array.from({ length: 30 }, async (_, i) =>
         gate!.decide(bearer(mint(attacker, {}, { header: { kid: `unknown-${i}` } }))),
       ),
     );
@@ -287,7 +287,7 @@ describe('P11 shared, rate-limited key fetching', () => {
       settle: false,
     });
     const started = Date.now();
-    const decisions = await Promise.all(Array.from({ length: 10 }, () => gate!.decide(bearer(mint(keyA)))));
+    const decisions = await Promise.all(Array.from({ length: 10 }, async () => gate!.decide(bearer(mint(keyA)))));
     expect(Date.now() - started).toBeLessThan(3000);
     for (const d of decisions) expect(denied(d)).toMatchObject({ outcome: 'error', reason: 'ERR_JWKS_UNAVAILABLE' });
     expect(idp.count('/jwks')).toBe(1);
