@@ -172,6 +172,23 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
     };
   };
 
+  // A refused token's denial depends only on the reason, the route and the issuer (all from the catalogue
+  // and the config, so these maps are bounded by them): made once, frozen and reused, a repeated bad
+  // token (a negative-cache hit) costs no allocation here and its answer bytes are written once (server.ts).
+  const refusals = new Map<ReasonCode, Map<string, Map<string, DenyDecision>>>();
+  const refusedToken = (reason: ReasonCode, route: string, issuer: string): DenyDecision => {
+    let byRoute = refusals.get(reason);
+    if (byRoute === undefined) refusals.set(reason, (byRoute = new Map<string, Map<string, DenyDecision>>()));
+    let byIssuer = byRoute.get(route);
+    if (byIssuer === undefined) byRoute.set(route, (byIssuer = new Map<string, DenyDecision>()));
+    let decision = byIssuer.get(issuer);
+    if (decision === undefined) {
+      decision = Object.freeze(deny(reason, { route, issuer: issuer === '' ? undefined : issuer }));
+      byIssuer.set(issuer, decision);
+    }
+    return decision;
+  };
+
   const onShadow = deps.onShadowDisagreement ?? (() => undefined);
   const reasonOfKind = (kind: RequirementKind): ReasonCode => REASON_OF_FAILED[kind];
 
@@ -235,7 +252,7 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
   ): Decision | Promise<Decision> => {
     if (!verified.ok) {
       trace?.({ step: 'verify', via, ok: false, reason: verified.reason, issuer: verified.issuer?.name });
-      return deny(verified.reason, { route: routeName, issuer: verified.issuer?.name });
+      return refusedToken(verified.reason, routeName, verified.issuer?.name ?? '');
     }
     const token: AuthenticatedToken = verified.token;
     trace?.({ step: 'verify', via, ok: true, issuer: token.issuer.name, subject: token.subject });

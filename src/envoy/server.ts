@@ -105,22 +105,34 @@ function responseFor(decision: Decision): CheckResponseMessage {
 }
 
 /**
- * Answers to allows the engine reuses (it freezes those: one per cached token, route and binding), so a
- * token's repeat Checks send the bytes written for its first.
+ * Answers to decisions the engine reuses (it freezes those: an allow per cached token, route and binding;
+ * a refused token's denial per reason, route and issuer), so repeat Checks send the bytes written once.
  */
-const sharedAllowAnswers = new WeakMap<AllowDecision, Buffer>();
+const sharedAnswers = new WeakMap<Decision, Buffer>();
 
 /** The wire bytes of the answer to a decision: allows written directly, denials encoded once and reused. */
 function wireResponseFor(decision: Decision): Buffer {
   if (decision.outcome === 'allow') {
     if (!Object.isFrozen(decision)) return encodeAllowResponse(decision, metadataBytes(decision));
-    let bytes = sharedAllowAnswers.get(decision);
+    let bytes = sharedAnswers.get(decision);
     if (bytes === undefined) {
       bytes = encodeAllowResponse(decision, metadataBytes(decision));
-      sharedAllowAnswers.set(decision, bytes);
+      sharedAnswers.set(decision, bytes);
     }
     return bytes;
   }
+  if (Object.isFrozen(decision)) {
+    let bytes = sharedAnswers.get(decision);
+    if (bytes === undefined) {
+      bytes = encodedDenial(decision);
+      sharedAnswers.set(decision, bytes);
+    }
+    return bytes;
+  }
+  return encodedDenial(decision);
+}
+
+function encodedDenial(decision: Decision): Buffer {
   const response: Encodable = responseFor(decision);
   return response[ENCODED] ?? loadAuthorizationService().Check!.responseSerialize(response);
 }

@@ -50,8 +50,7 @@ export function createDecisionLogger(parent: Logger, options: DecisionLogOptions
   /** True when this denial may be logged now; emits the summary of the previous window first. */
   const admit = (decision: Decision): boolean => {
     if (perSecond <= 0) return true;
-    const wouldDeny = decision.outcome === 'allow' ? (decision.wouldDeny ?? '') : '';
-    const key = `${decision.outcome}\u0000${decision.reason}\u0000${wouldDeny}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
+    const key = windowKeyOf(decision);
     const now = nowMs();
     let w = windows.get(key);
     if (w === undefined) {
@@ -137,13 +136,35 @@ export function createShadowLogger(parent: Logger): (event: ShadowDisagreement) 
     );
 }
 
+/** The rate-limit window a decision counts in: its kind, reason, route and issuer. */
+function windowKeyOf(decision: Decision): string {
+  // The engine reuses frozen decisions (a repeated bad token's denial): their key is built once.
+  const shared = Object.isFrozen(decision);
+  let key = shared ? windowKeys.get(decision) : undefined;
+  if (key === undefined) {
+    const wouldDeny = decision.outcome === 'allow' ? (decision.wouldDeny ?? '') : '';
+    key = `${decision.outcome}\u0000${decision.reason}\u0000${wouldDeny}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
+    if (shared) windowKeys.set(decision, key);
+  }
+  return key;
+}
+const windowKeys = new WeakMap<Decision, string>();
+
 /** Bound on cached constant parts; keys are catalogue codes × config names, so it is rarely reached. */
 const MAX_CACHED_PREFIXES = 1024;
 
 /** `"decision":…,"reason":…,"status":…,"issuer":…,"route":…,"requirement":…,"would_deny":…` per combination, serialised once. */
 function constantFieldsCache(): (decision: Decision) => string {
   const cache = new Map<string, string>();
-  return (decision) => {
+  // A frozen decision is one the engine reuses (a cached token's allow): its fields are found once.
+  const shared = new WeakMap<Decision, string>();
+  const fieldsOf = (decision: Decision): string => {
+    if (!Object.isFrozen(decision)) return fieldsByKey(decision);
+    let json = shared.get(decision);
+    if (json === undefined) shared.set(decision, (json = fieldsByKey(decision)));
+    return json;
+  };
+  const fieldsByKey = (decision: Decision): string => {
     const requirement = decision.outcome === 'allow' ? undefined : decision.requirement;
     const wouldDeny = decision.outcome === 'allow' ? decision.wouldDeny : undefined;
     const status = decision.outcome === 'allow' ? 200 : decision.status;
@@ -160,6 +181,7 @@ function constantFieldsCache(): (decision: Decision) => string {
     }
     return json;
   };
+  return fieldsOf;
 }
 
 const DECISION_MSG = JSON.stringify('decision');

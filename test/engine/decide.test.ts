@@ -124,6 +124,24 @@ describe('decide', () => {
     });
   });
 
+  it("reuses a refused token's denial per reason, route and issuer, frozen", async () => {
+    const decide = await decider({
+      routes: [
+        { name: 'a', match: { path: { prefix: '/a' } } },
+        { name: 'b', match: { path: { prefix: '/b' } } },
+      ],
+    });
+    const wrongAudience = await mintAccessToken(key, ISSUER, { sub: 'alice', aud: 'api://someone-else' });
+    const bearer = { authorization: `Bearer ${wrongAudience}` };
+    const first = await decide(view('/a/1', bearer));
+    expect(first).toMatchObject({ outcome: 'deny', reason: 'ERR_AUDIENCE_MISMATCH', route: 'a', issuer: 'idp' });
+    expect(await decide(view('/a/2', bearer))).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    const other = await decide(view('/b', bearer));
+    expect(other).toMatchObject({ reason: 'ERR_AUDIENCE_MISMATCH', route: 'b' });
+    expect(other).not.toBe(first);
+  });
+
   it("never strips the cookie header that carried a token (it carries the client's other cookies too)", async () => {
     const decide = await decider({
       issuers: [

@@ -2,7 +2,7 @@
 import type { Decide } from '../../src/engine/decide.js';
 import type { Decision, RequestView } from '../../src/core/types.js';
 import { answerCheck, answerView } from '../../src/envoy/server.js';
-import { INTERNAL_ERROR_DECISION } from '../../src/core/answer.js';
+import { denyDecision, INTERNAL_ERROR_DECISION } from '../../src/core/answer.js';
 import { limitConcurrency } from '../../src/ops/concurrency.js';
 
 const view: RequestView = { method: 'GET', host: 'h', path: '/', headers: new Map() };
@@ -100,6 +100,17 @@ describe('answering without a promise when the decider answers at once (a token-
     const pending = answerView(view, async () => allow);
     expect(pending).toBeInstanceOf(Promise);
     expect(await pending).toEqual(immediate);
+  });
+
+  it('answers a reused (frozen) decision with the same bytes as a fresh one, written once', () => {
+    const denial = denyDecision('ERR_TOKEN_EXPIRED', 'claimgate', [], { route: 'r', issuer: 'idp' });
+    const frozen = Object.freeze({ ...denial });
+    const once = answerView(view, frozen);
+    expect(once).toEqual(answerView(view, { ...denial }));
+    expect(answerView(view, frozen)).toBe(once);
+    const frozenAllow = Object.freeze({ ...allow, headersToSet: [{ name: 'x-user-id', value: 'alice' }] });
+    expect(answerView(view, frozenAllow)).toEqual(answerView(view, { ...frozenAllow }));
+    expect(answerView(view, frozenAllow)).toBe(answerView(view, frozenAllow));
   });
 
   it('fails closed either way: a thrown or rejected decider gives the error answer, never an exception', async () => {
