@@ -56,6 +56,15 @@ export type DecisionTrace = (step: TraceStep) => void;
  */
 export type Decide = (view: RequestView, trace?: DecisionTrace) => Decision | Promise<Decision>;
 
+/** A Check that reached its token: what the steps after verification need of it. */
+interface TokenCheck {
+  readonly view: RequestView;
+  readonly trace: DecisionTrace | undefined;
+  readonly route: CompiledRoute | undefined;
+  readonly routeName: string;
+  readonly extraction: Extract<Extraction, { kind: 'token' }>;
+}
+
 /** What verifying a token gave: a JWT's verification or an opaque token's introspection. */
 type VerifyOutcome = VerifyResult | IntrospectionResult;
 
@@ -235,28 +244,25 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
       introspector === undefined
         ? verify(extraction.token, extraction.location)
         : introspector.introspect(extraction.token, extraction.location);
-    const next = (verified: Awaited<typeof verifying>) =>
-      decideVerified(view, trace, route, routeName, extraction, via, verified);
+    const check: TokenCheck = { view, trace, route, routeName, extraction };
+    const next = (verified: Awaited<typeof verifying>) => decideVerified(check, via, verified);
     return verifying instanceof Promise ? verifying.then(next) : next(verifying);
   };
 
   /** The rest of a Check once its token is verified (or refused): enrichment, binding, requirements. */
   const decideVerified = (
-    view: RequestView,
-    trace: DecisionTrace | undefined,
-    route: CompiledRoute | undefined,
-    routeName: string,
-    extraction: Extract<Extraction, { kind: 'token' }>,
+    check: TokenCheck,
     via: 'jwt' | 'introspection',
     verified: VerifyOutcome,
   ): Decision | Promise<Decision> => {
+    const { trace, routeName } = check;
     if (!verified.ok) {
       trace?.({ step: 'verify', via, ok: false, reason: verified.reason, issuer: verified.issuer?.name });
       return refusedToken(verified.reason, routeName, verified.issuer?.name ?? '');
     }
     const token: AuthenticatedToken = verified.token;
     trace?.({ step: 'verify', via, ok: true, issuer: token.issuer.name, subject: token.subject });
-    if (enrichers.length === 0) return decideAuthenticated(view, trace, route, routeName, extraction, token);
+    if (enrichers.length === 0) return decideAuthenticated(check, token);
     return enrichPrincipal(enrichers, token.principal).then((enriched) => {
       trace?.({ step: 'enrichment', ok: enriched !== undefined });
       if (enriched === undefined)
@@ -265,19 +271,13 @@ export function createDecider(config: CompiledConfig, deps: DecideDeps = {}): De
           issuer: token.issuer.name,
           subject: token.subject,
         });
-      return decideAuthenticated(view, trace, route, routeName, extraction, { ...token, principal: enriched });
+      return decideAuthenticated(check, { ...token, principal: enriched });
     });
   };
 
   /** Binding, requirements and the allow, for an authenticated token. */
-  const decideAuthenticated = (
-    view: RequestView,
-    trace: DecisionTrace | undefined,
-    route: CompiledRoute | undefined,
-    routeName: string,
-    extraction: Extract<Extraction, { kind: 'token' }>,
-    token: AuthenticatedToken,
-  ): Decision => {
+  const decideAuthenticated = (check: TokenCheck, token: AuthenticatedToken): Decision => {
+    const { view, trace, route, routeName, extraction } = check;
     // Sender constraint (docs/binding.md): a bound token must come with proof of its key or certificate.
     const bound = config.binding.check({
       view,
