@@ -7,31 +7,9 @@
  *
  *   npm run build:bench && node dist-bench/bench/check-allocations.js [--checks 200000] [--top 30] 2>/dev/null
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { validateConfig } from '../src/validation/load.js';
-import { decodeCheckRequest } from '../src/envoy/fast-request.js';
-import { createLogger } from '../src/core/log.js';
-import { createDecisionLogger } from '../src/ops/decision-log.js';
-import { createMetrics } from '../src/ops/metrics.js';
-import { answerView } from '../src/envoy/server.js';
-import { limitConcurrency } from '../src/ops/concurrency.js';
-import type { DecisionObserver } from '../src/core/types.js';
-import { startSettledEngine } from '../test/support/gate.js';
-import {
-  AUDIENCE,
-  IDENTITY_HEADERS,
-  ISSUER,
-  REQUIRED_SCOPE,
-  ROUTE_PREFIX,
-  checkRequestBytes,
-  generateKeys,
-  realisticClaims,
-  signToken,
-} from './lib/fixtures.js';
+import { startCachedCheck } from './lib/cached-check.js';
 
 interface SamplingNode {
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
@@ -58,32 +36,9 @@ async function main(): Promise<void> {
     options: { checks: { type: 'string', default: '200000' }, top: { type: 'string', default: '30' } },
   });
   const checks = Number(values.checks);
-  const keys = generateKeys();
-  const dir = mkdtempSync(join(tmpdir(), 'claimgate-alloc-'));
-  writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
-  const config = validateConfig({
-    issuers: [{ name: 'auth', issuer: ISSUER, audiences: [AUDIENCE], jwks_file: join(dir, 'jwks.json') }],
-    routes: [{ name: 'orders', match: { path: { prefix: ROUTE_PREFIX } }, require: { scope: REQUIRED_SCOPE } }],
-    upstream: { headers: [...IDENTITY_HEADERS] },
-  });
-  const { decide, close } = await startSettledEngine(config);
-  const bytes = checkRequestBytes(signToken('RS256', keys, realisticClaims(Math.floor(Date.now() / 1000))));
-  const metrics = createMetrics({ version: 'bench' }, { defaultMetrics: false });
-  const log = createDecisionLogger(createLogger('info'), { allowSampleRate: 1 });
-  const limit = limitConcurrency(
-    () => decide,
-    () => 1024,
-  );
-  const observe: DecisionObserver = (v, d, startedNs) => {
-    const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
-    metrics.observeCheck(d, seconds);
-    log(v, d, seconds);
-  };
+  const { bytes, wholeCheck, close } = await startCachedCheck();
   // As the server receives it: a fresh buffer per call (grpc-js hands each message its own).
-  const oneCheck = () => {
-    const decoded = decodeCheckRequest(Buffer.from(bytes));
-    return answerView(typeof decoded === 'symbol' ? undefined : decoded, limit.decide, observe);
-  };
+  const oneCheck = () => wholeCheck(Buffer.from(bytes));
   for (let i = 0; i < 20_000; i++) await oneCheck();
 
   const session = new Session();

@@ -7,11 +7,7 @@
  *
  * (decision lines go to claimgate's own stderr destination, as in the server: hence 2>/dev/null)
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
-import { validateConfig } from '../src/validation/load.js';
 import { decodeCheckRequest } from '../src/envoy/fast-request.js';
 import { encodeAllowResponse } from '../src/envoy/fast-response.js';
 import type { CheckRequestMessage } from '../src/envoy/messages.js';
@@ -20,22 +16,7 @@ import { toRequestView } from '../src/envoy/request.js';
 import { decisionMetadata, toCheckResponse } from '../src/envoy/response.js';
 import { createLogger } from '../src/core/log.js';
 import { createDecisionLogger } from '../src/ops/decision-log.js';
-import { createMetrics } from '../src/ops/metrics.js';
-import {
-  AUDIENCE,
-  IDENTITY_HEADERS,
-  ISSUER,
-  REQUIRED_SCOPE,
-  ROUTE_PREFIX,
-  checkRequestBytes,
-  generateKeys,
-  realisticClaims,
-  signToken,
-} from './lib/fixtures.js';
-import { startSettledEngine } from '../test/support/gate.js';
-import { answerView } from '../src/envoy/server.js';
-import { limitConcurrency } from '../src/ops/concurrency.js';
-import type { DecisionObserver } from '../src/core/types.js';
+import { startCachedCheck } from './lib/cached-check.js';
 
 async function timeIt(name: string, n: number, f: () => unknown): Promise<number> {
   for (let i = 0; i < n / 10; i++) await f();
@@ -47,26 +28,14 @@ async function timeIt(name: string, n: number, f: () => unknown): Promise<number
 }
 
 async function main(): Promise<void> {
-  const keys = generateKeys();
-  const dir = mkdtempSync(join(tmpdir(), 'claimgate-micro-'));
-  writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
-  const config = validateConfig({
-    issuers: [{ name: 'auth', issuer: ISSUER, audiences: [AUDIENCE], jwks_file: join(dir, 'jwks.json') }],
-    routes: [{ name: 'orders', match: { path: { prefix: ROUTE_PREFIX } }, require: { scope: REQUIRED_SCOPE } }],
-    upstream: { headers: [...IDENTITY_HEADERS] },
-  });
-  const { decide, close } = await startSettledEngine(config);
+  const { decide, bytes, metrics, log, wholeCheck, close } = await startCachedCheck();
 
   const service = loadAuthorizationService().Check!;
-  const bytes = checkRequestBytes(signToken('RS256', keys, realisticClaims(Math.floor(Date.now() / 1000))));
   const request = service.requestDeserialize(bytes) as CheckRequestMessage;
   const view = toRequestView(request);
   const decision = await decide(view);
   if (decision.outcome !== 'allow') throw new Error(`expected an allow, got ${decision.reason}`);
-  const metrics = createMetrics({ version: 'bench' }, { defaultMetrics: false });
   const devNull = () => pino.destination({ dest: '/dev/null', sync: false });
-  // claimgate's own destination (batched writes to stderr): run with 2>/dev/null.
-  const log = createDecisionLogger(createLogger('info'), { allowSampleRate: 1 });
   // A child logger is not claimgate's own: its lines go through pino (the path before issue 16).
   const pinoLog = createDecisionLogger(createLogger('info', devNull()).child({}), { allowSampleRate: 1 });
   const metadata = service.responseSerialize({ dynamic_metadata: decisionMetadata(decision) });
@@ -100,20 +69,8 @@ async function main(): Promise<void> {
       .padStart(7)} µs (log line: +${logLine.toFixed(2)} µs)`,
   );
   // What the Check handler runs per call, end to end in process: decode, the concurrency limiter, decide,
-  // the response bytes, metrics and the decision line (to /dev/null), as the server wires them.
-  const limit = limitConcurrency(
-    () => decide,
-    () => 1024,
-  );
-  const observe: DecisionObserver = (v, d, startedNs) => {
-    const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
-    metrics.observeCheck(d, seconds);
-    log(v, d, seconds);
-  };
-  await timeIt('whole Check in process (+ log line)', n, () => {
-    const decoded = decodeCheckRequest(bytes);
-    return answerView(typeof decoded === 'symbol' ? undefined : decoded, limit.decide, observe);
-  });
+  // the response bytes, metrics and the decision line (claimgate's own stderr destination), as the server wires them.
+  await timeIt('whole Check in process (+ log line)', n, () => wholeCheck(bytes));
   close();
 }
 

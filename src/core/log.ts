@@ -101,7 +101,7 @@ export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.D
     else state.bytes += chunk.length;
   };
   // Room for a batch plus the longest line that may still start it (UTF-8: at most 3 bytes per UTF-16 unit).
-  let batch = Buffer.allocUnsafe(2 * batchBytes);
+  const batch = Buffer.allocUnsafe(2 * batchBytes);
   let used = 0;
   let gatheredLines = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -109,10 +109,11 @@ export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.D
     clearTimeout(timer);
     timer = undefined;
     if (gatheredLines === 0) return;
-    const chunk = batch.subarray(0, used);
+    // sonic-boom keeps what it is handed until written, and counts its length against maxBufferBytes: an
+    // exact-size copy, so a backlog of small batches (a quiet server, a flush) holds no more than it counts.
+    const chunk = Buffer.allocUnsafeSlow(used);
+    batch.copy(chunk, 0, 0, used);
     const lines = gatheredLines;
-    // sonic-boom keeps the chunk until it is written: the next batch gets its own memory.
-    batch = Buffer.allocUnsafe(batch.length);
     used = 0;
     gatheredLines = 0;
     handOverChunk(chunk, lines);

@@ -65,6 +65,46 @@ describe('bounded log buffer', () => {
   }, 30_000);
 });
 
+/** Writes 20,000 small lines, each followed by a flush, through a 1 MiB bound; prints memory growth and drops. */
+const SMALL_BATCHES_CHILD = `
+import { boundedStderr, logLinesDropped } from ${JSON.stringify(LOG_MODULE)};
+const stream = boundedStderr(1024 * 1024);
+const line = JSON.stringify({ level: 30, msg: 'decision', pad: 'x'.repeat(150) }) + '\\n';
+globalThis.gc();
+const m0 = process.memoryUsage();
+for (let i = 0; i < 20000; i++) {
+  stream.write(line);
+  stream.flush(); // what the 100 ms timer does on a quiet server: a batch of one line
+}
+await new Promise((r) => setTimeout(r, 200));
+globalThis.gc();
+const m1 = process.memoryUsage();
+const growth = m1.heapUsed + m1.arrayBuffers - m0.heapUsed - m0.arrayBuffers;
+process.stdout.write(JSON.stringify({ growth, dropped: logLinesDropped() }) + '\\n');
+process.exit(0);
+`;
+
+describe('bounded log buffer: small batches', () => {
+  it('holds no more than max_buffer_bytes of small batches a stalled reader leaves waiting', async () => {
+    const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', SMALL_BATCHES_CHILD], {
+      stdio: ['ignore', 'pipe', 'pipe'], // stderr: a pipe this test never reads
+    });
+    child.stderr.pause();
+    const watchdog = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    let out = '';
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.on('exit', () => resolve());
+    });
+    clearTimeout(watchdog);
+    const result = JSON.parse(out) as { growth: number; dropped: number };
+    // Most lines are dropped (the pipe holds ~64 KiB, the bound 1 MiB) ...
+    expect(result.dropped).toBeGreaterThan(10_000);
+    // ... and what is kept is about the bound, not a whole batch buffer per one-line batch (~70 MiB).
+    expect(result.growth).toBeLessThan(8 * 1024 * 1024);
+  }, 25_000);
+});
+
 /** Logs `lines` numbered lines, then either flushes and exits or stays up without flushing. */
 const BATCHING_CHILD = `
 import { boundedStderr, createLogger, flushThen } from ${JSON.stringify(LOG_MODULE)};
