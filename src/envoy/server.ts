@@ -110,29 +110,17 @@ function responseFor(decision: Decision): CheckResponseMessage {
  */
 const sharedAnswers = new WeakMap<Decision, Buffer>();
 
-/** The wire bytes of the answer to a decision: allows written directly, denials encoded once and reused. */
+/** The wire bytes of the answer to a decision: a reused (frozen) decision's are written once. */
 function wireResponseFor(decision: Decision): Buffer {
-  if (decision.outcome === 'allow') {
-    if (!Object.isFrozen(decision)) return encodeAllowResponse(decision, metadataBytes(decision));
-    let bytes = sharedAnswers.get(decision);
-    if (bytes === undefined) {
-      bytes = encodeAllowResponse(decision, metadataBytes(decision));
-      sharedAnswers.set(decision, bytes);
-    }
-    return bytes;
-  }
-  if (Object.isFrozen(decision)) {
-    let bytes = sharedAnswers.get(decision);
-    if (bytes === undefined) {
-      bytes = encodedDenial(decision);
-      sharedAnswers.set(decision, bytes);
-    }
-    return bytes;
-  }
-  return encodedDenial(decision);
+  if (!Object.isFrozen(decision)) return encodedAnswer(decision);
+  let bytes = sharedAnswers.get(decision);
+  if (bytes === undefined) sharedAnswers.set(decision, (bytes = encodedAnswer(decision)));
+  return bytes;
 }
 
-function encodedDenial(decision: Decision): Buffer {
+/** Allows written directly, denials encoded once per catalogue values and reused. */
+function encodedAnswer(decision: Decision): Buffer {
+  if (decision.outcome === 'allow') return encodeAllowResponse(decision, metadataBytes(decision));
   const response: Encodable = responseFor(decision);
   return response[ENCODED] ?? loadAuthorizationService().Check!.responseSerialize(response);
 }
