@@ -122,9 +122,11 @@ export function boundedStderr(maxBufferBytes = DEFAULT_LOG_BUFFER_BYTES): pino.D
     const text = typeof data === 'string' ? data : data.toString('utf8');
     if (used + 3 * text.length > batch.length) {
       state.handOver();
-      // A line longer than a batch goes on its own.
+      // A line longer than a batch goes on its own (its own exact-size memory, like a batch).
       if (3 * text.length > batch.length) {
-        handOverChunk(Buffer.from(text, 'utf8'), 1);
+        const chunk = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+        chunk.write(text, 0, 'utf8');
+        handOverChunk(chunk, 1);
         return true;
       }
     }
