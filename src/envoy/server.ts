@@ -10,6 +10,7 @@ import { GRPC_BOUNDS, type GrpcListenerBounds } from '../net/listener-bounds.js'
 import type { Decide } from '../engine/decide.js';
 import { CLIENT_NOT_ALLOWED_DECISION, denyDecision, INTERNAL_ERROR_DECISION } from '../core/answer.js';
 import { answerObserved } from '../engine/answer-observed.js';
+import { perSharedDecision } from '../core/shared-decision.js';
 import type { AllowDecision, Decision, DecisionObserver, RequestView } from '../core/types.js';
 import type { CheckRequestMessage, CheckResponseMessage } from './messages.js';
 import { AUTHORIZATION_SERVICE, loadAuthorizationService } from './proto.js';
@@ -104,19 +105,8 @@ function responseFor(decision: Decision): CheckResponseMessage {
   return response;
 }
 
-/**
- * Answers to decisions the engine reuses (it freezes those: an allow per cached token, route and binding;
- * a refused token's denial per reason, route and issuer), so repeat Checks send the bytes written once.
- */
-const sharedAnswers = new WeakMap<Decision, Buffer>();
-
-/** The wire bytes of the answer to a decision: a reused (frozen) decision's are written once. */
-function wireResponseFor(decision: Decision): Buffer {
-  if (!Object.isFrozen(decision)) return encodedAnswer(decision);
-  let bytes = sharedAnswers.get(decision);
-  if (bytes === undefined) sharedAnswers.set(decision, (bytes = encodedAnswer(decision)));
-  return bytes;
-}
+/** The wire bytes of the answer to a decision; a reused (frozen) decision's are written once. */
+const wireResponseFor: (decision: Decision) => Buffer = perSharedDecision(encodedAnswer);
 
 /** Allows written directly, denials encoded once per catalogue values and reused. */
 function encodedAnswer(decision: Decision): Buffer {

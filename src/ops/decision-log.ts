@@ -16,6 +16,7 @@
 import type { Decision, RequestView } from '../core/types.js';
 import { decisionLoggerOf, lineWriterOf, type LineWriter, type Logger } from '../core/log.js';
 import type { ShadowDisagreement } from '../engine/shadow.js';
+import { perSharedDecision } from '../core/shared-decision.js';
 
 export interface DecisionLogOptions {
   /** Fraction of allows logged (0–1). */
@@ -136,19 +137,11 @@ export function createShadowLogger(parent: Logger): (event: ShadowDisagreement) 
     );
 }
 
-/** The rate-limit window a decision counts in: its kind, reason, route and issuer. */
-function windowKeyOf(decision: Decision): string {
-  // The engine reuses frozen decisions (a repeated bad token's denial): their key is built once.
-  const shared = Object.isFrozen(decision);
-  let key = shared ? windowKeys.get(decision) : undefined;
-  if (key === undefined) {
-    const wouldDeny = decision.outcome === 'allow' ? (decision.wouldDeny ?? '') : '';
-    key = `${decision.outcome}\u0000${decision.reason}\u0000${wouldDeny}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
-    if (shared) windowKeys.set(decision, key);
-  }
-  return key;
-}
-const windowKeys = new WeakMap<Decision, string>();
+/** The rate-limit window a decision counts in: its kind, reason, route and issuer (built once for a shared decision). */
+const windowKeyOf = perSharedDecision((decision): string => {
+  const wouldDeny = decision.outcome === 'allow' ? (decision.wouldDeny ?? '') : '';
+  return `${decision.outcome}\u0000${decision.reason}\u0000${wouldDeny}\u0000${decision.route ?? ''}\u0000${decision.issuer ?? ''}`;
+});
 
 /** Bound on cached constant parts; keys are catalogue codes × config names, so it is rarely reached. */
 const MAX_CACHED_PREFIXES = 1024;
@@ -156,14 +149,6 @@ const MAX_CACHED_PREFIXES = 1024;
 /** `"decision":…,"reason":…,"status":…,"issuer":…,"route":…,"requirement":…,"would_deny":…` per combination, serialised once. */
 function constantFieldsCache(): (decision: Decision) => string {
   const cache = new Map<string, string>();
-  // A frozen decision is one the engine reuses (a cached token's allow): its fields are found once.
-  const shared = new WeakMap<Decision, string>();
-  const fieldsOf = (decision: Decision): string => {
-    if (!Object.isFrozen(decision)) return fieldsByKey(decision);
-    let json = shared.get(decision);
-    if (json === undefined) shared.set(decision, (json = fieldsByKey(decision)));
-    return json;
-  };
   const fieldsByKey = (decision: Decision): string => {
     const requirement = decision.outcome === 'allow' ? undefined : decision.requirement;
     const wouldDeny = decision.outcome === 'allow' ? decision.wouldDeny : undefined;
@@ -181,7 +166,8 @@ function constantFieldsCache(): (decision: Decision) => string {
     }
     return json;
   };
-  return fieldsOf;
+  // A shared (frozen) decision, such as a cached token's allow, has its fields found once.
+  return perSharedDecision(fieldsByKey);
 }
 
 const DECISION_MSG = JSON.stringify('decision');
